@@ -1,0 +1,21 @@
+package moed.cache;
+
+/**
+ * How the forward pass obtains an expert's weights. The runtime asks for (layer, expert) after the router
+ * chose it and computes with what it gets back; whether that is the mapped file, a resident copy, or a copy
+ * still loading is hidden here, so the forward pass reads the same with or without a cache.
+ *
+ * <p>Threading contract: called by the compute thread that owns the current step.
+ */
+public interface ExpertSource extends AutoCloseable {
+    /** The weights of expert {@code expert} of layer {@code layer}, readable until {@link #release} for it. */
+    ExpertWeights acquire(int layer, int expert);
+
+    /** The step no longer reads this expert; a cache may now evict it. */
+    default void release(int layer, int expert) {
+    }
+
+    @Override
+    default void close() {
+    }
+}

@@ -1,0 +1,128 @@
+package moed.kernels;
+
+/**
+ * One activation vector prepared for dot products against weight rows. ggml does not multiply weights by
+ * the float activations directly: for Q8_0/Q4_0/Q5_0 weights it first quantizes the activations to Q8_0
+ * blocks, and for F16 weights it rounds them to F16 ({@code vec_dot_type} in ggml's CPU type traits).
+ * moed follows it on purpose, so its logits agree with llama.cpp's; the prepared forms are computed once per
+ * vector, not once per row.
+ *
+ * <p>Not thread safe to prepare; once prepared, any number of threads may read it.
+ */
+public final class Activation {
+    private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
+    private final int capacity;
+    /** The float values, valid for {@code length} entries. */
+    public final float[] x;
+    /** Q8_0 form: the integer values (-127..127) as floats, and one F16-rounded scale per 32. */
+    public final float[] q8;
+    public final float[] q8Scale;
+    /** F16 form: every value rounded to the nearest half. */
+    public final float[] f16;
+    /** Sum of each 32-value group (K-quant mins are applied against these). */
+    public final float[] sum32;
+    private int length;
+    private boolean q8Ready;
+    private boolean f16Ready;
+    private boolean sumReady;
+
+    public Activation(int capacity) {
+        this.capacity = capacity;
+        int padded = (capacity + 31) / 32 * 32;
+        this.x = new float[padded];
+        this.q8 = new float[padded];
+        this.q8Scale = new float[padded / 32];
+        this.f16 = new float[padded];
+        this.sum32 = new float[padded / 32];
+    }
+
+    public int length() {
+        return length;
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Copies {@code n} values from {@code src[off..]} and forgets any earlier prepared form. */
+    public Activation set(float[] src, int off, int n) {
+        if (n > capacity) {
+            throw new IllegalArgumentException("activation of " + n + " values exceeds capacity " + capacity);
+        }
+        System.arraycopy(src, off, x, 0, n);
+        length = n;
+        q8Ready = false;
+        f16Ready = false;
+        sumReady = false;
+        return this;
+    }
+
+    /** Makes the form the given weight type's kernel reads. Call before handing the vector to several threads. */
+    public void prepareFor(GgmlType weightType) {
+        switch (weightType) {
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> prepareQ8();
+            case F16 -> prepareF16();
+            case Q4_K, Q5_K, Q2_K -> prepareSums();
+            default -> { }
+        }
+    }
+
+    private void prepareQ8() {
+        if (q8Ready) {
+            return;
+        }
+        if (length % 32 != 0) {
+            throw new IllegalArgumentException("Q8_0 activations need a multiple of 32 values, got " + length);
+        }
+        // The reference engine (ik_llama.cpp) quantizes activations for Q8_0-family weights to its Q8_2 blocks on
+        // x86: d = amax/127 rounded to bf16, q = x / d(rounded) rounded half to even. Mainline llama.cpp's Q8_0
+        // (F16 d, q = roundf(x * 127/amax)) differs by at most one step per value; set
+        // -Dmoed.kernels.q8=llama to use it instead.
+        for (int b = 0; b < length / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = Math.max(amax, Math.abs(x[b * 32 + j]));
+            }
+            float d = amax / 127f;
+            if (MAINLINE_Q8) {
+                float id = d != 0 ? 1f / d : 0f;
+                q8Scale[b] = Bytes.roundToF16(d);
+                for (int j = 0; j < 32; j++) {
+                    q8[b * 32 + j] = Quantize.roundf(x[b * 32 + j] * id);
+                }
+            } else {
+                d = Bytes.bf16ToFloat(Bytes.toBf16(d));
+                float id = d > 0 ? 1f / d : 0f;
+                q8Scale[b] = d;
+                for (int j = 0; j < 32; j++) {
+                    q8[b * 32 + j] = (float) Math.rint(x[b * 32 + j] * id);
+                }
+            }
+        }
+        q8Ready = true;
+    }
+
+    private void prepareF16() {
+        if (f16Ready) {
+            return;
+        }
+        for (int i = 0; i < length; i++) {
+            f16[i] = Bytes.roundToF16(x[i]);
+        }
+        f16Ready = true;
+    }
+
+    private void prepareSums() {
+        if (sumReady) {
+            return;
+        }
+        for (int b = 0; b < (length + 31) / 32; b++) {
+            float s = 0;
+            for (int j = 0; j < 32 && b * 32 + j < length; j++) {
+                s += x[b * 32 + j];
+            }
+            sum32[b] = s;
+        }
+        sumReady = true;
+    }
+}

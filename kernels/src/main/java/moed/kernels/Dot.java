@@ -1,0 +1,282 @@
+package moed.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Dot products of one weight row (read in place from a {@link MemorySegment}) with a prepared
+ * {@link Activation}. Each format has a fused Vector API loop, written under the block layout it decodes,
+ * and a scalar twin ({@link #scalar}) that is the definition the tests compare against.
+ *
+ * <p>Vector width: the platform's preferred float species when it has at least 8 lanes (AVX2: 8, AVX-512: 16);
+ * narrower machines, or {@code -Dmoed.kernels.scalar=true}, use the scalar twins. Stateless and thread safe.
+ */
+public final class Dot {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final boolean VECTOR = L >= 8 && !Boolean.getBoolean("moed.kernels.scalar");
+    /** Bytes that widen to one float vector. */
+    static final VectorSpecies<Byte> B = VECTOR ? ByteVector.SPECIES_MAX.withShape(VectorShape.forBitSize(L * 8)) : null;
+    /** Halves that widen to one float vector. */
+    static final VectorSpecies<Short> H = VECTOR ? ShortVector.SPECIES_MAX.withShape(VectorShape.forBitSize(L * 16)) : null;
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private Dot() {
+    }
+
+    /** Describes the kernels in use, for start-up logs and benchmark reports. */
+    public static String describe() {
+        return VECTOR ? "Vector API, " + F.vectorBitSize() + "-bit (" + L + " float lanes)"
+                : "scalar (Vector API " + (L < 8 ? "too narrow: " + L + " lanes" : "disabled") + ")";
+    }
+
+    public static boolean vectorized() {
+        return VECTOR;
+    }
+
+    /** Dot product of row {@code row} of {@code m} with the activation (prepared for {@code m.type()}). */
+    public static float row(WeightMatrix m, int row, Activation a) {
+        MemorySegment s = m.data();
+        long off = row * m.rowBytes();
+        int n = m.cols();
+        if (!VECTOR) {
+            return scalar(m.type(), s, off, a, n);
+        }
+        return switch (m.type()) {
+            case F32 -> f32(s, off, a.x, n);
+            case F16 -> f16(s, off, a.f16, n);
+            case BF16 -> bf16(s, off, a.x, n);
+            case Q8_0 -> q8_0(s, off, a, n / 32);
+            case Q4_0 -> q4_0(s, off, a, n / 32);
+            case Q4_K -> q4_k(s, off, a, n / 256);
+            case Q6_K -> q6_k(s, off, a, n / 256);
+            default -> scalar(m.type(), s, off, a, n);
+        };
+    }
+
+    /**
+     * The scalar definition: dequantize with the reference and multiply by the same activation form the
+     * vector kernel reads (Q8_0 values for Q8_0-family weights, F16-rounded values for F16).
+     */
+    public static float scalar(GgmlType t, MemorySegment s, long off, Activation a, int n) {
+        float[] w = SCRATCH.get();
+        if (w.length < t.blockSize) {
+            w = new float[t.blockSize];
+            SCRATCH.set(w);
+        }
+        switch (t) {
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> {
+                // Integer sums per block times both scales, as ggml's vec_dot_q*_q8_0 do.
+                float sum = 0;
+                for (int b = 0; b < n / 32; b++) {
+                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, 32);
+                    float bs = 0;
+                    for (int j = 0; j < 32; j++) {
+                        bs += w[j] * a.q8[b * 32 + j];
+                    }
+                    sum += bs * a.q8Scale[b];
+                }
+                return sum;
+            }
+            default -> {
+                float[] xs = t == GgmlType.F16 ? a.f16 : a.x;
+                float sum = 0;
+                for (int b = 0; b < n / t.blockSize; b++) {
+                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, t.blockSize);
+                    for (int j = 0; j < t.blockSize; j++) {
+                        sum += w[j] * xs[b * t.blockSize + j];
+                    }
+                }
+                return sum;
+            }
+        }
+    }
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[256]);
+
+    static float f32(MemorySegment s, long off, float[] x, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        // Two accumulators hide the FMA latency; more buys nothing on a memory-bound loop.
+        for (; i + 2 * L <= n; i += 2 * L) {
+            acc0 = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE).fma(FloatVector.fromArray(F, x, i), acc0);
+            acc1 = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE).fma(FloatVector.fromArray(F, x, i + L), acc1);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += s.get(Bytes.LE_FLOAT, off + i * 4L) * x[i];
+        }
+        return sum;
+    }
+
+    /**
+     * Widens L halves to floats with integer operations (the Vector API has no half type here): move the
+     * exponent and mantissa into float position and rescale by 2^112, which also handles subnormals; then put
+     * the sign back. Infinities and NaNs become large finite values, which weights never hold.
+     */
+    static FloatVector halvesToFloats(MemorySegment s, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(H, s, off, LE).convertShape(VectorOperators.S2I, I.withShape(F.vectorShape()), 0);
+        IntVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        FloatVector f = magnitude.reinterpretAsFloats().mul(0x1p112f);
+        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+    }
+
+    // F16 rows against F16-rounded activations (ggml_vec_dot_f16 with f32 accumulation).
+    static float f16(MemorySegment s, long off, float[] xh, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            acc0 = halvesToFloats(s, off + i * 2L).fma(FloatVector.fromArray(F, xh, i), acc0);
+            acc1 = halvesToFloats(s, off + (i + L) * 2L).fma(FloatVector.fromArray(F, xh, i + L), acc1);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += Bytes.f16(s, off + i * 2L) * xh[i];
+        }
+        return sum;
+    }
+
+    static float bf16(MemorySegment s, long off, float[] x, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(H, s, off + i * 2L, LE).convertShape(VectorOperators.S2I, I.withShape(F.vectorShape()), 0);
+            FloatVector w = h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            acc = w.fma(FloatVector.fromArray(F, x, i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += Bytes.bf16(s, off + i * 2L) * x[i];
+        }
+        return sum;
+    }
+
+    // block_q8_0 { half d; int8 qs[32]; } against Q8_0 activations. Per block the integer products are summed
+    // lane-wise (exact in float: |sum| < 2^24) and scaled by dx*dy into the accumulator, as ggml's AVX2 loop does.
+    static float q8_0(MemorySegment s, long off, Activation a, int blocks) {
+        float[] q = a.q8;
+        float[] qd = a.q8Scale;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 34L;
+            float d = Bytes.f16(s, bo) * qd[b];
+            FloatVector p = FloatVector.zero(F);
+            for (int k = 0; k < 32; k += L) {
+                FloatVector w = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + k, LE).convertShape(VectorOperators.B2F, F, 0);
+                p = w.fma(FloatVector.fromArray(F, q, b * 32 + k), p);
+            }
+            acc = p.fma(FloatVector.broadcast(F, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j+16 (high), offset 8.
+    static float q4_0(MemorySegment s, long off, Activation a, int blocks) {
+        float[] q = a.q8;
+        float[] qd = a.q8Scale;
+        FloatVector acc = FloatVector.zero(F);
+        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 18L;
+            float d = Bytes.f16(s, bo) * qd[b];
+            FloatVector p = FloatVector.zero(F);
+            for (int k = 0; k < 16; k += L) {
+                IntVector bytes = (IntVector) ByteVector.fromMemorySegment(B, s, bo + 2 + k, LE).convertShape(VectorOperators.B2I, iv, 0);
+                FloatVector lo = (FloatVector) bytes.and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
+                FloatVector hi = (FloatVector) bytes.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
+                p = lo.fma(FloatVector.fromArray(F, q, b * 32 + k), p);
+                p = hi.fma(FloatVector.fromArray(F, q, b * 32 + 16 + k), p);
+            }
+            acc = p.fma(FloatVector.broadcast(F, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: eight 32-weight sub-blocks, each
+    // w = d*sc*q - dmin*m. The min term needs only the activation's sum over the sub-block, precomputed once.
+    static float q4_k(MemorySegment s, long off, Activation a, int blocks) {
+        float[] x = a.x;
+        float[] sums = a.sum32;
+        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
+        float total = 0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 144L;
+            float d = Bytes.f16(s, bo);
+            float dmin = Bytes.f16(s, bo + 2);
+            long sc = bo + 4;
+            long qs = bo + 16;
+            int xb = b * 256;
+            float mins = 0;
+            FloatVector acc = FloatVector.zero(F);
+            for (int j = 0; j < 4; j++) {
+                int s1 = Dequantize.scaleMinK4(s, sc, 2 * j, false);
+                int s2 = Dequantize.scaleMinK4(s, sc, 2 * j + 1, false);
+                mins += Dequantize.scaleMinK4(s, sc, 2 * j, true) * sums[(xb >> 5) + 2 * j]
+                        + Dequantize.scaleMinK4(s, sc, 2 * j + 1, true) * sums[(xb >> 5) + 2 * j + 1];
+                FloatVector p1 = FloatVector.zero(F);
+                FloatVector p2 = FloatVector.zero(F);
+                for (int k = 0; k < 32; k += L) {
+                    IntVector bytes = (IntVector) ByteVector.fromMemorySegment(B, s, qs + 32L * j + k, LE).convertShape(VectorOperators.B2I, iv, 0);
+                    FloatVector lo = (FloatVector) bytes.and(0xF).convertShape(VectorOperators.I2F, F, 0);
+                    FloatVector hi = (FloatVector) bytes.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
+                    p1 = lo.fma(FloatVector.fromArray(F, x, xb + 64 * j + k), p1);
+                    p2 = hi.fma(FloatVector.fromArray(F, x, xb + 64 * j + 32 + k), p2);
+                }
+                acc = p1.fma(FloatVector.broadcast(F, d * s1), acc);
+                acc = p2.fma(FloatVector.broadcast(F, d * s2), acc);
+            }
+            total += acc.reduceLanes(VectorOperators.ADD) - dmin * mins;
+        }
+        return total;
+    }
+
+    // block_q6_K { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; }: in each 128-weight half, byte l of
+    // ql/qh carries weights l, l+32, l+64, l+96; 4 low bits from ql, 2 high bits from qh, offset 32.
+    static float q6_k(MemorySegment s, long off, Activation a, int blocks) {
+        float[] x = a.x;
+        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
+        float total = 0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 210L;
+            float d = Bytes.f16(s, bo + 208);
+            FloatVector acc = FloatVector.zero(F);
+            for (int n = 0; n < 2; n++) {
+                long ql = bo + 64L * n;
+                long qh = bo + 128 + 32L * n;
+                long sc = bo + 192 + 8L * n;
+                int xb = b * 256 + n * 128;
+                for (int l = 0; l < 32; l += L) {
+                    int is = l / 16;
+                    IntVector a0 = (IntVector) ByteVector.fromMemorySegment(B, s, ql + l, LE).convertShape(VectorOperators.B2I, iv, 0);
+                    IntVector a1 = (IntVector) ByteVector.fromMemorySegment(B, s, ql + l + 32, LE).convertShape(VectorOperators.B2I, iv, 0);
+                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, s, qh + l, LE).convertShape(VectorOperators.B2I, iv, 0);
+                    IntVector q1 = a0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q2 = a1.and(0xF).or(h.lanewise(VectorOperators.ASHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q3 = a0.lanewise(VectorOperators.ASHR, 4).and(0xF).or(h.lanewise(VectorOperators.ASHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    IntVector q4 = a1.lanewise(VectorOperators.ASHR, 4).and(0xF).or(h.lanewise(VectorOperators.ASHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                    acc = ((FloatVector) q1.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l))
+                            .fma(FloatVector.broadcast(F, d * Bytes.i8(s, sc + is)), acc);
+                    acc = ((FloatVector) q2.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 32))
+                            .fma(FloatVector.broadcast(F, d * Bytes.i8(s, sc + is + 2)), acc);
+                    acc = ((FloatVector) q3.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 64))
+                            .fma(FloatVector.broadcast(F, d * Bytes.i8(s, sc + is + 4)), acc);
+                    acc = ((FloatVector) q4.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 96))
+                            .fma(FloatVector.broadcast(F, d * Bytes.i8(s, sc + is + 6)), acc);
+                }
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        return total;
+    }
+}

@@ -1,0 +1,182 @@
+package moed.kernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Measures what decode is bound by: the machine's memory read bandwidth (a STREAM-like sum over a buffer far
+ * larger than the caches), then each format's mat-vec throughput in GB/s of weights streamed on a matrix of
+ * {@code matrixMiB}, as a ratio to that bandwidth, and mat-mat GFLOP/s for several token counts.
+ */
+public final class KernelBenchmark {
+    private KernelBenchmark() {
+    }
+
+    /** Progress callback: (step done, steps). */
+    public interface Progress {
+        void update(long done, long total);
+    }
+
+    public static Map<String, Object> run(List<GgmlType> types, int threads, long matrixMiB, int[] tokenCounts,
+                                          Progress progress) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("kernels", Dot.describe());
+        out.put("threads", threads);
+        long steps = 2 + (long) types.size() * (2 + tokenCounts.length);
+        long step = 0;
+        try (Arena arena = Arena.ofShared();
+             ParallelExecutor one = new ParallelExecutor(1);
+             ParallelExecutor all = new ParallelExecutor(threads)) {
+            long bufBytes = Math.max(matrixMiB, 256) << 20;
+            MemorySegment buf = arena.allocate(bufBytes, 64);
+            buf.fill((byte) 1);
+            double bw1 = readBandwidth(buf, one);
+            progress.update(++step, steps);
+            double bwN = readBandwidth(buf, all);
+            progress.update(++step, steps);
+            out.put("read_gbps_1_thread", bw1);
+            out.put("read_gbps_all_threads", bwN);
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (GgmlType t : types) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                int cols = 4096;
+                long rowBytes = t.bytesFor(cols);
+                int nRows = (int) Math.max(1, (matrixMiB << 20) / rowBytes);
+                MemorySegment data = buf.asSlice(0, rowBytes * nRows);
+                fillRandomBlocks(t, data, new SplittableRandom(3));
+                WeightMatrix m = WeightMatrix.of(t, data, nRows, cols);
+                double g1 = matVecGbps(m, one);
+                progress.update(++step, steps);
+                double gN = matVecGbps(m, all);
+                progress.update(++step, steps);
+                r.put("type", t.name());
+                r.put("matrix_mib", m.byteSize() >> 20);
+                r.put("matvec_gbps_1_thread", g1);
+                r.put("matvec_gbps_all_threads", gN);
+                r.put("ratio_1_thread", g1 / bw1);
+                r.put("ratio_all_threads", gN / bwN);
+                Map<String, Object> mm = new LinkedHashMap<>();
+                for (int n : tokenCounts) {
+                    mm.put(String.valueOf(n), matMatGflops(m.rows(0, Math.min(nRows, 1024)), all, n));
+                    progress.update(++step, steps);
+                }
+                r.put("matmat_gflops_all_threads", mm);
+                rows.add(r);
+            }
+            out.put("formats", rows);
+        }
+        return out;
+    }
+
+    /** GB/s of a vectorized sum over the buffer, best of 5 passes. */
+    static double readBandwidth(MemorySegment buf, ParallelExecutor ex) {
+        int chunks = 1024;
+        long chunk = buf.byteSize() / chunks;
+        float[] sink = new float[chunks];
+        double best = 0;
+        for (int pass = 0; pass < 6; pass++) {
+            long t0 = System.nanoTime();
+            ex.run(chunks, 1, (from, to) -> {
+                for (int c = from; c < to; c++) {
+                    FloatVector acc = FloatVector.zero(Dot.F);
+                    long end = (c + 1) * chunk;
+                    for (long o = c * chunk; o + Dot.F.vectorByteSize() <= end; o += Dot.F.vectorByteSize()) {
+                        acc = acc.add(FloatVector.fromMemorySegment(Dot.F, buf, o, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    }
+                    sink[c] = acc.reduceLanes(VectorOperators.ADD);
+                }
+            });
+            double gbps = buf.byteSize() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+            if (pass > 0) {
+                best = Math.max(best, gbps);
+            }
+        }
+        return best;
+    }
+
+    static double matVecGbps(WeightMatrix m, ParallelExecutor ex) {
+        MatMat mm = new MatMat(ex);
+        Activation[] x = {randomActivation(m.cols())};
+        float[][] out = {new float[m.rows()]};
+        double best = 0;
+        for (int pass = 0; pass < 6; pass++) {
+            long t0 = System.nanoTime();
+            mm.apply(m, x, null, 1, out);
+            double gbps = m.byteSize() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+            if (pass > 0) {
+                best = Math.max(best, gbps);
+            }
+        }
+        return best;
+    }
+
+    static double matMatGflops(WeightMatrix m, ParallelExecutor ex, int tokens) {
+        MatMat mm = new MatMat(ex);
+        Activation[] x = new Activation[tokens];
+        float[][] out = new float[tokens][m.rows()];
+        for (int i = 0; i < tokens; i++) {
+            x[i] = randomActivation(m.cols());
+        }
+        double best = 0;
+        for (int pass = 0; pass < 4; pass++) {
+            long t0 = System.nanoTime();
+            mm.apply(m, x, null, tokens, out);
+            double gf = 2.0 * m.rows() * m.cols() * tokens / ((System.nanoTime() - t0) / 1e9) / 1e9;
+            if (pass > 0) {
+                best = Math.max(best, gf);
+            }
+        }
+        return best;
+    }
+
+    static Activation randomActivation(int n) {
+        SplittableRandom r = new SplittableRandom(n);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return new Activation(n).set(v, 0, n);
+    }
+
+    /** Fills a matrix with random but valid blocks: random quant bits, small finite scales. */
+    public static void fillRandomBlocks(GgmlType t, MemorySegment data, SplittableRandom rnd) {
+        byte[] b = new byte[t.blockBytes];
+        short half = Float.floatToFloat16(0.01f);
+        long blocks = data.byteSize() / t.blockBytes;
+        for (long i = 0; i < blocks; i++) {
+            long o = i * t.blockBytes;
+            rnd.nextBytes(b);
+            MemorySegment.copy(b, 0, data, java.lang.foreign.ValueLayout.JAVA_BYTE, o, b.length);
+            switch (t) {
+                case F16 -> data.set(Bytes.LE_SHORT, o, Float.floatToFloat16((float) rnd.nextGaussian()));
+                case BF16 -> data.set(Bytes.LE_SHORT, o, Bytes.toBf16((float) rnd.nextGaussian()));
+                case F32 -> data.set(Bytes.LE_FLOAT, o, (float) rnd.nextGaussian());
+                case Q4_0, Q5_0, Q8_0, IQ4_NL -> data.set(Bytes.LE_SHORT, o, half);
+                case Q4_1, Q5_1 -> {
+                    data.set(Bytes.LE_SHORT, o, half);
+                    data.set(Bytes.LE_SHORT, o + 2, half);
+                }
+                case Q4_K, Q5_K -> {
+                    data.set(Bytes.LE_SHORT, o, half);
+                    data.set(Bytes.LE_SHORT, o + 2, half);
+                }
+                case Q2_K -> {
+                    data.set(Bytes.LE_SHORT, o + 80, half);
+                    data.set(Bytes.LE_SHORT, o + 82, half);
+                }
+                case Q3_K -> data.set(Bytes.LE_SHORT, o + 108, half);
+                case Q6_K -> data.set(Bytes.LE_SHORT, o + 208, half);
+                case Q8_K -> data.set(Bytes.LE_FLOAT, o, 0.01f);
+                case MXFP4 -> data.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o, (byte) 120);
+                default -> { }
+            }
+        }
+    }
+}

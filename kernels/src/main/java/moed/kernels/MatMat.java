@@ -1,0 +1,65 @@
+package moed.kernels;
+
+/**
+ * One weight matrix applied to several activation vectors: {@code out[t][r] = W[r] . x[t]} for the chosen
+ * tokens t. The row loop is outside the token loop, so each row's bytes are read from memory once and stay
+ * in L1 while every token uses them: weights stream once per call, not once per token. With one token this
+ * is decode's mat-vec. Rows are split across the executor's threads.
+ *
+ * <p>One instance per calling thread; the call's arguments live in fields so nothing is allocated per call.
+ */
+public final class MatMat implements ParallelExecutor.RangeTask {
+    private final ParallelExecutor executor;
+    private WeightMatrix m;
+    private Activation[] xs;
+    private int[] which;
+    private int count;
+    private float[][] out;
+
+    public MatMat(ParallelExecutor executor) {
+        this.executor = executor;
+    }
+
+    public ParallelExecutor executor() {
+        return executor;
+    }
+
+    /** For t in 0..count-1: out[which[t]][r] = W[r] . xs[which[t]]. A null which means 0..count-1. */
+    public void apply(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
+        for (int t = 0; t < count; t++) {
+            Activation a = xs[which == null ? t : which[t]];
+            if (a.length() != m.cols()) {
+                throw new IllegalArgumentException("activation has " + a.length() + " values, matrix rows have " + m.cols());
+            }
+            a.prepareFor(m.type());
+        }
+        this.m = m;
+        this.xs = xs;
+        this.which = which;
+        this.count = count;
+        this.out = out;
+        // Waking another core costs a few microseconds: not worth it for a matrix that streams in less.
+        long bytes = m.byteSize() * Math.max(1, count / 4);
+        int grain = bytes < 24 * 1024 ? m.rows() : 8;
+        executor.run(m.rows(), grain, this);
+        this.m = null;
+        this.xs = null;
+        this.which = null;
+        this.out = null;
+    }
+
+    @Override
+    public void run(int from, int to) {
+        WeightMatrix w = m;
+        Activation[] a = xs;
+        int[] wh = which;
+        int n = count;
+        float[][] o = out;
+        for (int r = from; r < to; r++) {
+            for (int t = 0; t < n; t++) {
+                int tok = wh == null ? t : wh[t];
+                o[tok][r] = Dot.row(w, r, a[tok]);
+            }
+        }
+    }
+}

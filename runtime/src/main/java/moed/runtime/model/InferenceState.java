@@ -1,0 +1,110 @@
+package moed.runtime.model;
+
+import moed.kernels.Activation;
+
+/**
+ * Everything one sequence needs between and during steps: its KV cache and the scratch buffers of a step
+ * for up to {@code batch} tokens. Allocated once per sequence so that decode allocates nothing.
+ * Owned by one thread at a time.
+ */
+public final class InferenceState {
+    final int batch;
+    final int contextLength;
+    /** Per layer, position-major: keys (values) of position t at [t * kvDim, (t + 1) * kvDim), F16-rounded. */
+    final float[][] keys;
+    final float[][] values;
+    final float[][] x;      // residual stream
+    final float[][] xb;     // normed input of a sub-block
+    final float[][] q;
+    final float[][] k;
+    final float[][] v;
+    final float[][] att;    // attention output, before wo
+    final float[][] tmp;    // wo output, dense FFN output
+    final float[][] routerLogits;
+    final float[][] gate;   // expert / FFN hidden, gate projection then SwiGLU
+    final float[][] up;
+    final float[][][] expertOut; // [token][slot][dim]: each chosen expert's output, summed in rank order
+    final float[][] expertOutRow; // expertOut rows indexed by slot (token * k + rank)
+    final float[][] rowView;      // scratch row aliases, indexed by token
+    final int[][] chosen;
+    final float[][] weights;
+    final float[][] logits;
+    final Activation[] actDim;
+    final Activation[] actQ;
+    final Activation[] actHidden;
+    final float[] qh;
+    final float[] scores;
+    final float[] ropeScratch;
+    final int[] tokenIdx;
+    final int[] slotIdx;
+    final int[] expertCount;
+    int position;
+
+    public InferenceState(ModelConfig c, int contextLength, int batch) {
+        if (contextLength < 1) {
+            throw new IllegalArgumentException("context length must be positive, got " + contextLength);
+        }
+        this.batch = batch;
+        this.contextLength = contextLength;
+        int kvDim = c.kvDim();
+        int hidden = Math.max(c.feedForward(), 1);
+        int k = Math.max(c.expertsUsed(), 1);
+        keys = new float[c.layers()][contextLength * kvDim];
+        values = new float[c.layers()][contextLength * kvDim];
+        x = new float[batch][c.dim()];
+        xb = new float[batch][c.dim()];
+        q = new float[batch][c.qDim()];
+        this.k = new float[batch][kvDim];
+        v = new float[batch][kvDim];
+        att = new float[batch][c.qDim()];
+        tmp = new float[batch][c.dim()];
+        routerLogits = new float[batch][Math.max(c.experts(), 1)];
+        gate = new float[batch * k][hidden];
+        up = new float[batch * k][hidden];
+        expertOut = new float[batch][k][c.dim()];
+        expertOutRow = new float[batch * k][];
+        rowView = new float[batch][];
+        chosen = new int[batch][k];
+        weights = new float[batch][k];
+        logits = new float[batch][c.vocab()];
+        actDim = new Activation[batch];
+        actQ = new Activation[batch];
+        actHidden = new Activation[batch * k];
+        for (int i = 0; i < batch; i++) {
+            actDim[i] = new Activation(c.dim());
+            actQ[i] = new Activation(c.qDim());
+        }
+        for (int i = 0; i < batch * k; i++) {
+            actHidden[i] = new Activation(hidden);
+        }
+        qh = new float[c.headDim()];
+        scores = new float[contextLength];
+        ropeScratch = new float[c.headDim() + 2];
+        tokenIdx = new int[batch * k];
+        slotIdx = new int[batch * k];
+        expertCount = new int[Math.max(c.experts(), 1)];
+    }
+
+    /** Number of positions already in the KV cache: the position the next token takes. */
+    public int position() {
+        return position;
+    }
+
+    public int contextLength() {
+        return contextLength;
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    /** Forgets the sequence (the cache contents are simply overwritten later). */
+    public void reset() {
+        position = 0;
+    }
+
+    /** The logits of the i-th token of the last step that asked for them. */
+    public float[] logits(int i) {
+        return logits[i];
+    }
+}

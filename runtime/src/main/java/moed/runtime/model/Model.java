@@ -1,0 +1,162 @@
+package moed.runtime.model;
+
+import moed.cache.ExpertLayout;
+import moed.kernels.Dequantize;
+import moed.kernels.GgmlType;
+import moed.kernels.WeightMatrix;
+import moed.runtime.gguf.GgufFile;
+import moed.runtime.gguf.GgufFormatException;
+import moed.runtime.gguf.GgufTensor;
+
+/**
+ * A model's weights as views of its GGUF file: the pinned tensors (embeddings, attention, norms, routers,
+ * output) and the layout of its experts, which the forward pass reads through an expert source. Every
+ * tensor's shape is checked against the configuration when the model is opened, so a bad file fails here
+ * with the tensor's name rather than deep inside a kernel.
+ */
+public final class Model {
+    private final GgufFile file;
+    private final ModelConfig config;
+    private final WeightMatrix tokenEmbedding;
+    private final float[] outputNorm;
+    private final WeightMatrix output;
+    private final LayerWeights[] layers;
+    private final ExpertLayout expertLayout;
+
+    private Model(GgufFile file, ModelConfig config, WeightMatrix tokenEmbedding, float[] outputNorm, WeightMatrix output,
+                  LayerWeights[] layers, ExpertLayout expertLayout) {
+        this.file = file;
+        this.config = config;
+        this.tokenEmbedding = tokenEmbedding;
+        this.outputNorm = outputNorm;
+        this.output = output;
+        this.layers = layers;
+        this.expertLayout = expertLayout;
+    }
+
+    public static Model load(GgufFile f) {
+        ModelConfig c = ModelConfig.from(f);
+        Shapes s = new Shapes(f);
+        WeightMatrix embd = s.matrix("token_embd.weight", c.dim(), c.vocab());
+        float[] outNorm = s.vector("output_norm.weight", c.dim());
+        // No output tensor means the embedding is tied to the output, as llama.cpp falls back to.
+        WeightMatrix out = f.tensor("output.weight") != null ? s.matrix("output.weight", c.dim(), c.vocab()) : embd;
+        LayerWeights[] layers = new LayerWeights[c.layers()];
+        ExpertLayout.Layer[] experts = new ExpertLayout.Layer[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            String p = "blk." + l + ".";
+            WeightMatrix router = null;
+            WeightMatrix gate = null;
+            WeightMatrix up = null;
+            WeightMatrix down = null;
+            if (c.isMoe()) {
+                router = s.matrix(p + "ffn_gate_inp.weight", c.dim(), c.experts());
+                int ff = expertHidden(f, p, c);
+                experts[l] = new ExpertLayout.Layer(
+                        s.stacked(p + "ffn_gate_exps.weight", c.dim(), ff, c.experts()),
+                        s.stacked(p + "ffn_up_exps.weight", c.dim(), ff, c.experts()),
+                        s.stacked(p + "ffn_down_exps.weight", ff, c.dim(), c.experts()));
+            } else {
+                gate = s.matrix(p + "ffn_gate.weight", c.dim(), c.feedForward());
+                up = s.matrix(p + "ffn_up.weight", c.dim(), c.feedForward());
+                down = s.matrix(p + "ffn_down.weight", c.feedForward(), c.dim());
+            }
+            layers[l] = new LayerWeights(
+                    s.vector(p + "attn_norm.weight", c.dim()),
+                    s.matrix(p + "attn_q.weight", c.dim(), c.qDim()),
+                    s.matrix(p + "attn_k.weight", c.dim(), c.kvDim()),
+                    s.matrix(p + "attn_v.weight", c.dim(), c.kvDim()),
+                    s.matrix(p + "attn_output.weight", c.qDim(), c.dim()),
+                    s.vector(p + "ffn_norm.weight", c.dim()),
+                    router, gate, up, down);
+        }
+        return new Model(f, c, embd, outNorm, out, layers, c.isMoe() ? new ExpertLayout(experts, c.experts()) : null);
+    }
+
+    private static int expertHidden(GgufFile f, String p, ModelConfig c) {
+        GgufTensor t = f.tensor(p + "ffn_gate_exps.weight");
+        if (t == null) {
+            if (f.tensor(p + "ffn_gate.0.weight") != null) {
+                throw new GgufFormatException(f.path(), 0, "this file stores experts as separate tensors (ffn_gate.N); "
+                        + "moed reads the stacked layout (ffn_gate_exps) that llama.cpp has written since 2024: re-convert it");
+            }
+            throw new GgufFormatException(f.path(), 0, "model has no tensor '" + p + "ffn_gate_exps.weight'");
+        }
+        return (int) t.dim(1);
+    }
+
+    /** Checks shapes and types while building views. */
+    private record Shapes(GgufFile f) {
+        WeightMatrix matrix(String name, int cols, int rows) {
+            GgufTensor t = f.requireTensor(name);
+            check(t, t.dims().length <= 2 && t.dim(0) == cols && t.dim(1) == rows, "[" + cols + " x " + rows + "]");
+            computable(t);
+            return t.asMatrix();
+        }
+
+        ExpertLayout.Stacked stacked(String name, int cols, int rowsPerExpert, int experts) {
+            GgufTensor t = f.requireTensor(name);
+            check(t, t.dims().length == 3 && t.dim(0) == cols && t.dim(1) == rowsPerExpert && t.dim(2) == experts,
+                    "[" + cols + " x " + rowsPerExpert + " x " + experts + "]");
+            computable(t);
+            return new ExpertLayout.Stacked(t.type(), t.data(), experts, rowsPerExpert, cols);
+        }
+
+        float[] vector(String name, int n) {
+            GgufTensor t = f.requireTensor(name);
+            check(t, t.elements() == n, "[" + n + "]");
+            computable(t);
+            float[] v = new float[n];
+            Dequantize.row(t.type(), t.data(), 0, v, 0, n);
+            return v;
+        }
+
+        private void check(GgufTensor t, boolean ok, String expected) {
+            if (!ok) {
+                throw new GgufFormatException(f.path(), 0, "tensor '" + t.name() + "' has shape " + t.shape()
+                        + ", expected " + expected + " from the model's metadata");
+            }
+        }
+
+        private void computable(GgufTensor t) {
+            if (!Dequantize.supports(t.type())) {
+                throw new GgufFormatException(f.path(), 0, "tensor '" + t.name() + "' has type " + t.type()
+                        + ", which moed cannot compute yet");
+            }
+        }
+    }
+
+    public GgufFile file() {
+        return file;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public WeightMatrix tokenEmbedding() {
+        return tokenEmbedding;
+    }
+
+    public float[] outputNorm() {
+        return outputNorm;
+    }
+
+    public WeightMatrix output() {
+        return output;
+    }
+
+    public LayerWeights layer(int l) {
+        return layers[l];
+    }
+
+    /** The experts' layout, or null for a dense model. */
+    public ExpertLayout expertLayout() {
+        return expertLayout;
+    }
+
+    /** The type most of the weights are stored in (that of the first layer's query projection). */
+    public GgmlType mainType() {
+        return layers[0].wq().type();
+    }
+}

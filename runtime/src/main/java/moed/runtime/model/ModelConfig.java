@@ -1,0 +1,90 @@
+package moed.runtime.model;
+
+import moed.runtime.gguf.GgufFile;
+import moed.runtime.gguf.GgufFormatException;
+
+/**
+ * The hyperparameters of a model, read once from GGUF metadata ({@code <arch>.*} keys, as llama.cpp names
+ * them). Missing or inconsistent keys give an error naming the key.
+ */
+public record ModelConfig(
+        String architecture,
+        int layers,
+        int dim,
+        int heads,
+        int kvHeads,
+        int headDim,
+        int ropeDim,
+        float ropeBase,
+        float ropeScale,
+        boolean ropeNeox,
+        float rmsEps,
+        int contextLength,
+        int experts,
+        int expertsUsed,
+        int feedForward,
+        int vocab) {
+
+    public static final java.util.Set<String> SUPPORTED = java.util.Set.of("llama");
+
+    public boolean isMoe() {
+        return experts > 0;
+    }
+
+    public int kvDim() {
+        return kvHeads * headDim;
+    }
+
+    public int qDim() {
+        return heads * headDim;
+    }
+
+    public static ModelConfig from(GgufFile f) {
+        String arch = f.getString("general.architecture");
+        if (!SUPPORTED.contains(arch)) {
+            throw new GgufFormatException(f.path(), 0, "architecture '" + arch + "' is not supported by moed yet; supported: "
+                    + String.join(", ", SUPPORTED));
+        }
+        String p = arch + ".";
+        int layers = f.getInt(p + "block_count");
+        int dim = f.getInt(p + "embedding_length");
+        int heads = f.getInt(p + "attention.head_count");
+        int kvHeads = f.getInt(p + "attention.head_count_kv", heads);
+        int headDim = f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0);
+        int ropeDim = f.getInt(p + "rope.dimension_count", headDim);
+        float base = f.getFloat(p + "rope.freq_base", 10000f);
+        float scale = 1f;
+        if (f.has(p + "rope.scaling.type") && "linear".equals(f.getString(p + "rope.scaling.type"))) {
+            scale = 1f / f.getFloat(p + "rope.scaling.factor", 1f);
+        }
+        float eps = f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+        int ctx = f.getInt(p + "context_length", 2048);
+        int experts = f.getInt(p + "expert_count", 0);
+        int used = f.getInt(p + "expert_used_count", 0);
+        int ff = f.getInt(p + "expert_feed_forward_length", 0);
+        if (ff == 0) {
+            ff = f.getInt(p + "feed_forward_length", 0);
+        }
+        int vocab = f.has(p + "vocab_size") ? f.getInt(p + "vocab_size")
+                : f.has("tokenizer.ggml.tokens") ? f.getArray("tokenizer.ggml.tokens").size()
+                : (int) f.requireTensor("token_embd.weight").dim(1);
+        String err = null;
+        if (layers <= 0) {
+            err = p + "block_count must be positive, is " + layers;
+        } else if (dim <= 0 || heads <= 0) {
+            err = p + "embedding_length and attention.head_count must be positive (" + dim + ", " + heads + ")";
+        } else if (kvHeads <= 0 || heads % kvHeads != 0) {
+            err = p + "attention.head_count " + heads + " is not a multiple of head_count_kv " + kvHeads;
+        } else if (ropeDim > headDim || ropeDim % 2 != 0) {
+            err = p + "rope.dimension_count " + ropeDim + " must be even and at most the head size " + headDim;
+        } else if (experts > 0 && (used <= 0 || used > experts)) {
+            err = p + "expert_used_count " + used + " must be between 1 and expert_count " + experts;
+        }
+        if (err != null) {
+            throw new GgufFormatException(f.path(), 0, err);
+        }
+        // arch llama uses the "normal" RoPE layout (adjacent pairs), as llama.cpp's llama_model_rope_type says.
+        return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, false, eps, ctx,
+                experts, used, ff, vocab);
+    }
+}

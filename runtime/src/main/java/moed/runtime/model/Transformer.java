@@ -1,0 +1,217 @@
+package moed.runtime.model;
+
+import moed.cache.ExpertSource;
+import moed.cache.ExpertWeights;
+import moed.kernels.Attention;
+import moed.kernels.MatMat;
+import moed.kernels.Ops;
+import moed.kernels.WeightMatrix;
+
+/**
+ * The forward pass of a llama-architecture transformer, dense or with Mixtral-style experts, over a batch of
+ * consecutive tokens of one sequence (one token for decode, a chunk of the prompt for prefill). The whole step
+ * reads top to bottom in {@link #forward}: norm, q/k/v, RoPE, attention, output, residual, norm, router, experts,
+ * residual. Prefill routes every token of a layer first, then runs each chosen expert once over all its tokens.
+ *
+ * <p>Not thread safe: one Transformer per compute thread; it owns a MatMat whose threads it uses.
+ */
+public final class Transformer {
+    private final Model model;
+    private final ModelConfig c;
+    private final ExpertSource experts;
+    private final MatMat mm;
+    private RouterObserver observer;
+    private int sequenceId;
+
+    public Transformer(Model model, ExpertSource experts, MatMat mm) {
+        this.model = model;
+        this.c = model.config();
+        this.experts = experts;
+        this.mm = mm;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** Installs the routing observer (null for none) and the sequence id it is told. */
+    public void observe(RouterObserver observer, int sequenceId) {
+        this.observer = observer;
+        this.sequenceId = sequenceId;
+    }
+
+    public InferenceState newState(int contextLength, int batch) {
+        return new InferenceState(c, contextLength, batch);
+    }
+
+    /**
+     * Runs {@code n <= state.batch()} tokens starting at the state's position and advances it. When
+     * {@code logitsFrom >= 0}, the logits of tokens logitsFrom..n-1 are computed into state.logits(i).
+     */
+    public void forward(InferenceState s, int[] tokens, int tokOff, int n, int logitsFrom) {
+        if (n < 1 || n > s.batch) {
+            throw new IllegalArgumentException("batch of " + n + " tokens; this state holds 1 to " + s.batch);
+        }
+        if (s.position + n > s.contextLength) {
+            throw new IllegalArgumentException("context full: " + s.position + " + " + n + " tokens exceed the context of "
+                    + s.contextLength + " (raise -c)");
+        }
+        int dim = c.dim();
+        for (int i = 0; i < n; i++) {
+            int t = tokens[tokOff + i];
+            if (t < 0 || t >= c.vocab()) {
+                throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + c.vocab());
+            }
+            model.tokenEmbedding().dequantizeRow(t, s.x[i]);
+        }
+        float attnScale = (float) (1.0 / Math.sqrt(c.headDim()));
+        for (int l = 0; l < c.layers(); l++) {
+            LayerWeights w = model.layer(l);
+            // Attention.
+            for (int i = 0; i < n; i++) {
+                Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.attnNorm(), dim, c.rmsEps());
+                s.actDim[i].set(s.xb[i], 0, dim);
+            }
+            mm.apply(w.wq(), s.actDim, null, n, s.q);
+            mm.apply(w.wk(), s.actDim, null, n, s.k);
+            mm.apply(w.wv(), s.actDim, null, n, s.v);
+            float[] kc = s.keys[l];
+            float[] vc = s.values[l];
+            int kvDim = c.kvDim();
+            for (int i = 0; i < n; i++) {
+                int pos = s.position + i;
+                Ops.rope(s.q[i], 0, c.heads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
+                Ops.rope(s.k[i], 0, c.kvHeads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
+                for (int j = 0; j < kvDim; j++) {
+                    // The KV cache is F16, as llama.cpp's default cache type.
+                    kc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
+                    vc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.v[i][j]);
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                Attention.attend(s.q[i], 0, kc, vc, s.position + i + 1, c.heads(), c.kvHeads(), c.headDim(), attnScale,
+                        s.qh, s.scores, s.att[i], 0);
+                s.actQ[i].set(s.att[i], 0, c.qDim());
+            }
+            mm.apply(w.wo(), s.actQ, null, n, s.tmp);
+            for (int i = 0; i < n; i++) {
+                Ops.add(s.x[i], 0, s.tmp[i], 0, dim);
+                Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.ffnNorm(), dim, c.rmsEps());
+                s.actDim[i].set(s.xb[i], 0, dim);
+            }
+            // Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it.
+            if (c.isMoe()) {
+                moe(s, l, w, n);
+            } else {
+                denseFfn(s, w, n);
+            }
+        }
+        s.position += n;
+        if (logitsFrom >= 0) {
+            int count = 0;
+            for (int i = logitsFrom; i < n; i++) {
+                Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, model.outputNorm(), dim, c.rmsEps());
+                s.actDim[i].set(s.xb[i], 0, dim);
+                s.tokenIdx[count++] = i;
+            }
+            mm.apply(model.output(), s.actDim, s.tokenIdx, count, s.logits);
+        }
+    }
+
+    private void denseFfn(InferenceState s, LayerWeights w, int n) {
+        mm.apply(w.ffnGate(), s.actDim, null, n, s.gate);
+        mm.apply(w.ffnUp(), s.actDim, null, n, s.up);
+        int hidden = w.ffnGate().rows();
+        for (int i = 0; i < n; i++) {
+            Ops.swiglu(s.gate[i], 0, s.up[i], 0, hidden);
+            s.actHidden[i].set(s.gate[i], 0, hidden);
+        }
+        mm.apply(w.ffnDown(), s.actHidden, null, n, s.tmp);
+        for (int i = 0; i < n; i++) {
+            Ops.add(s.x[i], 0, s.tmp[i], 0, c.dim());
+        }
+    }
+
+    /**
+     * Mixtral semantics: softmax over the router logits, the top k, their weights renormalized to sum to 1;
+     * each expert's SwiGLU output is weighted and the k outputs summed in rank order (as llama.cpp adds them).
+     */
+    private void moe(InferenceState s, int l, LayerWeights w, int n) {
+        int k = c.expertsUsed();
+        int e = c.experts();
+        mm.apply(w.router(), s.actDim, null, n, s.routerLogits);
+        java.util.Arrays.fill(s.expertCount, 0);
+        for (int i = 0; i < n; i++) {
+            float[] p = s.routerLogits[i];
+            Ops.softmax(p, 0, e);
+            Ops.topK(p, e, k, s.chosen[i]);
+            float sum = 0;
+            for (int j = 0; j < k; j++) {
+                s.weights[i][j] = p[s.chosen[i][j]];
+                sum += s.weights[i][j];
+            }
+            for (int j = 0; j < k; j++) {
+                s.weights[i][j] /= sum;
+                s.expertCount[s.chosen[i][j]]++;
+            }
+            if (observer != null) {
+                observer.onRoute(sequenceId, s.position + i, l, s.chosen[i], s.weights[i], k);
+            }
+        }
+        int dim = c.dim();
+        for (int ex = 0; ex < e; ex++) {
+            if (s.expertCount[ex] == 0) {
+                continue;
+            }
+            // The (token, slot) pairs that chose this expert; each pair gets its own hidden row.
+            int m = 0;
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < k; j++) {
+                    if (s.chosen[i][j] == ex) {
+                        s.tokenIdx[m] = i;
+                        s.slotIdx[m] = i * k + j;
+                        m++;
+                    }
+                }
+            }
+            ExpertWeights ew = experts.acquire(l, ex);
+            try {
+                int[] toks = s.tokenIdx;
+                int[] slots = s.slotIdx;
+                gateUp(s, ew.gate(), toks, slots, m, s.gate);
+                gateUp(s, ew.up(), toks, slots, m, s.up);
+                int hidden = ew.gate().rows();
+                for (int t = 0; t < m; t++) {
+                    int slot = slots[t];
+                    Ops.swiglu(s.gate[slot], 0, s.up[slot], 0, hidden);
+                    s.actHidden[slot].set(s.gate[slot], 0, hidden);
+                }
+                for (int t = 0; t < m; t++) {
+                    int slot = slots[t];
+                    s.expertOutRow[slot] = s.expertOut[slot / k][slot % k];
+                }
+                mm.apply(ew.down(), s.actHidden, slots, m, s.expertOutRow);
+            } finally {
+                experts.release(l, ex);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            float[] acc = s.tmp[i];
+            java.util.Arrays.fill(acc, 0, dim, 0f);
+            for (int j = 0; j < k; j++) {
+                Ops.addScaled(acc, 0, s.expertOut[i][j], 0, s.weights[i][j], dim);
+            }
+            Ops.add(s.x[i], 0, acc, 0, dim);
+        }
+    }
+
+    /** Applies an expert's gate or up matrix to the chosen tokens' activations, writing rows by slot. */
+    private void gateUp(InferenceState s, WeightMatrix m, int[] toks, int[] slots, int count, float[][] out) {
+        // MatMat reads xs[which[t]] and writes out[which[t]]: the input is per token, the output per slot, so
+        // the slot rows are aliased by token in a view array (an expert appears once per token).
+        for (int t = 0; t < count; t++) {
+            s.rowView[toks[t]] = out[slots[t]];
+        }
+        mm.apply(m, s.actDim, toks, count, s.rowView);
+    }
+}

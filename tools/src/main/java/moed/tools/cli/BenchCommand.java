@@ -1,0 +1,117 @@
+package moed.tools.cli;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import moed.kernels.Dot;
+import moed.kernels.Ops;
+import moed.runtime.Engine;
+import moed.runtime.model.InferenceState;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code moed bench}: prefill and decode tokens/s as llama-bench measures them (pp: a prompt of p tokens from an
+ * empty cache; tg: n single-token steps from an empty cache), median of repetitions.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prefill and decode tokens/s (median of runs); 'bench kernels' measures kernel GB/s.",
+        subcommands = {KernelBench.class})
+final class BenchCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions opts;
+
+    @Option(names = {"-p", "--n-prompt"}, defaultValue = "64", description = "prompt tokens for prefill (default: ${DEFAULT-VALUE})")
+    int prompt;
+
+    @Option(names = {"-n", "--n-gen"}, defaultValue = "32", description = "tokens for decode (default: ${DEFAULT-VALUE})")
+    int gen;
+
+    @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "runs of each test (default: ${DEFAULT-VALUE})")
+    int reps;
+
+    @Option(names = "--json", description = "print JSON")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (prompt < 1 || gen < 1 || reps < 1) {
+            throw new IllegalArgumentException("-p, -n and -r must be at least 1");
+        }
+        try (Engine e = Engine.open(opts.model(), opts.threads(), Math.max(opts.context, prompt + gen + 1),
+                Math.max(opts.batch(), 1))) {
+            int vocab = e.model().config().vocab();
+            SplittableRandom rnd = new SplittableRandom(7);
+            int[] tokens = new int[prompt];
+            for (int i = 0; i < prompt; i++) {
+                tokens[i] = rnd.nextInt(vocab);
+            }
+            InferenceState s = e.newState();
+            // One warm-up of each so the JIT has compiled the kernels before timing.
+            e.prefill(s, tokens);
+            decode(e, s, Math.min(gen, 8));
+            List<Double> pp = new ArrayList<>();
+            List<Double> tg = new ArrayList<>();
+            Progress bar = new Progress("bench");
+            for (int r = 0; r < reps; r++) {
+                s.reset();
+                long t0 = System.nanoTime();
+                e.prefill(s, tokens);
+                pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
+                s.reset();
+                long t1 = System.nanoTime();
+                decode(e, s, gen);
+                tg.add(gen / ((System.nanoTime() - t1) / 1e9));
+                bar.update(r + 1, reps);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("model", opts.model().toString());
+            out.put("weights_type", e.model().mainType().name());
+            out.put("threads", e.threads());
+            out.put("kernels", Dot.describe());
+            out.put("prefill_tokens", prompt);
+            out.put("decode_tokens", gen);
+            out.put("prefill_tokens_per_s", median(pp));
+            out.put("decode_tokens_per_s", median(tg));
+            out.put("prefill_runs", pp);
+            out.put("decode_runs", tg);
+            if (json) {
+                System.out.println(Json.write(out));
+            } else {
+                System.out.printf("%s (%s), %d threads, %s%n", opts.model().getFileName(), e.model().mainType(), e.threads(), Dot.describe());
+                System.out.printf("pp%-4d %8.1f tokens/s  (runs %s)%n", prompt, median(pp), fmt(pp));
+                System.out.printf("tg%-4d %8.1f tokens/s  (runs %s)%n", gen, median(tg), fmt(tg));
+            }
+        }
+        return 0;
+    }
+
+    /** n single-token steps, each feeding back the argmax, as a greedy decode does. */
+    private static void decode(Engine e, InferenceState s, int n) {
+        int[] one = {1};
+        for (int i = 0; i < n; i++) {
+            e.transformer().forward(s, one, 0, 1, 0);
+            float[] l = s.logits(0);
+            one[0] = Ops.argmax(l, 0, e.model().config().vocab());
+        }
+    }
+
+    static double median(List<Double> xs) {
+        double[] a = xs.stream().mapToDouble(Double::doubleValue).toArray();
+        Arrays.sort(a);
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    }
+
+    static String fmt(List<Double> xs) {
+        StringBuilder sb = new StringBuilder();
+        for (double x : xs) {
+            sb.append(sb.length() == 0 ? "" : ", ").append(String.format("%.1f", x));
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,235 @@
+package moed.tools.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import moed.kernels.GgmlType;
+import moed.runtime.gguf.GgufArray;
+import moed.runtime.gguf.GgufFile;
+import moed.runtime.gguf.GgufTensor;
+import moed.runtime.model.ModelConfig;
+import moed.runtime.model.ModelInflater;
+import moed.runtime.model.SyntheticModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code moed model info|synth|inflate}: look inside GGUF files and make new ones. */
+@Command(name = "model", mixinStandardHelpOptions = true, description = "Inspect, synthesize and inflate GGUF models.",
+        subcommands = {ModelCommand.Info.class, ModelCommand.Synth.class, ModelCommand.Inflate.class})
+final class ModelCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static GgmlType type(String name) {
+        GgmlType t = GgmlType.byName(name);
+        if (t == null) {
+            throw new IllegalArgumentException("unknown tensor type '" + name + "'; e.g. F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K");
+        }
+        return t;
+    }
+
+    @Command(name = "info", mixinStandardHelpOptions = true,
+            description = "Print a model's metadata, architecture, tensors, and bytes in experts vs everything else.")
+    static final class Info implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "FILE", description = "the GGUF file")
+        Path file;
+
+        @Option(names = "--json", description = "print JSON instead of text")
+        boolean json;
+
+        @Option(names = "--tensors", description = "list every tensor (text output)")
+        boolean listTensors;
+
+        @Override
+        public Integer call() throws Exception {
+            try (GgufFile f = GgufFile.open(file)) {
+                Map<String, Object> report = report(f);
+                if (json) {
+                    System.out.println(Json.write(report));
+                } else {
+                    printText(f, report);
+                }
+            }
+            return 0;
+        }
+
+        static boolean isExpert(String name) {
+            return name.contains("_exps.");
+        }
+
+        static Map<String, Object> report(GgufFile f) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("file", f.path().toString());
+            r.put("gguf_version", f.version());
+            r.put("file_bytes", f.fileSize());
+            r.put("alignment", f.alignment());
+            Map<String, Object> meta = new LinkedHashMap<>();
+            for (var e : f.metadata().entrySet()) {
+                Object v = e.getValue();
+                meta.put(e.getKey(), v instanceof GgufArray a ? "[" + a.elementType() + " x " + a.size() + "]" : v);
+            }
+            r.put("metadata", meta);
+            try {
+                ModelConfig c = ModelConfig.from(f);
+                Map<String, Object> arch = new LinkedHashMap<>();
+                arch.put("architecture", c.architecture());
+                arch.put("layers", c.layers());
+                arch.put("dim", c.dim());
+                arch.put("heads", c.heads());
+                arch.put("kv_heads", c.kvHeads());
+                arch.put("head_dim", c.headDim());
+                arch.put("experts", c.experts());
+                arch.put("experts_used", c.expertsUsed());
+                arch.put("feed_forward", c.feedForward());
+                arch.put("vocab", c.vocab());
+                arch.put("context_length", c.contextLength());
+                arch.put("rope_base", c.ropeBase());
+                r.put("model", arch);
+            } catch (RuntimeException e) {
+                r.put("model_error", e.getMessage());
+            }
+            List<Map<String, Object>> tensors = new ArrayList<>();
+            long expertBytes = 0;
+            long otherBytes = 0;
+            long params = 0;
+            Map<Integer, long[]> perLayer = new java.util.TreeMap<>();
+            Map<String, Long> byType = new java.util.TreeMap<>();
+            for (GgufTensor t : f.tensors().values()) {
+                Map<String, Object> tm = new LinkedHashMap<>();
+                tm.put("name", t.name());
+                tm.put("type", t.type().name());
+                tm.put("shape", t.dims());
+                tm.put("bytes", t.byteSize());
+                tensors.add(tm);
+                boolean ex = isExpert(t.name());
+                if (ex) {
+                    expertBytes += t.byteSize();
+                } else {
+                    otherBytes += t.byteSize();
+                }
+                params += t.elements();
+                byType.merge(t.type().name(), 1L, Long::sum);
+                if (t.name().startsWith("blk.")) {
+                    int l = Integer.parseInt(t.name().substring(4, t.name().indexOf('.', 4)));
+                    perLayer.computeIfAbsent(l, k -> new long[2])[ex ? 0 : 1] += t.byteSize();
+                }
+            }
+            r.put("tensor_count", tensors.size());
+            r.put("parameters", params);
+            r.put("tensor_types", byType);
+            r.put("expert_bytes", expertBytes);
+            r.put("resident_bytes", otherBytes);
+            List<Map<String, Object>> layers = new ArrayList<>();
+            for (var e : perLayer.entrySet()) {
+                layers.add(Map.of("layer", e.getKey(), "expert_bytes", e.getValue()[0], "resident_bytes", e.getValue()[1]));
+            }
+            r.put("layers", layers);
+            r.put("tensors", tensors);
+            return r;
+        }
+
+        @SuppressWarnings("unchecked")
+        private void printText(GgufFile f, Map<String, Object> r) {
+            System.out.printf("%s: GGUF v%d, %s, %d tensors, %s parameters%n", f.path(), f.version(), mib(f.fileSize()),
+                    r.get("tensor_count"), String.format("%,d", (Long) r.get("parameters")));
+            Map<String, Object> arch = (Map<String, Object>) r.get("model");
+            if (arch != null) {
+                System.out.printf("architecture %s: %d layers, width %d, %d query / %d key-value heads of %d, vocabulary %d, context %d%n",
+                        arch.get("architecture"), arch.get("layers"), arch.get("dim"), arch.get("heads"), arch.get("kv_heads"),
+                        arch.get("head_dim"), arch.get("vocab"), arch.get("context_length"));
+                if ((Integer) arch.get("experts") > 0) {
+                    System.out.printf("experts: %d per layer, top-%d, expert hidden size %d%n", arch.get("experts"),
+                            arch.get("experts_used"), arch.get("feed_forward"));
+                } else {
+                    System.out.printf("dense: feed-forward hidden size %d%n", arch.get("feed_forward"));
+                }
+            } else {
+                System.out.println("architecture: " + r.get("model_error"));
+            }
+            System.out.println("tensor types: " + r.get("tensor_types"));
+            long ex = (Long) r.get("expert_bytes");
+            long res = (Long) r.get("resident_bytes");
+            System.out.printf("bytes: experts %s (cacheable), everything else %s (pinned resident), total %s%n",
+                    mib(ex), mib(res), mib(ex + res));
+            System.out.println("per layer (experts / pinned):");
+            for (Map<String, Object> l : (List<Map<String, Object>>) r.get("layers")) {
+                System.out.printf("  blk.%-3s %12s / %s%n", l.get("layer"), mib((Long) l.get("expert_bytes")), mib((Long) l.get("resident_bytes")));
+            }
+            System.out.println("metadata:");
+            for (var e : ((Map<String, Object>) r.get("metadata")).entrySet()) {
+                String v = String.valueOf(e.getValue());
+                System.out.printf("  %-45s %s%n", e.getKey(), v.length() > 80 ? v.substring(0, 77) + "..." : v);
+            }
+            if (listTensors) {
+                System.out.println("tensors:");
+                for (GgufTensor t : f.tensors().values()) {
+                    System.out.printf("  %-32s %-6s %-22s %s%n", t.name(), t.type(), t.shape(), mib(t.byteSize()));
+                }
+            }
+        }
+    }
+
+    static String mib(long bytes) {
+        return bytes >= 1 << 30 ? String.format("%.2f GiB", bytes / (double) (1 << 30))
+                : String.format("%.2f MiB", bytes / (double) (1 << 20));
+    }
+
+    @Command(name = "synth", mixinStandardHelpOptions = true,
+            description = "Write a deterministic synthetic Mixtral-style MoE model (random weights, valid vocabulary).")
+    static final class Synth implements Callable<Integer> {
+        @Option(names = "--out", required = true, description = "output GGUF file")
+        Path out;
+        @Option(names = "--arch", defaultValue = "llama", description = "architecture (only llama so far)")
+        String arch;
+        @Option(names = "--layers", defaultValue = "4") int layers;
+        @Option(names = "--dim", defaultValue = "256") int dim;
+        @Option(names = "--heads", defaultValue = "8") int heads;
+        @Option(names = "--kv-heads", defaultValue = "4") int kvHeads;
+        @Option(names = "--experts", defaultValue = "8", description = "experts per layer (0 for a dense model)") int experts;
+        @Option(names = "--top-k", defaultValue = "2") int topK;
+        @Option(names = "--expert-ff", defaultValue = "128", description = "expert (or dense FFN) hidden size") int expertFf;
+        @Option(names = "--vocab", defaultValue = "512") int vocab;
+        @Option(names = "--context", defaultValue = "2048") int context;
+        @Option(names = "--type", defaultValue = "Q8_0", description = "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K") String type;
+        @Option(names = "--seed", defaultValue = "1") long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!arch.equals("llama")) {
+                throw new IllegalArgumentException("--arch " + arch + " is not supported yet; supported: llama");
+            }
+            var spec = new SyntheticModel.Spec(layers, dim, heads, kvHeads, experts, topK, expertFf, vocab, type(type), seed, context);
+            SyntheticModel.write(spec, out, new Progress("writing " + out.getFileName())::update);
+            System.out.printf("wrote %s (%s)%n", out, mib(Files.size(out)));
+            return 0;
+        }
+    }
+
+    @Command(name = "inflate", mixinStandardHelpOptions = true,
+            description = "Grow every expert's hidden size with neurons that add exactly zero: same outputs and routing, realistic bytes.")
+    static final class Inflate implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "IN") Path in;
+        @Parameters(index = "1", paramLabel = "OUT") Path out;
+        @Option(names = "--expert-ff", required = true, description = "new expert hidden size") int expertFf;
+        @Option(names = "--type", description = "re-quantize weights to this type (default: keep each tensor's)") String type;
+        @Option(names = "--seed", defaultValue = "1") long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            ModelInflater.inflate(in, out, expertFf, type == null ? null : type(type), seed,
+                    new Progress("inflating to " + out.getFileName())::update);
+            System.out.printf("wrote %s (%s, was %s)%n", out, mib(Files.size(out)), mib(Files.size(in)));
+            return 0;
+        }
+    }
+}

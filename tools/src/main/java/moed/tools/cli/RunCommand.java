@@ -1,0 +1,84 @@
+package moed.tools.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import moed.kernels.Dot;
+import moed.runtime.Engine;
+import moed.runtime.sampling.SamplerConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code moed run}: generate text from a prompt, streaming it, then report speeds. */
+@Command(name = "run", mixinStandardHelpOptions = true, description = "Generate text from a prompt and print prompt and decode tokens/s.")
+final class RunCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions opts;
+
+    @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text")
+    String prompt;
+
+    @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
+    int n;
+
+    @Option(names = "--temp", defaultValue = "0", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temp;
+
+    @Option(names = "--top-k", defaultValue = "40") int topK;
+    @Option(names = "--top-p", defaultValue = "0.95") float topP;
+    @Option(names = "--min-p", defaultValue = "0.05") float minP;
+    @Option(names = "--repeat-penalty", defaultValue = "1.0") float repeatPenalty;
+    @Option(names = "--repeat-last-n", defaultValue = "64") int repeatLastN;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+
+    @Option(names = "--output", defaultValue = "text", description = "text (streamed) or json (ids, text, timings)")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!output.equals("text") && !output.equals("json")) {
+            throw new IllegalArgumentException("--output must be text or json, got " + output);
+        }
+        if (n < 0) {
+            throw new IllegalArgumentException("-n must be >= 0, got " + n);
+        }
+        SamplerConfig cfg = new SamplerConfig(temp, topK, topP, minP, repeatPenalty, repeatLastN, seed);
+        boolean text = output.equals("text");
+        try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch())) {
+            if (text) {
+                System.err.printf("moed: %s, %d threads, kernels: %s%n", opts.model().getFileName(), e.threads(), Dot.describe());
+                System.out.print(prompt);
+                System.out.flush();
+            }
+            Engine.Generation g = e.generate(prompt, n, cfg, (id, piece) -> {
+                if (text) {
+                    System.out.print(piece);
+                    System.out.flush();
+                }
+                return true;
+            });
+            if (text) {
+                System.out.println();
+                System.err.printf("prompt: %d tokens, %.1f tokens/s | decode: %d tokens, %.1f tokens/s | stop: %s%n",
+                        g.promptIds().length, g.prefillTokensPerSecond(), g.generatedIds().length, g.decodeTokensPerSecond(),
+                        g.stopReason());
+            } else {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("model", opts.model().toString());
+                r.put("prompt", prompt);
+                r.put("prompt_ids", g.promptIds());
+                r.put("generated_ids", g.generatedIds());
+                r.put("text", g.text());
+                r.put("stop_reason", g.stopReason());
+                r.put("threads", e.threads());
+                r.put("prefill_ms", g.prefillNanos() / 1e6);
+                r.put("decode_ms", g.decodeNanos() / 1e6);
+                r.put("prefill_tokens_per_s", g.prefillTokensPerSecond());
+                r.put("decode_tokens_per_s", g.decodeTokensPerSecond());
+                System.out.println(Json.write(r));
+            }
+        }
+        return 0;
+    }
+}
