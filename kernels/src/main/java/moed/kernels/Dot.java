@@ -100,6 +100,19 @@ public final class Dot {
         }
     }
 
+    /**
+     * Adds a vector's lanes in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified, and the
+     * interpreter and the JIT-compiled intrinsic round differently, so the same row could give two results in
+     * one run, and greedy tokens could depend on when the JIT kicked in. Once per row, the cost is nothing.
+     */
+    static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < L; i++) {
+            s += v.lane(i);
+        }
+        return s;
+    }
+
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[256]);
 
     static float f32(MemorySegment s, long off, float[] x, int n) {
@@ -111,7 +124,7 @@ public final class Dot {
             acc0 = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE).fma(FloatVector.fromArray(F, x, i), acc0);
             acc1 = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE).fma(FloatVector.fromArray(F, x, i + L), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < n; i++) {
             sum += s.get(Bytes.LE_FLOAT, off + i * 4L) * x[i];
         }
@@ -140,7 +153,7 @@ public final class Dot {
             acc0 = halvesToFloats(s, off + i * 2L).fma(FloatVector.fromArray(F, xh, i), acc0);
             acc1 = halvesToFloats(s, off + (i + L) * 2L).fma(FloatVector.fromArray(F, xh, i + L), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < n; i++) {
             sum += Bytes.f16(s, off + i * 2L) * xh[i];
         }
@@ -155,7 +168,7 @@ public final class Dot {
             FloatVector w = h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             acc = w.fma(FloatVector.fromArray(F, x, i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc);
         for (; i < n; i++) {
             sum += Bytes.bf16(s, off + i * 2L) * x[i];
         }
@@ -178,7 +191,7 @@ public final class Dot {
             }
             acc = p.fma(FloatVector.broadcast(F, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j+16 (high), offset 8.
@@ -200,7 +213,7 @@ public final class Dot {
             }
             acc = p.fma(FloatVector.broadcast(F, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: eight 32-weight sub-blocks, each
@@ -236,7 +249,7 @@ public final class Dot {
                 acc = p1.fma(FloatVector.broadcast(F, d * s1), acc);
                 acc = p2.fma(FloatVector.broadcast(F, d * s2), acc);
             }
-            total += acc.reduceLanes(VectorOperators.ADD) - dmin * mins;
+            total += sum(acc) - dmin * mins;
         }
         return total;
     }
@@ -275,7 +288,7 @@ public final class Dot {
                             .fma(FloatVector.broadcast(F, d * Bytes.i8(s, sc + is + 6)), acc);
                 }
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sum(acc);
         }
         return total;
     }

@@ -164,7 +164,7 @@ public final class GgufWriter {
                 for (int i = 0; i < tensors.size(); i++) {
                     Tensor t = tensors.get(i);
                     long at = dataStart + offsets.get(i);
-                    try (Arena one = Arena.ofConfined()) {
+                    try (Arena one = Arena.ofShared()) {
                         MemorySegment dst = ch.map(FileChannel.MapMode.READ_WRITE, at, t.bytes, one);
                         t.filler.fill(dst);
                         dst.force();

@@ -1,0 +1,113 @@
+package moed.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every fast kernel against its scalar twin on random blocks, for several row lengths (including lengths that
+ * leave tails for the vector loops) and through the threaded mat-mat. Tolerance: the two differ only in
+ * summation order, so a small multiple of float epsilon times the sum of |products|.
+ */
+class DotTest {
+    static float tolerance(float[] w, float[] x, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            s += Math.abs(w[i] * x[i]);
+        }
+        return (float) (s * 2e-5 + 1e-6);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
+            "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4"})
+    void shouldMatchScalarReference(GgmlType t) {
+        int[] lengths = t.blockSize == 1 ? new int[] {1, 7, 8, 15, 16, 17, 33, 256, 1000}
+                : t.blockSize == 32 ? new int[] {32, 64, 96, 256, 1024} : new int[] {256, 512, 2048};
+        SplittableRandom r = new SplittableRandom(t.id);
+        for (int n : lengths) {
+            int rows = 5;
+            MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * rows));
+            KernelBenchmark.fillRandomBlocks(t, data, r);
+            WeightMatrix m = WeightMatrix.of(t, data, rows, n);
+            float[] xv = new float[n];
+            for (int i = 0; i < n; i++) {
+                xv[i] = (float) r.nextGaussian();
+            }
+            Activation a = new Activation(n).set(xv, 0, n);
+            a.prepareFor(t);
+            float[] w = new float[n];
+            for (int row = 0; row < rows; row++) {
+                float fast = Dot.row(m, row, a);
+                float ref = Dot.scalar(t, data, row * m.rowBytes(), a, n);
+                m.dequantizeRow(row, w);
+                float[] xs = t == GgmlType.F16 ? a.f16 : usesQ8(t) ? scaledQ8(a, n) : a.x;
+                assertEquals(ref, fast, tolerance(w, xs, n), t + " n=" + n + " row " + row);
+            }
+        }
+    }
+
+    private static boolean usesQ8(GgmlType t) {
+        return t == GgmlType.Q8_0 || t == GgmlType.Q4_0 || t == GgmlType.Q5_0 || t == GgmlType.Q4_1 || t == GgmlType.Q5_1;
+    }
+
+    private static float[] scaledQ8(Activation a, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = a.q8[i] * a.q8Scale[i / 32];
+        }
+        return v;
+    }
+
+    @Test
+    void shouldQuantizeActivationsCloseToTheirValues() {
+        int n = 256;
+        SplittableRandom r = new SplittableRandom(5);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        Activation a = new Activation(n).set(x, 0, n);
+        a.prepareFor(GgmlType.Q8_0);
+        for (int i = 0; i < n; i++) {
+            float amax = 0;
+            for (int j = i / 32 * 32; j < i / 32 * 32 + 32; j++) {
+                amax = Math.max(amax, Math.abs(x[j]));
+            }
+            assertTrue(Math.abs(a.q8[i] * a.q8Scale[i / 32] - x[i]) <= amax / 127 * 0.51f, "value " + i);
+        }
+    }
+
+    @Test
+    void shouldGiveTheSameResultWithOneOrSeveralThreadsAndTokens() {
+        GgmlType t = GgmlType.Q8_0;
+        int rows = 300;
+        int cols = 512;
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
+        SplittableRandom r = new SplittableRandom(9);
+        KernelBenchmark.fillRandomBlocks(t, data, r);
+        WeightMatrix m = WeightMatrix.of(t, data, rows, cols);
+        Activation[] xs = new Activation[3];
+        for (int k = 0; k < 3; k++) {
+            xs[k] = KernelBenchmark.randomActivation(cols + k * 0);
+        }
+        float[][] one = new float[3][rows];
+        float[][] many = new float[3][rows];
+        try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e3 = new ParallelExecutor(3)) {
+            new MatMat(e1).apply(m, xs, null, 3, one);
+            new MatMat(e3).apply(m, xs, null, 3, many);
+        }
+        for (int k = 0; k < 3; k++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(one[k], many[k], "token " + k);
+            for (int row = 0; row < rows; row++) {
+                assertEquals(Dot.row(m, row, xs[k]), one[k][row], "row " + row);
+            }
+        }
+    }
+}
