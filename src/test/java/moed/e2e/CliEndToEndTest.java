@@ -1,0 +1,138 @@
+package moed.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import moed.tools.cli.MoedCli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI end to end on the embedded model and on files it makes itself: what a user types, what they see. */
+class CliEndToEndTest {
+    static final Path MODEL = Paths.get(System.getProperty("moed.repo.dir", "../.."), "models", "moed-tinymoe-16x4-q8_0.gguf");
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static synchronized Result moed(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = MoedCli.execute(args);
+            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void modelInfoAgreesWithTheModelsReadme() throws Exception {
+        Result r = moed("model", "info", MODEL.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        // models/README.md: 8 layers, width 256, 8/4 heads, 16 experts top-4 of hidden 128, vocabulary 2048,
+        // 83 tensors, 15.2 M parameters, all 128 experts 12.8 MiB in Q8_0.
+        assertEquals(83, j.get("tensor_count").asInt());
+        assertEquals(8, j.get("model").get("layers").asInt());
+        assertEquals(256, j.get("model").get("dim").asInt());
+        assertEquals(4, j.get("model").get("kv_heads").asInt());
+        assertEquals(16, j.get("model").get("experts").asInt());
+        assertEquals(4, j.get("model").get("experts_used").asInt());
+        assertEquals(128, j.get("model").get("feed_forward").asInt());
+        assertEquals(2048, j.get("model").get("vocab").asInt());
+        assertEquals(15_241_472L, j.get("parameters").asLong());
+        assertEquals(8L * 16 * 3 * 128 * 272, j.get("expert_bytes").asLong());
+        Result text = moed("model", "info", MODEL.toString());
+        assertTrue(text.out().contains("experts: 16 per layer, top-4, expert hidden size 128"), text.out());
+    }
+
+    @Test
+    void runPrintsJsonWithIdsTextAndTimings() throws Exception {
+        Result r = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "12",
+                "-t", "2", "--output", "json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(1, j.get("prompt_ids").get(0).asInt());
+        assertEquals(12, j.get("generated_ids").size());
+        // The reference engine's greedy continuation (../shared/reference) begins ", and the bighest of".
+        assertTrue(j.get("text").asText().startsWith(", and the bighest of"), j.get("text").asText());
+        assertTrue(j.get("decode_tokens_per_s").asDouble() > 0);
+    }
+
+    @Test
+    void greedyOutputIsTheSameWithOneAndTwoThreads() throws Exception {
+        String[] base = {"run", "-m", MODEL.toString(), "-p", "Once upon a time there was a little girl who", "-n", "32", "--output", "json"};
+        JsonNode one = JSON.readTree(moed(concat(base, "-t", "1")).out());
+        JsonNode two = JSON.readTree(moed(concat(base, "-t", "2", "-b", "3")).out());
+        assertEquals(one.get("generated_ids"), two.get("generated_ids"));
+    }
+
+    @Test
+    void synthInflateInfoAndBenchWorkTogether() throws Exception {
+        Path synth = dir.resolve("synth.gguf");
+        Result s = moed("model", "synth", "--out", synth.toString(), "--layers", "2", "--dim", "128", "--heads", "4",
+                "--kv-heads", "2", "--experts", "4", "--top-k", "2", "--expert-ff", "64", "--vocab", "320", "--seed", "3");
+        assertEquals(0, s.code(), s.err());
+        Path big = dir.resolve("big.gguf");
+        Result inf = moed("model", "inflate", synth.toString(), big.toString(), "--expert-ff", "128");
+        assertEquals(0, inf.code(), inf.err());
+        JsonNode a = JSON.readTree(moed("run", "-m", synth.toString(), "-p", "the cat", "-n", "8", "--output", "json").out());
+        JsonNode b = JSON.readTree(moed("run", "-m", big.toString(), "-p", "the cat", "-n", "8", "--output", "json").out());
+        assertEquals(a.get("generated_ids"), b.get("generated_ids"), "inflation keeps the tokens");
+        Result bench = moed("bench", "-m", big.toString(), "-p", "8", "-n", "4", "-r", "1", "--json");
+        assertEquals(0, bench.code(), bench.err());
+        assertTrue(JSON.readTree(bench.out()).get("decode_tokens_per_s").asDouble() > 0);
+    }
+
+    @Test
+    void badInputGetsOneClearLine() throws Exception {
+        Path junk = dir.resolve("junk.gguf");
+        Files.writeString(junk, "not a model");
+        Result r = moed("model", "info", junk.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("moed: " + junk + " at byte 0: not a GGUF file"), r.err());
+        r = moed("run", "-m", MODEL.toString(), "-p", "");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("the prompt is empty"), r.err());
+        r = moed("run", "-m", MODEL.toString(), "-p", "word ".repeat(50), "-c", "32");
+        assertTrue(r.err().contains("shorten the prompt or raise -c"), r.err());
+        r = moed("run", "-m", MODEL.toString(), "-p", "hi", "--top-p", "2");
+        assertTrue(r.err().contains("top-p must be in (0, 1]"), r.err());
+        r = moed("model", "synth", "--out", dir.resolve("x.gguf").toString(), "--type", "Q9_9");
+        assertTrue(r.err().contains("unknown tensor type 'Q9_9'"), r.err());
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] c : new String[][] {{"--help"}, {"model", "--help"}, {"model", "info", "--help"}, {"model", "synth", "--help"},
+                {"model", "inflate", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}}) {
+            Result r = moed(c);
+            assertEquals(0, r.code(), String.join(" ", c));
+            assertTrue(r.out().startsWith("Usage: moed"), String.join(" ", c) + ": " + r.out());
+        }
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+}
