@@ -62,6 +62,145 @@ public final class Dot {
         };
     }
 
+    /** True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). */
+    public static boolean hasTiled(GgmlType t) {
+        return VECTOR && (L == 8 || L == 16) && (t == GgmlType.Q8_0 || t == GgmlType.F16 || t == GgmlType.F32);
+    }
+
+    /**
+     * Row {@code row} of m against four activations at once, for prefill and batched experts: each block of the
+     * row is loaded and widened once and used by four tokens, so conversion work is shared. The arithmetic for
+     * each token is exactly that of {@link #row} (same operations in the same order), so results never depend
+     * on how tokens are grouped into batches.
+     */
+    public static void row4(WeightMatrix m, int row, Activation a0, Activation a1, Activation a2, Activation a3,
+                            float[] out) {
+        MemorySegment s = m.data();
+        long off = row * m.rowBytes();
+        int n = m.cols();
+        switch (hasTiled(m.type()) ? m.type() : GgmlType.I8) {
+            case Q8_0 -> q8_0x4(s, off, a0, a1, a2, a3, n / 32, out);
+            case F16 -> f16x4(s, off, a0.f16, a1.f16, a2.f16, a3.f16, n, out);
+            case F32 -> f32x4(s, off, a0.x, a1.x, a2.x, a3.x, n, out);
+            default -> {
+                out[0] = row(m, row, a0);
+                out[1] = row(m, row, a1);
+                out[2] = row(m, row, a2);
+                out[3] = row(m, row, a3);
+            }
+        }
+    }
+
+    private static FloatVector q8Block(FloatVector w0, FloatVector w1, FloatVector w2, FloatVector w3, float[] q, int o) {
+        FloatVector p = FloatVector.zero(F);
+        p = w0.fma(FloatVector.fromArray(F, q, o), p);
+        p = w1.fma(FloatVector.fromArray(F, q, o + L), p);
+        if (L == 8) {
+            p = w2.fma(FloatVector.fromArray(F, q, o + 2 * L), p);
+            p = w3.fma(FloatVector.fromArray(F, q, o + 3 * L), p);
+        }
+        return p;
+    }
+
+    static void q8_0x4(MemorySegment s, long off, Activation a0, Activation a1, Activation a2, Activation a3,
+                       int blocks, float[] out) {
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 34L;
+            float dw = Bytes.f16(s, bo);
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + L, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w2 = w0;
+            FloatVector w3 = w0;
+            if (L == 8) {
+                w2 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + 2 * L, LE).convertShape(VectorOperators.B2F, F, 0);
+                w3 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + 3 * L, LE).convertShape(VectorOperators.B2F, F, 0);
+            }
+            int o = b * 32;
+            c0 = q8Block(w0, w1, w2, w3, a0.q8, o).fma(FloatVector.broadcast(F, dw * a0.q8Scale[b]), c0);
+            c1 = q8Block(w0, w1, w2, w3, a1.q8, o).fma(FloatVector.broadcast(F, dw * a1.q8Scale[b]), c1);
+            c2 = q8Block(w0, w1, w2, w3, a2.q8, o).fma(FloatVector.broadcast(F, dw * a2.q8Scale[b]), c2);
+            c3 = q8Block(w0, w1, w2, w3, a3.q8, o).fma(FloatVector.broadcast(F, dw * a3.q8Scale[b]), c3);
+        }
+        out[0] = sum(c0);
+        out[1] = sum(c1);
+        out[2] = sum(c2);
+        out[3] = sum(c3);
+    }
+
+    static void f16x4(MemorySegment s, long off, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[] out) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector b0 = a0;
+        FloatVector a1 = a0;
+        FloatVector b1 = a0;
+        FloatVector a2 = a0;
+        FloatVector b2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b3 = a0;
+        int i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector w = halvesToFloats(s, off + i * 2L);
+            FloatVector v = halvesToFloats(s, off + (i + L) * 2L);
+            a0 = w.fma(FloatVector.fromArray(F, x0, i), a0);
+            b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
+            a1 = w.fma(FloatVector.fromArray(F, x1, i), a1);
+            b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
+            a2 = w.fma(FloatVector.fromArray(F, x2, i), a2);
+            b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
+            a3 = w.fma(FloatVector.fromArray(F, x3, i), a3);
+            b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+        }
+        out[0] = f16Tail(sum(a0.add(b0)), s, off, x0, i, n);
+        out[1] = f16Tail(sum(a1.add(b1)), s, off, x1, i, n);
+        out[2] = f16Tail(sum(a2.add(b2)), s, off, x2, i, n);
+        out[3] = f16Tail(sum(a3.add(b3)), s, off, x3, i, n);
+    }
+
+    private static float f16Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
+        for (; i < n; i++) {
+            acc += Bytes.f16(s, off + i * 2L) * x[i];
+        }
+        return acc;
+    }
+
+    static void f32x4(MemorySegment s, long off, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[] out) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector b0 = a0;
+        FloatVector a1 = a0;
+        FloatVector b1 = a0;
+        FloatVector a2 = a0;
+        FloatVector b2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b3 = a0;
+        int i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            FloatVector w = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE);
+            FloatVector v = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE);
+            a0 = w.fma(FloatVector.fromArray(F, x0, i), a0);
+            b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
+            a1 = w.fma(FloatVector.fromArray(F, x1, i), a1);
+            b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
+            a2 = w.fma(FloatVector.fromArray(F, x2, i), a2);
+            b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
+            a3 = w.fma(FloatVector.fromArray(F, x3, i), a3);
+            b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+        }
+        out[0] = f32Tail(sum(a0.add(b0)), s, off, x0, i, n);
+        out[1] = f32Tail(sum(a1.add(b1)), s, off, x1, i, n);
+        out[2] = f32Tail(sum(a2.add(b2)), s, off, x2, i, n);
+        out[3] = f32Tail(sum(a3.add(b3)), s, off, x3, i, n);
+    }
+
+    private static float f32Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
+        for (; i < n; i++) {
+            acc += s.get(Bytes.LE_FLOAT, off + i * 4L) * x[i];
+        }
+        return acc;
+    }
+
     /**
      * The scalar definition: dequantize with the reference and multiply by the same activation form the
      * vector kernel reads (Q8_0 values for Q8_0-family weights, F16-rounded values for F16).

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Measures what decode is bound by: the machine's memory read bandwidth (a STREAM-like sum over a buffer far
@@ -84,13 +83,21 @@ public final class KernelBenchmark {
         for (int pass = 0; pass < 6; pass++) {
             long t0 = System.nanoTime();
             ex.run(chunks, 1, (from, to) -> {
+                int vb = Dot.F.vectorByteSize();
                 for (int c = from; c < to; c++) {
-                    FloatVector acc = FloatVector.zero(Dot.F);
+                    // Four independent accumulators: one add chain would be bound by add latency, not memory.
+                    FloatVector a0 = FloatVector.zero(Dot.F);
+                    FloatVector a1 = a0;
+                    FloatVector a2 = a0;
+                    FloatVector a3 = a0;
                     long end = (c + 1) * chunk;
-                    for (long o = c * chunk; o + Dot.F.vectorByteSize() <= end; o += Dot.F.vectorByteSize()) {
-                        acc = acc.add(FloatVector.fromMemorySegment(Dot.F, buf, o, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    for (long o = c * chunk; o + 4L * vb <= end; o += 4L * vb) {
+                        a0 = a0.add(FloatVector.fromMemorySegment(Dot.F, buf, o, java.nio.ByteOrder.LITTLE_ENDIAN));
+                        a1 = a1.add(FloatVector.fromMemorySegment(Dot.F, buf, o + vb, java.nio.ByteOrder.LITTLE_ENDIAN));
+                        a2 = a2.add(FloatVector.fromMemorySegment(Dot.F, buf, o + 2L * vb, java.nio.ByteOrder.LITTLE_ENDIAN));
+                        a3 = a3.add(FloatVector.fromMemorySegment(Dot.F, buf, o + 3L * vb, java.nio.ByteOrder.LITTLE_ENDIAN));
                     }
-                    sink[c] = acc.reduceLanes(VectorOperators.ADD);
+                    sink[c] = Dot.sum(a0.add(a1).add(a2.add(a3)));
                 }
             });
             double gbps = buf.byteSize() / ((System.nanoTime() - t0) / 1e9) / 1e9;

@@ -55,8 +55,25 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         int[] wh = which;
         int n = count;
         float[][] o = out;
+        boolean tiled = n >= 4 && Dot.hasTiled(w.type());
+        float[] four = tiled ? new float[4] : null;
         for (int r = from; r < to; r++) {
-            for (int t = 0; t < n; t++) {
+            int t = 0;
+            if (tiled) {
+                // Four tokens share each decoded block of the row (same arithmetic per token as Dot.row).
+                for (; t + 4 <= n; t += 4) {
+                    int k0 = wh == null ? t : wh[t];
+                    int k1 = wh == null ? t + 1 : wh[t + 1];
+                    int k2 = wh == null ? t + 2 : wh[t + 2];
+                    int k3 = wh == null ? t + 3 : wh[t + 3];
+                    Dot.row4(w, r, a[k0], a[k1], a[k2], a[k3], four);
+                    o[k0][r] = four[0];
+                    o[k1][r] = four[1];
+                    o[k2][r] = four[2];
+                    o[k3][r] = four[3];
+                }
+            }
+            for (; t < n; t++) {
                 int tok = wh == null ? t : wh[t];
                 o[tok][r] = Dot.row(w, r, a[tok]);
             }

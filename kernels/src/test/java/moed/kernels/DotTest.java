@@ -110,4 +110,30 @@ class DotTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K"})
+    void shouldGiveBitIdenticalResultsTiledOrOneByOne(GgmlType t) {
+        int n = t.isSuperBlock() ? 512 : 288 + (t.blockSize == 1 ? 5 : 0);
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * 3));
+        KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(2));
+        WeightMatrix m = WeightMatrix.of(t, data, 3, n);
+        Activation[] a = new Activation[4];
+        for (int k = 0; k < 4; k++) {
+            a[k] = KernelBenchmark.randomActivation(n);
+            a[k].set(a[k].x, 0, n);
+            for (int i = 0; i < n; i++) {
+                a[k].x[i] += k;
+            }
+            a[k].set(a[k].x.clone(), 0, n);
+            a[k].prepareFor(t);
+        }
+        float[] four = new float[4];
+        for (int r = 0; r < 3; r++) {
+            Dot.row4(m, r, a[0], a[1], a[2], a[3], four);
+            for (int k = 0; k < 4; k++) {
+                assertEquals(Float.floatToIntBits(Dot.row(m, r, a[k])), Float.floatToIntBits(four[k]), t + " row " + r + " token " + k);
+            }
+        }
+    }
 }
