@@ -11,8 +11,11 @@ import moed.kernels.WeightMatrix;
  * the runtime builds this from the file.
  */
 public final class ExpertLayout {
-    /** One stacked tensor: {@code experts} blocks of {@code rowsPerExpert} rows of {@code cols} weights. */
-    public record Stacked(GgmlType type, MemorySegment data, int experts, int rowsPerExpert, int cols) {
+    /**
+     * One stacked tensor: {@code experts} blocks of {@code rowsPerExpert} rows of {@code cols} weights, mapped at
+     * {@code data} and stored at byte {@code fileOffset} of the backing file (for direct reads).
+     */
+    public record Stacked(GgmlType type, MemorySegment data, long fileOffset, int experts, int rowsPerExpert, int cols) {
         public WeightMatrix expert(int e) {
             return WeightMatrix.of(type, data, experts * rowsPerExpert, cols).rows(e * rowsPerExpert, rowsPerExpert);
         }
@@ -20,12 +23,30 @@ public final class ExpertLayout {
         public long expertBytes() {
             return type.bytesFor((long) rowsPerExpert * cols);
         }
+
+        /** Where expert e's slice starts in the file. */
+        public long fileOffset(int e) {
+            return fileOffset + e * expertBytes();
+        }
+
+        /** A matrix of this tensor's shape for one expert, over the given bytes (a resident copy, say). */
+        public WeightMatrix view(MemorySegment bytes) {
+            return WeightMatrix.of(type, bytes, rowsPerExpert, cols);
+        }
     }
 
     /** The three stacked tensors of one layer. */
     public record Layer(Stacked gate, Stacked up, Stacked down) {
         public long expertBytes() {
             return gate.expertBytes() + up.expertBytes() + down.expertBytes();
+        }
+
+        /** The expert's weights over a contiguous copy laid out gate | up | down. */
+        public ExpertWeights view(MemorySegment copy) {
+            long g = gate.expertBytes();
+            long u = up.expertBytes();
+            return new ExpertWeights(gate.view(copy.asSlice(0, g)), up.view(copy.asSlice(g, u)),
+                    down.view(copy.asSlice(g + u, down.expertBytes())));
         }
     }
 
@@ -47,6 +68,33 @@ public final class ExpertLayout {
 
     public Layer layer(int l) {
         return layers[l];
+    }
+
+    /** True when layer l has experts (dense layers of a mixed model have none). */
+    public boolean isMoe(int l) {
+        return layers[l] != null;
+    }
+
+    /** The largest expert's bytes: the size of one resident slot. */
+    public long maxExpertBytes() {
+        long m = 0;
+        for (Layer l : layers) {
+            if (l != null) {
+                m = Math.max(m, l.expertBytes());
+            }
+        }
+        return m;
+    }
+
+    /** Number of (layer, expert) entries with experts. */
+    public int entryCount() {
+        int n = 0;
+        for (Layer l : layers) {
+            if (l != null) {
+                n += experts;
+            }
+        }
+        return n;
     }
 
     /** Bytes of all experts of all layers: what a cache of 100% holds. */

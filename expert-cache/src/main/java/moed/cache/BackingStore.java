@@ -1,0 +1,27 @@
+package moed.cache;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Where experts live when they are not resident: reads one expert's three slices into a contiguous buffer laid
+ * out gate | up | down. Thread safe: loader threads read concurrently.
+ */
+public interface BackingStore extends AutoCloseable {
+    /** Copies expert e of layer l into dst (at least its expertBytes long). */
+    void read(ExpertLayout.Layer layer, int expert, MemorySegment dst);
+
+    /** "mmap" or "direct", for reports. */
+    String name();
+
+    /**
+     * The expert's weights readable in place without a copy, or null when this backing has no such view (direct
+     * reads): what the miss policy "direct" computes from while the resident copy loads.
+     */
+    default ExpertWeights inPlace(ExpertLayout.Layer layer, int expert) {
+        return null;
+    }
+
+    @Override
+    default void close() {
+    }
+}

@@ -1,0 +1,515 @@
+package moed.cache;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.PriorityBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The bounded resident tier: expert copies in off-heap slots within a hard byte budget, filled by loader threads
+ * from a {@link BackingStore}, evicted by an {@link EvictionPolicy}.
+ *
+ * <p>Invariants (all state changes happen under {@code lock}):
+ * <ul>
+ *   <li>budget: the slab holds {@code slotCount = budget / slotBytes} slots and is never grown, so resident bytes
+ *       never exceed the budget;</li>
+ *   <li>pinning: an entry with {@code pins > 0} (acquired and not yet released) is never evicted, and its slot is
+ *       never freed or reused;</li>
+ *   <li>one load per expert: an entry is LOADING from the moment it is given a slot until one loader thread has
+ *       filled it; every later request for it waits for that load instead of starting another.</li>
+ * </ul>
+ * Loads are queued by class (demand before prefetch before warm-up) and then by deadline.
+ *
+ * <p>Thread safety: every public method may be called from any thread.
+ */
+public final class ExpertCache implements ExpertSource {
+    public enum OnMiss { WAIT, DIRECT }
+
+    static final byte ABSENT = 0;
+    static final byte LOADING = 1;
+    static final byte RESIDENT = 2;
+    static final int DEMAND = 0;
+    static final int PREFETCH = 1;
+    static final int WARM = 2;
+
+    private final ExpertLayout layout;
+    private final int experts;
+    private final BackingStore backing;
+    private final EvictionPolicy policy;
+    private final OnMiss onMiss;
+    private final long budget;
+    private final long slotBytes;
+    private final int slotCount;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment slab;
+    private final int[] freeSlots;
+    private int freeCount;
+
+    private final byte[] state;
+    private final int[] slotOf;
+    private final int[] pins;
+    private final int[] directUses;
+    private final boolean[] loadStarted;
+    private final boolean[] prefetchedUnused;
+    private final boolean[] failed;
+    private final ExpertWeights[] views;
+    private final int[] resident;
+    private final int[] residentPos;
+    private int residentCount;
+    private final CacheCounters counters;
+    private RuntimeException loadFailure;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final PriorityBlockingQueue<LoadRequest> queue = new PriorityBlockingQueue<>();
+    private final AtomicLong sequence = new AtomicLong();
+    private final Thread[] loaders;
+    private volatile boolean closed;
+    private boolean poison = Boolean.getBoolean("moed.cache.poison");
+
+    /** A queued load: ordered by class, then deadline, then arrival. */
+    private record LoadRequest(int entry, int cls, long deadline, long seq) implements Comparable<LoadRequest> {
+        @Override
+        public int compareTo(LoadRequest o) {
+            if (cls != o.cls) {
+                return Integer.compare(cls, o.cls);
+            }
+            if (deadline != o.deadline) {
+                return Long.compare(deadline, o.deadline);
+            }
+            return Long.compare(seq, o.seq);
+        }
+    }
+
+    public ExpertCache(ExpertLayout layout, BackingStore backing, EvictionPolicy policy, long budgetBytes,
+                       int minSlots, OnMiss onMiss, int ioThreads) {
+        this.layout = layout;
+        this.experts = layout.expertCount();
+        this.backing = backing;
+        this.policy = policy;
+        this.onMiss = onMiss == OnMiss.DIRECT && backing.inPlace(firstMoeLayer(layout), 0) == null ? OnMiss.WAIT : onMiss;
+        this.budget = budgetBytes;
+        this.slotBytes = (layout.maxExpertBytes() + 63) / 64 * 64;
+        long slots = budgetBytes / slotBytes;
+        if (slots < minSlots) {
+            throw new IllegalArgumentException(String.format(
+                    "a cache of %.1f MiB holds %d experts of %.2f MiB, but one layer's top-k needs %d: raise the cache to at least %.1f MiB",
+                    budgetBytes / 1048576.0, slots, slotBytes / 1048576.0, minSlots, minSlots * slotBytes / 1048576.0));
+        }
+        int entries = layout.layerCount() * experts;
+        this.slotCount = (int) Math.min(slots, entries);
+        this.slab = arena.allocate(slotCount * slotBytes, 4096);
+        this.freeSlots = new int[slotCount];
+        for (int i = 0; i < slotCount; i++) {
+            freeSlots[i] = slotCount - 1 - i;
+        }
+        this.freeCount = slotCount;
+        state = new byte[entries];
+        slotOf = new int[entries];
+        pins = new int[entries];
+        directUses = new int[entries];
+        loadStarted = new boolean[entries];
+        prefetchedUnused = new boolean[entries];
+        failed = new boolean[entries];
+        views = new ExpertWeights[entries];
+        resident = new int[entries];
+        residentPos = new int[entries];
+        counters = new CacheCounters(entries);
+        loaders = new Thread[Math.max(1, ioThreads)];
+        for (int i = 0; i < loaders.length; i++) {
+            loaders[i] = Thread.ofPlatform().daemon().name("moed-loader-" + i).start(this::loadLoop);
+        }
+    }
+
+    private static ExpertLayout.Layer firstMoeLayer(ExpertLayout layout) {
+        for (int l = 0; l < layout.layerCount(); l++) {
+            if (layout.isMoe(l)) {
+                return layout.layer(l);
+            }
+        }
+        throw new IllegalArgumentException("the model has no expert layers");
+    }
+
+    /** Checking mode (also -Dmoed.cache.poison=true): freed slots are overwritten so use-after-free shows. */
+    public void poisonFreedMemory() {
+        lock.lock();
+        try {
+            poison = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public long budgetBytes() {
+        return budget;
+    }
+
+    public long slotBytes() {
+        return slotBytes;
+    }
+
+    public int slotCount() {
+        return slotCount;
+    }
+
+    public String policyName() {
+        return policy.name();
+    }
+
+    public String backingName() {
+        return backing.name();
+    }
+
+    public OnMiss onMiss() {
+        return onMiss;
+    }
+
+    /** Bytes of the slots in use right now (resident or loading); never more than the budget. */
+    public long residentBytes() {
+        lock.lock();
+        try {
+            return (long) (slotCount - freeCount) * slotBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int residentCount() {
+        lock.lock();
+        try {
+            return residentCount;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public CacheCounters counters() {
+        lock.lock();
+        try {
+            return counters.copy();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean isResident(int layer, int expert) {
+        lock.lock();
+        try {
+            return state[layer * experts + expert] == RESIDENT;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public ExpertWeights acquire(int layer, int expert) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            long t0 = -1;
+            boolean counted = false;
+            // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
+            // be evicted again by another thread; then it simply goes round once more.
+            while (true) {
+                if (state[e] == RESIDENT) {
+                    if (t0 < 0) {
+                        return hit(e);
+                    }
+                    long waited = System.nanoTime() - t0;
+                    counters.stallNanos += waited;
+                    counters.entryStallNanos[e] += waited;
+                    pins[e]++;
+                    policy.onAccess(e);
+                    usePrefetch(e);
+                    return views[e];
+                }
+                if (t0 < 0) {
+                    t0 = System.nanoTime();
+                }
+                if (state[e] == ABSENT) {
+                    if (failed[e]) {
+                        failed[e] = false;
+                        RuntimeException f = loadFailure;
+                        throw new IllegalStateException("loading expert " + expert + " of layer " + layer + " failed"
+                                + (f != null ? ": " + f.getMessage() : ""), f);
+                    }
+                    if (!counted) {
+                        counted = true;
+                        counters.misses++;
+                        counters.entryMisses[e]++;
+                        if (onMiss == OnMiss.DIRECT) {
+                            // Compute from the mapped bytes now; bring a copy in for next time if a slot can be had.
+                            startLoad(e, PREFETCH, Long.MAX_VALUE);
+                            directUses[e]++;
+                            counters.directComputes++;
+                            return backing.inPlace(layout.layer(layer), expert);
+                        }
+                    }
+                    if (!startLoad(e, DEMAND, 0)) {
+                        awaitChange(); // every slot pinned: wait for a release
+                    }
+                    continue;
+                }
+                // LOADING: a prefetch, or another thread's miss. Move it to the front of the queue and wait.
+                if (!counted) {
+                    counted = true;
+                    counters.lateHits++;
+                    queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
+                }
+                awaitChange();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private ExpertWeights hit(int e) {
+        counters.hits++;
+        counters.entryHits[e]++;
+        pins[e]++;
+        policy.onAccess(e);
+        usePrefetch(e);
+        return views[e];
+    }
+
+    private void usePrefetch(int e) {
+        if (prefetchedUnused[e]) {
+            prefetchedUnused[e] = false;
+            counters.prefetchUsed++;
+            counters.entryPrefetchUsed[e]++;
+        }
+    }
+
+    @Override
+    public void release(int layer, int expert) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            if (directUses[e] > 0) {
+                directUses[e]--;
+            } else if (pins[e] > 0) {
+                pins[e]--;
+                if (pins[e] == 0) {
+                    changed.signalAll();
+                }
+            } else {
+                throw new IllegalStateException("release of expert " + expert + " of layer " + layer + " that was not acquired");
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Releases what {@link #acquire} returned; a convenience for try-style use. */
+    public void release(int layer, int expert, ExpertWeights acquired) {
+        release(layer, expert);
+    }
+
+    /**
+     * Asks for an expert to be loaded ahead of need. {@code deadline} orders prefetches (smaller first, e.g. the
+     * number of layers until it is needed). Never evicts a pinned or loading entry; returns false when the expert
+     * is already resident or loading, or no slot can be had.
+     */
+    public boolean prefetch(int layer, int expert, long deadline) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            if (state[e] != ABSENT) {
+                return false;
+            }
+            if (!startLoad(e, PREFETCH, deadline)) {
+                return false;
+            }
+            prefetchedUnused[e] = true;
+            counters.prefetchIssued++;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Loads an expert at start-up (lowest priority); false when no slot is free without evicting. */
+    public boolean warm(int layer, int expert) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            return state[e] == ABSENT && freeCount > 0 && startLoad(e, WARM, 0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Withdraws a prefetch that has not started reading; returns true if it was withdrawn. */
+    public boolean cancel(int layer, int expert) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            if (state[e] != LOADING || loadStarted[e] || !prefetchedUnused[e]) {
+                return false;
+            }
+            prefetchedUnused[e] = false;
+            state[e] = ABSENT;
+            freeSlot(slotOf[e]);
+            counters.prefetchCancelled++;
+            changed.signalAll();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until no load is queued or running (for tests and warm-up reports). */
+    public void awaitIdle(long timeoutMillis) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        lock.lock();
+        try {
+            while (anyLoading()) {
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                changed.awaitNanos(left);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean anyLoading() {
+        for (byte s : state) {
+            if (s == LOADING) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Gives entry e a slot (evicting if allowed) and queues its load. Lock held. */
+    private boolean startLoad(int e, int cls, long deadline) {
+        int slot;
+        if (freeCount > 0) {
+            slot = freeSlots[--freeCount];
+        } else {
+            int victim = policy.victim(resident, residentCount, i -> pins[i] == 0);
+            if (victim < 0) {
+                return false;
+            }
+            evict(victim);
+            slot = freeSlots[--freeCount];
+        }
+        slotOf[e] = slot;
+        state[e] = LOADING;
+        loadStarted[e] = false;
+        queue.add(new LoadRequest(e, cls, deadline, sequence.incrementAndGet()));
+        return true;
+    }
+
+    private void evict(int e) {
+        state[e] = ABSENT;
+        views[e] = null;
+        policy.onEvict(e);
+        int p = residentPos[e];
+        int last = resident[--residentCount];
+        resident[p] = last;
+        residentPos[last] = p;
+        counters.evictions++;
+        if (prefetchedUnused[e]) {
+            prefetchedUnused[e] = false;
+            counters.prefetchWasted++;
+            counters.entryPrefetchWasted[e]++;
+        }
+        freeSlot(slotOf[e]);
+    }
+
+    private void freeSlot(int slot) {
+        if (poison) {
+            // Checking mode: freed memory reads as NaN scales, so any use after free shows in results.
+            slab.asSlice(slot * slotBytes, slotBytes).fill((byte) 0xFF);
+        }
+        freeSlots[freeCount++] = slot;
+    }
+
+    private void awaitChange() {
+        try {
+            changed.await();
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for an expert load", ex);
+        }
+    }
+
+    private void loadLoop() {
+        while (!closed) {
+            LoadRequest r;
+            try {
+                r = queue.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException ex) {
+                return;
+            }
+            if (r == null) {
+                continue;
+            }
+            int e = r.entry();
+            MemorySegment dst;
+            lock.lock();
+            try {
+                if (state[e] != LOADING || loadStarted[e]) {
+                    continue; // done by another request for the same expert, or cancelled
+                }
+                loadStarted[e] = true;
+                dst = slab.asSlice(slotOf[e] * slotBytes, slotBytes);
+            } finally {
+                lock.unlock();
+            }
+            int layer = e / experts;
+            int expert = e % experts;
+            long t0 = System.nanoTime();
+            RuntimeException failure = null;
+            try {
+                backing.read(layout.layer(layer), expert, dst);
+            } catch (RuntimeException ex) {
+                failure = ex;
+            }
+            long took = System.nanoTime() - t0;
+            lock.lock();
+            try {
+                if (failure != null) {
+                    loadFailure = failure;
+                    failed[e] = true;
+                    state[e] = ABSENT;
+                    prefetchedUnused[e] = false;
+                    freeSlot(slotOf[e]);
+                } else {
+                    state[e] = RESIDENT;
+                    views[e] = layout.layer(layer).view(dst);
+                    resident[residentCount] = e;
+                    residentPos[e] = residentCount++;
+                    policy.onInsert(e);
+                    counters.loads++;
+                    counters.bytesLoaded += layout.layer(layer).expertBytes();
+                    counters.loadNanos += took;
+                }
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread t : loaders) {
+            try {
+                t.join(1000);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        backing.close();
+        arena.close();
+    }
+}

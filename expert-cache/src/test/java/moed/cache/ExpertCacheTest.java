@@ -1,0 +1,199 @@
+package moed.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExpertCacheTest {
+    static final int LAYERS = 3;
+    static final int EXPERTS = 8;
+    final MemorySegment data = TestLayouts.fill(LAYERS, EXPERTS);
+    final ExpertLayout layout = TestLayouts.layout(data, LAYERS, EXPERTS);
+
+    ExpertCache cache(int slots, String policy, BackingStore backing) {
+        long slot = (layout.maxExpertBytes() + 63) / 64 * 64;
+        return new ExpertCache(layout, backing, EvictionPolicy.create(policy, LAYERS * EXPERTS, null), slots * slot, 2,
+                ExpertCache.OnMiss.WAIT, 2);
+    }
+
+    @Test
+    void shouldRefuseABudgetBelowOneLayersTopK() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ExpertCache(layout, new MappedBackingStore(), new LruPolicy(24), layout.maxExpertBytes(), 2,
+                        ExpertCache.OnMiss.WAIT, 1));
+        assertTrue(e.getMessage().contains("one layer's top-k needs 2"), e.getMessage());
+    }
+
+    @Test
+    void shouldServeCorrectBytesAndNeverExceedTheBudget() {
+        for (String policy : new String[] {"lru", "lfu", "heat"}) {
+            try (ExpertCache c = cache(5, policy, new MappedBackingStore())) {
+                SplittableRandom r = new SplittableRandom(1);
+                for (int i = 0; i < 3000; i++) {
+                    int l = r.nextInt(LAYERS);
+                    int e = r.nextInt(3) == 0 ? r.nextInt(EXPERTS) : r.nextInt(3);
+                    ExpertWeights w = c.acquire(l, e);
+                    assertTrue(TestLayouts.intact(w, l, e), policy + ": expert " + l + "/" + e);
+                    c.release(l, e);
+                    assertTrue(c.residentBytes() <= c.budgetBytes(), "budget");
+                }
+                CacheCounters k = c.counters();
+                assertEquals(3000, k.hits + k.misses + k.lateHits, policy);
+                assertTrue(k.hits > 0 && k.misses > 0, policy + " mixes hits and misses");
+                assertEquals(k.loads - k.evictions, c.residentCount(), policy + ": loads - evictions = resident");
+            }
+        }
+    }
+
+    @Test
+    void shouldNeverFreeWhatIsPinnedUnderConcurrentUse() throws Exception {
+        try (ExpertCache c = cache(4, "lru", new MappedBackingStore())) {
+            c.poisonFreedMemory();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int seed = t;
+                threads.add(Thread.ofPlatform().start(() -> {
+                    SplittableRandom r = new SplittableRandom(seed);
+                    try {
+                        for (int i = 0; i < 400; i++) {
+                            int l = r.nextInt(LAYERS);
+                            int e = r.nextInt(EXPERTS);
+                            ExpertWeights w = c.acquire(l, e);
+                            // Check before and after others had a chance to evict and poison: a pinned copy stays intact.
+                            boolean ok = TestLayouts.intact(w, l, e);
+                            Thread.yield();
+                            ok &= TestLayouts.intact(w, l, e);
+                            c.release(l, e);
+                            if (!ok) {
+                                throw new AssertionError("pinned expert " + l + "/" + e + " changed while in use");
+                            }
+                            if (c.residentBytes() > c.budgetBytes()) {
+                                throw new AssertionError("budget exceeded");
+                            }
+                        }
+                    } catch (Throwable x) {
+                        failure.compareAndSet(null, x);
+                    }
+                }));
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError(failure.get());
+            }
+            assertTrue(c.counters().evictions > 100, "the test must actually evict: " + c.counters().evictions);
+        }
+    }
+
+    /** A backing whose reads wait for a latch, so a load can be held in flight. */
+    static final class GatedBacking implements BackingStore {
+        final MappedBackingStore inner = new MappedBackingStore();
+        final CountDownLatch gate = new CountDownLatch(1);
+        int reads;
+
+        @Override
+        public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+            synchronized (this) {
+                reads++;
+            }
+            try {
+                gate.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            inner.read(layer, expert, dst);
+        }
+
+        @Override
+        public String name() {
+            return "gated";
+        }
+    }
+
+    @Test
+    void shouldLoadAnExpertOnceForConcurrentRequests() throws Exception {
+        GatedBacking b = new GatedBacking();
+        try (ExpertCache c = cache(4, "lru", b)) {
+            Thread first = Thread.ofPlatform().start(() -> c.release(1, 2, c.acquire(1, 2)));
+            while (c.counters().misses == 0) {
+                Thread.onSpinWait();
+            }
+            Thread second = Thread.ofPlatform().start(() -> c.release(1, 2, c.acquire(1, 2)));
+            while (c.counters().lateHits == 0) {
+                Thread.onSpinWait();
+            }
+            b.gate.countDown();
+            first.join();
+            second.join();
+            assertEquals(1, b.reads, "one read for two requests");
+            assertEquals(1, c.counters().loads);
+        }
+    }
+
+    @Test
+    void shouldCountPrefetchesUsedWastedAndCancelled() throws Exception {
+        try (ExpertCache c = cache(3, "lru", new MappedBackingStore())) {
+            assertTrue(c.prefetch(0, 1, 1));
+            assertFalse(c.prefetch(0, 1, 1), "already loading: not issued twice");
+            c.awaitIdle(5000);
+            c.release(0, 1, c.acquire(0, 1));
+            CacheCounters k = c.counters();
+            assertEquals(1, k.hits);
+            assertEquals(1, k.prefetchUsed);
+            assertTrue(c.prefetch(0, 5, 1));
+            c.awaitIdle(5000);
+            // Fill the other slots with demand loads so the unused prefetch is evicted.
+            for (int e = 2; e < 5; e++) {
+                c.release(1, e, c.acquire(1, e));
+            }
+            assertEquals(1, c.counters().prefetchWasted);
+        }
+        GatedBacking b = new GatedBacking();
+        try (ExpertCache c = cache(3, "lru", b)) {
+            Thread t = Thread.ofPlatform().start(() -> c.release(2, 0, c.acquire(2, 0)));
+            while (b.reads == 0) {
+                Thread.onSpinWait();
+            }
+            // With the loader busy... (two loader threads: make both busy before the prefetch queues)
+            Thread t2 = Thread.ofPlatform().start(() -> c.release(2, 1, c.acquire(2, 1)));
+            while (b.reads < 2) {
+                Thread.onSpinWait();
+            }
+            assertTrue(c.prefetch(2, 3, 5));
+            assertTrue(c.cancel(2, 3), "a queued prefetch can be withdrawn");
+            b.gate.countDown();
+            t.join();
+            t2.join();
+            assertEquals(1, c.counters().prefetchCancelled);
+            assertFalse(c.isResident(2, 3));
+        }
+    }
+
+    @Test
+    void shouldReadTheSameBytesWithODirect(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("experts.bin");
+        TestLayouts.write(data, f);
+        try (DirectBackingStore d = new DirectBackingStore(f, layout); ExpertCache c = cache(3, "lru", d)) {
+            for (int l = 0; l < LAYERS; l++) {
+                for (int e = 0; e < EXPERTS; e++) {
+                    ExpertWeights w = c.acquire(l, e);
+                    assertTrue(TestLayouts.intact(w, l, e), "direct read of " + l + "/" + e);
+                    c.release(l, e);
+                }
+            }
+        }
+    }
+}
