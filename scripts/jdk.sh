@@ -44,4 +44,8 @@ MOED_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UN
   --add-opens=java.base/java.util=ALL-UNNAMED
   --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED
   --add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED --add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
   --sun-misc-unsafe-memory-access=allow)
+# Maven itself runs on the JDK found above; keep its own JDK-25 warnings (guava's Unsafe use) out of the output.
+export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+
