@@ -2,8 +2,16 @@ package moed.runtime;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import moed.cache.BackingStore;
+import moed.cache.CacheCounters;
+import moed.cache.DirectBackingStore;
+import moed.cache.EvictionPolicy;
+import moed.cache.ExpertCache;
 import moed.cache.ExpertSource;
+import moed.cache.ExpertStatistics;
+import moed.cache.MappedBackingStore;
 import moed.cache.MappedExpertSource;
+import moed.cache.StatisticsStore;
 import moed.kernels.MatMat;
 import moed.kernels.ParallelExecutor;
 import moed.runtime.gguf.GgufFile;
@@ -36,9 +44,15 @@ public final class Engine implements AutoCloseable {
     private final Transformer transformer;
     private final int contextLength;
     private final int batch;
+    private final ExpertCache cache;
+    private final ExpertStatistics statistics;
+    private final StatisticsStore store;
+    private RouterObserver userObserver;
+    private final java.util.List<String> startupReport = new java.util.ArrayList<>();
+    private long lastWarning;
 
     private Engine(GgufFile file, Model model, Tokenizer tokenizer, ParallelExecutor executor, ExpertSource experts,
-                   int contextLength, int batch) {
+                   int contextLength, int batch, ExpertCache cache, ExpertStatistics statistics, StatisticsStore store) {
         this.file = file;
         this.model = model;
         this.tokenizer = tokenizer;
@@ -47,6 +61,10 @@ public final class Engine implements AutoCloseable {
         this.transformer = new Transformer(model, experts, new MatMat(executor));
         this.contextLength = contextLength;
         this.batch = batch;
+        this.cache = cache;
+        this.statistics = statistics;
+        this.store = store;
+        installObserver(0);
     }
 
     /**
@@ -54,17 +72,130 @@ public final class Engine implements AutoCloseable {
      * {@code batch} is the number of prompt tokens a prefill step runs together.
      */
     public static Engine open(Path path, int threads, int contextLength, int batch) throws IOException {
+        return open(path, threads, contextLength, batch, CacheOptions.NONE);
+    }
+
+    /** Opens a model with its experts served as {@code cacheOptions} says (in place, or through a bounded cache). */
+    public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions) throws IOException {
         GgufFile f = GgufFile.open(path);
+        ExpertCache cache = null;
+        StatisticsStore store = null;
         try {
             Model m = Model.load(f);
             Tokenizer t = Tokenizer.from(f);
             int ctx = contextLength > 0 ? contextLength : Math.min(m.config().contextLength(), 4096);
-            ExpertSource src = m.config().isMoe() ? new MappedExpertSource(m.expertLayout()) : null;
-            return new Engine(f, m, t, new ParallelExecutor(threads), src, ctx, batch);
-        } catch (RuntimeException e) {
+            var c = m.config();
+            ExpertStatistics stats = null;
+            if (c.isMoe() && cacheOptions.stateDir() != null) {
+                store = StatisticsStore.open(cacheOptions.stateDir(), m.identity(), c.layers(), c.experts());
+                stats = new ExpertStatistics(c.layers(), c.experts(), c.expertsUsed());
+            }
+            ExpertSource src = null;
+            if (c.isMoe() && cacheOptions.cached()) {
+                BackingStore backing = cacheOptions.backing().equals("direct")
+                        ? new DirectBackingStore(path, m.expertLayout()) : new MappedBackingStore();
+                double[] heat = store != null ? store.heat() : null;
+                EvictionPolicy policy = EvictionPolicy.create(cacheOptions.policy(), c.layers() * c.experts(), heat);
+                cache = new ExpertCache(m.expertLayout(), backing, policy, cacheOptions.budgetBytes(), c.expertsUsed(),
+                        cacheOptions.onMiss(), cacheOptions.ioThreads());
+                src = cache;
+            } else if (c.isMoe()) {
+                src = new MappedExpertSource(m.expertLayout());
+            }
+            if (store != null) {
+                ExpertCache cc = cache;
+                store.attach(stats, cc != null ? cc::counters : null, cacheOptions.flushMillis());
+            }
+            Engine e = new Engine(f, m, t, new ParallelExecutor(threads), src, ctx, batch, cache, stats, store);
+            e.reportStartup(cacheOptions);
+            return e;
+        } catch (RuntimeException | IOException e) {
+            if (cache != null) {
+                cache.close();
+            }
+            if (store != null) {
+                store.close();
+            }
             f.close();
             throw e;
         }
+    }
+
+    /** What the start-up says about memory: budget, expert size, how many fit, pinned bytes; then warms the cache. */
+    private void reportStartup(CacheOptions o) {
+        if (cache == null) {
+            return;
+        }
+        var layout = model.expertLayout();
+        startupReport.add(String.format(
+                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s); one expert is %.3f MiB, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
+                cache.budgetBytes() / 1048576.0, cache.backingName(), cache.policyName(), cache.onMiss().name().toLowerCase(),
+                layout.maxExpertBytes() / 1048576.0, cache.slotCount(), layout.entryCount(),
+                100.0 * cache.slotCount() / layout.entryCount(), model.pinnedBytes() / 1048576.0));
+        if (store != null && o.warmFraction() > 0) {
+            int limit = (int) (cache.slotCount() * o.warmFraction());
+            int warmed = 0;
+            for (int[] h : store.hottest()) {
+                if (warmed >= limit) {
+                    break;
+                }
+                if (cache.warm(h[0], h[1])) {
+                    warmed++;
+                }
+            }
+            startupReport.add(String.format("warm start: loading the %d historically hottest experts (statistics: %s)",
+                    warmed, store.file()));
+        }
+    }
+
+    /** Lines describing the cache set-up, for the start-up log. */
+    public java.util.List<String> startupReport() {
+        return startupReport;
+    }
+
+    /** The expert cache, or null when experts are read in place. */
+    public ExpertCache cache() {
+        return cache;
+    }
+
+    public StatisticsStore statisticsStore() {
+        return store;
+    }
+
+    private void installObserver(int sequenceId) {
+        RouterObserver user = userObserver;
+        ExpertStatistics st = statistics;
+        if (st == null) {
+            transformer.observe(user, sequenceId);
+        } else if (user == null) {
+            transformer.observe((seq, pos, layer, ex, w, k) -> st.recordRoute(pos, layer, ex, k), sequenceId);
+        } else {
+            transformer.observe((seq, pos, layer, ex, w, k) -> {
+                st.recordRoute(pos, layer, ex, k);
+                user.onRoute(seq, pos, layer, ex, w, k);
+            }, sequenceId);
+        }
+    }
+
+    /**
+     * Warns (at most once a minute) when the cache is thrashing: most accesses miss and waiting for loads is a
+     * large share of the time. Returns the warning, or null.
+     */
+    public String thrashWarning(CacheCounters before, CacheCounters after, long elapsedNanos) {
+        if (cache == null) {
+            return null;
+        }
+        long accesses = (after.hits - before.hits) + (after.misses - before.misses) + (after.lateHits - before.lateHits);
+        long stall = after.stallNanos - before.stallNanos;
+        double hitRate = accesses == 0 ? 1 : (double) (after.hits - before.hits) / accesses;
+        if (accesses < 100 || hitRate >= 0.5 || stall < elapsedNanos / 4 || System.nanoTime() - lastWarning < 60_000_000_000L) {
+            return null;
+        }
+        lastWarning = System.nanoTime();
+        long all = model.expertLayout().totalExpertBytes();
+        return String.format("the expert cache is thrashing: hit rate %.0f%%, %.0f%% of the time spent waiting for loads. "
+                + "All experts take %.2f GiB: raise --cache-gb toward that, or use --cache-policy lfu/heat",
+                100 * hitRate, 100.0 * stall / elapsedNanos, all / (double) (1L << 30));
     }
 
     public Model model() {
@@ -92,7 +223,8 @@ public final class Engine implements AutoCloseable {
     }
 
     public void observe(RouterObserver observer, int sequenceId) {
-        transformer.observe(observer, sequenceId);
+        userObserver = observer;
+        installObserver(sequenceId);
     }
 
     /** Encodes a prompt, refusing an empty one or one that leaves no room to generate. */
@@ -189,6 +321,9 @@ public final class Engine implements AutoCloseable {
         executor.close();
         if (experts != null) {
             experts.close();
+        }
+        if (store != null) {
+            store.close();
         }
         file.close();
     }

@@ -99,7 +99,7 @@ public final class Model {
             check(t, t.dims().length == 3 && t.dim(0) == cols && t.dim(1) == rowsPerExpert && t.dim(2) == experts,
                     "[" + cols + " x " + rowsPerExpert + " x " + experts + "]");
             computable(t);
-            return new ExpertLayout.Stacked(t.type(), t.data(), experts, rowsPerExpert, cols);
+            return new ExpertLayout.Stacked(t.type(), t.data(), f.dataOffset() + t.offset(), experts, rowsPerExpert, cols);
         }
 
         float[] vector(String name, int n) {
@@ -153,6 +153,32 @@ public final class Model {
     /** The experts' layout, or null for a dense model. */
     public ExpertLayout expertLayout() {
         return expertLayout;
+    }
+
+    /** Bytes of everything that is not an expert: what stays pinned resident. */
+    public long pinnedBytes() {
+        long n = 0;
+        for (GgufTensor t : file.tensors().values()) {
+            if (!t.name().contains("_exps.")) {
+                n += t.byteSize();
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The model's identity for persisted statistics: a hash of the file's header (metadata and tensor table)
+     * and its size, so a re-quantized or different file never shares statistics, while a copy or a rename does.
+     */
+    public String identity() {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            md.update(file.segment().asSlice(0, file.dataOffset()).asByteBuffer());
+            md.update(java.nio.ByteBuffer.allocate(8).putLong(0, file.fileSize()));
+            return java.util.HexFormat.of().formatHex(md.digest(), 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The type most of the weights are stored in (that of the first layer's query projection). */

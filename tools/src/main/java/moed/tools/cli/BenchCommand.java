@@ -26,6 +26,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions opts;
 
+    @Mixin
+    CacheFlags cacheFlags;
+
     @Option(names = {"-p", "--n-prompt"}, defaultValue = "64", description = "prompt tokens for prefill (default: ${DEFAULT-VALUE})")
     int prompt;
 
@@ -44,7 +47,8 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("-p, -n and -r must be at least 1");
         }
         try (Engine e = Engine.open(opts.model(), opts.threads(), Math.max(opts.context, prompt + gen + 1),
-                Math.max(opts.batch(), 1))) {
+                Math.max(opts.batch(), 1), cacheFlags.options())) {
+            e.startupReport().forEach(l -> System.err.println("moed: " + l));
             int vocab = e.model().config().vocab();
             SplittableRandom rnd = new SplittableRandom(7);
             int[] tokens = new int[prompt];
@@ -55,6 +59,8 @@ final class BenchCommand implements Callable<Integer> {
             // One warm-up of each so the JIT has compiled the kernels before timing.
             e.prefill(s, tokens);
             decode(e, s, Math.min(gen, 8));
+            moed.cache.CacheCounters c0 = e.cache() != null ? e.cache().counters() : null;
+            long decodeNanos = 0;
             List<Double> pp = new ArrayList<>();
             List<Double> tg = new ArrayList<>();
             Progress bar = new Progress("bench");
@@ -64,9 +70,15 @@ final class BenchCommand implements Callable<Integer> {
                 e.prefill(s, tokens);
                 pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
                 s.reset();
+                moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
                 long t1 = System.nanoTime();
                 decode(e, s, gen);
-                tg.add(gen / ((System.nanoTime() - t1) / 1e9));
+                long dt = System.nanoTime() - t1;
+                tg.add(gen / (dt / 1e9));
+                decodeNanos += dt;
+                if (d0 != null) {
+                    decodeCache = accumulate(decodeCache, d0, e.cache().counters());
+                }
                 bar.update(r + 1, reps);
             }
             Map<String, Object> out = new LinkedHashMap<>();
@@ -80,15 +92,51 @@ final class BenchCommand implements Callable<Integer> {
             out.put("decode_tokens_per_s", median(tg));
             out.put("prefill_runs", pp);
             out.put("decode_runs", tg);
+            if (c0 != null) {
+                Map<String, Object> cache = new LinkedHashMap<>();
+                var k = decodeCache;
+                long steps = (long) gen * reps;
+                long accesses = k[0] + k[1] + k[2];
+                cache.put("budget_mib", e.cache().budgetBytes() / 1048576.0);
+                cache.put("experts_fit", e.cache().slotCount());
+                cache.put("experts_total", e.model().expertLayout().entryCount());
+                cache.put("backing", e.cache().backingName());
+                cache.put("policy", e.cache().policyName());
+                cache.put("decode_hit_rate", accesses == 0 ? 0 : (double) k[0] / accesses);
+                cache.put("decode_stall_ms_per_token", k[3] / 1e6 / steps);
+                cache.put("decode_mb_read_per_token", k[4] / 1e6 / steps);
+                cache.put("decode_ms_per_token", decodeNanos / 1e6 / steps);
+                cache.put("backing_read_gbps", k[5] == 0 ? 0 : k[4] / (double) k[5]);
+                out.put("cache", cache);
+            }
             if (json) {
                 System.out.println(Json.write(out));
             } else {
                 System.out.printf("%s (%s), %d threads, %s%n", opts.model().getFileName(), e.model().mainType(), e.threads(), Dot.describe());
                 System.out.printf("pp%-4d %8.1f tokens/s  (runs %s)%n", prompt, median(pp), fmt(pp));
                 System.out.printf("tg%-4d %8.1f tokens/s  (runs %s)%n", gen, median(tg), fmt(tg));
+                if (out.get("cache") instanceof Map<?, ?> cm) {
+                    System.out.printf("decode with the cache: hit rate %.1f%%, stall %.2f ms/token, %.2f MB read/token (%.2f ms/token in all), backing reads at %.2f GB/s%n",
+                            100 * (double) cm.get("decode_hit_rate"), (double) cm.get("decode_stall_ms_per_token"),
+                            (double) cm.get("decode_mb_read_per_token"), (double) cm.get("decode_ms_per_token"),
+                            (double) cm.get("backing_read_gbps"));
+                }
             }
         }
         return 0;
+    }
+
+    /** Running totals over decode phases: hits, misses, late hits, stall nanos, bytes loaded, load nanos. */
+    private long[] decodeCache = new long[6];
+
+    private static long[] accumulate(long[] acc, moed.cache.CacheCounters a, moed.cache.CacheCounters b) {
+        acc[0] += b.hits - a.hits;
+        acc[1] += b.misses - a.misses;
+        acc[2] += b.lateHits - a.lateHits;
+        acc[3] += b.stallNanos - a.stallNanos;
+        acc[4] += b.bytesLoaded - a.bytesLoaded;
+        acc[5] += b.loadNanos - a.loadNanos;
+        return acc;
     }
 
     /** n single-token steps, each feeding back the argmax, as a greedy decode does. */

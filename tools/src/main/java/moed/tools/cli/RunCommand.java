@@ -16,6 +16,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     ModelOptions opts;
 
+    @Mixin
+    CacheFlags cacheFlags;
+
     @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text")
     String prompt;
 
@@ -45,7 +48,9 @@ final class RunCommand implements Callable<Integer> {
         }
         SamplerConfig cfg = new SamplerConfig(temp, topK, topP, minP, repeatPenalty, repeatLastN, seed);
         boolean text = output.equals("text");
-        try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch())) {
+        try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options())) {
+            e.startupReport().forEach(l -> System.err.println("moed: " + l));
+            var before = e.cache() != null ? e.cache().counters() : null;
             if (text) {
                 System.err.printf("moed: %s, %d threads, kernels: %s%n", opts.model().getFileName(), e.threads(), Dot.describe());
                 System.out.print(prompt);
@@ -58,6 +63,12 @@ final class RunCommand implements Callable<Integer> {
                 }
                 return true;
             });
+            if (before != null) {
+                String w = e.thrashWarning(before, e.cache().counters(), g.prefillNanos() + g.decodeNanos());
+                if (w != null) {
+                    System.err.println("moed: warning: " + w);
+                }
+            }
             if (text) {
                 System.out.println();
                 System.err.printf("prompt: %d tokens, %.1f tokens/s | decode: %d tokens, %.1f tokens/s | stop: %s%n",

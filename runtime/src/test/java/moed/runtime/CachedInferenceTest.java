@@ -1,0 +1,112 @@
+package moed.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import moed.cache.CacheCounters;
+import moed.cache.ExpertCache;
+import moed.cache.StatisticsStore;
+import moed.kernels.GgmlType;
+import moed.runtime.model.SyntheticModel;
+import moed.runtime.sampling.SamplerConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The correctness invariant under a cache: greedy tokens do not depend on its size, backing, policy or miss mode. */
+class CachedInferenceTest {
+    static final String PROMPT = "It is a truth universally acknowledged, that a single man";
+
+    @TempDir
+    Path dir;
+
+    static int[] generate(Path model, CacheOptions o, int n) throws Exception {
+        try (Engine e = Engine.open(model, 2, 256, 16, o)) {
+            int[] ids = e.generate(PROMPT, n, SamplerConfig.GREEDY, null).generatedIds();
+            if (e.cache() != null) {
+                assertTrue(e.cache().residentBytes() <= e.cache().budgetBytes());
+            }
+            return ids;
+        }
+    }
+
+    static CacheOptions cache(long bytes, String backing, String policy, ExpertCache.OnMiss miss) {
+        return new CacheOptions(bytes, backing, policy, null, miss, 2, 0, 0);
+    }
+
+    void checkSizes(Path model, long expertBytes, int topK, long totalExpertBytes) throws Exception {
+        int[] reference = generate(model, CacheOptions.NONE, 24);
+        long smallest = topK * expertBytes;
+        for (long size : new long[] {smallest, totalExpertBytes / 4, totalExpertBytes}) {
+            for (String backing : new String[] {"mmap", "direct"}) {
+                for (String policy : new String[] {"lru", "lfu"}) {
+                    int[] got = generate(model, cache(size, backing, policy, ExpertCache.OnMiss.WAIT), 24);
+                    assertArrayEquals(reference, got, "cache " + size + " B, " + backing + ", " + policy);
+                }
+            }
+            int[] direct = generate(model, cache(size, "mmap", "heat", ExpertCache.OnMiss.DIRECT), 24);
+            assertArrayEquals(reference, direct, "cache " + size + " B, on-miss direct");
+        }
+    }
+
+    @Test
+    void sharedModelGivesTheSameTokensAtEveryCacheSize() throws Exception {
+        // One Q8_0 expert of the default model: 3 x 128 x 256 weights, 104448 bytes (padded to 64 in a slot).
+        checkSizes(TestFiles.defaultModel(), 104_448 + 64, 4, 128L * 104_448);
+    }
+
+    @Test
+    void syntheticModelGivesTheSameTokensAtEveryCacheSize() throws Exception {
+        Path f = dir.resolve("s.gguf");
+        SyntheticModel.write(new SyntheticModel.Spec(3, 256, 8, 4, 8, 2, 256, 400, GgmlType.Q4_K, 5, 256), f, (d, t) -> { });
+        long expert = 3 * GgmlType.Q4_K.bytesFor(256L * 256);
+        checkSizes(f, expert, 2, 3 * 8 * expert);
+    }
+
+    @Test
+    void refusesACacheSmallerThanOneLayersTopK() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> generate(TestFiles.defaultModel(), cache(200_000, "mmap", "lru", ExpertCache.OnMiss.WAIT), 1));
+        assertTrue(e.getMessage().contains("one layer's top-k needs 4"), e.getMessage());
+    }
+
+    @Test
+    void statisticsCountEveryRoutingDecisionAndPersist() throws Exception {
+        CacheOptions o = new CacheOptions(1 << 20, "mmap", "lru", dir, ExpertCache.OnMiss.WAIT, 2, 0, 0);
+        int tokens;
+        CacheCounters k;
+        try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 256, 16, o)) {
+            Engine.Generation g = e.generate(PROMPT, 10, SamplerConfig.GREEDY, null);
+            // Every evaluated token: the prompt and every generated token but the last (never fed back).
+            tokens = g.promptIds().length + g.generatedIds().length - 1;
+            k = e.cache().counters();
+        }
+        try (Engine e = Engine.open(TestFiles.defaultModel(), 1, 64, 8, o.withStateDir(dir))) {
+            StatisticsStore st = e.statisticsStore();
+            long activations = 0;
+            long hits = 0;
+            long misses = 0;
+            for (int l = 0; l < 8; l++) {
+                for (int x = 0; x < 16; x++) {
+                    activations += st.expert(l, x)[StatisticsStore.ACTIVATIONS];
+                    hits += st.expert(l, x)[StatisticsStore.HITS];
+                    misses += st.expert(l, x)[StatisticsStore.MISSES];
+                }
+            }
+            assertEquals((long) tokens * 8 * 4, activations, "8 layers x top-4 per token");
+            assertEquals(k.hits, hits);
+            assertEquals(k.misses, misses);
+            long transitions = 0;
+            for (int l = 0; l < 7; l++) {
+                for (int x = 0; x < 16; x++) {
+                    for (long c : st.transitions(l, x)) {
+                        transitions += c;
+                    }
+                }
+            }
+            assertEquals((long) tokens * 7 * 4 * 4, transitions, "4 x 4 pairs between each of 7 consecutive layer pairs");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package moed.tools.cli;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import moed.cache.ExpertCache;
+import moed.runtime.CacheOptions;
+import picocli.CommandLine.Option;
+
+/** The expert-cache flags shared by run, bench and serve. */
+final class CacheFlags {
+    @Option(names = "--cache-gb", description = "resident expert cache size in GiB (default: no cache, experts read in place from the mapped file)")
+    Double cacheGb;
+
+    @Option(names = "--cache-mb", description = "resident expert cache size in MiB (for small models)")
+    Double cacheMb;
+
+    @Option(names = "--backing", defaultValue = "mmap", description = "where missed experts are read from: mmap (page cache) or direct (O_DIRECT reads) (default: ${DEFAULT-VALUE})")
+    String backing;
+
+    @Option(names = "--cache-policy", defaultValue = "lru", description = "eviction policy: lru, lfu (with ageing) or heat (persisted statistics) (default: ${DEFAULT-VALUE})")
+    String policy;
+
+    @Option(names = "--on-miss", defaultValue = "wait", description = "wait for the load, or (mmap backing) compute the missed expert from the mapped file while it loads: wait or direct (default: ${DEFAULT-VALUE})")
+    String onMiss;
+
+    @Option(names = "--io-threads", defaultValue = "2", description = "expert loader threads (default: ${DEFAULT-VALUE})")
+    int ioThreads;
+
+    @Option(names = "--state-dir", description = "where statistics persist across runs (default: ~/.moed)")
+    Path stateDir;
+
+    @Option(names = "--no-stats", description = "do not read or write persisted statistics")
+    boolean noStats;
+
+    @Option(names = "--warm", defaultValue = "0.5", description = "fraction of the cache to fill at start with the historically hottest experts (default: ${DEFAULT-VALUE})")
+    double warm;
+
+    static Path defaultStateDir() {
+        return Paths.get(System.getProperty("user.home"), ".moed");
+    }
+
+    CacheOptions options() {
+        if (cacheGb != null && cacheMb != null) {
+            throw new IllegalArgumentException("give --cache-gb or --cache-mb, not both");
+        }
+        long bytes = cacheGb != null ? (long) (cacheGb * (1L << 30)) : cacheMb != null ? (long) (cacheMb * (1L << 20)) : 0;
+        if ((cacheGb != null || cacheMb != null) && bytes <= 0) {
+            throw new IllegalArgumentException("the cache size must be positive");
+        }
+        ExpertCache.OnMiss miss = switch (onMiss) {
+            case "wait" -> ExpertCache.OnMiss.WAIT;
+            case "direct" -> ExpertCache.OnMiss.DIRECT;
+            default -> throw new IllegalArgumentException("--on-miss must be wait or direct, got '" + onMiss + "'");
+        };
+        if (miss == ExpertCache.OnMiss.DIRECT && backing.equals("direct")) {
+            throw new IllegalArgumentException("--on-miss direct computes from the mapped file: it needs --backing mmap");
+        }
+        Path dir = noStats ? null : stateDir != null ? stateDir : defaultStateDir();
+        return new CacheOptions(bytes, backing, policy, dir, miss, ioThreads, warm, 5000);
+    }
+}
