@@ -74,6 +74,29 @@ public final class DirectBackingStore implements BackingStore {
         }
     }
 
+    /**
+     * Measures the disk: sequential O_DIRECT reads of 4 MiB blocks over up to {@code maxBytes} of the file, in GB/s.
+     * Nothing is cached on the way, so the figure is the device's, not the page cache's.
+     */
+    public static double measureReadGbps(Path file, long maxBytes) throws IOException {
+        long block = 4L << 20;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
+             Arena a = Arena.ofConfined()) {
+            long n = Math.min(maxBytes, ch.size()) / block * block;
+            MemorySegment buf = a.allocate(block, Math.max(4096, Files.getFileStore(file).getBlockSize()));
+            long t0 = System.nanoTime();
+            for (long pos = 0; pos < n; pos += block) {
+                ByteBuffer bb = buf.asByteBuffer();
+                while (bb.hasRemaining()) {
+                    if (ch.read(bb, pos + bb.position()) <= 0) {
+                        break;
+                    }
+                }
+            }
+            return n / ((System.nanoTime() - t0) / 1e9) / 1e9;
+        }
+    }
+
     /** Device block size the reads are aligned to. */
     public long blockSize() {
         return block;

@@ -64,6 +64,12 @@ public final class GgufFile implements AutoCloseable {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             MemorySegment seg = size == 0 ? MemorySegment.NULL.reinterpret(0) : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            // Seen as a plain native segment over the same mapping (same arena, same lifetime): the kernels then
+            // meet one segment class whether a weight is mapped or a resident cache copy, and the JIT keeps their
+            // memory accesses monomorphic. Measured: mixed classes halved decode speed with a cache.
+            if (size > 0) {
+                seg = MemorySegment.ofAddress(seg.address()).reinterpret(size, arena, null).asReadOnly();
+            }
             return parse(path, arena, seg);
         } catch (RuntimeException | IOException e) {
             arena.close();

@@ -94,6 +94,9 @@ final class BenchCommand implements Callable<Integer> {
             out.put("decode_runs", tg);
             if (c0 != null) {
                 Map<String, Object> cache = new LinkedHashMap<>();
+                if (e.cache().backingName().equals("direct")) {
+                    cache.put("disk_direct_read_gbps", moed.cache.DirectBackingStore.measureReadGbps(opts.model(), 1L << 30));
+                }
                 var k = decodeCache;
                 long steps = (long) gen * reps;
                 long accesses = k[0] + k[1] + k[2];
@@ -120,6 +123,9 @@ final class BenchCommand implements Callable<Integer> {
                             100 * (double) cm.get("decode_hit_rate"), (double) cm.get("decode_stall_ms_per_token"),
                             (double) cm.get("decode_mb_read_per_token"), (double) cm.get("decode_ms_per_token"),
                             (double) cm.get("backing_read_gbps"));
+                    if (cm.get("disk_direct_read_gbps") != null) {
+                        System.out.printf("disk O_DIRECT sequential read (4 MiB blocks): %.2f GB/s%n", (double) cm.get("disk_direct_read_gbps"));
+                    }
                 }
             }
         }
