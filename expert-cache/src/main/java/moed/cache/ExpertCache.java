@@ -55,6 +55,8 @@ public final class ExpertCache implements ExpertSource {
     private final boolean[] loadStarted;
     private final boolean[] prefetchedUnused;
     private final boolean[] failed;
+    private final long[] protectedUntil;
+    private long layerClock = 1;
     private final ExpertWeights[] views;
     private final int[] resident;
     private final int[] residentPos;
@@ -114,6 +116,7 @@ public final class ExpertCache implements ExpertSource {
         loadStarted = new boolean[entries];
         prefetchedUnused = new boolean[entries];
         failed = new boolean[entries];
+        protectedUntil = new long[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
         residentPos = new int[entries];
@@ -331,6 +334,20 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    /**
+     * Starts loading an expert the step is certain to need (routing chose it) without waiting, at demand priority,
+     * so that it loads while earlier experts compute. Not counted as a prefetch. False if resident or loading.
+     */
+    public boolean fetchAhead(int layer, int expert) {
+        int e = layer * experts + expert;
+        lock.lock();
+        try {
+            return state[e] == ABSENT && startLoad(e, DEMAND, 0);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Loads an expert at start-up (lowest priority); false when no slot is free without evicting. */
     public boolean warm(int layer, int expert) {
         int e = layer * experts + expert;
@@ -387,13 +404,42 @@ public final class ExpertCache implements ExpertSource {
         return false;
     }
 
+    /**
+     * Marks an expert as expected within {@code layersAhead} layers: until then it is evicted only when nothing
+     * else can go (prediction-aware eviction), and prefetches never push it out.
+     */
+    public void protect(int layer, int expert, int layersAhead) {
+        lock.lock();
+        try {
+            int e = layer * experts + expert;
+            protectedUntil[e] = Math.max(protectedUntil[e], layerClock + layersAhead + 1);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The forward pass moved to the next layer: protections age by one. */
+    public void advanceLayer() {
+        lock.lock();
+        try {
+            layerClock++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Gives entry e a slot (evicting if allowed) and queues its load. Lock held. */
     private boolean startLoad(int e, int cls, long deadline) {
         int slot;
         if (freeCount > 0) {
             slot = freeSlots[--freeCount];
         } else {
-            int victim = policy.victim(resident, residentCount, i -> pins[i] == 0);
+            long now = layerClock;
+            int victim = policy.victim(resident, residentCount, i -> pins[i] == 0 && protectedUntil[i] <= now);
+            if (victim < 0 && cls == DEMAND) {
+                // A demand load may take a protected entry when nothing else can go; a prefetch may not.
+                victim = policy.victim(resident, residentCount, i -> pins[i] == 0);
+            }
             if (victim < 0) {
                 return false;
             }

@@ -12,6 +12,13 @@ import moed.cache.ExpertStatistics;
 import moed.cache.MappedBackingStore;
 import moed.cache.MappedExpertSource;
 import moed.cache.StatisticsStore;
+import moed.predictor.CombinedPredictor;
+import moed.predictor.ExpertPredictor;
+import moed.predictor.GateLookaheadPredictor;
+import moed.predictor.PrefetchPlanner;
+import moed.predictor.PriorPredictor;
+import moed.predictor.RouterWeights;
+import moed.runtime.model.LayerHook;
 import moed.kernels.MatMat;
 import moed.kernels.ParallelExecutor;
 import moed.runtime.gguf.GgufFile;
@@ -48,6 +55,7 @@ public final class Engine implements AutoCloseable {
     private final ExpertStatistics statistics;
     private final StatisticsStore store;
     private RouterObserver userObserver;
+    private PrefetchPlanner planner;
     private final java.util.List<String> startupReport = new java.util.ArrayList<>();
     private long lastWarning;
 
@@ -107,6 +115,9 @@ public final class Engine implements AutoCloseable {
                 store.attach(stats, cc != null ? cc::counters : null, cacheOptions.flushMillis());
             }
             Engine e = new Engine(f, m, t, new ParallelExecutor(threads), src, ctx, batch, cache, stats, store);
+            if (cache != null && !cacheOptions.predictor().equals("none")) {
+                e.installPlanner(cacheOptions.predictor(), cacheOptions.lookahead(), cacheOptions.prefetchMargin());
+            }
             e.reportStartup(cacheOptions);
             return e;
         } catch (RuntimeException | IOException e) {
@@ -128,8 +139,9 @@ public final class Engine implements AutoCloseable {
         }
         var layout = model.expertLayout();
         startupReport.add(String.format(
-                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s); one expert is %.3f MiB, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
+                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s, predictor: %s); one expert is %.3f MiB, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
                 cache.budgetBytes() / 1048576.0, cache.backingName(), cache.policyName(), cache.onMiss().name().toLowerCase(),
+                planner == null ? "none" : planner.predictorName() + ", look-ahead " + o.lookahead() + ", margin " + o.prefetchMargin(),
                 layout.maxExpertBytes() / 1048576.0, cache.slotCount(), layout.entryCount(),
                 100.0 * cache.slotCount() / layout.entryCount(), model.pinnedBytes() / 1048576.0));
         if (store != null && o.warmFraction() > 0) {
@@ -146,6 +158,71 @@ public final class Engine implements AutoCloseable {
             startupReport.add(String.format("warm start: loading the %d historically hottest experts (statistics: %s)",
                     warmed, store.file()));
         }
+    }
+
+    /** The router weights of every MoE layer, as the predictor takes them. */
+    public static RouterWeights[] routerWeights(Model m) {
+        var c = m.config();
+        RouterWeights[] r = new RouterWeights[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            if (m.layer(l).router() != null) {
+                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router());
+            }
+        }
+        return r;
+    }
+
+    /** Builds the named predictor for this model: gate (look-ahead), prior (transitions + recency) or gate+prior. */
+    public ExpertPredictor newPredictor(String name) {
+        var c = model.config();
+        GateLookaheadPredictor gate = new GateLookaheadPredictor(routerWeights(model), c.dim());
+        PriorPredictor prior = new PriorPredictor(c.layers(), c.experts(), c.expertsUsed(), 0.3f);
+        if (store != null) {
+            for (int l = 0; l + 1 < c.layers(); l++) {
+                for (int e = 0; e < c.experts(); e++) {
+                    prior.seedTransitions(l, e, store.transitions(l, e));
+                }
+            }
+        }
+        return switch (name) {
+            case "gate" -> gate;
+            case "prior" -> prior;
+            case "gate+prior" -> new CombinedPredictor(gate, prior, 0.05f, c.experts());
+            default -> throw new IllegalArgumentException("unknown predictor '" + name + "'");
+        };
+    }
+
+    private void installPlanner(String name, int lookahead, int margin) {
+        var c = model.config();
+        boolean[] moe = new boolean[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            moe[l] = model.layer(l).router() != null;
+        }
+        PrefetchPlanner p = new PrefetchPlanner(cache, newPredictor(name), moe, c.experts(), c.expertsUsed(), lookahead, margin, 0.9f);
+        this.planner = p;
+        transformer.hook(new LayerHook() {
+            @Override
+            public void afterAttention(int layer, float[][] x, int n) {
+                for (int i = 0; i < n; i++) {
+                    p.afterAttention(layer, x[i]);
+                }
+            }
+
+            @Override
+            public void routed(int layer, int[] counts, int experts) {
+                p.routed(layer, counts, experts);
+            }
+
+            @Override
+            public void afterStep() {
+                p.nextToken();
+            }
+        });
+        installObserver(0);
+    }
+
+    public PrefetchPlanner planner() {
+        return planner;
     }
 
     /** Lines describing the cache set-up, for the start-up log. */
@@ -165,16 +242,22 @@ public final class Engine implements AutoCloseable {
     private void installObserver(int sequenceId) {
         RouterObserver user = userObserver;
         ExpertStatistics st = statistics;
-        if (st == null) {
+        PrefetchPlanner p = planner;
+        if (st == null && p == null) {
             transformer.observe(user, sequenceId);
-        } else if (user == null) {
-            transformer.observe((seq, pos, layer, ex, w, k) -> st.recordRoute(pos, layer, ex, k), sequenceId);
-        } else {
-            transformer.observe((seq, pos, layer, ex, w, k) -> {
-                st.recordRoute(pos, layer, ex, k);
-                user.onRoute(seq, pos, layer, ex, w, k);
-            }, sequenceId);
+            return;
         }
+        transformer.observe((seq, pos, layer, ex, w, k) -> {
+            if (st != null) {
+                st.recordRoute(pos, layer, ex, k);
+            }
+            if (p != null) {
+                p.observe(layer, ex, k);
+            }
+            if (user != null) {
+                user.onRoute(seq, pos, layer, ex, w, k);
+            }
+        }, sequenceId);
     }
 
     /**

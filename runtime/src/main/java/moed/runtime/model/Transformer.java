@@ -21,6 +21,7 @@ public final class Transformer {
     private final ExpertSource experts;
     private final MatMat mm;
     private RouterObserver observer;
+    private LayerHook hook;
     private int sequenceId;
 
     public Transformer(Model model, ExpertSource experts, MatMat mm) {
@@ -38,6 +39,11 @@ public final class Transformer {
     public void observe(RouterObserver observer, int sequenceId) {
         this.observer = observer;
         this.sequenceId = sequenceId;
+    }
+
+    /** Installs the prediction/prefetch hook (null for none). */
+    public void hook(LayerHook hook) {
+        this.hook = hook;
     }
 
     public InferenceState newState(int contextLength, int batch) {
@@ -67,6 +73,9 @@ public final class Transformer {
         float attnScale = (float) (1.0 / Math.sqrt(c.headDim()));
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights w = model.layer(l);
+            if (hook != null) {
+                hook.beforeLayer(l, s.x, n);
+            }
             // Attention.
             for (int i = 0; i < n; i++) {
                 Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.attnNorm(), dim, c.rmsEps());
@@ -99,6 +108,9 @@ public final class Transformer {
                 Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.ffnNorm(), dim, c.rmsEps());
                 s.actDim[i].set(s.xb[i], 0, dim);
             }
+            if (hook != null) {
+                hook.afterAttention(l, s.x, n);
+            }
             // Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it.
             if (c.isMoe()) {
                 moe(s, l, w, n);
@@ -107,6 +119,9 @@ public final class Transformer {
             }
         }
         s.position += n;
+        if (hook != null) {
+            hook.afterStep();
+        }
         if (logitsFrom >= 0) {
             int count = 0;
             for (int i = logitsFrom; i < n; i++) {
@@ -157,6 +172,9 @@ public final class Transformer {
             if (observer != null) {
                 observer.onRoute(sequenceId, s.position + i, l, s.chosen[i], s.weights[i], k);
             }
+        }
+        if (hook != null) {
+            hook.routed(l, s.expertCount, e);
         }
         int dim = c.dim();
         for (int ex = 0; ex < e; ex++) {

@@ -35,6 +35,15 @@ final class CacheFlags {
     @Option(names = "--warm", defaultValue = "0.5", description = "fraction of the cache to fill at start with the historically hottest experts (default: ${DEFAULT-VALUE})")
     double warm;
 
+    @Option(names = "--predictor", defaultValue = "none", description = "prefetch by prediction: none (load on demand), gate (look-ahead through the next layer's router) or gate+prior (with transition and recency priors) (default: ${DEFAULT-VALUE})")
+    String predictor;
+
+    @Option(names = "--lookahead", defaultValue = "1", description = "layers predicted ahead: 1 or 2 (default: ${DEFAULT-VALUE})")
+    int lookahead;
+
+    @Option(names = "--prefetch-margin", defaultValue = "0", description = "extra experts prefetched beyond top-k while the predicted probability mass is below 0.9 (default: ${DEFAULT-VALUE})")
+    int margin;
+
     static Path defaultStateDir() {
         return Paths.get(System.getProperty("user.home"), ".moed");
     }
@@ -56,6 +65,12 @@ final class CacheFlags {
             throw new IllegalArgumentException("--on-miss direct computes from the mapped file: it needs --backing mmap");
         }
         Path dir = noStats ? null : stateDir != null ? stateDir : defaultStateDir();
-        return new CacheOptions(bytes, backing, policy, dir, miss, ioThreads, warm, 5000);
+        if (!predictor.equals("none") && bytes == 0) {
+            throw new IllegalArgumentException("--predictor prefetches into the expert cache: give --cache-gb or --cache-mb too");
+        }
+        if (margin < 0) {
+            throw new IllegalArgumentException("--prefetch-margin must be >= 0");
+        }
+        return new CacheOptions(bytes, backing, policy, dir, miss, ioThreads, warm, 5000, predictor, lookahead, margin);
     }
 }

@@ -1,0 +1,97 @@
+package moed.predictor;
+
+import moed.cache.ExpertCache;
+
+/**
+ * Turns predictions into cache work, on the compute thread, at two moments of each layer:
+ * <ul>
+ *   <li>after layer l's attention: predict layers l+1 (and l+2 with look-ahead 2) and prefetch the likely experts
+ *       (top-k, widened by up to {@code margin} while the predicted probability mass is below {@code mass}), with
+ *       the number of layers until they are needed as deadline; predicted experts are protected from eviction;</li>
+ *   <li>after layer l's routing: the exact experts of layer l are known; all of them are requested at once so
+ *       the later ones load while the first computes, and predictions for layer l that did not come true are
+ *       cancelled if their reads have not started.</li>
+ * </ul>
+ * Prefetches used and wasted are counted by the cache. Not thread safe: owned by the compute thread.
+ */
+public final class PrefetchPlanner {
+    private final ExpertCache cache;
+    private final ExpertPredictor predictor;
+    private final boolean[] moe;
+    private final int lookahead;
+    private final int k;
+    private final int margin;
+    private final float mass;
+    private final Candidates candidates;
+    /** Experts prefetched for each layer on this token, to cancel the ones routing did not choose. */
+    private final int[][] issued;
+    private final int[] issuedCount;
+
+    public PrefetchPlanner(ExpertCache cache, ExpertPredictor predictor, boolean[] moeLayers, int experts, int k,
+                           int lookahead, int margin, float mass) {
+        if (lookahead < 1 || lookahead > 2) {
+            throw new IllegalArgumentException("--lookahead must be 1 or 2, got " + lookahead);
+        }
+        this.cache = cache;
+        this.predictor = predictor;
+        this.moe = moeLayers.clone();
+        this.lookahead = lookahead;
+        this.k = k;
+        this.margin = margin;
+        this.mass = mass;
+        this.candidates = new Candidates(experts);
+        this.issued = new int[moeLayers.length][experts];
+        this.issuedCount = new int[moeLayers.length];
+    }
+
+    public String predictorName() {
+        return predictor.name();
+    }
+
+    /** Layer {@code layer}'s attention is done; {@code hidden} is token i's residual stream. */
+    public void afterAttention(int layer, float[] hidden) {
+        for (int d = 1; d <= lookahead; d++) {
+            int t = layer + d;
+            if (t >= moe.length || !moe[t]) {
+                continue;
+            }
+            predictor.predict(t, hidden, candidates);
+            int n = d == 1 ? candidates.choose(k, k + margin, mass) : Math.min(k, candidates.size());
+            for (int i = 0; i < n; i++) {
+                int e = candidates.expert(i);
+                cache.protect(t, e, d);
+                if (cache.prefetch(t, e, d) && issuedCount[t] < issued[t].length) {
+                    issued[t][issuedCount[t]++] = e;
+                }
+            }
+        }
+    }
+
+    /** Layer {@code layer} routed its tokens; {@code counts[e]} tokens chose expert e. */
+    public void routed(int layer, int[] counts, int experts) {
+        cache.advanceLayer();
+        for (int e = 0; e < experts; e++) {
+            if (counts[e] > 0) {
+                cache.protect(layer, e, 0);
+                cache.fetchAhead(layer, e);
+            }
+        }
+        for (int i = 0; i < issuedCount[layer]; i++) {
+            int e = issued[layer][i];
+            if (counts[e] == 0) {
+                cache.cancel(layer, e);
+            }
+        }
+        issuedCount[layer] = 0;
+    }
+
+    /** A routing decision of the current token (for the predictor's priors). */
+    public void observe(int layer, int[] chosen, int kk) {
+        predictor.observe(layer, chosen, kk);
+    }
+
+    /** The current token is finished. */
+    public void nextToken() {
+        predictor.nextToken();
+    }
+}
