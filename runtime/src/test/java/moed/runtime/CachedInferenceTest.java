@@ -109,4 +109,25 @@ class CachedInferenceTest {
             assertEquals((long) tokens * 7 * 4 * 4, transitions, "4 x 4 pairs between each of 7 consecutive layer pairs");
         }
     }
+
+    @Test
+    void predictorsNeverChangeTheTokens() throws Exception {
+        Path model = TestFiles.defaultModel();
+        int[] reference = generate(model, CacheOptions.NONE, 24);
+        long expert = 104_448 + 64;
+        for (long size : new long[] {4 * expert, 32 * expert}) {
+            for (String[] p : new String[][] {{"gate", "1", "0"}, {"gate", "2", "2"}, {"gate+prior", "1", "1"}}) {
+                CacheOptions o = new CacheOptions(size, "direct", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 0, p[0],
+                        Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+                try (Engine e = Engine.open(model, 2, 256, 16, o)) {
+                    int[] got = e.generate(PROMPT, 24, SamplerConfig.GREEDY, null).generatedIds();
+                    assertArrayEquals(reference, got, size + " B with predictor " + String.join("/", p));
+                    CacheCounters k = e.cache().counters();
+                    assertTrue(k.prefetchIssued > 0, "the predictor issued prefetches");
+                    assertTrue(k.prefetchUsed + k.prefetchWasted + k.prefetchCancelled <= k.prefetchIssued);
+                    assertTrue(e.cache().residentBytes() <= e.cache().budgetBytes());
+                }
+            }
+        }
+    }
 }

@@ -61,6 +61,10 @@ final class BenchCommand implements Callable<Integer> {
             decode(e, s, Math.min(gen, 8));
             moed.cache.CacheCounters c0 = e.cache() != null ? e.cache().counters() : null;
             long decodeNanos = 0;
+            // The measured decode steps' expert accesses, replayed afterwards through LRU and Belady's optimum.
+            int experts = e.model().config().experts();
+            int[][] trace = {new int[1024]};
+            int[] traceLength = {0};
             List<Double> pp = new ArrayList<>();
             List<Double> tg = new ArrayList<>();
             Progress bar = new Progress("bench");
@@ -71,6 +75,16 @@ final class BenchCommand implements Callable<Integer> {
                 pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
                 s.reset();
                 moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
+                if (e.cache() != null) {
+                    e.observe((seq, pos, layer, ex, w, k) -> {
+                        for (int j = 0; j < k; j++) {
+                            if (traceLength[0] == trace[0].length) {
+                                trace[0] = java.util.Arrays.copyOf(trace[0], trace[0].length * 2);
+                            }
+                            trace[0][traceLength[0]++] = layer * experts + ex[j];
+                        }
+                    }, 0);
+                }
                 long t1 = System.nanoTime();
                 decode(e, s, gen);
                 long dt = System.nanoTime() - t1;
@@ -78,6 +92,7 @@ final class BenchCommand implements Callable<Integer> {
                 decodeNanos += dt;
                 if (d0 != null) {
                     decodeCache = accumulate(decodeCache, d0, e.cache().counters());
+                    e.observe(null, 0);
                 }
                 bar.update(r + 1, reps);
             }
@@ -106,6 +121,10 @@ final class BenchCommand implements Callable<Integer> {
                 cache.put("backing", e.cache().backingName());
                 cache.put("policy", e.cache().policyName());
                 cache.put("decode_hit_rate", accesses == 0 ? 0 : (double) k[0] / accesses);
+                int[] t = java.util.Arrays.copyOf(trace[0], traceLength[0]);
+                int cap = e.cache().slotCount();
+                cache.put("replay_lru_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.lruHits(t, cap) / (double) t.length);
+                cache.put("replay_belady_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.beladyHits(t, cap) / (double) t.length);
                 cache.put("decode_stall_ms_per_token", k[3] / 1e6 / steps);
                 cache.put("decode_mb_read_per_token", k[4] / 1e6 / steps);
                 cache.put("decode_ms_per_token", decodeNanos / 1e6 / steps);
@@ -123,6 +142,8 @@ final class BenchCommand implements Callable<Integer> {
                             100 * (double) cm.get("decode_hit_rate"), (double) cm.get("decode_stall_ms_per_token"),
                             (double) cm.get("decode_mb_read_per_token"), (double) cm.get("decode_ms_per_token"),
                             (double) cm.get("backing_read_gbps"));
+                    System.out.printf("same decode accesses replayed at this capacity: LRU hit rate %.1f%%, Belady's optimum %.1f%%%n",
+                            100 * (double) cm.get("replay_lru_hit_rate"), 100 * (double) cm.get("replay_belady_hit_rate"));
                     if (cm.get("disk_direct_read_gbps") != null) {
                         System.out.printf("disk O_DIRECT sequential read (4 MiB blocks): %.2f GB/s%n", (double) cm.get("disk_direct_read_gbps"));
                     }

@@ -1,0 +1,47 @@
+package moed.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Hand-checkable traces with known hit counts. */
+class TraceReplayTest {
+    @Test
+    void cyclicTraceLargerThanTheCacheDefeatsLruButNotBelady() {
+        // 1 2 3 1 2 3 ... with 2 slots: LRU always evicts what comes next (0 hits);
+        // Belady keeps one of them: misses 1, 2, 3 then hits every other access.
+        int[] t = {1, 2, 3, 1, 2, 3, 1, 2, 3};
+        assertEquals(0, TraceReplay.lruHits(t, 2));
+        // Belady: 1m 2m 3m(evict 2, used after 1) 1h 2m(evict 1? next uses: 3@5, 1@6 -> evict 1) 3h 1m(evict 3? 2@7,3@8 -> evict 3) 2h 3m
+        assertEquals(3, TraceReplay.beladyHits(t, 2));
+    }
+
+    @Test
+    void frequentEntrySurvivesUnderLfu() {
+        int[] t = {1, 1, 1, 2, 3, 1, 4, 1};
+        // LFU keeps 1 (count 3+): hits on 1 at positions 1, 2, 5, 7 = 4.
+        assertEquals(4, TraceReplay.lfuHits(t, 2));
+        // LRU with 2 slots: 1m 1h 1h 2m 3m(evict 1) 1m(evict 2) 4m(evict 3) 1h = 3.
+        assertEquals(3, TraceReplay.lruHits(t, 2));
+    }
+
+    @Test
+    void beladyIsAnUpperBoundOnRandomTraces() {
+        SplittableRandom r = new SplittableRandom(3);
+        int[] t = new int[2000];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = r.nextInt(3) == 0 ? r.nextInt(40) : r.nextInt(8);
+        }
+        for (int c : new int[] {1, 4, 10, 40}) {
+            long opt = TraceReplay.beladyHits(t, c);
+            assertTrue(opt >= TraceReplay.lruHits(t, c), "capacity " + c);
+            assertTrue(opt >= TraceReplay.lfuHits(t, c), "capacity " + c);
+        }
+        // With room for every entry, every repeat hits: accesses minus distinct entries.
+        long distinct = java.util.Arrays.stream(t).distinct().count();
+        assertEquals(t.length - distinct, TraceReplay.beladyHits(t, 40));
+        assertEquals(t.length - distinct, TraceReplay.lruHits(t, 40));
+    }
+}
