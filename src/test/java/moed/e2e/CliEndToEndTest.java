@@ -122,11 +122,55 @@ class CliEndToEndTest {
     @Test
     void everyCommandHasHelp() {
         for (String[] c : new String[][] {{"--help"}, {"model", "--help"}, {"model", "info", "--help"}, {"model", "synth", "--help"},
-                {"model", "inflate", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}}) {
+                {"model", "inflate", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}, {"analyze", "--help"}}) {
             Result r = moed(c);
             assertEquals(0, r.code(), String.join(" ", c));
             assertTrue(r.out().startsWith("Usage: moed"), String.join(" ", c) + ": " + r.out());
         }
+    }
+
+    @Test
+    void aRecordedRunIsAnalyzed() throws Exception {
+        Path jfr = dir.resolve("run.jfr");
+        Path html = dir.resolve("report.html");
+        Result run = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "16",
+                "--cache-mb", "3", "--predictor", "gate", "--no-stats", "--output", "json", "--jfr", jfr.toString());
+        assertEquals(0, run.code(), run.err());
+        int prompt = JSON.readTree(run.out()).get("prompt_ids").size();
+        Result r = moed("analyze", jfr.toString(), "--json", "--html", html.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        JsonNode s = j.get("summary");
+        assertEquals("moed-tinymoe-16x4-q8_0.gguf", s.get("model").asText());
+        assertEquals(prompt, s.get("promptTokens").asInt());
+        assertEquals(15, s.get("decodeTokens").asInt(), "the 16th token is sampled but never run through the model");
+        assertEquals("gate", s.get("predictor").asText());
+        assertTrue(s.get("accesses").asLong() >= 15 * 8 * 4, s.toString());
+        assertTrue(s.get("prefetchesIssued").asLong() > 0, s.toString());
+        assertEquals(8, j.get("layers").size());
+        // Every token routed at every layer: heat sums to (prompt + 15) tokens x 4 experts per layer.
+        for (JsonNode layer : j.get("heat")) {
+            int sum = 0;
+            for (JsonNode v : layer) {
+                sum += v.asInt();
+            }
+            assertEquals((prompt + 15) * 4, sum);
+        }
+        assertTrue(j.get("predictor").size() > 0);
+        JsonNode curves = j.get("curves");
+        JsonNode all = curves.get("points").get(curves.get("points").size() - 1);
+        assertEquals(128, all.get("entries").asInt());
+        double compulsory = 1 - curves.get("distinctExperts").asDouble() / curves.get("traceLength").asDouble();
+        assertEquals(compulsory, all.get("lru").asDouble(), 1e-9);
+        assertEquals(compulsory, all.get("belady").asDouble(), 1e-9);
+        assertTrue(j.get("recommendation").get("cacheGib").asDouble() > 0);
+        assertTrue(Files.readString(html).contains("Miss-ratio curves"));
+
+        Path junk = dir.resolve("junk.jfr");
+        Files.writeString(junk, "not a recording");
+        Result bad = moed("analyze", junk.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().startsWith("moed: " + junk + " is not a readable JFR recording"), bad.err());
     }
 
     static String[] concat(String[] a, String... b) {

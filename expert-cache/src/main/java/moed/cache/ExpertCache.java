@@ -7,6 +7,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import moed.jfr.Events;
 
 /**
  * The bounded resident tier: expert copies in off-heap slots within a hard byte budget, filled by loader threads
@@ -214,6 +215,7 @@ public final class ExpertCache implements ExpertSource {
         try {
             long t0 = -1;
             boolean counted = false;
+            boolean lateHit = false;
             // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
             // be evicted again by another thread; then it simply goes round once more.
             while (true) {
@@ -224,6 +226,7 @@ public final class ExpertCache implements ExpertSource {
                     long waited = System.nanoTime() - t0;
                     counters.stallNanos += waited;
                     counters.entryStallNanos[e] += waited;
+                    access(e, experts, lateHit ? 2 : 1, waited);
                     pins[e]++;
                     policy.onAccess(e);
                     usePrefetch(e);
@@ -248,6 +251,7 @@ public final class ExpertCache implements ExpertSource {
                             startLoad(e, PREFETCH, Long.MAX_VALUE);
                             directUses[e]++;
                             counters.directComputes++;
+                            access(e, experts, 3, 0);
                             return backing.inPlace(layout.layer(layer), expert);
                         }
                     }
@@ -259,6 +263,7 @@ public final class ExpertCache implements ExpertSource {
                 // LOADING: a prefetch, or another thread's miss. Move it to the front of the queue and wait.
                 if (!counted) {
                     counted = true;
+                    lateHit = true;
                     counters.lateHits++;
                     queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
                 }
@@ -269,7 +274,29 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    private static void access(int e, int experts, int outcome, long waitNanos) {
+        Events.ExpertAccess ev = new Events.ExpertAccess();
+        if (ev.shouldCommit()) {
+            ev.layer = e / experts;
+            ev.expert = e % experts;
+            ev.outcome = outcome;
+            ev.waitNanos = waitNanos;
+            ev.commit();
+        }
+    }
+
+    private static void prefetchEvent(int e, int experts, int action) {
+        Events.Prefetch ev = new Events.Prefetch();
+        if (ev.shouldCommit()) {
+            ev.layer = e / experts;
+            ev.expert = e % experts;
+            ev.action = action;
+            ev.commit();
+        }
+    }
+
     private ExpertWeights hit(int e) {
+        access(e, experts, 0, 0);
         counters.hits++;
         counters.entryHits[e]++;
         pins[e]++;
@@ -283,6 +310,7 @@ public final class ExpertCache implements ExpertSource {
             prefetchedUnused[e] = false;
             counters.prefetchUsed++;
             counters.entryPrefetchUsed[e]++;
+            prefetchEvent(e, experts, 1);
         }
     }
 
@@ -328,6 +356,7 @@ public final class ExpertCache implements ExpertSource {
             }
             prefetchedUnused[e] = true;
             counters.prefetchIssued++;
+            prefetchEvent(e, experts, 0);
             return true;
         } finally {
             lock.unlock();
@@ -371,6 +400,7 @@ public final class ExpertCache implements ExpertSource {
             state[e] = ABSENT;
             freeSlot(slotOf[e]);
             counters.prefetchCancelled++;
+            prefetchEvent(e, experts, 3);
             changed.signalAll();
             return true;
         } finally {
@@ -462,10 +492,17 @@ public final class ExpertCache implements ExpertSource {
         resident[p] = last;
         residentPos[last] = p;
         counters.evictions++;
+        Events.Eviction ev = new Events.Eviction();
+        if (ev.shouldCommit()) {
+            ev.layer = e / experts;
+            ev.expert = e % experts;
+            ev.commit();
+        }
         if (prefetchedUnused[e]) {
             prefetchedUnused[e] = false;
             counters.prefetchWasted++;
             counters.entryPrefetchWasted[e]++;
+            prefetchEvent(e, experts, 2);
         }
         freeSlot(slotOf[e]);
     }
@@ -500,6 +537,7 @@ public final class ExpertCache implements ExpertSource {
             }
             int e = r.entry();
             MemorySegment dst;
+            int reason;
             lock.lock();
             try {
                 if (state[e] != LOADING || loadStarted[e]) {
@@ -507,6 +545,7 @@ public final class ExpertCache implements ExpertSource {
                 }
                 loadStarted[e] = true;
                 dst = slab.asSlice(slotOf[e] * slotBytes, slotBytes);
+                reason = prefetchedUnused[e] ? 1 : r.cls() == WARM ? 2 : 0;
             } finally {
                 lock.unlock();
             }
@@ -514,10 +553,21 @@ public final class ExpertCache implements ExpertSource {
             int expert = e % experts;
             long t0 = System.nanoTime();
             RuntimeException failure = null;
+            Events.ExpertLoad ev = new Events.ExpertLoad();
+            ev.begin();
             try {
                 backing.read(layout.layer(layer), expert, dst);
             } catch (RuntimeException ex) {
                 failure = ex;
+            }
+            ev.end();
+            if (failure == null && ev.shouldCommit()) {
+                ev.layer = layer;
+                ev.expert = expert;
+                ev.bytes = layout.layer(layer).expertBytes();
+                ev.reason = reason;
+                ev.tier = backing.name();
+                ev.commit();
             }
             long took = System.nanoTime() - t0;
             lock.lock();

@@ -60,6 +60,66 @@ public final class TraceReplay {
 
     /** Belady's optimum: on a miss with a full cache, evict the entry used again farthest in the future. */
     public static long beladyHits(int[] trace, int capacity) {
+        return beladyHits(trace, capacity, null)[0];
+    }
+
+    /**
+     * Replays the trace through one of the cache's own eviction policies (the same class the live cache uses),
+     * with room for {@code capacity} entries; nothing is pinned. Entry ids must be below the policy's size.
+     */
+    public static long policyHits(int[] trace, int capacity, EvictionPolicy policy) {
+        return policyHits(trace, capacity, policy, null)[0];
+    }
+
+    /**
+     * As {@link #policyHits(int[], int, EvictionPolicy)}, returning {all hits, hits at the positions where
+     * {@code counted} is true} (counted may be null: then both are all hits).
+     */
+    public static long[] policyHits(int[] trace, int capacity, EvictionPolicy policy, boolean[] counted) {
+        if (capacity <= 0) {
+            return new long[2];
+        }
+        int max = 0;
+        for (int x : trace) {
+            max = Math.max(max, x);
+        }
+        int[] resident = new int[capacity];
+        int[] pos = new int[max + 1];
+        java.util.Arrays.fill(pos, -1);
+        int n = 0;
+        long hits = 0;
+        long countedHits = 0;
+        for (int t = 0; t < trace.length; t++) {
+            int x = trace[t];
+            if (pos[x] >= 0) {
+                hits++;
+                if (counted == null || counted[t]) {
+                    countedHits++;
+                }
+                policy.onAccess(x);
+                continue;
+            }
+            if (n == capacity) {
+                int v = policy.victim(resident, n, e -> true);
+                int p = pos[v];
+                resident[p] = resident[--n];
+                pos[resident[p]] = p;
+                pos[v] = -1;
+                policy.onEvict(v);
+            }
+            resident[n] = x;
+            pos[x] = n++;
+            policy.onInsert(x);
+            policy.onAccess(x);
+        }
+        return new long[] {hits, countedHits};
+    }
+
+    /** Belady's optimum, returning {all hits, hits at the positions where {@code counted} is true}. */
+    public static long[] beladyHits(int[] trace, int capacity, boolean[] counted) {
+        if (capacity <= 0) {
+            return new long[2];
+        }
         int n = trace.length;
         int[] next = new int[n];
         Map<Integer, Integer> seen = new HashMap<>();
@@ -67,15 +127,18 @@ public final class TraceReplay {
             next[t] = seen.getOrDefault(trace[t], Integer.MAX_VALUE);
             seen.put(trace[t], t);
         }
-        // Cached entries ordered by their next use (entry id breaks ties).
         TreeSet<long[]> byNext = new TreeSet<>((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
         Map<Integer, long[]> key = new HashMap<>();
         long hits = 0;
+        long countedHits = 0;
         for (int t = 0; t < n; t++) {
             int x = trace[t];
             long[] k = key.remove(x);
             if (k != null) {
                 hits++;
+                if (counted == null || counted[t]) {
+                    countedHits++;
+                }
                 byNext.remove(k);
             } else if (key.size() == capacity) {
                 long[] far = byNext.pollLast();
@@ -85,7 +148,6 @@ public final class TraceReplay {
             byNext.add(nk);
             key.put(x, nk);
         }
-        return hits;
+        return new long[] {hits, countedHits};
     }
-
 }

@@ -44,4 +44,39 @@ class TraceReplayTest {
         assertEquals(t.length - distinct, TraceReplay.beladyHits(t, 40));
         assertEquals(t.length - distinct, TraceReplay.lruHits(t, 40));
     }
+
+    @Test
+    void replayThroughTheCachesOwnLruAgreesWithTheReferenceLru() {
+        SplittableRandom r = new SplittableRandom(11);
+        int[] t = new int[3000];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = r.nextInt(4) == 0 ? r.nextInt(64) : r.nextInt(12);
+        }
+        for (int c : new int[] {1, 5, 12, 30, 64}) {
+            assertEquals(TraceReplay.lruHits(t, c), TraceReplay.policyHits(t, c, new LruPolicy(64)), "capacity " + c);
+            assertTrue(TraceReplay.beladyHits(t, c) >= TraceReplay.policyHits(t, c, new LfuPolicy(64)), "capacity " + c);
+            assertTrue(TraceReplay.beladyHits(t, c) >= TraceReplay.policyHits(t, c, new HeatWeightedPolicy(64, null)), "capacity " + c);
+        }
+    }
+
+    @Test
+    void maskedCountsSplitTheHits() {
+        SplittableRandom r = new SplittableRandom(5);
+        int[] t = new int[1000];
+        boolean[] even = new boolean[t.length];
+        boolean[] odd = new boolean[t.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = r.nextInt(20);
+            even[i] = i % 2 == 0;
+            odd[i] = !even[i];
+        }
+        long[] a = TraceReplay.policyHits(t, 8, new LruPolicy(20), even);
+        long[] b = TraceReplay.policyHits(t, 8, new LruPolicy(20), odd);
+        assertEquals(a[0], b[0]);
+        assertEquals(a[0], a[1] + b[1]);
+        long[] ba = TraceReplay.beladyHits(t, 8, even);
+        long[] bb = TraceReplay.beladyHits(t, 8, odd);
+        assertEquals(ba[0], ba[1] + bb[1]);
+        assertEquals(TraceReplay.beladyHits(t, 8), ba[0]);
+    }
 }

@@ -26,6 +26,16 @@ public final class PrefetchPlanner {
     /** Experts prefetched for each layer on this token, to cancel the ones routing did not choose. */
     private final int[][] issued;
     private final int[] issuedCount;
+    private final int[] chosen;
+    private PredictionListener listener;
+    private int tokenInStep;
+
+    /** Told every prediction the planner acts on: for profiling (predicted set vs what routing then chose). */
+    @FunctionalInterface
+    public interface PredictionListener {
+        /** Token {@code token} of the current step predicts {@code experts[0..n)} for {@code layer}, {@code distance} layers ahead. */
+        void predicted(int token, int layer, int distance, int[] experts, int n);
+    }
 
     public PrefetchPlanner(ExpertCache cache, ExpertPredictor predictor, boolean[] moeLayers, int experts, int k,
                            int lookahead, int margin, float mass) {
@@ -42,14 +52,19 @@ public final class PrefetchPlanner {
         this.candidates = new Candidates(experts);
         this.issued = new int[moeLayers.length][experts];
         this.issuedCount = new int[moeLayers.length];
+        this.chosen = new int[experts];
+    }
+
+    public void listen(PredictionListener listener) {
+        this.listener = listener;
     }
 
     public String predictorName() {
         return predictor.name();
     }
 
-    /** Layer {@code layer}'s attention is done; {@code hidden} is token i's residual stream. */
-    public void afterAttention(int layer, float[] hidden) {
+    /** Layer {@code layer}'s attention is done; {@code hidden} is the residual stream of the step's token {@code token}. */
+    public void afterAttention(int layer, int token, float[] hidden) {
         for (int d = 1; d <= lookahead; d++) {
             int t = layer + d;
             if (t >= moe.length || !moe[t]) {
@@ -59,10 +74,14 @@ public final class PrefetchPlanner {
             int n = d == 1 ? candidates.choose(k, k + margin, mass) : Math.min(k, candidates.size());
             for (int i = 0; i < n; i++) {
                 int e = candidates.expert(i);
+                chosen[i] = e;
                 cache.protect(t, e, d);
                 if (cache.prefetch(t, e, d) && issuedCount[t] < issued[t].length) {
                     issued[t][issuedCount[t]++] = e;
                 }
+            }
+            if (listener != null) {
+                listener.predicted(token, t, d, chosen, n);
             }
         }
     }

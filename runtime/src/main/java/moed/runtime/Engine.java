@@ -56,6 +56,10 @@ public final class Engine implements AutoCloseable {
     private final StatisticsStore store;
     private RouterObserver userObserver;
     private PrefetchPlanner planner;
+    private moed.jfr.Recorder recorder;
+    private long requestId;
+    private long stepId;
+    private String predictorName = "none";
     private final java.util.List<String> startupReport = new java.util.ArrayList<>();
     private long lastWarning;
 
@@ -200,11 +204,12 @@ public final class Engine implements AutoCloseable {
         }
         PrefetchPlanner p = new PrefetchPlanner(cache, newPredictor(name), moe, c.experts(), c.expertsUsed(), lookahead, margin, 0.9f);
         this.planner = p;
+        p.listen(this::recordPrediction);
         transformer.hook(new LayerHook() {
             @Override
             public void afterAttention(int layer, float[][] x, int n) {
                 for (int i = 0; i < n; i++) {
-                    p.afterAttention(layer, x[i]);
+                    p.afterAttention(layer, i, x[i]);
                 }
             }
 
@@ -239,15 +244,88 @@ public final class Engine implements AutoCloseable {
         return store;
     }
 
+    /**
+     * Records moed's JFR events into {@code file} until {@link #stopRecording} (or close): a session event
+     * describing the model and cache, then every routing decision, cache access, load, prefetch, eviction,
+     * step and request.
+     */
+    public void startRecording(Path file) throws IOException {
+        var c = model.config();
+        ExpertCache cc = cache;
+        recorder = new moed.jfr.Recorder(file, cc == null ? null
+                : () -> new long[] {cc.residentBytes(), cc.budgetBytes(), cc.residentCount()});
+        moed.jfr.Events.Session s = new moed.jfr.Events.Session();
+        s.model = file().path().getFileName().toString();
+        s.layers = c.layers();
+        s.experts = c.experts();
+        s.expertsUsed = c.expertsUsed();
+        s.expertBytes = model.expertLayout() != null ? model.expertLayout().maxExpertBytes() : 0;
+        s.budgetBytes = cc != null ? cc.budgetBytes() : 0;
+        s.slots = cc != null ? cc.slotCount() : 0;
+        s.backing = cc != null ? cc.backingName() : "none";
+        s.policy = cc != null ? cc.policyName() : "none";
+        s.predictor = planner != null ? planner.predictorName() : "none";
+        s.commit();
+        installObserver(0);
+    }
+
+    public void stopRecording() {
+        if (recorder != null) {
+            recorder.close();
+            recorder = null;
+            installObserver(0);
+        }
+    }
+
+    private void recordPrediction(int token, int layer, int distance, int[] ex, int n) {
+        moed.jfr.Events.Prediction ev = new moed.jfr.Events.Prediction();
+        if (ev.shouldCommit()) {
+            ev.step = stepId;
+            ev.token = token;
+            ev.layer = layer;
+            ev.distance = distance;
+            ev.count = Math.min(n, 16);
+            ev.experts0 = moed.jfr.Packing.ids(ex, ev.count, 0);
+            ev.experts1 = moed.jfr.Packing.ids(ex, ev.count, 4);
+            ev.experts2 = moed.jfr.Packing.ids(ex, ev.count, 8);
+            ev.experts3 = moed.jfr.Packing.ids(ex, ev.count, 12);
+            ev.commit();
+        }
+    }
+
+    public GgufFile file() {
+        return file;
+    }
+
+    private static void recordDecision(long request, long step, int pos, int layer, int[] ex, float[] w, int k) {
+        moed.jfr.Events.RouterDecision d = new moed.jfr.Events.RouterDecision();
+        if (d.shouldCommit()) {
+            d.request = request;
+            d.step = step;
+            d.position = pos;
+            d.layer = layer;
+            d.k = Math.min(k, moed.jfr.Packing.MAX_K);
+            d.experts0 = moed.jfr.Packing.ids(ex, d.k, 0);
+            d.experts1 = moed.jfr.Packing.ids(ex, d.k, 4);
+            d.weights0 = moed.jfr.Packing.halves(w, d.k, 0);
+            d.weights1 = moed.jfr.Packing.halves(w, d.k, 4);
+            d.commit();
+        }
+    }
+
     private void installObserver(int sequenceId) {
         RouterObserver user = userObserver;
         ExpertStatistics st = statistics;
         PrefetchPlanner p = planner;
-        if (st == null && p == null) {
+        boolean rec = recorder != null;
+        if (st == null && p == null && !rec) {
             transformer.observe(user, sequenceId);
             return;
         }
         transformer.observe((seq, pos, layer, ex, w, k) -> {
+            if (rec) {
+                recordDecision(requestId, stepId, pos, layer, ex, w, k);
+            }
             if (st != null) {
                 st.recordRoute(pos, layer, ex, k);
             }
@@ -332,15 +410,34 @@ public final class Engine implements AutoCloseable {
         for (int off = 0; off < ids.length; off += batch) {
             int n = Math.min(batch, ids.length - off);
             boolean lastChunk = off + n == ids.length;
-            transformer.forward(s, ids, off, n, lastChunk ? n - 1 : -1);
+            step(s, ids, off, n, lastChunk ? n - 1 : -1, 0);
             last = n - 1;
         }
         return last;
     }
 
+    /** One forward step, recorded as a moed.TokenStep (phase 0 prefill, 1 decode). */
+    public void step(InferenceState s, int[] ids, int off, int n, int logitsFrom, int phase) {
+        stepId++;
+        moed.jfr.Events.TokenStep ev = new moed.jfr.Events.TokenStep();
+        ev.begin();
+        transformer.forward(s, ids, off, n, logitsFrom);
+        ev.end();
+        if (ev.shouldCommit()) {
+            ev.request = requestId;
+            ev.step = stepId;
+            ev.phase = phase;
+            ev.tokens = n;
+            ev.commit();
+        }
+    }
+
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */
     public Generation generate(String prompt, int maxTokens, SamplerConfig cfg, TokenListener listener) {
         int[] ids = encodePrompt(prompt);
+        requestId++;
+        moed.jfr.Events.Request req = new moed.jfr.Events.Request();
+        req.begin();
         int room = contextLength - ids.length;
         int n = Math.min(maxTokens, room);
         InferenceState s = newState();
@@ -376,12 +473,20 @@ public final class Engine implements AutoCloseable {
                 break;
             }
             one[0] = next;
-            transformer.forward(s, one, 0, 1, 0);
+            step(s, one, 0, 1, 0, 1);
             logits = s.logits(0);
         }
         String tail = decoder.finish();
         text.append(tail);
         long t2 = System.nanoTime();
+        req.end();
+        if (req.shouldCommit()) {
+            req.request = requestId;
+            req.promptTokens = ids.length;
+            req.generatedTokens = produced;
+            req.stopReason = reason;
+            req.commit();
+        }
         return new Generation(ids, java.util.Arrays.copyOf(out, produced), text.toString(), reason, t1 - t0, t2 - t1);
     }
 
@@ -401,6 +506,7 @@ public final class Engine implements AutoCloseable {
 
     @Override
     public void close() {
+        stopRecording();
         executor.close();
         if (experts != null) {
             experts.close();

@@ -49,6 +49,9 @@ final class BenchCommand implements Callable<Integer> {
         try (Engine e = Engine.open(opts.model(), opts.threads(), Math.max(opts.context, prompt + gen + 1),
                 Math.max(opts.batch(), 1), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
+            if (cacheFlags.jfr != null) {
+                e.startRecording(cacheFlags.jfr);
+            }
             int vocab = e.model().config().vocab();
             SplittableRandom rnd = new SplittableRandom(7);
             int[] tokens = new int[prompt];
@@ -170,7 +173,7 @@ final class BenchCommand implements Callable<Integer> {
     private static void decode(Engine e, InferenceState s, int n) {
         int[] one = {1};
         for (int i = 0; i < n; i++) {
-            e.transformer().forward(s, one, 0, 1, 0);
+            e.step(s, one, 0, 1, 0, 1);
             float[] l = s.logits(0);
             one[0] = Ops.argmax(l, 0, e.model().config().vocab());
         }

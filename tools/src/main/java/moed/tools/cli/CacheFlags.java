@@ -44,6 +44,9 @@ final class CacheFlags {
     @Option(names = "--prefetch-margin", defaultValue = "0", description = "extra experts prefetched beyond top-k while the predicted probability mass is below 0.9 (default: ${DEFAULT-VALUE})")
     int margin;
 
+    @Option(names = "--jfr", description = "record moed's JFR events (routing, cache, loads, steps) to this file; read it with 'moed analyze'")
+    Path jfr;
+
     static Path defaultStateDir() {
         return Paths.get(System.getProperty("user.home"), ".moed");
     }

@@ -50,6 +50,9 @@ final class RunCommand implements Callable<Integer> {
         boolean text = output.equals("text");
         try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
+            if (cacheFlags.jfr != null) {
+                e.startRecording(cacheFlags.jfr);
+            }
             var before = e.cache() != null ? e.cache().counters() : null;
             if (text) {
                 System.err.printf("moed: %s, %d threads, kernels: %s%n", opts.model().getFileName(), e.threads(), Dot.describe());

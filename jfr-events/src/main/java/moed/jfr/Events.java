@@ -1,0 +1,139 @@
+package moed.jfr;
+
+import jdk.jfr.Category;
+import jdk.jfr.DataAmount;
+import jdk.jfr.Description;
+import jdk.jfr.Event;
+import jdk.jfr.Label;
+import jdk.jfr.Name;
+import jdk.jfr.Period;
+import jdk.jfr.StackTrace;
+import jdk.jfr.Timespan;
+
+/**
+ * moed's JFR event types. Names are stable (readers depend on them): {@code moed.Session}, {@code moed.RouterDecision},
+ * {@code moed.ExpertAccess}, {@code moed.ExpertLoad}, {@code moed.Prefetch}, {@code moed.Eviction},
+ * {@code moed.TokenStep}, {@code moed.Request}, {@code moed.CacheGauge}. None records a stack trace.
+ */
+public final class Events {
+    private Events() {
+    }
+
+    public static final String SESSION = "moed.Session";
+    public static final String ROUTER_DECISION = "moed.RouterDecision";
+    public static final String EXPERT_ACCESS = "moed.ExpertAccess";
+    public static final String EXPERT_LOAD = "moed.ExpertLoad";
+    public static final String PREFETCH = "moed.Prefetch";
+    public static final String EVICTION = "moed.Eviction";
+    public static final String TOKEN_STEP = "moed.TokenStep";
+    public static final String REQUEST = "moed.Request";
+    public static final String CACHE_GAUGE = "moed.CacheGauge";
+    public static final String PREDICTION = "moed.Prediction";
+
+    /** What a recording is about: written once when recording starts. */
+    @Name(SESSION) @Label("Session") @Category({"moed"}) @StackTrace(false)
+    @Description("The model and cache configuration of the recording")
+    public static final class Session extends Event {
+        @Label("Model") public String model;
+        @Label("Layers") public int layers;
+        @Label("Experts per layer") public int experts;
+        @Label("Experts used per token") public int expertsUsed;
+        @Label("Bytes per expert") @DataAmount public long expertBytes;
+        @Label("Cache budget") @DataAmount public long budgetBytes;
+        @Label("Cache slots") public int slots;
+        @Label("Backing") public String backing;
+        @Label("Policy") public String policy;
+        @Label("Predictor") public String predictor;
+    }
+
+    /** One token's routing at one layer: the chosen experts, best first, and their weights. */
+    @Name(ROUTER_DECISION) @Label("Router Decision") @Category({"moed", "Routing"}) @StackTrace(false)
+    public static final class RouterDecision extends Event {
+        @Label("Request") public long request;
+        @Label("Step") public long step;
+        @Label("Position") public int position;
+        @Label("Layer") public int layer;
+        @Label("k") public int k;
+        @Label("Experts 0-3 (16 bits each)") public long experts0;
+        @Label("Experts 4-7 (16 bits each)") public long experts1;
+        @Label("Weights 0-3 (F16 each)") public long weights0;
+        @Label("Weights 4-7 (F16 each)") public long weights1;
+    }
+
+    /** The forward pass asked for an expert: outcome 0 hit, 1 miss (waited for a demand load), 2 late hit (waited for a load already under way), 3 computed in place from the backing. */
+    @Name(EXPERT_ACCESS) @Label("Expert Access") @Category({"moed", "Cache"}) @StackTrace(false)
+    public static final class ExpertAccess extends Event {
+        @Label("Layer") public int layer;
+        @Label("Expert") public int expert;
+        @Label("Outcome") public int outcome;
+        @Label("Wait") @Timespan public long waitNanos;
+    }
+
+    /** Bytes moved from the backing into the resident tier; duration is the read. Reason 0 demand, 1 prefetch, 2 warm. */
+    @Name(EXPERT_LOAD) @Label("Expert Load") @Category({"moed", "Cache"}) @StackTrace(false)
+    public static final class ExpertLoad extends Event {
+        @Label("Layer") public int layer;
+        @Label("Expert") public int expert;
+        @Label("Bytes") @DataAmount public long bytes;
+        @Label("Reason") public int reason;
+        @Label("Tier") public String tier;
+    }
+
+    /** A prefetch's fate: action 0 issued, 1 used, 2 wasted (evicted unused), 3 cancelled. */
+    @Name(PREFETCH) @Label("Prefetch") @Category({"moed", "Cache"}) @StackTrace(false)
+    public static final class Prefetch extends Event {
+        @Label("Layer") public int layer;
+        @Label("Expert") public int expert;
+        @Label("Action") public int action;
+    }
+
+    @Name(EVICTION) @Label("Eviction") @Category({"moed", "Cache"}) @StackTrace(false)
+    public static final class Eviction extends Event {
+        @Label("Layer") public int layer;
+        @Label("Expert") public int expert;
+    }
+
+    /** One forward step; duration is its time. Phase 0 prefill, 1 decode. */
+    @Name(TOKEN_STEP) @Label("Token Step") @Category({"moed", "Inference"}) @StackTrace(false)
+    public static final class TokenStep extends Event {
+        @Label("Request") public long request;
+        @Label("Step") public long step;
+        @Label("Phase") public int phase;
+        @Label("Tokens") public int tokens;
+    }
+
+    /** A whole request, from prompt to last token. */
+    @Name(REQUEST) @Label("Request") @Category({"moed", "Inference"}) @StackTrace(false)
+    public static final class Request extends Event {
+        @Label("Request") public long request;
+        @Label("Prompt tokens") public int promptTokens;
+        @Label("Generated tokens") public int generatedTokens;
+        @Label("Stop reason") public String stopReason;
+    }
+
+    /**
+     * The predictor's guess for a layer ahead, made while token {@code token} of step {@code step} was at an
+     * earlier layer: up to 16 experts, 16 bits each, best first. Compared with that token's router decision at
+     * {@code layer}, it gives the predictor's recall and precision.
+     */
+    @Name(PREDICTION) @Label("Prediction") @Category({"moed", "Routing"}) @StackTrace(false)
+    public static final class Prediction extends Event {
+        @Label("Step") public long step;
+        @Label("Token in step") public int token;
+        @Label("Layer predicted") public int layer;
+        @Label("Distance (layers ahead)") public int distance;
+        @Label("Count") public int count;
+        @Label("Experts 0-3") public long experts0;
+        @Label("Experts 4-7") public long experts1;
+        @Label("Experts 8-11") public long experts2;
+        @Label("Experts 12-15") public long experts3;
+    }
+
+    /** Periodic: what the resident tier holds. */
+    @Name(CACHE_GAUGE) @Label("Cache Gauge") @Category({"moed", "Cache"}) @StackTrace(false) @Period("1 s")
+    public static final class CacheGauge extends Event {
+        @Label("Resident bytes") @DataAmount public long residentBytes;
+        @Label("Budget") @DataAmount public long budgetBytes;
+        @Label("Resident experts") public int entries;
+    }
+}

@@ -1,0 +1,58 @@
+package moed.jfr;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import jdk.jfr.FlightRecorder;
+import jdk.jfr.Recording;
+
+/**
+ * Starts and stops a recording of moed's events into a file ({@code --jfr FILE}). Only moed's events are
+ * enabled (thresholds 0, the gauge every second), so the recording's cost is moed's own.
+ */
+public final class Recorder implements AutoCloseable {
+    private final Recording recording;
+    private final Path file;
+    private final Runnable gaugeHook;
+
+    public Recorder(Path file, java.util.function.Supplier<long[]> gauge) throws IOException {
+        this.file = file;
+        this.recording = new Recording();
+        recording.setName("moed");
+        for (String n : new String[] {Events.SESSION, Events.ROUTER_DECISION, Events.EXPERT_ACCESS, Events.EXPERT_LOAD,
+            Events.PREFETCH, Events.EVICTION, Events.TOKEN_STEP, Events.REQUEST, Events.PREDICTION}) {
+            recording.enable(n).withoutStackTrace().withThreshold(Duration.ZERO);
+        }
+        recording.enable(Events.CACHE_GAUGE).withPeriod(Duration.ofSeconds(1));
+        recording.setToDisk(true);
+        recording.setDestination(file);
+        if (gauge != null) {
+            gaugeHook = () -> {
+                long[] g = gauge.get();
+                Events.CacheGauge e = new Events.CacheGauge();
+                e.residentBytes = g[0];
+                e.budgetBytes = g[1];
+                e.entries = (int) g[2];
+                e.commit();
+            };
+            FlightRecorder.addPeriodicEvent(Events.CacheGauge.class, gaugeHook);
+        } else {
+            gaugeHook = null;
+        }
+        recording.start();
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Stops the recording and writes it to the file. */
+    @Override
+    public void close() {
+        if (gaugeHook != null) {
+            FlightRecorder.removePeriodicEvent(gaugeHook);
+        }
+        recording.stop();
+        recording.close();
+    }
+}
