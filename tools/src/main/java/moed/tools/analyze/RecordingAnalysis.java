@@ -1,180 +1,490 @@
 package moed.tools.analyze;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
 import moed.cache.EvictionPolicy;
 import moed.cache.TraceReplay;
+import moed.jfr.read.EventSource;
+import moed.jfr.read.EventVisitor;
 import moed.jfr.read.MoedRecording;
 import moed.jfr.read.MoedRecording.Access;
-import moed.jfr.read.MoedRecording.Decision;
 import moed.jfr.read.MoedRecording.Load;
 import moed.jfr.read.MoedRecording.PrefetchAction;
-import moed.jfr.read.MoedRecording.Step;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.IntArrayList;
+import org.agrona.collections.LongArrayList;
 
 /**
- * Turns a {@link MoedRecording} into a {@link Report}. Everything is derived from the recorded events; the only
- * assumption is the backing bandwidth used to price misses in the miss-ratio curves (measured from the recorded
- * loads unless given).
+ * Turns a recording into a {@link Report} in two streaming passes, so a recording of any size is read in bounded
+ * memory: the first pass learns the set-up and the steps (one small entry per forward step), the second
+ * aggregates everything else as it goes. Per-step state (the tokens of one step, pending predictions) is dropped
+ * when the step ends. The one thing that grows with the recording is the access trace for the miss-ratio curves
+ * (4 bytes per access), capped at {@link #MAX_TRACE} accesses.
+ *
+ * <p>The only assumption is the backing bandwidth used to price misses (measured from the recorded loads unless
+ * given).
  */
 public final class RecordingAnalysis {
+    /** 16 M accesses (64 MiB of trace); beyond it the curves describe the first part of the recording. */
+    static final int MAX_TRACE = 16 << 20;
+
     /** What the analysis is asked for; NaN targets mean "not given". */
     public record Options(double backingGbps, double targetHitRate, double targetTokensPerSecond) {
         public static final Options DEFAULTS = new Options(Double.NaN, 0.9, Double.NaN);
     }
 
-    private final MoedRecording r;
     private final Options o;
-    private final int layers;
-    private final int experts;
-    private final int k;
-    private final long expertBytes;
-    private final long[] stepStart;
-    private final Step[] stepsByTime;
     private final List<String> notes = new ArrayList<>();
+    private MoedRecording.Session session;
+    private int layers;
+    private int experts;
+    private int k;
+    private long expertBytes;
+    // Steps, in time order (pass 1).
+    private final LongArrayList stepStart = new LongArrayList();
+    private final LongArrayList stepNanos = new LongArrayList();
+    private final LongArrayList stepId = new LongArrayList();
+    private final IntArrayList stepPhase = new IntArrayList();
+    private final IntArrayList stepTokens = new IntArrayList();
+    private long endTime;
 
-    private RecordingAnalysis(MoedRecording r, Options o) {
-        this.r = r;
+    private RecordingAnalysis(Options o) {
         this.o = o;
-        int l = 0;
-        int e = 0;
-        int kk = 0;
-        for (Decision d : r.decisions()) {
-            l = Math.max(l, d.layer() + 1);
-            kk = Math.max(kk, d.experts().length);
-            for (int x : d.experts()) {
-                e = Math.max(e, x + 1);
+    }
+
+    public static Report analyze(EventSource source, Options options) throws IOException {
+        RecordingAnalysis a = new RecordingAnalysis(options);
+        a.firstPass(source);
+        return a.secondPass(source);
+    }
+
+    private void firstPass(EventSource source) throws IOException {
+        int[] dims = new int[4]; // layers, experts, k, decisions
+        long[] maxLoadBytes = new long[1];
+        source.scan(new EventVisitor() {
+            @Override
+            public void session(MoedRecording.Session s) {
+                session = s;
+            }
+
+            @Override
+            public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk) {
+                dims[0] = Math.max(dims[0], layer + 1);
+                dims[2] = Math.max(dims[2], kk);
+                for (int i = 0; i < kk; i++) {
+                    dims[1] = Math.max(dims[1], ex[i] + 1);
+                }
+                dims[3]++;
+                endTime = Math.max(endTime, time);
+            }
+
+            @Override
+            public void load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
+                maxLoadBytes[0] = Math.max(maxLoadBytes[0], bytes);
+            }
+
+            @Override
+            public void access(long time, int layer, int expert, int outcome, long waitNanos) {
+                endTime = Math.max(endTime, time);
+            }
+
+            @Override
+            public void step(long time, long request, long step, int phase, int tokens, long nanos) {
+                stepStart.addLong(time);
+                stepNanos.addLong(nanos);
+                stepId.addLong(step);
+                stepPhase.addInt(phase);
+                stepTokens.addInt(tokens);
+                endTime = Math.max(endTime, time + nanos);
+            }
+        });
+        if (dims[3] == 0 && stepStart.isEmpty()) {
+            throw new IllegalArgumentException("the recording holds no moed events (no routing, no steps): record one with"
+                    + " 'moed run --jfr FILE ...'");
+        }
+        layers = session != null ? session.layers() : dims[0];
+        experts = session != null ? session.experts() : dims[1];
+        k = session != null ? session.expertsUsed() : dims[2];
+        expertBytes = session != null && session.expertBytes() > 0 ? session.expertBytes() : maxLoadBytes[0];
+        sortStepsByTime();
+    }
+
+    private void sortStepsByTime() {
+        Integer[] order = new Integer[stepStart.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Long.compare(stepStart.getLong(a), stepStart.getLong(b)));
+        long[][] l = {new long[order.length], new long[order.length], new long[order.length]};
+        int[][] n = {new int[order.length], new int[order.length]};
+        for (int i = 0; i < order.length; i++) {
+            l[0][i] = stepStart.getLong(order[i]);
+            l[1][i] = stepNanos.getLong(order[i]);
+            l[2][i] = stepId.getLong(order[i]);
+            n[0][i] = stepPhase.getInt(order[i]);
+            n[1][i] = stepTokens.getInt(order[i]);
+        }
+        stepStart.clear();
+        stepNanos.clear();
+        stepId.clear();
+        stepPhase.clear();
+        stepTokens.clear();
+        for (int i = 0; i < order.length; i++) {
+            stepStart.addLong(l[0][i]);
+            stepNanos.addLong(l[1][i]);
+            stepId.addLong(l[2][i]);
+            stepPhase.addInt(n[0][i]);
+            stepTokens.addInt(n[1][i]);
+        }
+    }
+
+    /** The index of the step whose time span holds {@code time}, or -1. */
+    private int stepAt(long time) {
+        int lo = 0;
+        int hi = stepStart.size() - 1;
+        int found = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (stepStart.getLong(mid) <= time) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
             }
         }
-        var s = r.session();
-        this.layers = s != null ? s.layers() : l;
-        this.experts = s != null ? s.experts() : e;
-        this.k = s != null ? s.expertsUsed() : kk;
-        long eb = s != null ? s.expertBytes() : 0;
-        if (eb == 0) {
-            eb = r.loads().stream().mapToLong(Load::bytes).max().orElse(0);
-        }
-        this.expertBytes = eb;
-        this.stepsByTime = r.steps().toArray(new Step[0]);
-        this.stepStart = Arrays.stream(stepsByTime).mapToLong(Step::time).toArray();
+        return found >= 0 && time <= stepStart.getLong(found) + stepNanos.getLong(found) ? found : -1;
     }
 
-    public static Report analyze(MoedRecording recording, Options options) {
-        if (recording.decisions().isEmpty() && recording.steps().isEmpty()) {
-            throw new IllegalArgumentException("the recording holds no moed events: record with 'moed run --jfr FILE ...'");
+    /** The phase of step {@code id} (steps are numbered in time order), or -1 if it was not recorded. */
+    private int phaseOfStep(long id) {
+        int lo = 0;
+        int hi = stepId.size() - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            long v = stepId.getLong(mid);
+            if (v == id) {
+                return stepPhase.getInt(mid);
+            } else if (v < id) {
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
         }
-        return new RecordingAnalysis(recording, options).run();
+        return -1;
     }
 
-    private Report run() {
+    /** Everything pass 2 accumulates. */
+    private final class Accumulator implements EventVisitor {
+        final boolean decodeBasis;
+        final long[] outcome = new long[4];
+        final long[][] layerOutcome = new long[layers][4];
+        final long[] layerWait = new long[layers];
+        long basisWait;
+        long loads;
+        long loadBytes;
+        long loadNanos;
+        long demandPrefetchBytes;
+        final long[] pf = new long[4];
+        final long[][] layerPf = new long[layers][4];
+        long evictions;
+        long requests;
+        final int[][] heat = new int[layers][experts];
+        // hit rate over time
+        final int buckets = 20;
+        final long[] bucketN = new long[buckets];
+        final long[] bucketHit = new long[buckets];
+        // stall histogram (micros)
+        final double[] edges = {0, 10, 100, 1_000, 10_000, 100_000, Double.POSITIVE_INFINITY};
+        final long[] histCount = new long[edges.length - 1];
+        final double[] histMs = new double[edges.length - 1];
+        // transitions: co-occurrence counts of consecutive layers' experts
+        final long[][][] pair = new long[Math.max(0, layers - 1)][experts][experts];
+        // per step: each token's experts per layer (by position), flushed into pair counts when the step ends
+        long currentStep = Long.MIN_VALUE;
+        final Int2ObjectHashMap<int[][]> stepTokens = new Int2ObjectHashMap<>();
+        final int[] decisionsAtLayer = new int[layers];
+        // predictions of the current step: key layer * 65536 + token -> per distance the predicted experts
+        final Int2ObjectHashMap<int[][]> pending = new Int2ObjectHashMap<>();
+        final long[][][] pred = new long[layers][3][4]; // predictions, right, chosen, predicted; distance 1..2
+        // trace
+        int[] trace = new int[1024];
+        boolean[] counted = new boolean[1024];
+        int traceLength;
+        boolean traceCapped;
+        int groupStart;
+        long groupStep = Long.MIN_VALUE;
+        int groupLayer = -1;
+        long decisions;
+
+        Accumulator(boolean decodeBasis) {
+            this.decodeBasis = decodeBasis;
+        }
+
+        boolean inBasis(long time) {
+            int i = stepAt(time);
+            return i < 0 ? !decodeBasis : (stepPhase.getInt(i) == 1) == decodeBasis;
+        }
+
+        @Override
+        public void access(long time, int layer, int expert, int out, long waitNanos) {
+            if (out < 0 || out > 3 || layer < 0 || layer >= layers) {
+                return;
+            }
+            outcome[out]++;
+            layerOutcome[layer][out]++;
+            if (inBasis(time)) {
+                basisWait += waitNanos;
+                layerWait[layer] += waitNanos;
+            }
+            int b = (int) Math.max(0, Math.min(buckets - 1, endTime <= 0 ? 0 : time * buckets / (endTime + 1)));
+            bucketN[b]++;
+            if (out == Access.HIT) {
+                bucketHit[b]++;
+            }
+            if (waitNanos > 0) {
+                double us = waitNanos / 1e3;
+                for (int i = 0; i < histCount.length; i++) {
+                    if (us < edges[i + 1]) {
+                        histCount[i]++;
+                        histMs[i] += waitNanos / 1e6;
+                        break;
+                    }
+                }
+            }
+        }
+
+        @Override
+        public void load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
+            loads++;
+            loadBytes += bytes;
+            loadNanos += nanos;
+            if (reason != Load.WARM) {
+                demandPrefetchBytes += bytes;
+            }
+        }
+
+        @Override
+        public void prefetch(long time, int layer, int expert, int action) {
+            if (action >= 0 && action < 4) {
+                pf[action]++;
+                if (layer >= 0 && layer < layers) {
+                    layerPf[layer][action]++;
+                }
+            }
+        }
+
+        @Override
+        public void eviction(long time, int layer, int expert) {
+            evictions++;
+        }
+
+        @Override
+        public void request(long time, long request, int promptTokens, int generatedTokens, String stopReason, long nanos) {
+            requests++;
+        }
+
+        @Override
+        public void prediction(long time, long step, int token, int layer, int distance, int[] ex, int n) {
+            if (step != currentStep) {
+                endStep(step);
+            }
+            if (layer < 0 || layer >= layers || distance < 1 || distance > 2 || token < 0 || token >= 65536) {
+                return;
+            }
+            int[][] byDistance = pending.computeIfAbsent(layer * 65536 + token, x -> new int[3][]);
+            byDistance[distance] = Arrays.copyOf(ex, n);
+        }
+
+        @Override
+        public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk) {
+            if (layer < 0 || layer >= layers) {
+                return;
+            }
+            decisions++;
+            if (step != currentStep) {
+                endStep(step);
+            }
+            for (int i = 0; i < kk; i++) {
+                if (ex[i] < experts) {
+                    heat[layer][ex[i]]++;
+                }
+            }
+            // Token i of the step is the i-th decision at this layer (positions come in order).
+            int token = decisionsAtLayer[layer]++;
+            int[][] p = pending.remove(layer * 65536 + token);
+            if (p != null) {
+                for (int d = 1; d <= 2; d++) {
+                    if (p[d] == null) {
+                        continue;
+                    }
+                    int right = 0;
+                    for (int e : p[d]) {
+                        for (int i = 0; i < kk; i++) {
+                            if (ex[i] == e) {
+                                right++;
+                                break;
+                            }
+                        }
+                    }
+                    long[] a = pred[layer][d];
+                    a[0]++;
+                    a[1] += right;
+                    a[2] += kk;
+                    a[3] += p[d].length;
+                }
+            }
+            int[][] tok = stepTokens.computeIfAbsent(position, x -> new int[layers][]);
+            tok[layer] = Arrays.copyOf(ex, kk);
+            trace(step, layer, ex, kk);
+        }
+
+        /** The cache's view: per step and layer each chosen expert once, in order of first choice. */
+        private void trace(long step, int layer, int[] ex, int kk) {
+            if (step != groupStep || layer != groupLayer) {
+                groupStep = step;
+                groupLayer = layer;
+                groupStart = traceLength;
+            }
+            int phase = phaseOfStep(step);
+            boolean basis = phase < 0 || (phase == 1) == decodeBasis;
+            for (int j = 0; j < kk; j++) {
+                int entry = layer * experts + ex[j];
+                boolean seen = false;
+                for (int i = groupStart; i < traceLength && !seen; i++) {
+                    seen = trace[i] == entry;
+                }
+                if (seen) {
+                    continue;
+                }
+                if (traceLength == MAX_TRACE) {
+                    traceCapped = true;
+                    return;
+                }
+                if (traceLength == trace.length) {
+                    int n = (int) Math.min(MAX_TRACE, 2L * trace.length);
+                    trace = Arrays.copyOf(trace, n);
+                    counted = Arrays.copyOf(counted, n);
+                }
+                counted[traceLength] = basis;
+                trace[traceLength++] = entry;
+            }
+        }
+
+        /** A new step begins: its predecessor's tokens go into the transition counts. */
+        void endStep(long next) {
+            for (int[][] t : stepTokens.values()) {
+                for (int l = 0; l + 1 < layers; l++) {
+                    if (t[l] == null || t[l + 1] == null) {
+                        continue;
+                    }
+                    for (int i : t[l]) {
+                        for (int j : t[l + 1]) {
+                            if (i < experts && j < experts) {
+                                pair[l][i][j]++;
+                            }
+                        }
+                    }
+                }
+            }
+            stepTokens.clear();
+            pending.clear();
+            Arrays.fill(decisionsAtLayer, 0);
+            currentStep = next;
+        }
+    }
+
+    private Report secondPass(EventSource source) throws IOException {
         long prefillTokens = 0;
         long prefillNanos = 0;
         long decodeTokens = 0;
         long decodeNanos = 0;
-        for (Step s : r.steps()) {
-            if (s.phase() == 0) {
-                prefillTokens += s.tokens();
-                prefillNanos += s.nanos();
+        for (int i = 0; i < stepStart.size(); i++) {
+            if (stepPhase.getInt(i) == 0) {
+                prefillTokens += stepTokens.getInt(i);
+                prefillNanos += stepNanos.getLong(i);
             } else {
-                decodeTokens += s.tokens();
-                decodeNanos += s.nanos();
+                decodeTokens += stepTokens.getInt(i);
+                decodeNanos += stepNanos.getLong(i);
             }
         }
         // Per-token figures are per decode token (the user's tokens/s) unless the recording has no decode.
         boolean decodeBasis = decodeTokens > 0;
         long basisTokens = decodeBasis ? decodeTokens : Math.max(1, prefillTokens);
         long basisNanos = decodeBasis ? decodeNanos : prefillNanos;
+        Accumulator a = new Accumulator(decodeBasis);
+        source.scan(a);
+        a.endStep(Long.MIN_VALUE);
 
-        long[] outcome = new long[4];
-        long[][] layerOutcome = new long[layers][4];
-        long[] layerWait = new long[layers];
-        long basisWait = 0;
-        for (Access a : r.accesses()) {
-            outcome[a.outcome()]++;
-            if (a.layer() < layers) {
-                layerOutcome[a.layer()][a.outcome()]++;
-            }
-            if (inBasis(a.time(), decodeBasis)) {
-                basisWait += a.waitNanos();
-                if (a.layer() < layers) {
-                    layerWait[a.layer()] += a.waitNanos();
-                }
-            }
-        }
-        long accesses = Arrays.stream(outcome).sum();
-        long loadBytes = 0;
-        long loadNanos = 0;
-        long demandPrefetchBytes = 0;
-        for (Load l : r.loads()) {
-            loadBytes += l.bytes();
-            loadNanos += l.nanos();
-            if (l.reason() != Load.WARM) {
-                demandPrefetchBytes += l.bytes();
-            }
-        }
+        long accesses = Arrays.stream(a.outcome).sum();
         double gbps;
         String gbpsSource;
         if (!Double.isNaN(o.backingGbps())) {
             gbps = o.backingGbps();
             gbpsSource = "given (--backing-gbps)";
-        } else if (loadNanos > 0 && r.loads().size() >= 4) {
-            gbps = loadBytes / (double) loadNanos;
-            gbpsSource = "measured over " + r.loads().size() + " recorded loads (one loader thread's rate)";
+        } else if (a.loadNanos > 0 && a.loads >= 4) {
+            gbps = a.loadBytes / (double) a.loadNanos;
+            gbpsSource = "measured over " + a.loads + " recorded loads (one loader thread's rate)";
         } else {
             gbps = 2.0;
             gbpsSource = "assumed 2 GB/s: the recording has no loads to measure; pass --backing-gbps";
         }
-        long[] pf = new long[4];
-        long[][] layerPf = new long[layers][4];
-        for (PrefetchAction p : r.prefetches()) {
-            pf[p.action()]++;
-            if (p.layer() < layers) {
-                layerPf[p.layer()][p.action()]++;
-            }
-        }
-        int[][] heat = heat();
         long totalTokens = prefillTokens + decodeTokens;
-        double computeMs = basisTokens == 0 ? Double.NaN : (basisNanos - basisWait) / 1e6 / basisTokens;
-        var s = r.session();
+        double computeMs = (basisNanos - a.basisWait) / 1e6 / basisTokens;
+        var s = session;
         Report.Summary summary = new Report.Summary(s != null ? s.model() : "?", layers, experts, k, expertBytes,
                 s != null ? s.budgetBytes() : 0, s != null ? s.slots() : 0, s != null ? s.backing() : "?",
-                s != null ? s.policy() : "?", s != null ? s.predictor() : "?", r.requests().size(), prefillTokens,
+                s != null ? s.policy() : "?", s != null ? s.predictor() : "?", (int) a.requests, prefillTokens,
                 decodeTokens, rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos), accesses,
-                ratio(outcome[Access.HIT], accesses), ratio(outcome[Access.LATE_HIT], accesses),
-                ratio(outcome[Access.MISS] + outcome[Access.IN_PLACE], accesses),
-                accesses == 0 ? 0 : basisWait / 1e6 / basisTokens, computeMs,
-                totalTokens == 0 ? 0 : demandPrefetchBytes / 1e6 / totalTokens, r.loads().size(), loadBytes,
-                pf[PrefetchAction.ISSUED], pf[PrefetchAction.USED], pf[PrefetchAction.WASTED],
-                pf[PrefetchAction.CANCELLED], r.evictions().size(), gbps, gbpsSource);
+                ratio(a.outcome[Access.HIT], accesses), ratio(a.outcome[Access.LATE_HIT], accesses),
+                ratio(a.outcome[Access.MISS] + a.outcome[Access.IN_PLACE], accesses),
+                a.basisWait / 1e6 / basisTokens, computeMs,
+                totalTokens == 0 ? 0 : a.demandPrefetchBytes / 1e6 / totalTokens, a.loads, a.loadBytes,
+                a.pf[PrefetchAction.ISSUED], a.pf[PrefetchAction.USED], a.pf[PrefetchAction.WASTED],
+                a.pf[PrefetchAction.CANCELLED], a.evictions, gbps, gbpsSource);
         if (accesses == 0) {
             notes.add("no expert cache in this run (experts read in place): hit rates are empty; the miss-ratio curves"
                     + " below still say what a cache would do with this workload");
         }
-
         List<Report.LayerRow> rows = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
-            long n = Arrays.stream(layerOutcome[l]).sum();
+            long n = Arrays.stream(a.layerOutcome[l]).sum();
             int hot = 0;
             long layerSum = 0;
             for (int e = 0; e < experts; e++) {
-                layerSum += heat[l][e];
-                if (heat[l][e] > heat[l][hot]) {
+                layerSum += a.heat[l][e];
+                if (a.heat[l][e] > a.heat[l][hot]) {
                     hot = e;
                 }
             }
-            rows.add(new Report.LayerRow(l, n, ratio(layerOutcome[l][Access.HIT], n), ratio(layerOutcome[l][Access.LATE_HIT], n),
-                    layerWait[l] / 1e6 / basisTokens, layerPf[l][PrefetchAction.ISSUED], layerPf[l][PrefetchAction.USED],
-                    layerPf[l][PrefetchAction.WASTED], hot, ratio(heat[l][hot], layerSum)));
+            rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][Access.HIT], n),
+                    ratio(a.layerOutcome[l][Access.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
+                    a.layerPf[l][PrefetchAction.ISSUED], a.layerPf[l][PrefetchAction.USED],
+                    a.layerPf[l][PrefetchAction.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
         }
-        Report.Curves curves = curves(heat, decodeBasis, gbps);
+        List<Report.TimePoint> overTime = new ArrayList<>();
+        if (accesses > 0) {
+            for (int b = 0; b < a.buckets; b++) {
+                overTime.add(new Report.TimePoint((b + 1) * (endTime + 1) / (double) a.buckets / 1e9, a.bucketN[b],
+                        ratio(a.bucketHit[b], a.bucketN[b])));
+            }
+        }
+        List<Report.HistogramBin> hist = new ArrayList<>();
+        for (int b = 0; b < a.histCount.length; b++) {
+            hist.add(new Report.HistogramBin(a.edges[b], a.edges[b + 1], a.histCount[b], a.histMs[b]));
+        }
+        long tokens = decodeBasis ? decodeTokens : prefillTokens;
+        Report.Curves curves = curves(a, tokens, gbps, computeMs);
         notes.add(String.format("miss-ratio curves: the heat policy's prior is this recording's own expert heat (what"
                 + " statistics of earlier runs of a similar workload give); stall estimates price each miss at %.2f GB/s"
                 + " and assume no overlap with compute (%s)", gbps, gbpsSource));
-        Report.Recommendation rec = recommend(curves);
+        if (a.traceCapped) {
+            notes.add("the recording has more than " + MAX_TRACE + " expert accesses: the curves replay the first "
+                    + MAX_TRACE);
+        }
         if (s != null && s.slots() > 0 && accesses > 0) {
             for (Report.CurvePoint p : curves.points()) {
                 if (p.entries() == s.slots()) {
@@ -190,120 +500,18 @@ public final class RecordingAnalysis {
                 }
             }
         }
-        return new Report(summary, rows, heat, hitRateOverTime(), stallHistogram(), transitions(), predictor(), curves,
-                rec, notes);
+        return new Report(summary, rows, a.heat, overTime, hist, transitions(a), predictor(a), curves,
+                recommend(curves), notes);
     }
 
-    private boolean inBasis(long time, boolean decodeBasis) {
-        int i = stepAt(time);
-        if (i < 0) {
-            return !decodeBasis;
-        }
-        return (stepsByTime[i].phase() == 1) == decodeBasis;
-    }
-
-    /** The step whose time span holds {@code time}, or -1. */
-    private int stepAt(long time) {
-        int i = Arrays.binarySearch(stepStart, time);
-        if (i < 0) {
-            i = -i - 2;
-        }
-        if (i < 0 || i >= stepsByTime.length) {
-            return -1;
-        }
-        Step s = stepsByTime[i];
-        return time <= s.time() + s.nanos() ? i : -1;
-    }
-
-    private int[][] heat() {
-        int[][] h = new int[layers][experts];
-        for (Decision d : r.decisions()) {
-            for (int e : d.experts()) {
-                if (d.layer() < layers && e < experts) {
-                    h[d.layer()][e]++;
-                }
-            }
-        }
-        return h;
-    }
-
-    private List<Report.TimePoint> hitRateOverTime() {
-        List<Report.TimePoint> out = new ArrayList<>();
-        if (r.accesses().isEmpty()) {
-            return out;
-        }
-        long end = r.accesses().get(r.accesses().size() - 1).time() + 1;
-        int buckets = (int) Math.min(20, r.accesses().size() / 20 + 1);
-        long[] n = new long[buckets];
-        long[] hit = new long[buckets];
-        for (Access a : r.accesses()) {
-            int b = (int) Math.min(buckets - 1, a.time() * buckets / end);
-            n[b]++;
-            if (a.outcome() == Access.HIT) {
-                hit[b]++;
-            }
-        }
-        for (int b = 0; b < buckets; b++) {
-            out.add(new Report.TimePoint((b + 1) * end / (double) buckets / 1e9, n[b], ratio(hit[b], n[b])));
-        }
-        return out;
-    }
-
-    private List<Report.HistogramBin> stallHistogram() {
-        double[] edges = {0, 10, 100, 1_000, 10_000, 100_000, Double.POSITIVE_INFINITY};
-        long[] count = new long[edges.length - 1];
-        double[] total = new double[edges.length - 1];
-        for (Access a : r.accesses()) {
-            if (a.waitNanos() <= 0) {
-                continue;
-            }
-            double us = a.waitNanos() / 1e3;
-            for (int b = 0; b < count.length; b++) {
-                if (us < edges[b + 1]) {
-                    count[b]++;
-                    total[b] += a.waitNanos() / 1e6;
-                    break;
-                }
-            }
-        }
-        List<Report.HistogramBin> out = new ArrayList<>();
-        for (int b = 0; b < count.length; b++) {
-            out.add(new Report.HistogramBin(edges[b], edges[b + 1], count[b], total[b]));
-        }
-        return out;
-    }
-
-    /** Decisions of each token (request, position), indexed by layer. */
-    private Map<Long, int[][]> byToken() {
-        Map<Long, int[][]> tokens = new HashMap<>();
-        for (Decision d : r.decisions()) {
-            if (d.layer() >= layers) {
-                continue;
-            }
-            long key = d.request() << 32 | (d.position() & 0xFFFFFFFFL);
-            tokens.computeIfAbsent(key, x -> new int[layers][])[d.layer()] = d.experts();
-        }
-        return tokens;
-    }
-
-    private List<Report.Transition> transitions() {
+    private List<Report.Transition> transitions(Accumulator a) {
         List<Report.Transition> out = new ArrayList<>();
-        if (layers < 2 || experts == 0) {
-            return out;
-        }
-        Map<Long, int[][]> tokens = byToken();
         for (int l = 0; l + 1 < layers; l++) {
-            long[][] c = new long[experts][experts];
+            long[][] c = a.pair[l];
             long total = 0;
-            for (int[][] t : tokens.values()) {
-                if (t[l] == null || t[l + 1] == null) {
-                    continue;
-                }
-                for (int i : t[l]) {
-                    for (int j : t[l + 1]) {
-                        c[i][j]++;
-                        total++;
-                    }
+            for (long[] row : c) {
+                for (long v : row) {
+                    total += v;
                 }
             }
             if (total == 0) {
@@ -342,50 +550,18 @@ public final class RecordingAnalysis {
         return out;
     }
 
-    private List<Report.PredictorRow> predictor() {
+    private List<Report.PredictorRow> predictor(Accumulator a) {
         List<Report.PredictorRow> out = new ArrayList<>();
-        if (r.predictions().isEmpty()) {
-            return out;
-        }
-        // Router decisions of each (step, layer), by position: token i of the step is the i-th position.
-        Map<Long, List<Decision>> byStepLayer = new HashMap<>();
-        for (Decision d : r.decisions()) {
-            byStepLayer.computeIfAbsent(d.step() * 4096 + d.layer(), x -> new ArrayList<>()).add(d);
-        }
-        byStepLayer.values().forEach(l -> l.sort((a, b) -> Integer.compare(a.position(), b.position())));
-        int maxDistance = r.predictions().stream().mapToInt(MoedRecording.Prediction::distance).max().orElse(1);
-        long[][][] acc = new long[layers][maxDistance + 1][4]; // predictions, intersect, actual, predicted
-        for (MoedRecording.Prediction p : r.predictions()) {
-            List<Decision> ds = byStepLayer.get(p.step() * 4096 + p.layer());
-            if (ds == null || p.token() >= ds.size() || p.layer() >= layers) {
-                continue;
-            }
-            int[] actual = ds.get(p.token()).experts();
-            int hit = 0;
-            for (int e : p.experts()) {
-                for (int a : actual) {
-                    if (a == e) {
-                        hit++;
-                        break;
-                    }
-                }
-            }
-            long[] a = acc[p.layer()][p.distance()];
-            a[0]++;
-            a[1] += hit;
-            a[2] += actual.length;
-            a[3] += p.experts().length;
-        }
-        for (int d = 1; d <= maxDistance; d++) {
+        for (int d = 1; d <= 2; d++) {
             long[] all = new long[4];
             for (int l = 0; l < layers; l++) {
-                long[] a = acc[l][d];
-                if (a[0] == 0) {
+                long[] p = a.pred[l][d];
+                if (p[0] == 0) {
                     continue;
                 }
-                out.add(new Report.PredictorRow(l, d, a[0], ratio(a[1], a[2]), ratio(a[1], a[3])));
+                out.add(new Report.PredictorRow(l, d, p[0], ratio(p[1], p[2]), ratio(p[1], p[3])));
                 for (int i = 0; i < 4; i++) {
-                    all[i] += a[i];
+                    all[i] += p[i];
                 }
             }
             if (all[0] > 0) {
@@ -395,110 +571,62 @@ public final class RecordingAnalysis {
         return out;
     }
 
-    /**
-     * The recorded routing as the sequence of expert accesses a cache sees: per step and layer, each chosen expert
-     * once (prefill runs an expert once over all its tokens), in order of first choice.
-     */
-    private int[][] trace(boolean decodeBasis) {
-        List<Decision> ds = r.decisions();
-        int[] t = new int[ds.size() * Math.max(k, 1)];
-        int[] basis = new int[t.length];
-        int n = 0;
-        int groupStart = 0;
-        long groupStep = Long.MIN_VALUE;
-        int groupLayer = -1;
-        Map<Long, Boolean> stepIsBasis = new HashMap<>();
-        for (Step s : r.steps()) {
-            stepIsBasis.put(s.step(), (s.phase() == 1) == decodeBasis);
-        }
-        for (Decision d : ds) {
-            if (d.step() != groupStep || d.layer() != groupLayer) {
-                groupStep = d.step();
-                groupLayer = d.layer();
-                groupStart = n;
-            }
-            for (int e : d.experts()) {
-                int entry = d.layer() * experts + e;
-                boolean seen = false;
-                for (int i = groupStart; i < n && !seen; i++) {
-                    seen = t[i] == entry;
-                }
-                if (!seen) {
-                    basis[n] = stepIsBasis.getOrDefault(d.step(), true) ? 1 : 0;
-                    t[n++] = entry;
-                }
-            }
-        }
-        return new int[][] {Arrays.copyOf(t, n), Arrays.copyOf(basis, n)};
-    }
-
-    private Report.Curves curves(int[][] heat, boolean decodeBasis, double gbps) {
-        int[][] tb = trace(decodeBasis);
-        int[] trace = tb[0];
-        boolean[] counted = new boolean[trace.length];
-        for (int i = 0; i < trace.length; i++) {
-            counted[i] = tb[1][i] == 1;
-        }
+    private Report.Curves curves(Accumulator a, long tokens, double gbps, double computeMs) {
+        // Trimmed copies, the growable originals dropped first, so the peak is one trace, not two.
+        int[] grown = a.trace;
+        boolean[] grownCounted = a.counted;
+        a.trace = null;
+        a.counted = null;
+        int[] trace = Arrays.copyOf(grown, a.traceLength);
+        grown = null;
+        boolean[] counted = Arrays.copyOf(grownCounted, a.traceLength);
+        grownCounted = null;
         int all = layers * experts;
-        long distinct = Arrays.stream(trace).distinct().count();
-        long tokens = r.steps().stream().filter(s -> (s.phase() == 1) == decodeBasis).mapToLong(Step::tokens).sum();
-        if (tokens == 0) {
-            tokens = byToken().size();
+        boolean[] present = new boolean[all];
+        long distinct = 0;
+        for (int x : trace) {
+            if (!present[x]) {
+                present[x] = true;
+                distinct++;
+            }
         }
         TreeSet<Integer> sizes = new TreeSet<>();
         sizes.add(Math.min(all, experts));
         for (int p = 5; p <= 100; p += 5) {
             sizes.add((int) Math.round(all * p / 100.0));
         }
-        if (r.session() != null && r.session().slots() > 0) {
-            sizes.add(Math.min(all, r.session().slots()));
+        if (session != null && session.slots() > 0) {
+            sizes.add(Math.min(all, session.slots()));
         }
         sizes.removeIf(c -> c < Math.max(1, k));
         double[] prior = new double[all];
-        double heatTotal = Arrays.stream(heat).flatMapToInt(Arrays::stream).sum();
+        double heatTotal = Arrays.stream(a.heat).flatMapToInt(Arrays::stream).sum();
         for (int l = 0; l < layers; l++) {
             for (int e = 0; e < experts; e++) {
-                prior[l * experts + e] = heatTotal == 0 ? 0 : heat[l][e] / heatTotal;
+                prior[l * experts + e] = heatTotal == 0 ? 0 : a.heat[l][e] / heatTotal;
             }
         }
         int[] caps = sizes.stream().mapToInt(Integer::intValue).toArray();
-        long countedAccesses = IntStream.range(0, counted.length).filter(i -> counted[i]).count();
-        double computeMs = computeMsPerToken();
-        long toks = tokens;
+        long countedAccesses = 0;
+        for (boolean b : counted) {
+            countedAccesses += b ? 1 : 0;
+        }
+        long basisAccesses = countedAccesses;
         Report.CurvePoint[] points = new Report.CurvePoint[caps.length];
-        IntStream.range(0, caps.length).parallel().forEach(i -> {
+        // One size at a time: each replay holds O(trace) state (Belady's next-use table), so memory stays bounded.
+        IntStream.range(0, caps.length).forEach(i -> {
             int c = caps[i];
             long[] lru = TraceReplay.policyHits(trace, c, EvictionPolicy.create("lru", all, null), counted);
             long[] lfu = TraceReplay.policyHits(trace, c, EvictionPolicy.create("lfu", all, null), counted);
             long[] ht = TraceReplay.policyHits(trace, c, EvictionPolicy.create("heat", all, prior), counted);
             long[] bel = TraceReplay.beladyHits(trace, c, counted);
             long bestCounted = Math.max(lru[1], Math.max(lfu[1], ht[1]));
-            double stallMs = toks == 0 ? 0 : (countedAccesses - bestCounted) * (double) expertBytes / gbps / 1e6 / toks;
+            double stallMs = tokens == 0 ? 0 : (basisAccesses - bestCounted) * (double) expertBytes / gbps / 1e6 / tokens;
             points[i] = new Report.CurvePoint(c, c * (double) expertBytes / (1L << 30), ratio(lru[0], trace.length),
                     ratio(lfu[0], trace.length), ratio(ht[0], trace.length), ratio(bel[0], trace.length), stallMs,
                     1000.0 / (computeMs + stallMs));
         });
         return new Report.Curves(trace.length, tokens, distinct, List.of(points));
-    }
-
-    /** Time per token without waiting for loads: the step time minus the recorded waits (decode if any). */
-    private double computeMsPerToken() {
-        boolean decode = r.steps().stream().anyMatch(s -> s.phase() == 1);
-        long tokens = 0;
-        long nanos = 0;
-        for (Step s : r.steps()) {
-            if ((s.phase() == 1) == decode) {
-                tokens += s.tokens();
-                nanos += s.nanos();
-            }
-        }
-        long wait = 0;
-        for (Access a : r.accesses()) {
-            if (inBasis(a.time(), decode)) {
-                wait += a.waitNanos();
-            }
-        }
-        return tokens == 0 ? 0 : (nanos - wait) / 1e6 / tokens;
     }
 
     private Report.Recommendation recommend(Report.Curves curves) {
@@ -521,10 +649,13 @@ public final class RecordingAnalysis {
         double ceiling = best(last);
         for (Report.CurvePoint p : pts) {
             if (best(p) >= 0.99 * ceiling) {
+                String why = byTps
+                        ? String.format("%.1f tokens/s is out of reach (with every expert resident the estimate is %.1f)",
+                                o.targetTokensPerSecond(), last.tokensPerSecond())
+                        : String.format("the target is out of reach on this recording (with every expert resident the hit"
+                                + " rate is %.1f%%: first uses always miss)", 100 * ceiling);
                 return new Report.Recommendation(p.gib(), p.entries(), bestPolicy(p), best(p), p.tokensPerSecond(),
-                        String.format("the target is out of reach on this recording (with every expert resident the hit"
-                                + " rate is %.1f%%: first uses always miss); this is the smallest size within 1%% of that",
-                                100 * ceiling));
+                        why + "; this is the smallest size within 1% of the best hit rate");
             }
         }
         return null;

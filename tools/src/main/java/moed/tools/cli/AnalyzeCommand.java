@@ -4,7 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import moed.jfr.read.MoedRecording;
 import moed.jfr.read.RecordingReader;
 import moed.tools.analyze.HtmlReport;
 import moed.tools.analyze.RecordingAnalysis;
@@ -46,8 +45,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         if (backingGbps != null && !(backingGbps > 0)) {
             throw new IllegalArgumentException("--backing-gbps must be positive");
         }
-        MoedRecording rec = RecordingReader.read(recording);
-        Report report = RecordingAnalysis.analyze(rec, new RecordingAnalysis.Options(
+        Report report = RecordingAnalysis.analyze(RecordingReader.source(recording), new RecordingAnalysis.Options(
                 backingGbps != null ? backingGbps : Double.NaN, targetHitRate, targetTps != null ? targetTps : Double.NaN));
         if (json) {
             System.out.println(Json.write(report));

@@ -51,7 +51,7 @@ class RecordingAnalysisTest {
     }
 
     @Test
-    void figuresMatchTheHandWorkedValues() {
+    void figuresMatchTheHandWorkedValues() throws Exception {
         Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
         Report.Summary s = rep.summary();
         assertEquals(2, s.promptTokens());
@@ -110,7 +110,7 @@ class RecordingAnalysisTest {
     }
 
     @Test
-    void aTargetSpeedPicksTheSmallestCacheThatReachesIt() {
+    void aTargetSpeedPicksTheSmallestCacheThatReachesIt() throws Exception {
         Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, 130));
         Report.Recommendation r = rep.recommendation();
         assertTrue(r.tokensPerSecond() >= 130, r.toString());
@@ -130,7 +130,7 @@ class RecordingAnalysisTest {
     }
 
     @Test
-    void textAndHtmlRenderTheReport() {
+    void textAndHtmlRenderTheReport() throws Exception {
         Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
         var out = new java.io.ByteArrayOutputStream();
         TextReport.print(rep, new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
