@@ -324,7 +324,7 @@ public final class Engine implements AutoCloseable {
         }
         transformer.observe((seq, pos, layer, ex, w, k) -> {
             if (rec) {
-                recordDecision(requestId, stepId, pos, layer, ex, w, k);
+                recordDecision(seq, stepId, pos, layer, ex, w, k);
             }
             if (st != null) {
                 st.recordRoute(pos, layer, ex, k);
@@ -373,6 +373,11 @@ public final class Engine implements AutoCloseable {
 
     public int contextLength() {
         return contextLength;
+    }
+
+    /** Prompt tokens per prefill step. */
+    public int batch() {
+        return batch;
     }
 
     public int threads() {
@@ -432,10 +437,54 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /** A fresh request id (shared by solo generations and the batch scheduler, so recordings never mix them up). */
+    public synchronized long newRequestId() {
+        return ++requestId;
+    }
+
+    /** A KV cache for one more sequence of this engine's context length. */
+    public InferenceState newSequenceState() {
+        return InferenceState.kvOnly(model.config(), contextLength);
+    }
+
+    /** Step buffers for batches of up to {@code rows} rows over sequence states. */
+    public InferenceState newScratchState(int rows) {
+        return InferenceState.scratch(model.config(), contextLength, rows);
+    }
+
+    /**
+     * One batched step (see {@link moed.runtime.model.Transformer#forwardRows}), recorded as a moed.TokenStep
+     * (request 0: the step serves several).
+     */
+    public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom, int phase) {
+        stepId++;
+        moed.jfr.Events.TokenStep ev = new moed.jfr.Events.TokenStep();
+        ev.begin();
+        transformer.forwardRows(scratch, kv, seqIds, tokens, n, logitsFrom);
+        ev.end();
+        if (ev.shouldCommit()) {
+            ev.request = n > 0 && allSame(seqIds, n) ? seqIds[0] : 0;
+            ev.step = stepId;
+            ev.phase = phase;
+            ev.tokens = n;
+            ev.commit();
+        }
+    }
+
+    private static boolean allSame(int[] a, int n) {
+        for (int i = 1; i < n; i++) {
+            if (a[i] != a[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */
     public Generation generate(String prompt, int maxTokens, SamplerConfig cfg, TokenListener listener) {
         int[] ids = encodePrompt(prompt);
         requestId++;
+        transformer.sequence((int) requestId);
         moed.jfr.Events.Request req = new moed.jfr.Events.Request();
         req.begin();
         int room = contextLength - ids.length;

@@ -38,9 +38,21 @@ public final class InferenceState {
     final int[] tokenIdx;
     final int[] slotIdx;
     final int[] expertCount;
+    /** Per row of a step: whose KV cache it reads and writes, at which position, for which sequence id. */
+    final InferenceState[] rowKv;
+    final int[] rowPos;
+    final int[] rowSeq;
     int position;
 
     public InferenceState(ModelConfig c, int contextLength, int batch) {
+        this(c, contextLength, batch, true);
+    }
+
+    /**
+     * A state whose KV cache holds {@code contextLength} positions (or none, for a scratch state that only runs
+     * steps over other states' caches) and whose step buffers hold {@code batch} rows.
+     */
+    InferenceState(ModelConfig c, int contextLength, int batch, boolean withKv) {
         if (contextLength < 1) {
             throw new IllegalArgumentException("context length must be positive, got " + contextLength);
         }
@@ -49,8 +61,8 @@ public final class InferenceState {
         int kvDim = c.kvDim();
         int hidden = Math.max(c.feedForward(), 1);
         int k = Math.max(c.expertsUsed(), 1);
-        keys = new float[c.layers()][contextLength * kvDim];
-        values = new float[c.layers()][contextLength * kvDim];
+        keys = new float[c.layers()][withKv ? contextLength * kvDim : 0];
+        values = new float[c.layers()][withKv ? contextLength * kvDim : 0];
         x = new float[batch][c.dim()];
         xb = new float[batch][c.dim()];
         q = new float[batch][c.qDim()];
@@ -83,6 +95,19 @@ public final class InferenceState {
         tokenIdx = new int[batch * k];
         slotIdx = new int[batch * k];
         expertCount = new int[Math.max(c.experts(), 1)];
+        rowKv = new InferenceState[batch];
+        rowPos = new int[batch];
+        rowSeq = new int[batch];
+    }
+
+    /** A sequence's KV cache with no step buffers of its own: steps over it run in a shared scratch state. */
+    public static InferenceState kvOnly(ModelConfig c, int contextLength) {
+        return new InferenceState(c, contextLength, 1, true);
+    }
+
+    /** Step buffers for up to {@code batch} rows, with no KV cache: rows point at their sequences' caches. */
+    public static InferenceState scratch(ModelConfig c, int contextLength, int batch) {
+        return new InferenceState(c, contextLength, batch, false);
     }
 
     /** Number of positions already in the KV cache: the position the next token takes. */

@@ -41,6 +41,11 @@ public final class Transformer {
         this.sequenceId = sequenceId;
     }
 
+    /** The sequence id the observer is told for steps run through {@link #forward}. */
+    public void sequence(int id) {
+        this.sequenceId = id;
+    }
+
     /** Installs the prediction/prefetch hook (null for none). */
     public void hook(LayerHook hook) {
         this.hook = hook;
@@ -62,6 +67,53 @@ public final class Transformer {
             throw new IllegalArgumentException("context full: " + s.position + " + " + n + " tokens exceed the context of "
                     + s.contextLength + " (raise -c)");
         }
+        for (int i = 0; i < n; i++) {
+            s.rowKv[i] = s;
+            s.rowPos[i] = s.position + i;
+            s.rowSeq[i] = sequenceId;
+        }
+        run(s, tokens, tokOff, n, logitsFrom);
+        s.position += n;
+    }
+
+    /**
+     * One step over rows of several sequences (continuous batching): row i is token {@code tokens[i]} of sequence
+     * {@code seqIds[i]}, whose KV cache is {@code kv[i]}, at that cache's position plus the number of earlier rows
+     * of the same sequence in this step. Every row is computed exactly as it would be alone (the kernels treat
+     * rows independently), so experts shared by sequences are read once per step and greedy outputs do not change.
+     * Advances each sequence's position by its rows; logits of rows logitsFrom..n-1 go to scratch.logits(i).
+     */
+    public void forwardRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom) {
+        if (n < 1 || n > scratch.batch) {
+            throw new IllegalArgumentException("batch of " + n + " rows; this scratch state holds 1 to " + scratch.batch);
+        }
+        for (int i = 0; i < n; i++) {
+            InferenceState q = kv[i];
+            int pos = q.position;
+            for (int j = 0; j < i; j++) {
+                if (kv[j] == q) {
+                    pos++;
+                }
+            }
+            if (pos >= q.contextLength) {
+                throw new IllegalArgumentException("context full: sequence " + seqIds[i] + " has used all " + q.contextLength
+                        + " positions (raise -c)");
+            }
+            if (q.contextLength > scratch.contextLength) {
+                throw new IllegalArgumentException("a sequence's context (" + q.contextLength + ") exceeds the scratch state's ("
+                        + scratch.contextLength + ")");
+            }
+            scratch.rowKv[i] = q;
+            scratch.rowPos[i] = pos;
+            scratch.rowSeq[i] = seqIds[i];
+        }
+        run(scratch, tokens, 0, n, logitsFrom);
+        for (int i = 0; i < n; i++) {
+            kv[i].position++;
+        }
+    }
+
+    private void run(InferenceState s, int[] tokens, int tokOff, int n, int logitsFrom) {
         int dim = c.dim();
         for (int i = 0; i < n; i++) {
             int t = tokens[tokOff + i];
@@ -84,11 +136,11 @@ public final class Transformer {
             mm.apply(w.wq(), s.actDim, null, n, s.q);
             mm.apply(w.wk(), s.actDim, null, n, s.k);
             mm.apply(w.wv(), s.actDim, null, n, s.v);
-            float[] kc = s.keys[l];
-            float[] vc = s.values[l];
             int kvDim = c.kvDim();
             for (int i = 0; i < n; i++) {
-                int pos = s.position + i;
+                int pos = s.rowPos[i];
+                float[] kc = s.rowKv[i].keys[l];
+                float[] vc = s.rowKv[i].values[l];
                 Ops.rope(s.q[i], 0, c.heads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
                 Ops.rope(s.k[i], 0, c.kvHeads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
                 for (int j = 0; j < kvDim; j++) {
@@ -98,8 +150,8 @@ public final class Transformer {
                 }
             }
             for (int i = 0; i < n; i++) {
-                Attention.attend(s.q[i], 0, kc, vc, s.position + i + 1, c.heads(), c.kvHeads(), c.headDim(), attnScale,
-                        s.qh, s.scores, s.att[i], 0);
+                Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], s.rowPos[i] + 1, c.heads(), c.kvHeads(),
+                        c.headDim(), attnScale, s.qh, s.scores, s.att[i], 0);
                 s.actQ[i].set(s.att[i], 0, c.qDim());
             }
             mm.apply(w.wo(), s.actQ, null, n, s.tmp);
@@ -118,7 +170,6 @@ public final class Transformer {
                 denseFfn(s, w, n);
             }
         }
-        s.position += n;
         if (hook != null) {
             hook.afterStep();
         }
@@ -170,7 +221,7 @@ public final class Transformer {
                 s.expertCount[s.chosen[i][j]]++;
             }
             if (observer != null) {
-                observer.onRoute(sequenceId, s.position + i, l, s.chosen[i], s.weights[i], k);
+                observer.onRoute(s.rowSeq[i], s.rowPos[i], l, s.chosen[i], s.weights[i], k);
             }
         }
         if (hook != null) {
