@@ -190,6 +190,22 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    /** Entries whose load is queued or under way. */
+    public int loadingCount() {
+        lock.lock();
+        try {
+            int n = 0;
+            for (byte st : state) {
+                if (st == LOADING) {
+                    n++;
+                }
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public CacheCounters counters() {
         lock.lock();
         try {

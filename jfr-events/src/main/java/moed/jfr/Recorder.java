@@ -16,6 +16,14 @@ public final class Recorder implements AutoCloseable {
     private final Runnable gaugeHook;
 
     public Recorder(Path file, java.util.function.Supplier<long[]> gauge) throws IOException {
+        this(file, gauge, 0);
+    }
+
+    /**
+     * As above, keeping at most {@code maxBytes} of the newest events (0: everything): a rotating recording for a
+     * long-running daemon. The file is also written if the JVM exits without {@link #close}.
+     */
+    public Recorder(Path file, java.util.function.Supplier<long[]> gauge, long maxBytes) throws IOException {
         this.file = file;
         this.recording = new Recording();
         recording.setName("moed");
@@ -26,6 +34,10 @@ public final class Recorder implements AutoCloseable {
         recording.enable(Events.CACHE_GAUGE).withPeriod(Duration.ofSeconds(1));
         recording.setToDisk(true);
         recording.setDestination(file);
+        recording.setDumpOnExit(true);
+        if (maxBytes > 0) {
+            recording.setMaxSize(maxBytes);
+        }
         if (gauge != null) {
             gaugeHook = () -> {
                 long[] g = gauge.get();
@@ -52,7 +64,11 @@ public final class Recorder implements AutoCloseable {
         if (gaugeHook != null) {
             FlightRecorder.removePeriodicEvent(gaugeHook);
         }
-        recording.stop();
+        try {
+            recording.stop();
+        } catch (IllegalStateException e) {
+            // already stopped: the JVM's exit hook got there first and has written the file
+        }
         recording.close();
     }
 }

@@ -250,10 +250,15 @@ public final class Engine implements AutoCloseable {
      * step and request.
      */
     public void startRecording(Path file) throws IOException {
+        startRecording(file, 0);
+    }
+
+    /** As {@link #startRecording(Path)}, keeping at most maxBytes of the newest events (0: all). */
+    public void startRecording(Path file, long maxBytes) throws IOException {
         var c = model.config();
         ExpertCache cc = cache;
         recorder = new moed.jfr.Recorder(file, cc == null ? null
-                : () -> new long[] {cc.residentBytes(), cc.budgetBytes(), cc.residentCount()});
+                : () -> new long[] {cc.residentBytes(), cc.budgetBytes(), cc.residentCount()}, maxBytes);
         moed.jfr.Events.Session s = new moed.jfr.Events.Session();
         s.model = file().path().getFileName().toString();
         s.layers = c.layers();

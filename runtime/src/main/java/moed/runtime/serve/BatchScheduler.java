@@ -70,7 +70,11 @@ public final class BatchScheduler {
             this.id = s.id();
             this.params = s.params();
             this.stream = s.stream();
-            this.kv = engine.newSequenceState();
+            InferenceState reused = freeStates.poll();
+            if (reused != null) {
+                reused.reset();
+            }
+            this.kv = reused != null ? reused : engine.newSequenceState();
             this.sampler = new Sampler(params.sampler(), vocab);
             this.decoder = new StreamingDecoder(engine.tokenizer());
         }
@@ -83,6 +87,8 @@ public final class BatchScheduler {
     private final Queue<Long> cancels = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Submission> waiting = new ArrayDeque<>();
     private final List<Sequence> active = new ArrayList<>();
+    /** KV caches of finished sequences, reused by the next ones (a cache is contextLength x layers x kvDim x 2 floats). */
+    private final ArrayDeque<InferenceState> freeStates = new ArrayDeque<>();
     private final InferenceState scratch;
     private final InferenceState[] rowKv;
     private final int[] rowSeq;
@@ -357,6 +363,9 @@ public final class BatchScheduler {
     }
 
     private void finish(Sequence s, String reason) {
+        if (freeStates.size() < maxSequences) {
+            freeStates.add(s.kv);
+        }
         s.event.end();
         if (s.event.shouldCommit()) {
             s.event.request = s.id;

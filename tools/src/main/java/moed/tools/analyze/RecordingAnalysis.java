@@ -337,7 +337,8 @@ public final class RecordingAnalysis {
                     a[3] += p[d].length;
                 }
             }
-            int[][] tok = stepTokens.computeIfAbsent(position, x -> new int[layers][]);
+            // Rows, not positions, name a step's tokens: in a batched step two sequences may share a position.
+            int[][] tok = stepTokens.computeIfAbsent(token, x -> new int[layers][]);
             tok[layer] = Arrays.copyOf(ex, kk);
             trace(step, layer, ex, kk);
         }

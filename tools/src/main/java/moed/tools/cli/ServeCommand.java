@@ -1,0 +1,106 @@
+package moed.tools.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import moed.runtime.Engine;
+import moed.tools.ipc.IpcDirectory;
+import moed.tools.ipc.MoedServer;
+import moed.tools.ipc.Protocol;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code moed serve}: load a model once and serve prompts from local clients over shared memory until stopped. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve a model to local clients ('moed submit', MoedClient) over Agrona shared-memory rings until"
+                + " SIGINT/SIGTERM. Requests decode together (continuous batching). Records JFR to <state-dir>/serve.jfr"
+                + " unless --jfr says otherwise or --no-jfr."})
+final class ServeCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions opts;
+
+    @Mixin
+    CacheFlags cacheFlags;
+
+    @Option(names = "--ipc-dir", description = "directory of the shared-memory rings (default: ~/.moed/ipc)")
+    Path ipcDir;
+
+    @Option(names = "--max-sequences", defaultValue = "8", description = "requests decoded together; more wait in a queue (default: ${DEFAULT-VALUE})")
+    int maxSequences;
+
+    @Option(names = "--no-jfr", description = "do not record")
+    boolean noJfr;
+
+    @Option(names = "--jfr-max-mb", defaultValue = "256", description = "the default recording keeps this many MiB of the newest events (default: ${DEFAULT-VALUE})")
+    long jfrMaxMb;
+
+    @Option(names = "--client-timeout-ms", defaultValue = "5000", description = "a client silent this long is dropped and its requests cancelled (default: ${DEFAULT-VALUE})")
+    long clientTimeout;
+
+    static Path defaultIpcDir() {
+        return CacheFlags.defaultStateDir().resolve("ipc");
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = ipcDir != null ? ipcDir : defaultIpcDir();
+        long t0 = System.nanoTime();
+        Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
+        load.update(0, 1);
+        Engine engine = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options());
+        load.update(1, 1);
+        engine.startupReport().forEach(l -> System.err.println("moed serve: " + l));
+        warmProgress(engine);
+        Path jfr = cacheFlags.jfr;
+        if (jfr == null && !noJfr) {
+            Path state = cacheFlags.stateDir != null ? cacheFlags.stateDir : CacheFlags.defaultStateDir();
+            java.nio.file.Files.createDirectories(state);
+            jfr = state.resolve("serve.jfr");
+        }
+        if (jfr != null && !noJfr) {
+            engine.startRecording(jfr, jfrMaxMb << 20);
+        }
+        MoedServer server;
+        try {
+            server = new MoedServer(engine, new IpcDirectory(dir), maxSequences, clientTimeout, System.err);
+        } catch (RuntimeException | java.io.IOException e) {
+            engine.close();
+            throw e;
+        }
+        Path recording = jfr;
+        Thread hook = new Thread(() -> {
+            System.err.println("moed serve: stopping: requests in flight get an error reply; flushing statistics"
+                    + (recording != null ? " and the recording " + recording : ""));
+            server.close();
+            engine.close();
+        }, "moed-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.err.printf("moed serve: serving %s on %s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
+                opts.model().getFileName(), dir, maxSequences, engine.threads(), (System.nanoTime() - t0) / 1e9);
+        server.awaitStop();
+        return 0;
+    }
+
+    /** Waits (with a progress bar) for the warm-start loads the engine queued. */
+    private static void warmProgress(Engine e) throws InterruptedException {
+        var cache = e.cache();
+        if (cache == null) {
+            return;
+        }
+        Progress p = new Progress("moed serve: warming the cache");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            int loading = cache.loadingCount();
+            int resident = cache.residentCount();
+            p.update(resident, resident + loading);
+            if (loading == 0) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    static long timeout() {
+        return Protocol.DEFAULT_TIMEOUT_MILLIS;
+    }
+}

@@ -1,0 +1,61 @@
+package moed.tools.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import moed.tools.ipc.MoedClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code moed submit "prompt"}: send a prompt to a running server and stream the answer to stdout. */
+@Command(name = "submit", mixinStandardHelpOptions = true, description = "Send a prompt to a running 'moed serve' and stream the generated text.")
+final class SubmitCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "PROMPT", description = "the prompt text")
+    String prompt;
+
+    @Option(names = "--ipc-dir", description = "the server's IPC directory (default: ~/.moed/ipc)")
+    Path ipcDir;
+
+    @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
+    int n;
+
+    @Option(names = "--temp", defaultValue = "0", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temp;
+
+    @Option(names = "--top-k", defaultValue = "40") int topK;
+    @Option(names = "--top-p", defaultValue = "0.95") float topP;
+    @Option(names = "--min-p", defaultValue = "0.05") float minP;
+    @Option(names = "--repeat-penalty", defaultValue = "1.0") float repeatPenalty;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+
+    @Option(names = "--stop", description = "stop before this string (repeatable)")
+    List<String> stops = List.of();
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = ipcDir != null ? ipcDir : ServeCommand.defaultIpcDir();
+        PrintStream sink = System.out;
+        try (MoedClient c = MoedClient.connect(dir)) {
+            MoedClient.Request r = c.submit(prompt, new MoedClient.Options(n, temp, topK, topP, minP, repeatPenalty, seed, stops),
+                    (id, piece) -> {
+                        sink.print(piece);
+                        sink.flush();
+                    });
+            MoedClient.Done d;
+            try {
+                d = r.end().get();
+            } catch (ExecutionException e) {
+                sink.println();
+                throw (Exception) e.getCause();
+            }
+            sink.println();
+            System.err.printf("moed: %s | prompt %d tokens (%.1f tok/s) | %d tokens generated (%.1f tok/s) | stop: %s%n",
+                    c.model(), d.promptTokens(), d.promptTokens() / (d.prefillNanos() / 1e9), d.generatedTokens(),
+                    d.generatedTokens() / Math.max(d.decodeNanos() / 1e9, 1e-9), d.reason());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,354 @@
+package moed.tools.ipc;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.MutableDirectBuffer;
+
+/**
+ * A client of a running {@code moed serve}: submit a prompt, receive its tokens as they are generated, cancel,
+ * close. One background thread reads the reply ring, stamps this client's heartbeat and watches the server's.
+ * Listeners run on that thread. Thread safe.
+ */
+public final class MoedClient implements AutoCloseable {
+    /** Sampling and stopping for one request. */
+    public record Options(int maxTokens, float temperature, int topK, float topP, float minP, float repeatPenalty,
+                          long seed, List<String> stops) {
+        public static Options greedy(int maxTokens) {
+            return new Options(maxTokens, 0f, 0, 1f, 0f, 1f, 0, List.of());
+        }
+    }
+
+    /** How a request ended. */
+    public record Done(String reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
+    }
+
+    /** Receives one request's stream. */
+    public interface Listener {
+        void onToken(int id, String piece);
+
+        default void onDone(Done done) {
+        }
+
+        default void onError(String code, String message) {
+        }
+    }
+
+    /** A submitted request: its end can be awaited, or it can be cancelled. */
+    public final class Request {
+        private final long id;
+        private final Listener listener;
+        private final CompletableFuture<Done> end = new CompletableFuture<>();
+
+        Request(long id, Listener listener) {
+            this.id = id;
+            this.listener = listener;
+        }
+
+        public long id() {
+            return id;
+        }
+
+        /** Completes with the Done, or exceptionally with a {@link ServerError}. */
+        public CompletableFuture<Done> end() {
+            return end;
+        }
+
+        public void cancel() {
+            send(Protocol.CANCEL, writer().begin(clientId, id));
+        }
+    }
+
+    /** An error reply from the server, or the loss of the server. */
+    public static final class ServerError extends RuntimeException {
+        private final String code;
+
+        public ServerError(String code, String message) {
+            super(message);
+            this.code = code;
+        }
+
+        public String code() {
+            return code;
+        }
+    }
+
+    private final IpcDirectory dir;
+    private final long clientId = ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
+    private final IpcDirectory.MappedRing requests;
+    private final IpcDirectory.MappedRing replies;
+    private final long timeoutMillis;
+    private final long serverInstance;
+    private final String model;
+    private final Map<Long, Request> open = new ConcurrentHashMap<>();
+    private final Map<Long, CompletableFuture<String>> statusWaiters = new ConcurrentHashMap<>();
+    private final AtomicLong nextRequest = new AtomicLong();
+    private final ThreadLocal<MessageWriter> writers = ThreadLocal.withInitial(MessageWriter::new);
+    private final Thread poller;
+    private volatile boolean running = true;
+    private volatile String lost;
+
+    private MoedClient(IpcDirectory dir, long timeoutMillis) throws IOException {
+        this.dir = dir;
+        this.timeoutMillis = timeoutMillis;
+        if (!Files.exists(dir.requestRing()) || !Files.exists(dir.infoFile())) {
+            throw new IOException("no moed server at " + dir.path() + ": start one with 'moed serve --ipc-dir " + dir.path() + "'");
+        }
+        this.requests = IpcDirectory.openRing(dir.requestRing());
+        long beat = requests.ring().consumerHeartbeatTime();
+        if (System.currentTimeMillis() - beat > timeoutMillis) {
+            requests.close();
+            throw new IOException("the moed server at " + dir.path() + " is not responding (last heartbeat "
+                    + (System.currentTimeMillis() - beat) + " ms ago): restart it with 'moed serve'");
+        }
+        this.replies = IpcDirectory.createRing(dir.clientRing(clientId), Protocol.REPLY_RING_BYTES);
+        replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
+        CompletableFuture<Object[]> welcome = new CompletableFuture<>();
+        this.poller = new Thread(() -> poll(welcome), "moed-client-" + Long.toHexString(clientId));
+        poller.setDaemon(true);
+        poller.start();
+        send(Protocol.HELLO, writer().begin(clientId, 0).putInt((int) ProcessHandle.current().pid()));
+        Object[] w;
+        try {
+            w = welcome.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            close();
+            throw new IOException("the moed server at " + dir.path() + " did not answer hello within " + timeoutMillis + " ms", e);
+        }
+        this.serverInstance = (Long) w[0];
+        this.model = (String) w[1];
+    }
+
+    public static MoedClient connect(java.nio.file.Path ipcDir) throws IOException {
+        return new MoedClient(new IpcDirectory(ipcDir), Protocol.DEFAULT_TIMEOUT_MILLIS);
+    }
+
+    public static MoedClient connect(java.nio.file.Path ipcDir, long timeoutMillis) throws IOException {
+        return new MoedClient(new IpcDirectory(ipcDir), timeoutMillis);
+    }
+
+    /** This client's id (it names the reply ring). */
+    public long clientId() {
+        return clientId;
+    }
+
+    /** The model the server serves. */
+    public String model() {
+        return model;
+    }
+
+    private MessageWriter writer() {
+        return writers.get();
+    }
+
+    private void send(int type, MessageWriter w) {
+        if (lost != null) {
+            throw new ServerError("server_lost", lost);
+        }
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while (!requests.ring().write(type, w.buffer(), 0, w.length())) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new ServerError("busy", "the server's request ring stayed full for " + timeoutMillis + " ms");
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
+    /** Submits a prompt; tokens go to the listener as they come. */
+    public Request submit(String prompt, Options o, Listener listener) {
+        long id = nextRequest.incrementAndGet();
+        Request r = new Request(id, listener);
+        open.put(id, r);
+        byte[] text = prompt.getBytes(StandardCharsets.UTF_8);
+        int chunks = Math.max(1, (text.length + Protocol.MAX_CHUNK_BYTES - 1) / Protocol.MAX_CHUNK_BYTES);
+        if (chunks > Short.MAX_VALUE) {
+            open.remove(id);
+            throw new IllegalArgumentException("the prompt is too long to send (" + text.length + " bytes)");
+        }
+        try {
+            for (int c = 0; c < chunks; c++) {
+                MessageWriter w = writer().begin(clientId, id).putInt(o.maxTokens()).putFloat(o.temperature()).putInt(o.topK())
+                        .putFloat(o.topP()).putFloat(o.minP()).putFloat(o.repeatPenalty()).putLong(o.seed())
+                        .putShort(c).putShort(chunks).putShort(c == 0 ? o.stops().size() : 0);
+                if (c == 0) {
+                    for (String s : o.stops()) {
+                        w.putString(s);
+                    }
+                }
+                int from = c * Protocol.MAX_CHUNK_BYTES;
+                w.putBytes(text, from, Math.min(Protocol.MAX_CHUNK_BYTES, text.length - from));
+                send(Protocol.SUBMIT, w);
+            }
+        } catch (RuntimeException e) {
+            open.remove(id);
+            throw e;
+        }
+        return r;
+    }
+
+    /** The server's status as JSON. */
+    public String status() throws Exception {
+        long id = nextRequest.incrementAndGet();
+        CompletableFuture<String> f = new CompletableFuture<>();
+        statusWaiters.put(id, f);
+        send(Protocol.STATUS_REQUEST, writer().begin(clientId, id));
+        try {
+            return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } finally {
+            statusWaiters.remove(id);
+        }
+    }
+
+    private void poll(CompletableFuture<Object[]> welcome) {
+        MessageReader reader = new MessageReader();
+        long lastBeat = 0;
+        while (running) {
+            int n = replies.ring().read((type, buffer, index, length) -> onReply(reader, welcome, type, buffer, index, length), 64);
+            long now = System.currentTimeMillis();
+            if (now - lastBeat >= Protocol.HEARTBEAT_MILLIS) {
+                replies.ring().consumerHeartbeatTime(now);
+                lastBeat = now;
+                checkServer(now);
+            }
+            if (n == 0) {
+                LockSupport.parkNanos(200_000);
+            }
+        }
+    }
+
+    /** A server that stopped stamping its ring, or was replaced by another, fails every open request. */
+    private void checkServer(long now) {
+        if (lost != null) {
+            return;
+        }
+        long beat = requests.ring().consumerHeartbeatTime();
+        String why = null;
+        if (now - beat > timeoutMillis) {
+            why = "the moed server stopped responding (no heartbeat for " + (now - beat) + " ms)";
+        } else if (serverInstance != 0) {
+            Properties p = dir.readInfo();
+            String inst = p.getProperty("instance");
+            if (inst == null || Long.parseLong(inst) != serverInstance) {
+                why = "the moed server went away or was restarted";
+            }
+        }
+        if (why != null) {
+            lost = why;
+            for (Request r : open.values()) {
+                failRequest(r, "server_lost", why);
+            }
+            open.clear();
+        }
+    }
+
+    private void failRequest(Request r, String code, String message) {
+        try {
+            r.listener.onError(code, message);
+        } finally {
+            r.end.completeExceptionally(new ServerError(code, message));
+        }
+    }
+
+    private void onReply(MessageReader rd, CompletableFuture<Object[]> welcome, int type, MutableDirectBuffer b, int index, int length) {
+        try {
+            rd.wrap(b, index, length);
+            long id = rd.requestId();
+            switch (type) {
+                case Protocol.WELCOME -> welcome.complete(new Object[] {rd.getLong("instance"), rd.getString("model")});
+                case Protocol.TOKEN -> {
+                    Request r = open.get(id);
+                    int tok = rd.getInt("token");
+                    String piece = rd.getString("piece");
+                    if (r != null) {
+                        r.listener.onToken(tok, piece);
+                    }
+                }
+                case Protocol.DONE -> {
+                    Done d = new Done(rd.getString("reason"), rd.getInt("prompt tokens"), rd.getInt("generated tokens"),
+                            rd.getLong("prefill nanos"), rd.getLong("decode nanos"));
+                    Request r = open.remove(id);
+                    if (r != null) {
+                        try {
+                            r.listener.onDone(d);
+                        } finally {
+                            r.end.complete(d);
+                        }
+                    }
+                }
+                case Protocol.ERROR -> {
+                    String code = rd.getString("code");
+                    String msg = rd.getString("message");
+                    Request r = open.remove(id);
+                    if (r != null) {
+                        failRequest(r, code, msg);
+                    } else {
+                        CompletableFuture<String> f = statusWaiters.remove(id);
+                        if (f != null) {
+                            f.completeExceptionally(new ServerError(code, msg));
+                        } else if (!welcome.isDone()) {
+                            welcome.completeExceptionally(new ServerError(code, msg));
+                        }
+                    }
+                }
+                case Protocol.STATUS -> {
+                    CompletableFuture<String> f = statusWaiters.remove(id);
+                    String json = rd.getString("status");
+                    if (f != null) {
+                        f.complete(json);
+                    }
+                }
+                default -> {
+                    // a reply kind from a newer server: ignored
+                }
+            }
+        } catch (MalformedMessageException e) {
+            // a garbled reply cannot be attributed safely; the request will end by its DONE or the timeout
+        } catch (RuntimeException e) {
+            // a listener's exception must not stop the poller
+        }
+    }
+
+    /** Says goodbye (the server cancels what is still running), stops the poller and removes the reply ring. */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        try {
+            if (lost == null) {
+                send(Protocol.BYE, writer().begin(clientId, 0));
+            }
+        } catch (RuntimeException e) {
+            // the server is gone already
+        }
+        running = false;
+        if (Thread.currentThread() != poller) {
+            try {
+                poller.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Request r : open.values()) {
+            failRequest(r, "closed", "the client was closed");
+        }
+        open.clear();
+        requests.close();
+        // The server may still hold this ring mapped; removing the file is safe, the mapping stays valid for it.
+        replies.close();
+        try {
+            Files.deleteIfExists(replies.file());
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,409 @@
+package moed.tools.ipc;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import moed.runtime.Engine;
+import moed.runtime.sampling.SamplerConfig;
+import moed.runtime.serve.BatchScheduler;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+
+/**
+ * The daemon's IPC side: one thread reads the request ring and talks to clients; the scheduler's compute thread
+ * runs the batched forward passes and writes tokens straight into the clients' reply rings (they are many-to-one
+ * rings, so both threads may write). A malformed message costs its sender an error reply, never the server.
+ */
+public final class MoedServer implements AutoCloseable {
+    private final Engine engine;
+    private final BatchScheduler scheduler;
+    private final IpcDirectory dir;
+    private final IpcDirectory.ServerLock lock;
+    private final IpcDirectory.MappedRing requests;
+    private final long instanceId = ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
+    private final long timeoutMillis;
+    private final PrintStream log;
+    private final Map<Long, Client> clients = new ConcurrentHashMap<>();
+    private final AtomicLong malformed = new AtomicLong();
+    private final Thread ipcThread;
+    private final Thread computeThread;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean running = true;
+    private final long startedNanos = System.nanoTime();
+
+    /** One connected client: its reply ring and its requests in flight (client request id -> scheduler id). */
+    private final class Client {
+        final long id;
+        final IpcDirectory.MappedRing ring;
+        final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
+        final Map<Long, PendingPrompt> pending = new ConcurrentHashMap<>();
+        final MessageWriter writer = new MessageWriter(); // compute-thread replies
+        final MessageWriter ipcWriter = new MessageWriter(); // IPC-thread replies
+        final long connectedMillis = System.currentTimeMillis();
+        volatile boolean dead;
+
+        Client(long id, IpcDirectory.MappedRing ring) {
+            this.id = id;
+            this.ring = ring;
+        }
+    }
+
+    /** A prompt arriving in chunks. */
+    private static final class PendingPrompt {
+        final BatchScheduler.Params params;
+        final byte[][] chunks;
+        int received;
+        long bytes;
+
+        PendingPrompt(BatchScheduler.Params params, int count) {
+            this.params = params;
+            this.chunks = new byte[count][];
+        }
+    }
+
+    public MoedServer(Engine engine, IpcDirectory dir, int maxSequences, long timeoutMillis, PrintStream log) throws IOException {
+        this.engine = engine;
+        this.dir = dir;
+        this.timeoutMillis = timeoutMillis;
+        this.log = log;
+        this.scheduler = new BatchScheduler(engine, maxSequences);
+        this.lock = dir.lockForServer();
+        try {
+            this.requests = IpcDirectory.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
+            requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
+            dir.writeInfo(instanceId, engine.file().path().getFileName().toString());
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+        computeThread = new Thread(scheduler::run, "moed-compute");
+        ipcThread = new Thread(this::ipcLoop, "moed-ipc");
+        computeThread.start();
+        ipcThread.start();
+    }
+
+    public BatchScheduler scheduler() {
+        return scheduler;
+    }
+
+    public long instanceId() {
+        return instanceId;
+    }
+
+    public int clientCount() {
+        return clients.size();
+    }
+
+    public long malformedMessages() {
+        return malformed.get();
+    }
+
+    private void ipcLoop() {
+        ManyToOneRingBuffer ring = requests.ring();
+        MessageReader reader = new MessageReader();
+        long lastBeat = 0;
+        while (running) {
+            int n = ring.read((type, buffer, index, length) -> onMessage(reader, type, buffer, index, length), 64);
+            long now = System.currentTimeMillis();
+            if (now - lastBeat >= Protocol.HEARTBEAT_MILLIS) {
+                ring.consumerHeartbeatTime(now);
+                lastBeat = now;
+                dropSilentClients(now);
+            }
+            if (n == 0) {
+                LockSupport.parkNanos(200_000);
+            }
+        }
+    }
+
+    private void onMessage(MessageReader r, int type, MutableDirectBuffer buffer, int index, int length) {
+        try {
+            r.wrap(buffer, index, length);
+            switch (type) {
+                case Protocol.HELLO -> hello(r);
+                case Protocol.SUBMIT -> submit(r);
+                case Protocol.CANCEL -> cancel(r.clientId(), r.requestId());
+                case Protocol.BYE -> drop(r.clientId(), null);
+                case Protocol.STATUS_REQUEST -> status(r);
+                default -> throw new MalformedMessageException("unknown message type " + type);
+            }
+        } catch (MalformedMessageException | IllegalArgumentException e) {
+            malformed.incrementAndGet();
+            Client c = clients.get(r.clientId());
+            if (c != null) {
+                sendError(c, c.ipcWriter, r.requestId(), "bad_message", Protocol.typeName(type) + ": " + e.getMessage());
+            } else {
+                log.println("moed serve: ignored a malformed message from an unknown client: " + e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            // A bug must not take the daemon down: report it to the sender and go on.
+            malformed.incrementAndGet();
+            log.println("moed serve: error handling a " + Protocol.typeName(type) + " message: " + e);
+            Client c = clients.get(r.clientId());
+            if (c != null) {
+                sendError(c, c.ipcWriter, r.requestId(), "internal", e.toString());
+            }
+        }
+    }
+
+    private void hello(MessageReader r) {
+        int pid = r.getInt("pid");
+        long id = r.clientId();
+        if (clients.containsKey(id)) {
+            throw new MalformedMessageException("client id " + Long.toHexString(id) + " is already connected");
+        }
+        IpcDirectory.MappedRing ring;
+        try {
+            ring = IpcDirectory.openRing(dir.clientRing(id));
+        } catch (IOException e) {
+            log.println("moed serve: client " + Long.toHexString(id) + " (pid " + pid + ") said hello without a usable reply ring: "
+                    + e.getMessage());
+            return;
+        }
+        Client c = new Client(id, ring);
+        clients.put(id, c);
+        MessageWriter w = c.ipcWriter.begin(id, 0).putLong(instanceId).putString(engine.file().path().getFileName().toString());
+        write(c, Protocol.WELCOME, w);
+    }
+
+    private Client known(MessageReader r) {
+        Client c = clients.get(r.clientId());
+        if (c == null) {
+            throw new MalformedMessageException("client " + Long.toHexString(r.clientId()) + " has not said hello");
+        }
+        return c;
+    }
+
+    private void submit(MessageReader r) {
+        Client c = known(r);
+        long req = r.requestId();
+        int maxTokens = r.getInt("max tokens");
+        float temp = r.getFloat("temperature");
+        int topK = r.getInt("top-k");
+        float topP = r.getFloat("top-p");
+        float minP = r.getFloat("min-p");
+        float repeat = r.getFloat("repeat penalty");
+        long seed = r.getLong("seed");
+        int chunk = r.getShort("chunk index");
+        int count = r.getShort("chunk count");
+        int stopCount = r.getShort("stop count");
+        if (count < 1 || chunk < 0 || chunk >= count) {
+            throw new MalformedMessageException("chunk " + chunk + " of " + count);
+        }
+        if (stopCount < 0 || stopCount > 16) {
+            throw new MalformedMessageException("stop count " + stopCount + " (at most 16)");
+        }
+        List<String> stops = new ArrayList<>();
+        for (int i = 0; i < stopCount; i++) {
+            String s = r.getString("stop string");
+            if (s.isEmpty()) {
+                throw new MalformedMessageException("an empty stop string");
+            }
+            stops.add(s);
+        }
+        byte[] text = r.getBytes("prompt");
+        PendingPrompt p = c.pending.get(req);
+        if (chunk == 0) {
+            if (p != null || c.inFlight.containsKey(req)) {
+                throw new MalformedMessageException("request id " + req + " is already in use");
+            }
+            // Parameters are checked here, so a bad value is answered at once with its name.
+            BatchScheduler.Params params = new BatchScheduler.Params(maxTokens,
+                    new SamplerConfig(temp, topK, topP, minP, repeat, 64, seed), stops);
+            p = new PendingPrompt(params, count);
+            c.pending.put(req, p);
+        } else if (p == null || p.chunks.length != count || p.chunks[chunk] != null) {
+            c.pending.remove(req);
+            throw new MalformedMessageException("prompt chunk " + chunk + " of " + count + " does not fit request " + req);
+        }
+        p.chunks[chunk] = text;
+        p.received++;
+        p.bytes += text.length;
+        if (p.bytes > Protocol.MAX_PROMPT_BYTES) {
+            c.pending.remove(req);
+            throw new MalformedMessageException("the prompt exceeds " + Protocol.MAX_PROMPT_BYTES + " bytes");
+        }
+        if (p.received < count) {
+            return;
+        }
+        c.pending.remove(req);
+        byte[] all = new byte[(int) p.bytes];
+        int at = 0;
+        for (byte[] b : p.chunks) {
+            System.arraycopy(b, 0, all, at, b.length);
+            at += b.length;
+        }
+        String prompt = new String(all, StandardCharsets.UTF_8);
+        c.inFlight.put(req, -1L);
+        long sid = scheduler.submit(prompt, p.params, new ReplyStream(c, req));
+        c.inFlight.replace(req, -1L, sid);
+    }
+
+    private void cancel(long clientId, long req) {
+        Client c = clients.get(clientId);
+        if (c == null) {
+            return;
+        }
+        Long sid = c.inFlight.get(req);
+        if (sid != null && sid >= 0) {
+            scheduler.cancel(sid);
+        }
+    }
+
+    private void status(MessageReader r) {
+        Client c = known(r);
+        BatchScheduler.Status s = scheduler.status();
+        var cache = engine.cache();
+        String json = String.format(java.util.Locale.ROOT,
+                "{\"model\":\"%s\",\"instance\":%d,\"uptime_s\":%.1f,\"clients\":%d,\"active_sequences\":%d,\"queued\":%d,"
+                        + "\"requests_done\":%d,\"tokens_generated\":%d,\"decode_tokens_per_s\":%.2f,\"malformed_messages\":%d,"
+                        + "\"cache_resident_bytes\":%d,\"cache_budget_bytes\":%d,\"cache_hit_rate\":%s}",
+                engine.file().path().getFileName(), instanceId, (System.nanoTime() - startedNanos) / 1e9, clients.size(),
+                s.active(), s.queued(), s.requestsDone(), s.tokensGenerated(), s.decodeTokensPerSecond(), malformed.get(),
+                cache == null ? 0 : cache.residentBytes(), cache == null ? 0 : cache.budgetBytes(),
+                cache == null ? "null" : String.format(java.util.Locale.ROOT, "%.4f", hitRate(cache.counters())));
+        write(c, Protocol.STATUS, c.ipcWriter.begin(c.id, r.requestId()).putString(json));
+    }
+
+    private static double hitRate(moed.cache.CacheCounters k) {
+        long all = k.hits + k.misses + k.lateHits + k.directComputes;
+        return all == 0 ? 0 : (double) k.hits / all;
+    }
+
+    /** Sends a request's results to its client, on the compute thread. */
+    private final class ReplyStream implements BatchScheduler.Stream {
+        private final Client c;
+        private final long req;
+
+        ReplyStream(Client c, long req) {
+            this.c = c;
+            this.req = req;
+        }
+
+        @Override
+        public void token(int id, String piece) {
+            write(c, Protocol.TOKEN, c.writer.begin(c.id, req).putInt(id).putString(piece));
+        }
+
+        @Override
+        public void done(String reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
+            c.inFlight.remove(req);
+            write(c, Protocol.DONE, c.writer.begin(c.id, req).putString(reason).putInt(promptTokens).putInt(generatedTokens)
+                    .putLong(prefillNanos).putLong(decodeNanos));
+        }
+
+        @Override
+        public void error(String code, String message) {
+            c.inFlight.remove(req);
+            sendError(c, c.writer, req, code, message);
+        }
+    }
+
+    private void sendError(Client c, MessageWriter w, long req, String code, String message) {
+        write(c, Protocol.ERROR, w.begin(c.id, req).putString(code).putString(message));
+    }
+
+    /**
+     * Writes into a client's ring; a client that does not drain its ring for the timeout is dropped (its requests
+     * are cancelled) rather than allowed to stall everyone else.
+     */
+    private void write(Client c, int type, MessageWriter w) {
+        if (c.dead) {
+            return;
+        }
+        long deadline = 0;
+        while (!c.ring.ring().write(type, w.buffer(), 0, w.length())) {
+            long now = System.currentTimeMillis();
+            if (deadline == 0) {
+                deadline = now + timeoutMillis;
+            } else if (now > deadline || c.dead || !running) {
+                markDead(c, "its reply ring stayed full");
+                return;
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
+    private void dropSilentClients(long now) {
+        for (Client c : clients.values()) {
+            long beat = c.ring.ring().consumerHeartbeatTime();
+            long last = Math.max(beat, c.connectedMillis);
+            if (now - last > timeoutMillis) {
+                drop(c.id, "no heartbeat for " + (now - last) + " ms");
+            }
+        }
+    }
+
+    private void markDead(Client c, String why) {
+        if (!c.dead) {
+            c.dead = true;
+            if (why != null) {
+                log.println("moed serve: dropping client " + Long.toHexString(c.id) + ": " + why);
+            }
+            for (long sid : c.inFlight.values()) {
+                if (sid >= 0) {
+                    scheduler.cancel(sid);
+                }
+            }
+        }
+    }
+
+    /** Forgets a client (IPC thread): its requests are cancelled and its ring unmapped once the compute side lets go. */
+    private void drop(long clientId, String why) {
+        Client c = clients.remove(clientId);
+        if (c == null) {
+            return;
+        }
+        markDead(c, why);
+        // The compute thread may be writing a token to this ring right now; unmapping is left to the GC of the
+        // mapping (IoUtil.unmap here could race), so a dropped client costs at most one mapped ring until then.
+    }
+
+    /** Blocks until the server has stopped. */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    /**
+     * Graceful stop: no new work; requests in flight get an error reply saying the server is going away; the IPC
+     * files are removed and the lock released. The engine (statistics, recording) is closed by its owner.
+     */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        scheduler.stop();
+        try {
+            computeThread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        running = false;
+        try {
+            ipcThread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        requests.close();
+        for (Client c : clients.values()) {
+            c.ring.close(); // both threads have stopped: nobody writes to these rings any more
+        }
+        clients.clear();
+        dir.removeServerFiles();
+        try {
+            lock.close();
+        } catch (IOException e) {
+            // the process is going away anyway
+        }
+        stopped.countDown();
+    }
+}
