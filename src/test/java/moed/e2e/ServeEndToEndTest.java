@@ -170,6 +170,13 @@ class ServeEndToEndTest {
             ExecutionException ex = assertThrows(ExecutionException.class, () -> bad.end().get(30, TimeUnit.SECONDS));
             assertTrue(ex.getCause().getMessage().contains("top-p must be in (0, 1]"), ex.getCause().getMessage());
 
+            // A prompt of several chunks is reassembled whole: 60 KB of text is far over the 512-token context.
+            String huge = "the sea and the ship ".repeat(3000);
+            MoedClient.Request big = client.submit(huge, MoedClient.Options.greedy(5), new Got());
+            ExecutionException over = assertThrows(ExecutionException.class, () -> big.end().get(60, TimeUnit.SECONDS));
+            assertTrue(over.getCause().getMessage().matches("the prompt is \\d{4,} tokens, the context holds 512.*"),
+                    over.getCause().getMessage());
+
             // A client process killed mid-stream: the server notices the silence and frees its sequence.
             Process p = submitProcess(dir, PROMPTS[3], 400);
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));

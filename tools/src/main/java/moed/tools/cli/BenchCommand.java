@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prefill and decode tokens/s (median of runs); 'bench kernels' measures kernel GB/s.",
-        subcommands = {KernelBench.class, PredictorBench.class})
+        subcommands = {KernelBench.class, PredictorBench.class, BatchBench.class})
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions opts;
