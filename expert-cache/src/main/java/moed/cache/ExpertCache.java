@@ -215,6 +215,7 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    @Override
     public boolean isResident(int layer, int expert) {
         lock.lock();
         try {

@@ -11,6 +11,11 @@ public interface ExpertSource extends AutoCloseable {
     /** The weights of expert {@code expert} of layer {@code layer}, readable until {@link #release} for it. */
     ExpertWeights acquire(int layer, int expert);
 
+    /** Whether reading this expert now costs no load (always, for a source that reads in place). */
+    default boolean isResident(int layer, int expert) {
+        return true;
+    }
+
     /** The step no longer reads this expert; a cache may now evict it. */
     default void release(int layer, int expert) {
     }

@@ -58,6 +58,7 @@ public final class Events {
         @Label("Experts 4-7 (16 bits each)") public long experts1;
         @Label("Weights 0-3 (F16 each)") public long weights0;
         @Label("Weights 4-7 (F16 each)") public long weights1;
+        @Label("Experts replaced by cache-aware routing") public int rerouted;
     }
 
     /** The forward pass asked for an expert: outcome 0 hit, 1 miss (waited for a demand load), 2 late hit (waited for a load already under way), 3 computed in place from the backing. */

@@ -58,6 +58,10 @@ public final class Engine implements AutoCloseable {
     private PrefetchPlanner planner;
     private moed.jfr.Recorder recorder;
     private long requestId;
+    private boolean[] pinnedExpertLayers;
+    private String plannerName;
+    private int plannerLookahead;
+    private int plannerMargin;
     private long stepId;
     private String predictorName = "none";
     private final java.util.List<String> startupReport = new java.util.ArrayList<>();
@@ -89,6 +93,16 @@ public final class Engine implements AutoCloseable {
 
     /** Opens a model with its experts served as {@code cacheOptions} says (in place, or through a bounded cache). */
     public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions) throws IOException {
+        return open(path, threads, contextLength, batch, cacheOptions, java.util.List.of());
+    }
+
+    /**
+     * As above, with llama.cpp-style tensor overrides {@code REGEX=resident|backing}: expert tensors matched by a
+     * {@code resident} rule stay pinned (read in place, never through the cache); everything else keeps the default
+     * (experts through the cache when there is one, all other tensors resident).
+     */
+    public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions,
+                              java.util.List<String> tensorOverrides) throws IOException {
         GgufFile f = GgufFile.open(path);
         ExpertCache cache = null;
         StatisticsStore store = null;
@@ -114,11 +128,19 @@ public final class Engine implements AutoCloseable {
             } else if (c.isMoe()) {
                 src = new MappedExpertSource(m.expertLayout());
             }
+            boolean[] pinnedLayers = pinnedExpertLayers(f, c.layers(), tensorOverrides);
+            if (cache != null && anyTrue(pinnedLayers)) {
+                src = new moed.cache.LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinnedLayers);
+            }
             if (store != null) {
                 ExpertCache cc = cache;
                 store.attach(stats, cc != null ? cc::counters : null, cacheOptions.flushMillis());
             }
             Engine e = new Engine(f, m, t, new ParallelExecutor(threads), src, ctx, batch, cache, stats, store);
+            e.pinnedExpertLayers = pinnedLayers;
+            for (String o : tensorOverrides) {
+                e.startupReport.add("override " + o + ": " + describeOverride(f, o));
+            }
             if (cache != null && !cacheOptions.predictor().equals("none")) {
                 e.installPlanner(cacheOptions.predictor(), cacheOptions.lookahead(), cacheOptions.prefetchMargin());
             }
@@ -133,6 +155,87 @@ public final class Engine implements AutoCloseable {
             }
             f.close();
             throw e;
+        }
+    }
+
+    /** Layers whose expert tensors a {@code =resident} override names; refuses overrides moed cannot honour. */
+    static boolean[] pinnedExpertLayers(GgufFile f, int layers, java.util.List<String> overrides) {
+        boolean[] pinned = new boolean[layers];
+        for (String o : overrides) {
+            int eq = o.lastIndexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("--override-tensor takes REGEX=resident|backing, got '" + o + "'");
+            }
+            String where = o.substring(eq + 1);
+            java.util.regex.Pattern p;
+            try {
+                p = java.util.regex.Pattern.compile(o.substring(0, eq));
+            } catch (java.util.regex.PatternSyntaxException ex) {
+                throw new IllegalArgumentException("--override-tensor: '" + o.substring(0, eq) + "' is not a regular expression: "
+                        + ex.getDescription());
+            }
+            if (!where.equals("resident") && !where.equals("backing")) {
+                throw new IllegalArgumentException("--override-tensor: '" + where + "' must be resident or backing");
+            }
+            for (var t : f.tensors().values()) {
+                if (!p.matcher(t.name()).find()) {
+                    continue;
+                }
+                boolean expert = t.name().contains("_exps.");
+                if (!expert && where.equals("backing")) {
+                    throw new IllegalArgumentException("--override-tensor " + o + ": " + t.name() + " is not an expert tensor;"
+                            + " only expert tensors (ffn_*_exps) can go through the expert cache");
+                }
+                if (expert && where.equals("resident")) {
+                    int layer = layerOf(t.name());
+                    if (layer >= 0 && layer < layers) {
+                        pinned[layer] = true;
+                    }
+                }
+            }
+        }
+        return pinned;
+    }
+
+    private static String describeOverride(GgufFile f, String o) {
+        int eq = o.lastIndexOf('=');
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(o.substring(0, eq));
+        long n = f.tensors().values().stream().filter(t -> p.matcher(t.name()).find()).count();
+        return n == 0 ? "matches no tensor (check the names with 'moed model info --tensors')" : "matches " + n + " tensors";
+    }
+
+    private static int layerOf(String name) {
+        if (!name.startsWith("blk.")) {
+            return -1;
+        }
+        int dot = name.indexOf('.', 4);
+        try {
+            return Integer.parseInt(name.substring(4, dot));
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static boolean anyTrue(boolean[] a) {
+        for (boolean b : a) {
+            if (b) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Applies the routing knobs (smart expert reduction, cache-aware routing, skipped layers); the predictor then
+     * predicts only layers whose MoE runs.
+     */
+    public void routing(moed.runtime.model.RoutingOptions options) {
+        if (options.cacheAwareMargin() > 0 && cache == null) {
+            throw new IllegalArgumentException("--cache-aware-routing prefers experts resident in the cache: give --cache-gb or --cache-mb too");
+        }
+        transformer.routing(options);
+        if (planner != null) {
+            installPlanner(plannerName, plannerLookahead, plannerMargin);
         }
     }
 
@@ -197,10 +300,15 @@ public final class Engine implements AutoCloseable {
     }
 
     private void installPlanner(String name, int lookahead, int margin) {
+        plannerName = name;
+        plannerLookahead = lookahead;
+        plannerMargin = margin;
         var c = model.config();
         boolean[] moe = new boolean[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
-            moe[l] = model.layer(l).router() != null;
+            // Layers whose MoE is skipped or whose experts are pinned need no prefetching.
+            moe[l] = model.layer(l).router() != null && !transformer.routing().skipsMoe(l)
+                    && !(pinnedExpertLayers != null && pinnedExpertLayers[l]);
         }
         PrefetchPlanner p = new PrefetchPlanner(cache, newPredictor(name), moe, c.experts(), c.expertsUsed(), lookahead, margin, 0.9f);
         this.planner = p;
@@ -302,9 +410,10 @@ public final class Engine implements AutoCloseable {
         return file;
     }
 
-    private static void recordDecision(long request, long step, int pos, int layer, int[] ex, float[] w, int k) {
+    private static void recordDecision(long request, long step, int pos, int layer, int[] ex, float[] w, int k, int rerouted) {
         moed.jfr.Events.RouterDecision d = new moed.jfr.Events.RouterDecision();
         if (d.shouldCommit()) {
+            d.rerouted = rerouted;
             d.request = request;
             d.step = step;
             d.position = pos;
@@ -329,7 +438,7 @@ public final class Engine implements AutoCloseable {
         }
         transformer.observe((seq, pos, layer, ex, w, k) -> {
             if (rec) {
-                recordDecision(seq, stepId, pos, layer, ex, w, k);
+                recordDecision(seq, stepId, pos, layer, ex, w, k, transformer.lastRerouted());
             }
             if (st != null) {
                 st.recordRoute(pos, layer, ex, k);

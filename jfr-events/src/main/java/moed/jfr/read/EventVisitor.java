@@ -9,8 +9,12 @@ public interface EventVisitor {
     default void session(MoedRecording.Session s) {
     }
 
-    /** {@code experts[0..k)} and {@code weights[0..k)} are reused between calls. */
-    default void decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights, int k) {
+    /**
+     * {@code experts[0..k)} and {@code weights[0..k)} are reused between calls; {@code rerouted}: how many of the
+     * experts cache-aware routing put in place of non-resident ones.
+     */
+    default void decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights, int k,
+                          int rerouted) {
     }
 
     default void access(long time, int layer, int expert, int outcome, long waitNanos) {

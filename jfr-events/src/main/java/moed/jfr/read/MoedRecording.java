@@ -20,7 +20,11 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
                           int slots, String backing, String policy, String predictor) {
     }
 
-    public record Decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights) {
+    public record Decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights,
+                           int rerouted) {
+        public Decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights) {
+            this(time, request, step, position, layer, experts, weights, 0);
+        }
     }
 
     /** Outcomes as in {@code moed.ExpertAccess}. */
@@ -76,8 +80,10 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
             }
 
             @Override
-            public void decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights, int k) {
-                decisions.add(new Decision(time, request, step, position, layer, Arrays.copyOf(experts, k), Arrays.copyOf(weights, k)));
+            public void decision(long time, long request, long step, int position, int layer, int[] experts, float[] weights, int k,
+                                 int rerouted) {
+                decisions.add(new Decision(time, request, step, position, layer, Arrays.copyOf(experts, k), Arrays.copyOf(weights, k),
+                        rerouted));
             }
 
             @Override
@@ -142,7 +148,7 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
         }
         for (Decision d : decisions) {
             items.add(new Item(d.time(), () -> v.decision(d.time(), d.request(), d.step(), d.position(), d.layer(),
-                    d.experts(), d.weights(), d.experts().length)));
+                    d.experts(), d.weights(), d.experts().length, d.rerouted())));
         }
         for (Access a : accesses) {
             items.add(new Item(a.time(), () -> v.access(a.time(), a.layer(), a.expert(), a.outcome(), a.waitNanos())));

@@ -63,7 +63,7 @@ public final class RecordingReader {
                             weights[i] = Float.float16ToFloat((short) (w >>> (16 * (i % 4))));
                         }
                         v.decision(t, e.getLong("request"), e.getLong("step"), e.getInt("position"), e.getInt("layer"),
-                                ids, weights, k);
+                                ids, weights, k, e.hasField("rerouted") ? e.getInt("rerouted") : 0);
                     }
                     case Events.EXPERT_ACCESS -> v.access(t, e.getInt("layer"), e.getInt("expert"), e.getInt("outcome"),
                             e.getLong("waitNanos"));

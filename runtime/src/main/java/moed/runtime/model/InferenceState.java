@@ -27,6 +27,8 @@ public final class InferenceState {
     final float[][] expertOutRow; // expertOut rows indexed by slot (token * k + rank)
     final float[][] rowView;      // scratch row aliases, indexed by token
     final int[][] chosen;
+    /** Per token of a step: how many of its chosen experts are used (k, or fewer with smart expert reduction). */
+    final int[] used;
     final float[][] weights;
     final float[][] logits;
     final Activation[] actDim;
@@ -77,6 +79,7 @@ public final class InferenceState {
         expertOutRow = new float[batch * k][];
         rowView = new float[batch][];
         chosen = new int[batch][k];
+        used = new int[batch];
         weights = new float[batch][k];
         logits = new float[batch][c.vocab()];
         actDim = new Activation[batch];

@@ -23,6 +23,9 @@ public final class Transformer {
     private RouterObserver observer;
     private LayerHook hook;
     private int sequenceId;
+    private RoutingOptions routing = RoutingOptions.DEFAULT;
+    private int lastRerouted;
+    private long rerouted;
 
     public Transformer(Model model, ExpertSource experts, MatMat mm) {
         this.model = model;
@@ -39,6 +42,32 @@ public final class Transformer {
     public void observe(RouterObserver observer, int sequenceId) {
         this.observer = observer;
         this.sequenceId = sequenceId;
+    }
+
+    /** Smart expert reduction, cache-aware routing and layer skipping (see {@link RoutingOptions}). */
+    public void routing(RoutingOptions options) {
+        if (options.reducesExperts() && options.kMin() > c.expertsUsed()) {
+            throw new IllegalArgumentException("-ser Kmin " + options.kMin() + " exceeds the model's " + c.expertsUsed()
+                    + " experts per token");
+        }
+        if (options.cacheAwareMargin() > 0 && !c.isMoe()) {
+            throw new IllegalArgumentException("--cache-aware-routing needs a model with experts");
+        }
+        this.routing = options;
+    }
+
+    public RoutingOptions routing() {
+        return routing;
+    }
+
+    /** Experts replaced by cache-aware routing in the decision just reported to the observer. */
+    public int lastRerouted() {
+        return lastRerouted;
+    }
+
+    /** Experts replaced by cache-aware routing so far. */
+    public long rerouted() {
+        return rerouted;
     }
 
     /** The sequence id the observer is told for steps run through {@link #forward}. */
@@ -128,6 +157,17 @@ public final class Transformer {
             if (hook != null) {
                 hook.beforeLayer(l, s.x, n);
             }
+            if (routing.skipsAttention(l)) {
+                for (int i = 0; i < n; i++) {
+                    Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.ffnNorm(), dim, c.rmsEps());
+                    s.actDim[i].set(s.xb[i], 0, dim);
+                }
+                if (hook != null) {
+                    hook.afterAttention(l, s.x, n);
+                }
+                feedForward(s, l, w, n);
+                continue;
+            }
             // Attention.
             for (int i = 0; i < n; i++) {
                 Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.attnNorm(), dim, c.rmsEps());
@@ -163,12 +203,7 @@ public final class Transformer {
             if (hook != null) {
                 hook.afterAttention(l, s.x, n);
             }
-            // Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it.
-            if (c.isMoe()) {
-                moe(s, l, w, n);
-            } else {
-                denseFfn(s, w, n);
-            }
+            feedForward(s, l, w, n);
         }
         if (hook != null) {
             hook.afterStep();
@@ -181,6 +216,18 @@ public final class Transformer {
                 s.tokenIdx[count++] = i;
             }
             mm.apply(model.output(), s.actDim, s.tokenIdx, count, s.logits);
+        }
+    }
+
+    /** Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it. */
+    private void feedForward(InferenceState s, int l, LayerWeights w, int n) {
+        if (routing.skipsMoe(l)) {
+            return;
+        }
+        if (c.isMoe()) {
+            moe(s, l, w, n);
+        } else {
+            denseFfn(s, w, n);
         }
     }
 
@@ -211,17 +258,32 @@ public final class Transformer {
             float[] p = s.routerLogits[i];
             Ops.softmax(p, 0, e);
             Ops.topK(p, e, k, s.chosen[i]);
+            int used = k;
+            int swapped = 0;
+            if (routing.reducesExperts()) {
+                // Ranks are in descending probability: once one falls below t * top, all later ones do.
+                float bar = routing.threshold() * p[s.chosen[i][0]];
+                used = routing.kMin();
+                while (used < k && p[s.chosen[i][used]] > bar) {
+                    used++;
+                }
+            }
+            if (routing.cacheAwareMargin() > 0) {
+                swapped = preferResident(l, p, s.chosen[i], used, e);
+            }
+            s.used[i] = used;
             float sum = 0;
-            for (int j = 0; j < k; j++) {
+            for (int j = 0; j < used; j++) {
                 s.weights[i][j] = p[s.chosen[i][j]];
                 sum += s.weights[i][j];
             }
-            for (int j = 0; j < k; j++) {
+            for (int j = 0; j < used; j++) {
                 s.weights[i][j] /= sum;
                 s.expertCount[s.chosen[i][j]]++;
             }
             if (observer != null) {
-                observer.onRoute(s.rowSeq[i], s.rowPos[i], l, s.chosen[i], s.weights[i], k);
+                lastRerouted = swapped;
+                observer.onRoute(s.rowSeq[i], s.rowPos[i], l, s.chosen[i], s.weights[i], used);
             }
         }
         if (hook != null) {
@@ -235,7 +297,7 @@ public final class Transformer {
             // The (token, slot) pairs that chose this expert; each pair gets its own hidden row.
             int m = 0;
             for (int i = 0; i < n; i++) {
-                for (int j = 0; j < k; j++) {
+                for (int j = 0; j < s.used[i]; j++) {
                     if (s.chosen[i][j] == ex) {
                         s.tokenIdx[m] = i;
                         s.slotIdx[m] = i * k + j;
@@ -267,11 +329,52 @@ public final class Transformer {
         for (int i = 0; i < n; i++) {
             float[] acc = s.tmp[i];
             java.util.Arrays.fill(acc, 0, dim, 0f);
-            for (int j = 0; j < k; j++) {
+            for (int j = 0; j < s.used[i]; j++) {
                 Ops.addScaled(acc, 0, s.expertOut[i][j], 0, s.weights[i][j], dim);
             }
             Ops.add(s.x[i], 0, acc, 0, dim);
         }
+    }
+
+    /**
+     * Cache-aware routing: each chosen expert ranked kMin+1..used that is not resident is replaced by the most
+     * probable resident expert not yet chosen whose probability is at least its own minus the margin. The top kMin
+     * (all, without -ser: the model's own top-1 at least) are never touched. Returns how many were replaced.
+     */
+    private int preferResident(int l, float[] p, int[] chosen, int used, int e) {
+        int from = Math.max(1, routing.kMin());
+        int swapped = 0;
+        for (int j = from; j < used; j++) {
+            int ex = chosen[j];
+            if (experts.isResident(l, ex)) {
+                continue;
+            }
+            float floor = p[ex] - routing.cacheAwareMargin();
+            int best = -1;
+            for (int a = 0; a < e; a++) {
+                if (p[a] < floor || (best >= 0 && p[a] <= p[best]) || contains(chosen, used, a)) {
+                    continue;
+                }
+                if (experts.isResident(l, a)) {
+                    best = a;
+                }
+            }
+            if (best >= 0) {
+                chosen[j] = best;
+                swapped++;
+                rerouted++;
+            }
+        }
+        return swapped;
+    }
+
+    private static boolean contains(int[] a, int n, int v) {
+        for (int i = 0; i < n; i++) {
+            if (a[i] == v) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Applies an expert's gate or up matrix to the chosen tokens' activations, writing rows by slot. */

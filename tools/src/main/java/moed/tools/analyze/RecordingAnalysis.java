@@ -72,7 +72,8 @@ public final class RecordingAnalysis {
             }
 
             @Override
-            public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk) {
+            public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk,
+                                 int rerouted) {
                 dims[0] = Math.max(dims[0], layer + 1);
                 dims[2] = Math.max(dims[2], kk);
                 for (int i = 0; i < kk; i++) {
@@ -219,6 +220,8 @@ public final class RecordingAnalysis {
         long groupStep = Long.MIN_VALUE;
         int groupLayer = -1;
         long decisions;
+        long reroutedExperts;
+        long reroutedDecisions;
 
         Accumulator(boolean decodeBasis) {
             this.decodeBasis = decodeBasis;
@@ -300,11 +303,16 @@ public final class RecordingAnalysis {
         }
 
         @Override
-        public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk) {
+        public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk,
+                             int rerouted) {
             if (layer < 0 || layer >= layers) {
                 return;
             }
             decisions++;
+            if (rerouted > 0) {
+                reroutedExperts += rerouted;
+                reroutedDecisions++;
+            }
             if (step != currentStep) {
                 endStep(step);
             }
@@ -482,6 +490,11 @@ public final class RecordingAnalysis {
         notes.add(String.format("miss-ratio curves: the heat policy's prior is this recording's own expert heat (what"
                 + " statistics of earlier runs of a similar workload give); stall estimates price each miss at %.2f GB/s"
                 + " and assume no overlap with compute (%s)", gbps, gbpsSource));
+        if (a.reroutedExperts > 0) {
+            notes.add(String.format("cache-aware routing replaced %d non-resident experts by resident ones, in %d of %d"
+                    + " router decisions (%.1f%%)", a.reroutedExperts, a.reroutedDecisions, a.decisions,
+                    100.0 * a.reroutedDecisions / Math.max(1, a.decisions)));
+        }
         if (a.traceCapped) {
             notes.add("the recording has more than " + MAX_TRACE + " expert accesses: the curves replay the first "
                     + MAX_TRACE);

@@ -25,6 +25,9 @@ final class BatchBench implements Callable<Integer> {
     @Mixin
     CacheFlags cacheFlags;
 
+    @Mixin
+    RoutingFlags routingFlags;
+
     @Option(names = "--sequences", split = ",", defaultValue = "1,2,4,8", description = "concurrencies to measure (default: ${DEFAULT-VALUE})")
     List<Integer> sequences;
 
@@ -43,7 +46,7 @@ final class BatchBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options())) {
+        try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
             int max = sequences.stream().mapToInt(Integer::intValue).max().orElse(1);
             run(e, Math.min(2, max), 4); // warm-up: JIT and cache

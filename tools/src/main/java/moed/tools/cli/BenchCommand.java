@@ -29,6 +29,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     CacheFlags cacheFlags;
 
+    @Mixin
+    RoutingFlags routingFlags;
+
     @Option(names = {"-p", "--n-prompt"}, defaultValue = "64", description = "prompt tokens for prefill (default: ${DEFAULT-VALUE})")
     int prompt;
 
@@ -46,8 +49,8 @@ final class BenchCommand implements Callable<Integer> {
         if (prompt < 1 || gen < 1 || reps < 1) {
             throw new IllegalArgumentException("-p, -n and -r must be at least 1");
         }
-        try (Engine e = Engine.open(opts.model(), opts.threads(), Math.max(opts.context, prompt + gen + 1),
-                Math.max(opts.batch(), 1), cacheFlags.options())) {
+        try (Engine e = routingFlags.open(opts, Math.max(opts.context, prompt + gen + 1), Math.max(opts.batch(), 1),
+                cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
             if (cacheFlags.jfr != null) {
                 e.startRecording(cacheFlags.jfr);

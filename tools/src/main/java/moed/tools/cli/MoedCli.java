@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code moed} command line: one subcommand per job; {@code moed help COMMAND} explains each. */
 @Command(name = "moed", mixinStandardHelpOptions = true, version = "moed 0.1.0",
         description = "Runs Mixture-of-Experts language models from GGUF files.",
-        subcommands = {ModelCommand.class, RunCommand.class, BenchCommand.class, AnalyzeCommand.class, ServeCommand.class, SubmitCommand.class, StatusCommand.class, StatsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ModelCommand.class, RunCommand.class, BenchCommand.class, AnalyzeCommand.class, PerplexityCommand.class, ServeCommand.class, SubmitCommand.class, StatusCommand.class, StatsCommand.class, CommandLine.HelpCommand.class})
 public final class MoedCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

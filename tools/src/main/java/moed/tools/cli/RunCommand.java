@@ -19,6 +19,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     CacheFlags cacheFlags;
 
+    @Mixin
+    RoutingFlags routingFlags;
+
     @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text")
     String prompt;
 
@@ -48,7 +51,7 @@ final class RunCommand implements Callable<Integer> {
         }
         SamplerConfig cfg = new SamplerConfig(temp, topK, topP, minP, repeatPenalty, repeatLastN, seed);
         boolean text = output.equals("text");
-        try (Engine e = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options())) {
+        try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
             if (cacheFlags.jfr != null) {
                 e.startRecording(cacheFlags.jfr);

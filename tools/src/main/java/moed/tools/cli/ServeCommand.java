@@ -22,6 +22,9 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     CacheFlags cacheFlags;
 
+    @Mixin
+    RoutingFlags routingFlags;
+
     @Option(names = "--ipc-dir", description = "directory of the shared-memory rings (default: ~/.moed/ipc)")
     Path ipcDir;
 
@@ -47,7 +50,7 @@ final class ServeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
         load.update(0, 1);
-        Engine engine = Engine.open(opts.model(), opts.threads(), opts.context, opts.batch(), cacheFlags.options());
+        Engine engine = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options());
         load.update(1, 1);
         engine.startupReport().forEach(l -> System.err.println("moed serve: " + l));
         warmProgress(engine);
