@@ -123,7 +123,7 @@ class CliEndToEndTest {
     void everyCommandHasHelp() {
         for (String[] c : new String[][] {{"--help"}, {"model", "--help"}, {"model", "info", "--help"}, {"model", "synth", "--help"},
                 {"model", "inflate", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}, {"analyze", "--help"}, {"serve", "--help"},
-                {"submit", "--help"}, {"status", "--help"}, {"stats", "show", "--help"}, {"bench", "predictor", "--help"}}) {
+                {"submit", "--help"}, {"status", "--help"}, {"perplexity", "--help"}, {"bench", "batch", "--help"}, {"stats", "show", "--help"}, {"bench", "predictor", "--help"}}) {
             Result r = moed(c);
             assertEquals(0, r.code(), String.join(" ", c));
             assertTrue(r.out().startsWith("Usage: moed"), String.join(" ", c) + ": " + r.out());
@@ -172,6 +172,27 @@ class CliEndToEndTest {
         Result bad = moed("analyze", junk.toString());
         assertEquals(1, bad.code());
         assertTrue(bad.err().startsWith("moed: " + junk + " is not a readable JFR recording"), bad.err());
+    }
+
+    @Test
+    void perplexityWithKlAgainstASavedBase() throws Exception {
+        Path text = dir.resolve("t.txt");
+        Files.writeString(text, "The old king looked at the sea and said that the ship would come back in the spring. ".repeat(20));
+        Path base = dir.resolve("base.logits");
+        Result a = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3",
+                "--save-logits", base.toString(), "--json");
+        assertEquals(0, a.code(), a.err());
+        double ppl = JSON.readTree(a.out()).get("ppl").asDouble();
+        assertTrue(ppl > 1 && ppl < 2048, a.out());
+        Result b = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3",
+                "--kl-base", base.toString(), "-ser", "2,1", "--json");
+        assertEquals(0, b.code(), b.err());
+        JsonNode j = JSON.readTree(b.out());
+        assertEquals(ppl, j.get("base_ppl").asDouble(), 0.01 * ppl);
+        assertTrue(j.get("kl_mean").asDouble() > 0);
+        Result bad = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "4096");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("needs at least"), bad.err());
     }
 
     static String[] concat(String[] a, String... b) {
