@@ -10,6 +10,20 @@ public interface BackingStore extends AutoCloseable {
     /** Copies expert e of layer l into dst (at least its expertBytes long). */
     void read(ExpertLayout.Layer layer, int expert, MemorySegment dst);
 
+    /** Bytes a resident slot needs to hold any expert as {@link #load} lays it out. */
+    default long slotBytes(ExpertLayout layout) {
+        return layout.maxExpertBytes();
+    }
+
+    /**
+     * Reads expert e of layer l into the slot dst and returns views of its three matrices there. The default lays
+     * them out gate | up | down through {@link #read}; a backing may place them elsewhere in the slot to avoid a copy.
+     */
+    default ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+        read(layer, expert, dst);
+        return layer.view(dst);
+    }
+
     /** "mmap" or "direct", for reports. */
     String name();
 

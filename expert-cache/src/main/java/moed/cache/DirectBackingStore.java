@@ -43,6 +43,71 @@ public final class DirectBackingStore implements BackingStore {
         staging = ThreadLocal.withInitial(() -> arena.allocate(maxSpan, block));
     }
 
+    /**
+     * Each matrix's enclosing aligned span is read straight into the slot, so a load costs the device and no CPU copy
+     * (a copy of every loaded byte would compete with the compute threads for the cores): the slot needs each
+     * matrix's bytes plus up to two blocks of slack.
+     */
+    @Override
+    public long slotBytes(ExpertLayout layout) {
+        long worst = 0;
+        for (int l = 0; l < layout.layerCount(); l++) {
+            if (!layout.isMoe(l)) {
+                continue;
+            }
+            ExpertLayout.Layer x = layout.layer(l);
+            long need = 0;
+            for (ExpertLayout.Stacked st : new ExpertLayout.Stacked[] {x.gate(), x.up(), x.down()}) {
+                need += (st.expertBytes() + 2 * block - 1) / block * block;
+            }
+            worst = Math.max(worst, need);
+        }
+        return worst;
+    }
+
+    @Override
+    public ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+        if (dst.address() % block != 0) {
+            read(layer, expert, dst);
+            return layer.view(dst);
+        }
+        ExpertLayout.Stacked[] parts = {layer.gate(), layer.up(), layer.down()};
+        MemorySegment[] views = new MemorySegment[3];
+        long at = 0;
+        for (int i = 0; i < 3; i++) {
+            ExpertLayout.Stacked st = parts[i];
+            long off = st.fileOffset(expert);
+            long n = st.expertBytes();
+            long start = off / block * block;
+            long end = (off + n + block - 1) / block * block;
+            readSpan(dst.asSlice(at, end - start), start, off, n);
+            views[i] = dst.asSlice(at + off - start, n);
+            at += end - start;
+        }
+        return new ExpertWeights(layer.gate().view(views[0]), layer.up().view(views[1]), layer.down().view(views[2]));
+    }
+
+    /** Reads the aligned span starting at {@code start} into buf (aligned), checking that [off, off + n) arrived. */
+    private void readSpan(MemorySegment buf, long start, long off, long n) {
+        ByteBuffer bb = buf.asByteBuffer();
+        try {
+            long pos = start;
+            while (bb.hasRemaining()) {
+                int r = channel.read(bb, pos);
+                pos += Math.max(r, 0);
+                if (r <= 0 || pos % block != 0) {
+                    // The last slice may end in the file's final partial block: the rest is past EOF.
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("direct read of " + n + " bytes at " + off + " failed", e);
+        }
+        if (bb.position() < off - start + n) {
+            throw new UncheckedIOException(new IOException("short direct read at " + off + ": file truncated?"));
+        }
+    }
+
     @Override
     public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
         MemorySegment buf = staging.get();

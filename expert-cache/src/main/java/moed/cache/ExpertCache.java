@@ -95,7 +95,7 @@ public final class ExpertCache implements ExpertSource {
         this.policy = policy;
         this.onMiss = onMiss == OnMiss.DIRECT && backing.inPlace(firstMoeLayer(layout), 0) == null ? OnMiss.WAIT : onMiss;
         this.budget = budgetBytes;
-        this.slotBytes = (layout.maxExpertBytes() + 63) / 64 * 64;
+        this.slotBytes = (backing.slotBytes(layout) + 63) / 64 * 64;
         long slots = budgetBytes / slotBytes;
         if (slots < minSlots) {
             throw new IllegalArgumentException(String.format(
@@ -570,10 +570,11 @@ public final class ExpertCache implements ExpertSource {
             int expert = e % experts;
             long t0 = System.nanoTime();
             RuntimeException failure = null;
+            ExpertWeights loaded = null;
             Events.ExpertLoad ev = new Events.ExpertLoad();
             ev.begin();
             try {
-                backing.read(layout.layer(layer), expert, dst);
+                loaded = backing.load(layout.layer(layer), expert, dst);
             } catch (RuntimeException ex) {
                 failure = ex;
             }
@@ -597,7 +598,7 @@ public final class ExpertCache implements ExpertSource {
                     freeSlot(slotOf[e]);
                 } else {
                     state[e] = RESIDENT;
-                    views[e] = layout.layer(layer).view(dst);
+                    views[e] = loaded;
                     resident[residentCount] = e;
                     residentPos[e] = residentCount++;
                     policy.onInsert(e);

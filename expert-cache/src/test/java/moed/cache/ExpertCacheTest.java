@@ -22,7 +22,7 @@ class ExpertCacheTest {
     final ExpertLayout layout = TestLayouts.layout(data, LAYERS, EXPERTS);
 
     ExpertCache cache(int slots, String policy, BackingStore backing) {
-        long slot = (layout.maxExpertBytes() + 63) / 64 * 64;
+        long slot = (backing.slotBytes(layout) + 63) / 64 * 64;
         return new ExpertCache(layout, backing, EvictionPolicy.create(policy, LAYERS * EXPERTS, null), slots * slot, 2,
                 ExpertCache.OnMiss.WAIT, 2);
     }
@@ -187,6 +187,10 @@ class ExpertCacheTest {
         Path f = dir.resolve("experts.bin");
         TestLayouts.write(data, f);
         try (DirectBackingStore d = new DirectBackingStore(f, layout); ExpertCache c = cache(3, "lru", d)) {
+            c.poisonFreedMemory();
+            // Read straight into the slots (no staging copy): slots hold each matrix's aligned span, and the views
+            // point inside it at the matrix's own bytes.
+            assertTrue(c.slotBytes() >= layout.maxExpertBytes() && c.slotBytes() % d.blockSize() == 0);
             for (int l = 0; l < LAYERS; l++) {
                 for (int e = 0; e < EXPERTS; e++) {
                     ExpertWeights w = c.acquire(l, e);
