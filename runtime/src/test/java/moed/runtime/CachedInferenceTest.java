@@ -36,16 +36,31 @@ class CachedInferenceTest {
         return new CacheOptions(bytes, backing, policy, null, miss, 2, 0, 0);
     }
 
-    void checkSizes(Path model, long expertBytes, int topK, long totalExpertBytes) throws Exception {
+    /**
+     * The slot a backing needs for an expert of three equal matrices: the expert itself padded to 64 bytes (mmap), or
+     * each matrix's enclosing block-aligned span, which O_DIRECT reads straight into the slot (direct).
+     */
+    static long slot(Path model, String backing, long matrixBytes) throws Exception {
+        if (backing.equals("mmap")) {
+            return (3 * matrixBytes + 63) / 64 * 64;
+        }
+        long block = Math.max(512, java.nio.file.Files.getFileStore(model).getBlockSize());
+        return 3 * ((matrixBytes + 2 * block - 1) / block * block);
+    }
+
+    void checkSizes(Path model, long matrixBytes, int topK, long totalExpertBytes) throws Exception {
         int[] reference = generate(model, CacheOptions.NONE, 24);
-        long smallest = topK * expertBytes;
-        for (long size : new long[] {smallest, totalExpertBytes / 4, totalExpertBytes}) {
+        for (int sizeIndex = 0; sizeIndex < 3; sizeIndex++) {
             for (String backing : new String[] {"mmap", "direct"}) {
+                // The smallest cache that works: exactly one layer's top-k slots.
+                long size = sizeIndex == 0 ? topK * slot(model, backing, matrixBytes)
+                        : sizeIndex == 1 ? totalExpertBytes / 4 : totalExpertBytes / (3 * matrixBytes) * slot(model, backing, matrixBytes);
                 for (String policy : new String[] {"lru", "lfu"}) {
                     int[] got = generate(model, cache(size, backing, policy, ExpertCache.OnMiss.WAIT), 24);
                     assertArrayEquals(reference, got, "cache " + size + " B, " + backing + ", " + policy);
                 }
             }
+            long size = sizeIndex == 0 ? topK * slot(model, "mmap", matrixBytes) : sizeIndex == 1 ? totalExpertBytes / 4 : totalExpertBytes;
             int[] direct = generate(model, cache(size, "mmap", "heat", ExpertCache.OnMiss.DIRECT), 24);
             assertArrayEquals(reference, direct, "cache " + size + " B, on-miss direct");
         }
@@ -53,16 +68,16 @@ class CachedInferenceTest {
 
     @Test
     void sharedModelGivesTheSameTokensAtEveryCacheSize() throws Exception {
-        // One Q8_0 expert of the default model: 3 x 128 x 256 weights, 104448 bytes (padded to 64 in a slot).
-        checkSizes(TestFiles.defaultModel(), 104_448 + 64, 4, 128L * 104_448);
+        // One Q8_0 expert of the default model: 3 matrices of 128 x 256 weights, 34816 bytes each.
+        checkSizes(TestFiles.defaultModel(), 34_816, 4, 128L * 104_448);
     }
 
     @Test
     void syntheticModelGivesTheSameTokensAtEveryCacheSize() throws Exception {
         Path f = dir.resolve("s.gguf");
         SyntheticModel.write(new SyntheticModel.Spec(3, 256, 8, 4, 8, 2, 256, 400, GgmlType.Q4_K, 5, 256), f, (d, t) -> { });
-        long expert = 3 * GgmlType.Q4_K.bytesFor(256L * 256);
-        checkSizes(f, expert, 2, 3 * 8 * expert);
+        long matrix = GgmlType.Q4_K.bytesFor(256L * 256);
+        checkSizes(f, matrix, 2, 3 * 8 * 3 * matrix);
     }
 
     @Test
@@ -114,7 +129,7 @@ class CachedInferenceTest {
     void predictorsNeverChangeTheTokens() throws Exception {
         Path model = TestFiles.defaultModel();
         int[] reference = generate(model, CacheOptions.NONE, 24);
-        long expert = 104_448 + 64;
+        long expert = slot(model, "direct", 34_816);
         for (long size : new long[] {4 * expert, 32 * expert}) {
             for (String[] p : new String[][] {{"gate", "1", "0"}, {"gate", "2", "2"}, {"gate+prior", "1", "1"}}) {
                 CacheOptions o = new CacheOptions(size, "direct", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 0, p[0],
