@@ -59,6 +59,9 @@ public final class BatchScheduler {
         final Events.Request event = new Events.Request();
         final StringBuilder text = new StringBuilder();
         int promptTokens;
+        int[] prompt;
+        int prefilled; // prompt tokens already in the KV cache; the sequence decodes once all are
+        long admitted;
         int produced;
         int limit;
         int next;
@@ -230,51 +233,75 @@ public final class BatchScheduler {
         }
         Sequence s = new Sequence(sub);
         s.event.begin();
+        s.prompt = ids;
         s.promptTokens = ids.length;
         s.limit = Math.min(sub.params().maxTokens(), engine.contextLength() - ids.length);
         for (int id : ids) {
             s.sampler.accept(id);
         }
-        long t0 = System.nanoTime();
-        int batch = engine.batch();
-        int[] seqIds = new int[batch];
-        InferenceState[] kvs = new InferenceState[batch];
-        java.util.Arrays.fill(seqIds, (int) s.id);
-        java.util.Arrays.fill(kvs, s.kv);
-        float[] logits = null;
-        for (int off = 0; off < ids.length; off += batch) {
-            int n = Math.min(batch, ids.length - off);
-            int[] chunk = java.util.Arrays.copyOfRange(ids, off, off + n);
-            boolean last = off + n == ids.length;
-            engine.stepRows(scratch, kvs, seqIds, chunk, n, last ? n - 1 : -1, 0);
-            if (last) {
-                logits = scratch.logits(n - 1);
-            }
-        }
-        s.prefillNanos = System.nanoTime() - t0;
-        s.decodeStart = System.nanoTime();
-        if (!emit(s, logits)) {
-            active.add(s);
-        }
+        s.admitted = System.nanoTime();
+        active.add(s);
     }
 
+    /**
+     * One step over every active sequence: a chunk of the oldest unfinished prompt (as many rows as the decoding
+     * sequences leave free) followed by one row per decoding sequence. A newcomer's prefill therefore never stalls
+     * the others' decoding, and the prompt's last row sits right before the decode rows, so one contiguous range
+     * of rows needs logits.
+     */
     private void decodeStep() {
-        int n = active.size();
-        for (int i = 0; i < n; i++) {
-            Sequence s = active.get(i);
-            rowKv[i] = s.kv;
-            rowSeq[i] = (int) s.id;
-            rowToken[i] = s.next;
+        Sequence filling = null;
+        int decoding = 0;
+        for (Sequence s : active) {
+            if (s.prefilled < s.prompt.length) {
+                if (filling == null) {
+                    filling = s;
+                }
+            } else {
+                decoding++;
+            }
         }
+        int n = 0;
+        int chunk = 0;
+        if (filling != null) {
+            chunk = Math.min(filling.prompt.length - filling.prefilled, Math.min(engine.batch(), rowKv.length - decoding));
+            for (int i = 0; i < chunk; i++) {
+                rowKv[n] = filling.kv;
+                rowSeq[n] = (int) filling.id;
+                rowToken[n++] = filling.prompt[filling.prefilled + i];
+            }
+        }
+        for (Sequence s : active) {
+            if (s.prefilled == s.prompt.length) {
+                rowKv[n] = s.kv;
+                rowSeq[n] = (int) s.id;
+                rowToken[n++] = s.next;
+            }
+        }
+        boolean promptDone = filling != null && filling.prefilled + chunk == filling.prompt.length;
+        int logitsFrom = promptDone ? chunk - 1 : decoding > 0 ? chunk : -1;
         long t0 = System.nanoTime();
-        engine.stepRows(scratch, rowKv, rowSeq, rowToken, n, 0, 1);
+        engine.stepRows(scratch, rowKv, rowSeq, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0);
         long took = System.nanoTime() - t0;
-        recentTokensPerSecond = n * 1e9 / Math.max(took, 1);
+        if (decoding > 0) {
+            recentTokensPerSecond = decoding * 1e9 / Math.max(took, 1);
+        }
         // Sample every row first (logits live in the shared scratch), then drop the finished sequences.
-        List<Sequence> still = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            Sequence s = active.get(i);
-            if (!emit(s, scratch.logits(i))) {
+        List<Sequence> still = new ArrayList<>(active.size());
+        int row = chunk;
+        for (Sequence s : active) {
+            boolean finished = false;
+            if (s == filling) {
+                s.prefilled += chunk;
+                if (promptDone) {
+                    s.prefillNanos = System.nanoTime() - s.admitted;
+                    s.decodeStart = System.nanoTime();
+                    finished = emit(s, scratch.logits(chunk - 1));
+                }
+            } else if (s.prefilled == s.prompt.length) {
+                finished = emit(s, scratch.logits(row++));
+            }
+            if (!finished) {
                 still.add(s);
             }
         }
