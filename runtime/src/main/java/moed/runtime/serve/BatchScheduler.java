@@ -108,9 +108,19 @@ public final class BatchScheduler {
         if (maxSequences < 1) {
             throw new IllegalArgumentException("--max-sequences must be >= 1, got " + maxSequences);
         }
+        var c = engine.model().config();
+        long kvBytes = 2L * 4 * c.layers() * (long) engine.contextLength() * c.kvDim();
+        long heap = Runtime.getRuntime().maxMemory();
+        if (kvBytes * maxSequences > heap * 3 / 4) {
+            throw new IllegalArgumentException(String.format(
+                    "%d sequences of %d tokens need %.2f GiB of KV cache (%.3f GiB each), more than this JVM's %.2f GiB heap"
+                            + " can spare: lower -c or --max-sequences, or raise the heap (MOED_JAVA_OPTS=-Xmx...)",
+                    maxSequences, engine.contextLength(), kvBytes * maxSequences / (double) (1L << 30),
+                    kvBytes / (double) (1L << 30), heap / (double) (1L << 30)));
+        }
         this.engine = engine;
         this.maxSequences = maxSequences;
-        this.vocab = engine.model().config().vocab();
+        this.vocab = c.vocab();
         int rows = Math.max(maxSequences, engine.batch());
         this.scratch = engine.newScratchState(rows);
         this.rowKv = new InferenceState[rows];
