@@ -117,23 +117,7 @@ public final class DirectBackingStore implements BackingStore {
             long n = s.expertBytes();
             long start = off / block * block;
             long end = (off + n + block - 1) / block * block;
-            ByteBuffer bb = buf.asSlice(0, end - start).asByteBuffer();
-            try {
-                long pos = start;
-                while (bb.hasRemaining()) {
-                    int r = channel.read(bb, pos);
-                    pos += Math.max(r, 0);
-                    if (r <= 0 || pos % block != 0) {
-                        // The last slice may end in the file's final partial block: the rest is past EOF.
-                        break;
-                    }
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("direct read of " + n + " bytes at " + off + " failed", e);
-            }
-            if (bb.position() < off - start + n) {
-                throw new UncheckedIOException(new IOException("short direct read at " + off + ": file truncated?"));
-            }
+            readSpan(buf.asSlice(0, end - start), start, off, n);
             MemorySegment.copy(buf, off - start, dst, at, n);
             at += n;
         }

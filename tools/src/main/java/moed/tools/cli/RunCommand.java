@@ -28,15 +28,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
     int n;
 
-    @Option(names = "--temp", defaultValue = "0", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
-    float temp;
-
-    @Option(names = "--top-k", defaultValue = "40") int topK;
-    @Option(names = "--top-p", defaultValue = "0.95") float topP;
-    @Option(names = "--min-p", defaultValue = "0.05") float minP;
-    @Option(names = "--repeat-penalty", defaultValue = "1.0") float repeatPenalty;
-    @Option(names = "--repeat-last-n", defaultValue = "64") int repeatLastN;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--output", defaultValue = "text", description = "text (streamed) or json (ids, text, timings)")
     String output;
@@ -49,7 +42,7 @@ final class RunCommand implements Callable<Integer> {
         if (n < 0) {
             throw new IllegalArgumentException("-n must be >= 0, got " + n);
         }
-        SamplerConfig cfg = new SamplerConfig(temp, topK, topP, minP, repeatPenalty, repeatLastN, seed);
+        SamplerConfig cfg = sampling.config();
         boolean text = output.equals("text");
         try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));

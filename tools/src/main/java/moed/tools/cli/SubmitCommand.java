@@ -22,14 +22,8 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
     int n;
 
-    @Option(names = "--temp", defaultValue = "0", description = "temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
-    float temp;
-
-    @Option(names = "--top-k", defaultValue = "40") int topK;
-    @Option(names = "--top-p", defaultValue = "0.95") float topP;
-    @Option(names = "--min-p", defaultValue = "0.05") float minP;
-    @Option(names = "--repeat-penalty", defaultValue = "1.0") float repeatPenalty;
-    @Option(names = "--seed", defaultValue = "42") long seed;
+    @picocli.CommandLine.Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--stop", description = "stop before this string (repeatable)")
     List<String> stops = List.of();
@@ -39,7 +33,7 @@ final class SubmitCommand implements Callable<Integer> {
         Path dir = ipcDir != null ? ipcDir : ServeCommand.defaultIpcDir();
         PrintStream sink = System.out;
         try (MoedClient c = MoedClient.connect(dir)) {
-            MoedClient.Request r = c.submit(prompt, new MoedClient.Options(n, temp, topK, topP, minP, repeatPenalty, seed, stops),
+            MoedClient.Request r = c.submit(prompt, new MoedClient.Options(n, sampling.temp, sampling.topK, sampling.topP, sampling.minP, sampling.repeatPenalty, sampling.seed, stops),
                     (id, piece) -> {
                         sink.print(piece);
                         sink.flush();
