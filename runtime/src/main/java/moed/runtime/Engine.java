@@ -469,8 +469,10 @@ public final class Engine implements AutoCloseable {
         lastWarning = System.nanoTime();
         long all = model.expertLayout().totalExpertBytes();
         return String.format("the expert cache is thrashing: hit rate %.0f%%, %.0f%% of the time spent waiting for loads. "
-                + "All experts take %.2f GiB: raise --cache-gb toward that, or use --cache-policy lfu/heat",
-                100 * hitRate, 100.0 * stall / elapsedNanos, all / (double) (1L << 30));
+                + "All experts take %.2f GiB: raise --cache-gb toward that, or use --cache-policy lfu/heat; "
+                + "'moed analyze %s' recommends a size from this run's routing",
+                100 * hitRate, 100.0 * stall / elapsedNanos, all / (double) (1L << 30),
+                recorder != null ? recorder.file() : "RUN.jfr (record with --jfr RUN.jfr)");
     }
 
     public Model model() {

@@ -145,4 +145,23 @@ class CachedInferenceTest {
             }
         }
     }
+
+    @Test
+    void warnsWhenTheCacheThrashesAndSaysWhatToDo() throws Exception {
+        try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 128, 16, cache(4L << 20, "mmap", "lru", ExpertCache.OnMiss.WAIT))) {
+            CacheCounters before = new CacheCounters(128);
+            CacheCounters calm = new CacheCounters(128);
+            calm.hits = 900;
+            calm.misses = 100;
+            calm.stallNanos = 1_000_000;
+            assertEquals(null, e.thrashWarning(before, calm, 1_000_000_000L), "a 90% hit rate is no thrashing");
+            CacheCounters bad = new CacheCounters(128);
+            bad.hits = 100;
+            bad.misses = 900;
+            bad.stallNanos = 700_000_000L;
+            String w = e.thrashWarning(before, bad, 1_000_000_000L);
+            assertTrue(w != null && w.contains("hit rate 10%") && w.contains("70% of the time") && w.contains("moed analyze"), w);
+            assertEquals(null, e.thrashWarning(before, bad, 1_000_000_000L), "at most one warning a minute");
+        }
+    }
 }

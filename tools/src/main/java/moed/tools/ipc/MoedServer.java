@@ -110,6 +110,8 @@ public final class MoedServer implements AutoCloseable {
         ManyToOneRingBuffer ring = requests.ring();
         MessageReader reader = new MessageReader();
         long lastBeat = 0;
+        long lastCheck = System.nanoTime();
+        var cacheBefore = engine.cache() != null ? engine.cache().counters() : null;
         while (running) {
             int n = ring.read((type, buffer, index, length) -> onMessage(reader, type, buffer, index, length), 64);
             long now = System.currentTimeMillis();
@@ -117,6 +119,16 @@ public final class MoedServer implements AutoCloseable {
                 ring.consumerHeartbeatTime(now);
                 lastBeat = now;
                 dropSilentClients(now);
+            }
+            // Every 10 s: is the cache thrashing? (The engine limits the warning to one a minute.)
+            if (cacheBefore != null && System.nanoTime() - lastCheck > 10_000_000_000L) {
+                var after = engine.cache().counters();
+                String warning = engine.thrashWarning(cacheBefore, after, System.nanoTime() - lastCheck);
+                if (warning != null) {
+                    log.println("moed serve: warning: " + warning);
+                }
+                cacheBefore = after;
+                lastCheck = System.nanoTime();
             }
             if (n == 0) {
                 LockSupport.parkNanos(200_000);
