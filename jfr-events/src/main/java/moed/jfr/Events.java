@@ -94,13 +94,17 @@ public final class Events {
         @Label("Expert") public int expert;
     }
 
-    /** One forward step; duration is its time. Phase 0 prefill, 1 decode. */
+    /**
+     * One forward step; duration is its time. Phase 0 prefill, 1 decode. {@code tokens} counts the step's decode
+     * rows (all rows in a prefill step); {@code promptTokens} the prompt rows a serving step mixed in with them.
+     */
     @Name(TOKEN_STEP) @Label("Token Step") @Category({"moed", "Inference"}) @StackTrace(false)
     public static final class TokenStep extends Event {
         @Label("Request") public long request;
         @Label("Step") public long step;
         @Label("Phase") public int phase;
         @Label("Tokens") public int tokens;
+        @Label("Prompt tokens mixed in") public int promptTokens;
     }
 
     /** A whole request, from prompt to last token. */

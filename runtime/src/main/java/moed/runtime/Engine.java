@@ -573,6 +573,12 @@ public final class Engine implements AutoCloseable {
      * (request 0: the step serves several).
      */
     public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom, int phase) {
+        stepRows(scratch, kv, seqIds, tokens, n, logitsFrom, phase, 0);
+    }
+
+    /** As above, {@code promptRows} of the n rows being prompt tokens mixed into a decode step (for the recording). */
+    public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom,
+                         int phase, int promptRows) {
         stepId++;
         moed.jfr.Events.TokenStep ev = new moed.jfr.Events.TokenStep();
         ev.begin();
@@ -582,7 +588,8 @@ public final class Engine implements AutoCloseable {
             ev.request = n > 0 && allSame(seqIds, n) ? seqIds[0] : 0;
             ev.step = stepId;
             ev.phase = phase;
-            ev.tokens = n;
+            ev.tokens = phase == 1 ? n - promptRows : n;
+            ev.promptTokens = phase == 1 ? promptRows : 0;
             ev.commit();
         }
     }

@@ -29,7 +29,8 @@ public interface EventVisitor {
     default void eviction(long time, int layer, int expert) {
     }
 
-    default void step(long time, long request, long step, int phase, int tokens, long nanos) {
+    /** {@code promptTokens}: prompt rows a serving step carried besides its {@code tokens} decode rows. */
+    default void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
     }
 
     default void request(long time, long request, int promptTokens, int generatedTokens, String stopReason, long nanos) {

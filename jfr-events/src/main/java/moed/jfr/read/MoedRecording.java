@@ -48,8 +48,11 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
         public static final int CANCELLED = 3;
     }
 
-    /** Phase 0 prefill, 1 decode. */
-    public record Step(long time, long request, long step, int phase, int tokens, long nanos) {
+    /** Phase 0 prefill, 1 decode; promptTokens: prompt rows mixed into a decode step. */
+    public record Step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
+        public Step(long time, long request, long step, int phase, int tokens, long nanos) {
+            this(time, request, step, phase, tokens, 0, nanos);
+        }
     }
 
     public record Request(long time, long request, int promptTokens, int generatedTokens, String stopReason, long nanos) {
@@ -107,8 +110,8 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
             }
 
             @Override
-            public void step(long time, long request, long step, int phase, int tokens, long nanos) {
-                steps.add(new Step(time, request, step, phase, tokens, nanos));
+            public void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
+                steps.add(new Step(time, request, step, phase, tokens, promptTokens, nanos));
             }
 
             @Override
@@ -140,7 +143,7 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
             items.add(new Item(Long.MIN_VALUE, () -> v.session(session)));
         }
         for (Step s : steps) {
-            items.add(new Item(s.time(), () -> v.step(s.time(), s.request(), s.step(), s.phase(), s.tokens(), s.nanos())));
+            items.add(new Item(s.time(), () -> v.step(s.time(), s.request(), s.step(), s.phase(), s.tokens(), s.promptTokens(), s.nanos())));
         }
         for (Prediction p : predictions) {
             items.add(new Item(p.time(), () -> v.prediction(p.time(), p.step(), p.token(), p.layer(), p.distance(),

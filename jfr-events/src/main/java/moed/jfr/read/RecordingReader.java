@@ -72,7 +72,8 @@ public final class RecordingReader {
                     case Events.PREFETCH -> v.prefetch(t, e.getInt("layer"), e.getInt("expert"), e.getInt("action"));
                     case Events.EVICTION -> v.eviction(t, e.getInt("layer"), e.getInt("expert"));
                     case Events.TOKEN_STEP -> v.step(t, e.getLong("request"), e.getLong("step"), e.getInt("phase"),
-                            e.getInt("tokens"), e.getDuration().toNanos());
+                            e.getInt("tokens"), e.hasField("promptTokens") ? e.getInt("promptTokens") : 0,
+                            e.getDuration().toNanos());
                     case Events.REQUEST -> v.request(t, e.getLong("request"), e.getInt("promptTokens"),
                             e.getInt("generatedTokens"), e.getString("stopReason"), e.getDuration().toNanos());
                     case Events.CACHE_GAUGE -> v.gauge(t, e.getLong("residentBytes"), e.getLong("budgetBytes"),

@@ -291,7 +291,7 @@ public final class BatchScheduler {
         boolean promptDone = filling != null && filling.prefilled + chunk == filling.prompt.length;
         int logitsFrom = promptDone ? chunk - 1 : decoding > 0 ? chunk : -1;
         long t0 = System.nanoTime();
-        engine.stepRows(scratch, rowKv, rowSeq, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0);
+        engine.stepRows(scratch, rowKv, rowSeq, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0, chunk);
         long took = System.nanoTime() - t0;
         if (decoding > 0) {
             recentTokensPerSecond = decoding * 1e9 / Math.max(took, 1);

@@ -51,6 +51,8 @@ public final class RecordingAnalysis {
     private final IntArrayList stepPhase = new IntArrayList();
     private final IntArrayList stepTokens = new IntArrayList();
     private long endTime;
+    /** Prompt rows that serving steps carried alongside decode rows (counted as prompt tokens, timed as decode). */
+    private long mixedPromptTokens;
 
     private RecordingAnalysis(Options o) {
         this.o = o;
@@ -94,7 +96,8 @@ public final class RecordingAnalysis {
             }
 
             @Override
-            public void step(long time, long request, long step, int phase, int tokens, long nanos) {
+            public void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
+                mixedPromptTokens += promptTokens;
                 stepStart.addLong(time);
                 stepNanos.addLong(nanos);
                 stepId.addLong(step);
@@ -441,12 +444,12 @@ public final class RecordingAnalysis {
             gbps = 2.0;
             gbpsSource = "assumed 2 GB/s: the recording has no loads to measure; pass --backing-gbps";
         }
-        long totalTokens = prefillTokens + decodeTokens;
+        long totalTokens = prefillTokens + mixedPromptTokens + decodeTokens;
         double computeMs = (basisNanos - a.basisWait) / 1e6 / basisTokens;
         var s = session;
         Report.Summary summary = new Report.Summary(s != null ? s.model() : "?", layers, experts, k, expertBytes,
                 s != null ? s.budgetBytes() : 0, s != null ? s.slots() : 0, s != null ? s.backing() : "?",
-                s != null ? s.policy() : "?", s != null ? s.predictor() : "?", (int) a.requests, prefillTokens,
+                s != null ? s.policy() : "?", s != null ? s.predictor() : "?", (int) a.requests, prefillTokens + mixedPromptTokens,
                 decodeTokens, rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos), accesses,
                 ratio(a.outcome[Access.HIT], accesses), ratio(a.outcome[Access.LATE_HIT], accesses),
                 ratio(a.outcome[Access.MISS] + a.outcome[Access.IN_PLACE], accesses),
