@@ -158,4 +158,23 @@ class KnownBlocksTest {
         assertEquals(210, GgmlType.Q6_K.blockBytes);
         assertEquals(292, GgmlType.Q8_K.blockBytes);
     }
+
+    @Test
+    void packedQ4kScalesDecodeLikeTheByteReader() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(8);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment m = arena.allocate(12);
+            for (int n = 0; n < 2000; n++) {
+                for (int i = 0; i < 12; i++) {
+                    m.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+                }
+                long lo = m.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
+                int hi = m.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 8);
+                for (int j = 0; j < 8; j++) {
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, false), Dot.scaleK4(lo, hi, j));
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, true), Dot.minK4(lo, hi, j));
+                }
+            }
+        }
+    }
 }
