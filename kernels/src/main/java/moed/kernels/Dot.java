@@ -1,7 +1,6 @@
 package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -369,8 +368,8 @@ public final class Dot {
             float dmin = Bytes.f16(s, bo + 2);
             // The 12 packed scale bytes in two reads, decoded with shifts: byte-by-byte segment reads cost more than
             // the block's vector arithmetic (measured: 1.9 -> 2.4 GB/s on one thread, same results).
-            long sc8 = s.get(LONG_LE, bo + 4);
-            int sc4 = s.get(INT_LE, bo + 12);
+            long sc8 = s.get(Bytes.LE_LONG, bo + 4);
+            int sc4 = s.get(Bytes.LE_INT, bo + 12);
             long qs = bo + 16;
             int xb = b * 256;
             float mins = 0;
@@ -394,9 +393,6 @@ public final class Dot {
         }
         return total;
     }
-
-    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /**
      * Q4_K sub-block i's 6-bit scale from its 12 packed scale bytes, given as bytes 0-7 (a long) and 8-11 (an int):
@@ -426,7 +422,7 @@ public final class Dot {
                 long ql = bo + 64L * n;
                 long qh = bo + 128 + 32L * n;
                 // This half's 8 signed scales in one read; byte reads per use cost more than the arithmetic.
-                long scales = s.get(LONG_LE, bo + 192 + 8L * n);
+                long scales = s.get(Bytes.LE_LONG, bo + 192 + 8L * n);
                 int xb = b * 256 + n * 128;
                 for (int l = 0; l < 32; l += L) {
                     int is = l / 16;
