@@ -1,5 +1,6 @@
 package moed.cache;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,5 +79,29 @@ class TraceReplayTest {
         long[] bb = TraceReplay.beladyHits(t, 8, odd);
         assertEquals(ba[0], ba[1] + bb[1]);
         assertEquals(TraceReplay.beladyHits(t, 8), ba[0]);
+    }
+
+    @Test
+    void fastAgedFrequencyReplayEqualsTheLivePolicies() {
+        SplittableRandom r = new SplittableRandom(17);
+        int entries = 24; // ages every 192 accesses: many ageing rounds in a 5000-access trace
+        int[] t = new int[5000];
+        double[] heat = new double[entries];
+        for (int e = 0; e < entries; e++) {
+            heat[e] = r.nextDouble() / entries;
+        }
+        boolean[] counted = new boolean[t.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = r.nextInt(3) == 0 ? r.nextInt(entries) : r.nextInt(6);
+            counted[i] = r.nextBoolean();
+        }
+        for (int c : new int[] {1, 2, 5, 9, 24}) {
+            assertArrayEquals(TraceReplay.policyHits(t, c, new LruPolicy(entries), counted), TraceReplay.lruHits(t, c, counted),
+                    "lru, capacity " + c);
+            assertArrayEquals(TraceReplay.policyHits(t, c, new LfuPolicy(entries), counted),
+                    TraceReplay.agedFrequencyHits(t, c, entries, null, counted), "lfu, capacity " + c);
+            assertArrayEquals(TraceReplay.policyHits(t, c, new HeatWeightedPolicy(entries, heat), counted),
+                    TraceReplay.agedFrequencyHits(t, c, entries, heat, counted), "heat, capacity " + c);
+        }
     }
 }
