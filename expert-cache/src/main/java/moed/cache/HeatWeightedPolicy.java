@@ -4,22 +4,30 @@ import java.util.function.IntPredicate;
 
 /**
  * Statistics-weighted: each entry's value is its persisted heat (its share of past activations, from the
- * statistics of earlier runs) plus its aged frequency in this run; the least valuable evictable entry goes.
- * Without history it behaves as LFU; with history it keeps the experts that were hot across runs instead of
- * chasing the last few tokens.
+ * statistics of earlier runs) plus its aged frequency in this run; the least valuable evictable entry goes, ties to
+ * the older access. Access counts are halved every {@code 8 * entries} accesses, so experts that were hot long ago
+ * fade and a phase change in the workload is followed; counts are kept for non-resident entries too, so an expert
+ * that returns is remembered. Without heat it is LFU with ageing ({@link LfuPolicy}); with heat it keeps the experts
+ * that were hot across runs instead of chasing the last few tokens.
  */
-public final class HeatWeightedPolicy implements EvictionPolicy {
+public class HeatWeightedPolicy implements EvictionPolicy {
     private final double[] heat;
     private final double[] count;
     private final long[] lastAccess;
     private final long agePeriod;
+    private final String name;
     private long clock;
 
     public HeatWeightedPolicy(int entries, double[] heat) {
+        this(entries, heat, "heat");
+    }
+
+    HeatWeightedPolicy(int entries, double[] heat, String name) {
         this.heat = heat != null ? heat : new double[entries];
         this.count = new double[entries];
         this.lastAccess = new long[entries];
         this.agePeriod = 8L * Math.max(entries, 1);
+        this.name = name;
     }
 
     @Override
@@ -67,6 +75,6 @@ public final class HeatWeightedPolicy implements EvictionPolicy {
 
     @Override
     public String name() {
-        return "heat";
+        return name;
     }
 }

@@ -7,7 +7,8 @@ import java.util.TreeSet;
 
 /**
  * Replays a recorded sequence of expert accesses (entry ids) through cache policies of a given capacity (in
- * experts) and counts hits: LRU, LFU, and Belady's optimum (evict the entry whose next use is farthest away),
+ * experts) and counts hits: LRU, LFU with ageing and the heat-weighted policy (fast forms of the cache's own
+ * policies), and Belady's optimum (evict the entry whose next use is farthest away),
  * the bound no online policy can beat. Used to judge the real cache and to draw miss-ratio curves.
  */
 public final class TraceReplay {
@@ -40,35 +41,6 @@ public final class TraceReplay {
             order.add(x);
         }
         return new long[] {hits, countedHits};
-    }
-
-    /** LFU with no ageing over the trace (ties: least recently used). */
-    public static long lfuHits(int[] trace, int capacity) {
-        Map<Integer, long[]> freq = new HashMap<>(); // entry -> {count, lastUse}
-        java.util.Set<Integer> cached = new java.util.HashSet<>();
-        long hits = 0;
-        for (int t = 0; t < trace.length; t++) {
-            int x = trace[t];
-            long[] f = freq.computeIfAbsent(x, k -> new long[2]);
-            if (cached.contains(x)) {
-                hits++;
-            } else {
-                if (cached.size() == capacity) {
-                    int victim = -1;
-                    for (int c : cached) {
-                        long[] fc = freq.get(c);
-                        if (victim < 0 || fc[0] < freq.get(victim)[0] || (fc[0] == freq.get(victim)[0] && fc[1] < freq.get(victim)[1])) {
-                            victim = c;
-                        }
-                    }
-                    cached.remove(victim);
-                }
-                cached.add(x);
-            }
-            f[0]++;
-            f[1] = t;
-        }
-        return hits;
     }
 
     /** Belady's optimum: on a miss with a full cache, evict the entry used again farthest in the future. */
