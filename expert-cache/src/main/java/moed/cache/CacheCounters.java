@@ -56,9 +56,33 @@ public final class CacheCounters {
         return c;
     }
 
+    /** Every lookup of an expert: hits, misses (including those computed in place) and late hits. */
+    public long accesses() {
+        return hits + misses + lateHits;
+    }
+
     /** Accesses that found the expert resident, over all accesses (late hits count as misses here). */
     public double hitRate() {
-        long all = hits + misses + lateHits;
+        long all = accesses();
         return all == 0 ? 0 : (double) hits / all;
+    }
+
+    /** What happened between {@code before} (an earlier snapshot of the same cache) and this snapshot: totals only. */
+    public CacheCounters since(CacheCounters before) {
+        CacheCounters d = new CacheCounters(0);
+        d.hits = hits - before.hits;
+        d.misses = misses - before.misses;
+        d.lateHits = lateHits - before.lateHits;
+        d.stallNanos = stallNanos - before.stallNanos;
+        d.loads = loads - before.loads;
+        d.bytesLoaded = bytesLoaded - before.bytesLoaded;
+        d.loadNanos = loadNanos - before.loadNanos;
+        d.evictions = evictions - before.evictions;
+        d.prefetchIssued = prefetchIssued - before.prefetchIssued;
+        d.prefetchUsed = prefetchUsed - before.prefetchUsed;
+        d.prefetchWasted = prefetchWasted - before.prefetchWasted;
+        d.prefetchCancelled = prefetchCancelled - before.prefetchCancelled;
+        d.directComputes = directComputes - before.directComputes;
+        return d;
     }
 }

@@ -281,13 +281,8 @@ public final class MoedServer implements AutoCloseable {
                 engine.file().path().getFileName(), instanceId, (System.nanoTime() - startedNanos) / 1e9, clients.size(),
                 s.active(), s.queued(), s.requestsDone(), s.tokensGenerated(), s.decodeTokensPerSecond(), malformed.get(),
                 cache == null ? 0 : cache.residentBytes(), cache == null ? 0 : cache.budgetBytes(),
-                cache == null ? "null" : String.format(java.util.Locale.ROOT, "%.4f", hitRate(cache.counters())));
+                cache == null ? "null" : String.format(java.util.Locale.ROOT, "%.4f", cache.counters().hitRate()));
         write(c, Protocol.STATUS, c.ipcWriter.begin(c.id, r.requestId()).putString(json));
-    }
-
-    private static double hitRate(moed.cache.CacheCounters k) {
-        long all = k.hits + k.misses + k.lateHits + k.directComputes;
-        return all == 0 ? 0 : (double) k.hits / all;
     }
 
     /** Sends a request's results to its client, on the compute thread. */
