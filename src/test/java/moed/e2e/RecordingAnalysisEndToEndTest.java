@@ -48,9 +48,7 @@ class RecordingAnalysisEndToEndTest {
             e.generate("Once upon a time there was a little girl who", 24, SamplerConfig.GREEDY, (id, t) -> true);
             e.generate("The old king looked at the sea and said", 12, SamplerConfig.GREEDY, (id, t) -> true);
             e.stopRecording();
-            var after = e.cache().counters();
-            accesses[0] = (after.hits - before.hits) + (after.misses - before.misses) + (after.lateHits - before.lateHits)
-                    + (after.directComputes - before.directComputes);
+            accesses[0] = e.cache().counters().since(before).accesses();
         }
         Report rep = RecordingAnalysis.analyze(RecordingReader.source(jfr), RecordingAnalysis.Options.DEFAULTS);
         for (int l = 0; l < 8; l++) {

@@ -460,9 +460,10 @@ public final class Engine implements AutoCloseable {
         if (cache == null) {
             return null;
         }
-        long accesses = (after.hits - before.hits) + (after.misses - before.misses) + (after.lateHits - before.lateHits);
-        long stall = after.stallNanos - before.stallNanos;
-        double hitRate = accesses == 0 ? 1 : (double) (after.hits - before.hits) / accesses;
+        CacheCounters d = after.since(before);
+        long accesses = d.accesses();
+        long stall = d.stallNanos;
+        double hitRate = d.hitRate();
         if (accesses < 100 || hitRate >= 0.5 || stall < elapsedNanos / 4 || System.nanoTime() - lastWarning < 60_000_000_000L) {
             return null;
         }
@@ -545,12 +546,17 @@ public final class Engine implements AutoCloseable {
         transformer.forward(s, ids, off, n, logitsFrom);
         ev.end();
         if (ev.shouldCommit()) {
-            ev.request = requestId;
-            ev.step = stepId;
-            ev.phase = phase;
-            ev.tokens = n;
-            ev.commit();
+            commitStep(ev, requestId, phase, n, 0);
         }
+    }
+
+    private void commitStep(moed.jfr.Events.TokenStep ev, long request, int phase, int tokens, int promptTokens) {
+        ev.request = request;
+        ev.step = stepId;
+        ev.phase = phase;
+        ev.tokens = tokens;
+        ev.promptTokens = promptTokens;
+        ev.commit();
     }
 
     /** A fresh request id (shared by solo generations and the batch scheduler, so recordings never mix them up). */
@@ -570,13 +576,9 @@ public final class Engine implements AutoCloseable {
 
     /**
      * One batched step (see {@link moed.runtime.model.Transformer#forwardRows}), recorded as a moed.TokenStep
-     * (request 0: the step serves several).
+     * (request 0: the step serves several); {@code promptRows} of the n rows are prompt tokens mixed into a decode
+     * step, which the recording counts apart from the decode rows.
      */
-    public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom, int phase) {
-        stepRows(scratch, kv, seqIds, tokens, n, logitsFrom, phase, 0);
-    }
-
-    /** As above, {@code promptRows} of the n rows being prompt tokens mixed into a decode step (for the recording). */
     public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom,
                          int phase, int promptRows) {
         stepId++;
@@ -585,12 +587,8 @@ public final class Engine implements AutoCloseable {
         transformer.forwardRows(scratch, kv, seqIds, tokens, n, logitsFrom);
         ev.end();
         if (ev.shouldCommit()) {
-            ev.request = n > 0 && allSame(seqIds, n) ? seqIds[0] : 0;
-            ev.step = stepId;
-            ev.phase = phase;
-            ev.tokens = phase == 1 ? n - promptRows : n;
-            ev.promptTokens = phase == 1 ? promptRows : 0;
-            ev.commit();
+            commitStep(ev, n > 0 && allSame(seqIds, n) ? seqIds[0] : 0, phase, phase == 1 ? n - promptRows : n,
+                    phase == 1 ? promptRows : 0);
         }
     }
 

@@ -62,11 +62,10 @@ final class BatchBench implements Callable<Integer> {
                 row.put("seconds", nanos / 1e9);
                 row.put("tokens_per_s", n * (double) gen / (nanos / 1e9));
                 if (before != null) {
-                    CacheCounters after = e.cache().counters();
-                    long accesses = (after.hits - before.hits) + (after.misses - before.misses) + (after.lateHits - before.lateHits);
-                    row.put("expert_accesses_per_token", accesses / (double) (n * gen));
-                    row.put("mb_read_per_token", (after.bytesLoaded - before.bytesLoaded) / 1e6 / (n * gen));
-                    row.put("hit_rate", accesses == 0 ? 1.0 : (after.hits - before.hits) / (double) accesses);
+                    CacheCounters d = e.cache().counters().since(before);
+                    row.put("expert_accesses_per_token", d.accesses() / (double) (n * gen));
+                    row.put("mb_read_per_token", d.bytesLoaded / 1e6 / (n * gen));
+                    row.put("hit_rate", d.accesses() == 0 ? 1.0 : d.hitRate());
                 }
                 rows.add(row);
                 if (!json) {

@@ -5,7 +5,6 @@ import java.util.concurrent.Callable;
 import moed.runtime.Engine;
 import moed.tools.ipc.IpcDirectory;
 import moed.tools.ipc.MoedServer;
-import moed.tools.ipc.Protocol;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -101,9 +100,5 @@ final class ServeCommand implements Callable<Integer> {
             }
             Thread.sleep(50);
         }
-    }
-
-    static long timeout() {
-        return Protocol.DEFAULT_TIMEOUT_MILLIS;
     }
 }
