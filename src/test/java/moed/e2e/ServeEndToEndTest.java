@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -236,15 +235,8 @@ class ServeEndToEndTest {
     }
 
     static Process submitProcess(Path ipc, String prompt, int n) throws Exception {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(x -> x.startsWith("--add") || x.startsWith("-D") || x.startsWith("--enable") || x.startsWith("--sun")).toList());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(moed.tools.cli.MoedCli.class.getName());
-        cmd.addAll(List.of("submit", "--ipc-dir", ipc.toString(), "-n", Integer.toString(n), prompt));
-        return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        return ChildJvm.builder(List.of(), moed.tools.cli.MoedCli.class.getName(), "submit", "--ipc-dir", ipc.toString(), "-n",
+                Integer.toString(n), prompt).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 
 }
