@@ -2,7 +2,7 @@ package moed.kernels;
 
 /**
  * One activation vector prepared for dot products against weight rows. ggml does not multiply weights by
- * the float activations directly: for Q8_0/Q4_0/Q5_0 weights it first quantizes the activations to Q8_0
+ * the float activations directly: for Q8_0-family weights (Q4_0 ... Q5_1, IQ4_NL, MXFP4) it first quantizes the activations to Q8_0
  * blocks, and for F16 weights it rounds them to F16 ({@code vec_dot_type} in ggml's CPU type traits).
  * moed follows it on purpose, so its logits agree with llama.cpp's; the prepared forms are computed once per
  * vector, not once per row.
@@ -17,6 +17,8 @@ public final class Activation {
     /** Q8_0 form: the integer values (-127..127) as floats, and one F16-rounded scale per 32. */
     public final float[] q8;
     public final float[] q8Scale;
+    /** Per 32: the sum of the integer values (ggml's Q8_1 keeps it, times the scale, for formats with minimums). */
+    public final float[] q8Sum;
     /** F16 form: every value rounded to the nearest half. */
     public final float[] f16;
     /** Sum of each 32-value group (K-quant mins are applied against these). */
@@ -32,6 +34,7 @@ public final class Activation {
         this.x = new float[padded];
         this.q8 = new float[padded];
         this.q8Scale = new float[padded / 32];
+        this.q8Sum = new float[padded / 32];
         this.f16 = new float[padded];
         this.sum32 = new float[padded / 32];
     }
@@ -60,7 +63,7 @@ public final class Activation {
     /** Makes the form the given weight type's kernel reads. Call before handing the vector to several threads. */
     public void prepareFor(GgmlType weightType) {
         switch (weightType) {
-            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> prepareQ8();
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> prepareQ8();
             case F16 -> prepareF16();
             case Q4_K, Q5_K, Q2_K -> prepareSums();
             default -> { }
@@ -98,6 +101,11 @@ public final class Activation {
                     q8[b * 32 + j] = (float) Math.rint(x[b * 32 + j] * id);
                 }
             }
+            float sum = 0;
+            for (int j = 0; j < 32; j++) {
+                sum += q8[b * 32 + j];
+            }
+            q8Sum[b] = sum;
         }
         q8Ready = true;
     }

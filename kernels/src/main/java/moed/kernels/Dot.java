@@ -54,10 +54,16 @@ public final class Dot {
             case F32 -> f32(s, off, a.x, n);
             case F16 -> f16(s, off, a.f16, n);
             case BF16 -> bf16(s, off, a.x, n);
-            case Q8_0 -> q8_0(s, off, a, n / 32);
-            case Q4_0 -> q4_0(s, off, a, n / 32);
-            case Q4_K -> q4_k(s, off, a, n / 256);
-            case Q6_K -> q6_k(s, off, a, n / 256);
+            case Q8_0 -> Block32Dots.q8_0(s, off, a, n / 32);
+            case Q4_0 -> Block32Dots.q4_0(s, off, a, n / 32);
+            case Q4_1 -> Block32Dots.q4_1(s, off, a, n / 32);
+            case Q5_0 -> Block32Dots.q5_0(s, off, a, n / 32);
+            case Q5_1 -> Block32Dots.q5_1(s, off, a, n / 32);
+            case IQ4_NL -> Block32Dots.iq4_nl(s, off, a, n / 32);
+            case MXFP4 -> Block32Dots.mxfp4(s, off, a, n / 32);
+            case Q4_K -> KQuantDots.q4_k(s, off, a, n / 256);
+            case Q5_K -> KQuantDots.q5_k(s, off, a, n / 256);
+            case Q6_K -> KQuantDots.q6_k(s, off, a, n / 256);
             default -> scalar(m.type(), s, off, a, n);
         };
     }
@@ -79,7 +85,7 @@ public final class Dot {
         long off = row * m.rowBytes();
         int n = m.cols();
         switch (hasTiled(m.type()) ? m.type() : GgmlType.I8) {
-            case Q8_0 -> q8_0x4(s, off, a0, a1, a2, a3, n / 32, out);
+            case Q8_0 -> Block32Dots.q8_0x4(s, off, a0, a1, a2, a3, n / 32, out);
             case F16 -> f16x4(s, off, a0.f16, a1.f16, a2.f16, a3.f16, n, out);
             case F32 -> f32x4(s, off, a0.x, a1.x, a2.x, a3.x, n, out);
             default -> {
@@ -89,46 +95,6 @@ public final class Dot {
                 out[3] = row(m, row, a3);
             }
         }
-    }
-
-    private static FloatVector q8Block(FloatVector w0, FloatVector w1, FloatVector w2, FloatVector w3, float[] q, int o) {
-        FloatVector p = FloatVector.zero(F);
-        p = w0.fma(FloatVector.fromArray(F, q, o), p);
-        p = w1.fma(FloatVector.fromArray(F, q, o + L), p);
-        if (L == 8) {
-            p = w2.fma(FloatVector.fromArray(F, q, o + 2 * L), p);
-            p = w3.fma(FloatVector.fromArray(F, q, o + 3 * L), p);
-        }
-        return p;
-    }
-
-    static void q8_0x4(MemorySegment s, long off, Activation a0, Activation a1, Activation a2, Activation a3,
-                       int blocks, float[] out) {
-        FloatVector c0 = FloatVector.zero(F);
-        FloatVector c1 = c0;
-        FloatVector c2 = c0;
-        FloatVector c3 = c0;
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + b * 34L;
-            float dw = Bytes.f16(s, bo);
-            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + L, LE).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector w2 = w0;
-            FloatVector w3 = w0;
-            if (L == 8) {
-                w2 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + 2 * L, LE).convertShape(VectorOperators.B2F, F, 0);
-                w3 = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + 3 * L, LE).convertShape(VectorOperators.B2F, F, 0);
-            }
-            int o = b * 32;
-            c0 = q8Block(w0, w1, w2, w3, a0.q8, o).fma(FloatVector.broadcast(F, dw * a0.q8Scale[b]), c0);
-            c1 = q8Block(w0, w1, w2, w3, a1.q8, o).fma(FloatVector.broadcast(F, dw * a1.q8Scale[b]), c1);
-            c2 = q8Block(w0, w1, w2, w3, a2.q8, o).fma(FloatVector.broadcast(F, dw * a2.q8Scale[b]), c2);
-            c3 = q8Block(w0, w1, w2, w3, a3.q8, o).fma(FloatVector.broadcast(F, dw * a3.q8Scale[b]), c3);
-        }
-        out[0] = sum(c0);
-        out[1] = sum(c1);
-        out[2] = sum(c2);
-        out[3] = sum(c3);
     }
 
     static void f16x4(MemorySegment s, long off, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[] out) {
@@ -212,7 +178,7 @@ public final class Dot {
             SCRATCH.set(w);
         }
         switch (t) {
-            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> {
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> {
                 // Integer sums per block times both scales, as ggml's vec_dot_q*_q8_0 do.
                 float sum = 0;
                 for (int b = 0; b < n / 32; b++) {
@@ -314,137 +280,4 @@ public final class Dot {
         return sum;
     }
 
-    // block_q8_0 { half d; int8 qs[32]; } against Q8_0 activations. Per block the integer products are summed
-    // lane-wise (exact in float: |sum| < 2^24) and scaled by dx*dy into the accumulator, as ggml's AVX2 loop does.
-    static float q8_0(MemorySegment s, long off, Activation a, int blocks) {
-        float[] q = a.q8;
-        float[] qd = a.q8Scale;
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + b * 34L;
-            float d = Bytes.f16(s, bo) * qd[b];
-            FloatVector p = FloatVector.zero(F);
-            for (int k = 0; k < 32; k += L) {
-                FloatVector w = (FloatVector) ByteVector.fromMemorySegment(B, s, bo + 2 + k, LE).convertShape(VectorOperators.B2F, F, 0);
-                p = w.fma(FloatVector.fromArray(F, q, b * 32 + k), p);
-            }
-            acc = p.fma(FloatVector.broadcast(F, d), acc);
-        }
-        return sum(acc);
-    }
-
-    // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j+16 (high), offset 8.
-    static float q4_0(MemorySegment s, long off, Activation a, int blocks) {
-        float[] q = a.q8;
-        float[] qd = a.q8Scale;
-        FloatVector acc = FloatVector.zero(F);
-        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + b * 18L;
-            float d = Bytes.f16(s, bo) * qd[b];
-            FloatVector p = FloatVector.zero(F);
-            for (int k = 0; k < 16; k += L) {
-                IntVector bytes = (IntVector) ByteVector.fromMemorySegment(B, s, bo + 2 + k, LE).convertShape(VectorOperators.B2I, iv, 0);
-                FloatVector lo = (FloatVector) bytes.and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
-                FloatVector hi = (FloatVector) bytes.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
-                p = lo.fma(FloatVector.fromArray(F, q, b * 32 + k), p);
-                p = hi.fma(FloatVector.fromArray(F, q, b * 32 + 16 + k), p);
-            }
-            acc = p.fma(FloatVector.broadcast(F, d), acc);
-        }
-        return sum(acc);
-    }
-
-    // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: eight 32-weight sub-blocks, each
-    // w = d*sc*q - dmin*m. The min term needs only the activation's sum over the sub-block, precomputed once.
-    static float q4_k(MemorySegment s, long off, Activation a, int blocks) {
-        float[] x = a.x;
-        float[] sums = a.sum32;
-        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
-        float total = 0;
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + b * 144L;
-            float d = Bytes.f16(s, bo);
-            float dmin = Bytes.f16(s, bo + 2);
-            // The 12 packed scale bytes in two reads, decoded with shifts: byte-by-byte segment reads cost more than
-            // the block's vector arithmetic (measured: 1.9 -> 2.4 GB/s on one thread, same results).
-            long sc8 = s.get(Bytes.LE_LONG, bo + 4);
-            int sc4 = s.get(Bytes.LE_INT, bo + 12);
-            long qs = bo + 16;
-            int xb = b * 256;
-            float mins = 0;
-            FloatVector acc = FloatVector.zero(F);
-            for (int j = 0; j < 4; j++) {
-                mins += minK4(sc8, sc4, 2 * j) * sums[(xb >> 5) + 2 * j]
-                        + minK4(sc8, sc4, 2 * j + 1) * sums[(xb >> 5) + 2 * j + 1];
-                FloatVector p1 = FloatVector.zero(F);
-                FloatVector p2 = FloatVector.zero(F);
-                for (int k = 0; k < 32; k += L) {
-                    IntVector bytes = (IntVector) ByteVector.fromMemorySegment(B, s, qs + 32L * j + k, LE).convertShape(VectorOperators.B2I, iv, 0);
-                    FloatVector lo = (FloatVector) bytes.and(0xF).convertShape(VectorOperators.I2F, F, 0);
-                    FloatVector hi = (FloatVector) bytes.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
-                    p1 = lo.fma(FloatVector.fromArray(F, x, xb + 64 * j + k), p1);
-                    p2 = hi.fma(FloatVector.fromArray(F, x, xb + 64 * j + 32 + k), p2);
-                }
-                acc = p1.fma(FloatVector.broadcast(F, d * scaleK4(sc8, sc4, 2 * j)), acc);
-                acc = p2.fma(FloatVector.broadcast(F, d * scaleK4(sc8, sc4, 2 * j + 1)), acc);
-            }
-            total += sum(acc) - dmin * mins;
-        }
-        return total;
-    }
-
-    /**
-     * Q4_K sub-block i's 6-bit scale from its 12 packed scale bytes, given as bytes 0-7 (a long) and 8-11 (an int):
-     * the same values as {@link Dequantize#scaleMinK4}, without a memory read per value.
-     */
-    static int scaleK4(long b0to7, int b8to11, int i) {
-        return i < 4 ? (int) (b0to7 >>> (8 * i)) & 63
-                : ((b8to11 >>> (8 * (i - 4))) & 0xF) | ((int) (b0to7 >>> (8 * (i - 4) + 6)) & 3) << 4;
-    }
-
-    static int minK4(long b0to7, int b8to11, int i) {
-        return i < 4 ? (int) (b0to7 >>> (8 * (i + 4))) & 63
-                : ((b8to11 >>> (8 * (i - 4) + 4)) & 0xF) | ((int) (b0to7 >>> (8 * i + 6)) & 3) << 4;
-    }
-
-    // block_q6_K { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; }: in each 128-weight half, byte l of
-    // ql/qh carries weights l, l+32, l+64, l+96; 4 low bits from ql, 2 high bits from qh, offset 32.
-    static float q6_k(MemorySegment s, long off, Activation a, int blocks) {
-        float[] x = a.x;
-        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
-        float total = 0;
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + b * 210L;
-            float d = Bytes.f16(s, bo + 208);
-            FloatVector acc = FloatVector.zero(F);
-            for (int n = 0; n < 2; n++) {
-                long ql = bo + 64L * n;
-                long qh = bo + 128 + 32L * n;
-                // This half's 8 signed scales in one read; byte reads per use cost more than the arithmetic.
-                long scales = s.get(Bytes.LE_LONG, bo + 192 + 8L * n);
-                int xb = b * 256 + n * 128;
-                for (int l = 0; l < 32; l += L) {
-                    int is = l / 16;
-                    IntVector a0 = (IntVector) ByteVector.fromMemorySegment(B, s, ql + l, LE).convertShape(VectorOperators.B2I, iv, 0);
-                    IntVector a1 = (IntVector) ByteVector.fromMemorySegment(B, s, ql + l + 32, LE).convertShape(VectorOperators.B2I, iv, 0);
-                    IntVector h = (IntVector) ByteVector.fromMemorySegment(B, s, qh + l, LE).convertShape(VectorOperators.B2I, iv, 0);
-                    IntVector q1 = a0.and(0xF).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q2 = a1.and(0xF).or(h.lanewise(VectorOperators.ASHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q3 = a0.lanewise(VectorOperators.ASHR, 4).and(0xF).or(h.lanewise(VectorOperators.ASHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    IntVector q4 = a1.lanewise(VectorOperators.ASHR, 4).and(0xF).or(h.lanewise(VectorOperators.ASHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                    acc = ((FloatVector) q1.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l))
-                            .fma(FloatVector.broadcast(F, d * (byte) (scales >>> (8 * is))), acc);
-                    acc = ((FloatVector) q2.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 32))
-                            .fma(FloatVector.broadcast(F, d * (byte) (scales >>> (8 * (is + 2)))), acc);
-                    acc = ((FloatVector) q3.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 64))
-                            .fma(FloatVector.broadcast(F, d * (byte) (scales >>> (8 * (is + 4)))), acc);
-                    acc = ((FloatVector) q4.convertShape(VectorOperators.I2F, F, 0)).mul(FloatVector.fromArray(F, x, xb + l + 96))
-                            .fma(FloatVector.broadcast(F, d * (byte) (scales >>> (8 * (is + 6)))), acc);
-                }
-            }
-            total += sum(acc);
-        }
-        return total;
-    }
 }

@@ -54,7 +54,8 @@ class DotTest {
     }
 
     private static boolean usesQ8(GgmlType t) {
-        return t == GgmlType.Q8_0 || t == GgmlType.Q4_0 || t == GgmlType.Q5_0 || t == GgmlType.Q4_1 || t == GgmlType.Q5_1;
+        return t == GgmlType.Q8_0 || t == GgmlType.Q4_0 || t == GgmlType.Q5_0 || t == GgmlType.Q4_1 || t == GgmlType.Q5_1
+                || t == GgmlType.IQ4_NL || t == GgmlType.MXFP4;
     }
 
     private static float[] scaledQ8(Activation a, int n) {

@@ -171,8 +171,8 @@ class KnownBlocksTest {
                 long lo = m.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
                 int hi = m.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 8);
                 for (int j = 0; j < 8; j++) {
-                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, false), Dot.scaleK4(lo, hi, j));
-                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, true), Dot.minK4(lo, hi, j));
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, false), KQuantDots.scaleK4(lo, hi, j));
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, true), KQuantDots.minK4(lo, hi, j));
                 }
             }
         }
