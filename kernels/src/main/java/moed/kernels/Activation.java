@@ -17,16 +17,26 @@ public final class Activation {
     /** Q8_0 form: the integer values (-127..127) as floats, and one F16-rounded scale per 32. */
     public final float[] q8;
     public final float[] q8Scale;
+    /** The same integer values as 16-bit lanes, for the integer dot products of {@code Block32Dots}. */
+    public final short[] q8s;
     /** Per 32: the sum of the integer values (ggml's Q8_1 keeps it, times the scale, for formats with minimums). */
     public final float[] q8Sum;
     /** F16 form: every value rounded to the nearest half. */
     public final float[] f16;
-    /** Sum of each 32-value group (K-quant mins are applied against these). */
+    /** Sum of each 32-value group. */
     public final float[] sum32;
+    /**
+     * Q8_K form, ggml's {@code vec_dot_type} for the K-quants (moed's Q4_K kernel reads it): per 256 values one float scale and integers in
+     * -127..127 (as 16-bit lanes), and the integer sum of each 32 (K-quant minimums are applied against it).
+     */
+    public final short[] q8k;
+    public final float[] q8kScale;
+    public final float[] q8kSum32;
     private int length;
     private boolean q8Ready;
     private boolean f16Ready;
     private boolean sumReady;
+    private boolean q8kReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -35,8 +45,13 @@ public final class Activation {
         this.q8 = new float[padded];
         this.q8Scale = new float[padded / 32];
         this.q8Sum = new float[padded / 32];
+        this.q8s = new short[padded];
         this.f16 = new float[padded];
         this.sum32 = new float[padded / 32];
+        int padded256 = (capacity + 255) / 256 * 256;
+        this.q8k = new short[padded256];
+        this.q8kScale = new float[padded256 / 256];
+        this.q8kSum32 = new float[padded256 / 32];
     }
 
     public int length() {
@@ -57,6 +72,7 @@ public final class Activation {
         q8Ready = false;
         f16Ready = false;
         sumReady = false;
+        q8kReady = false;
         return this;
     }
 
@@ -65,7 +81,8 @@ public final class Activation {
         switch (weightType) {
             case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> prepareQ8();
             case F16 -> prepareF16();
-            case Q4_K, Q5_K, Q2_K -> prepareSums();
+            case Q4_K -> prepareQ8K();
+            case Q5_K, Q2_K -> prepareSums();
             default -> { }
         }
     }
@@ -103,11 +120,52 @@ public final class Activation {
             }
             float sum = 0;
             for (int j = 0; j < 32; j++) {
+                q8s[b * 32 + j] = (short) q8[b * 32 + j];
                 sum += q8[b * 32 + j];
             }
             q8Sum[b] = sum;
         }
         q8Ready = true;
+    }
+
+    // quantize_row_q8_K_ref: the scale maps the value of largest magnitude to -127 (its sign flipped).
+    private void prepareQ8K() {
+        if (q8kReady) {
+            return;
+        }
+        if (length % 256 != 0) {
+            throw new IllegalArgumentException("Q8_K activations need a multiple of 256 values, got " + length);
+        }
+        for (int b = 0; b < length / 256; b++) {
+            float max = 0;
+            float amax = 0;
+            for (int j = 0; j < 256; j++) {
+                float ax = Math.abs(x[b * 256 + j]);
+                if (ax > amax) {
+                    amax = ax;
+                    max = x[b * 256 + j];
+                }
+            }
+            if (amax == 0) {
+                q8kScale[b] = 0;
+                java.util.Arrays.fill(q8k, b * 256, b * 256 + 256, (short) 0);
+                java.util.Arrays.fill(q8kSum32, b * 8, b * 8 + 8, 0f);
+                continue;
+            }
+            float iscale = -127f / max;
+            for (int j = 0; j < 256; j++) {
+                q8k[b * 256 + j] = (short) Math.min(127, Quantize.nearestInt(iscale * x[b * 256 + j]));
+            }
+            for (int g = 0; g < 8; g++) {
+                int sum = 0;
+                for (int j = 0; j < 32; j++) {
+                    sum += q8k[b * 256 + g * 32 + j];
+                }
+                q8kSum32[b * 8 + g] = sum;
+            }
+            q8kScale[b] = 1 / iscale;
+        }
+        q8kReady = true;
     }
 
     private void prepareF16() {

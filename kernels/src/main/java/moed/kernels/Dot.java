@@ -68,9 +68,14 @@ public final class Dot {
         };
     }
 
-    /** True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). */
+    /**
+     * True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). The
+     * float formats share each widened block between tokens; the integer kernels' widening is two instructions a
+     * block, and a four-token version of them measured slower (register pressure) than four passes over a row
+     * that stays in L1.
+     */
     public static boolean hasTiled(GgmlType t) {
-        return VECTOR && (L == 8 || L == 16) && (t == GgmlType.Q8_0 || t == GgmlType.F16 || t == GgmlType.F32);
+        return VECTOR && (L == 8 || L == 16) && (t == GgmlType.F16 || t == GgmlType.F32);
     }
 
     /**
@@ -85,7 +90,6 @@ public final class Dot {
         long off = row * m.rowBytes();
         int n = m.cols();
         switch (hasTiled(m.type()) ? m.type() : GgmlType.I8) {
-            case Q8_0 -> Block32Dots.q8_0x4(s, off, a0, a1, a2, a3, n / 32, out);
             case F16 -> f16x4(s, off, a0.f16, a1.f16, a2.f16, a3.f16, n, out);
             case F32 -> f32x4(s, off, a0.x, a1.x, a2.x, a3.x, n, out);
             default -> {
@@ -169,7 +173,7 @@ public final class Dot {
 
     /**
      * The scalar definition: dequantize with the reference and multiply by the same activation form the
-     * vector kernel reads (Q8_0 values for Q8_0-family weights, F16-rounded values for F16).
+     * vector kernel reads (Q8_0 values for Q8_0-family weights, Q8_K values for Q4_K, F16-rounded values for F16).
      */
     public static float scalar(GgmlType t, MemorySegment s, long off, Activation a, int n) {
         float[] w = SCRATCH.get();
@@ -188,6 +192,19 @@ public final class Dot {
                         bs += w[j] * a.q8[b * 32 + j];
                     }
                     sum += bs * a.q8Scale[b];
+                }
+                return sum;
+            }
+            case Q4_K -> {
+                // Against the Q8_K form, one activation scale per 256, as ggml's vec_dot_q*_K_q8_K do.
+                float sum = 0;
+                for (int b = 0; b < n / 256; b++) {
+                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, 256);
+                    float bs = 0;
+                    for (int j = 0; j < 256; j++) {
+                        bs += w[j] * a.q8k[b * 256 + j];
+                    }
+                    sum += bs * a.q8kScale[b];
                 }
                 return sum;
             }

@@ -5,11 +5,15 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Fused dot products for the K-quant super-blocks (256 weights: Q4_K, Q5_K, Q6_K) against float activations.
+ * Fused dot products for the K-quant super-blocks (256 weights: Q4_K, Q5_K, Q6_K). Q4_K reads Q8_K activations
+ * in integers, as llama.cpp does; Q5_K and Q6_K read float activations (an integer version of each measured
+ * slower here: with their extra bit handling, a super-block's vector code exceeds C2's inlining budget,
+ * NodeCountInliningCutoff, and split into smaller methods it pays a reduction per call).
  * Sub-block scales are unpacked with shifts from one or two wide reads (reading the packed bytes one at a time
  * costs more than the block's vector arithmetic), and K-quant minimums are applied once per sub-block against
  * the activation's precomputed 32-value sums ({@link Activation#sum32}).
@@ -31,40 +35,35 @@ final class KQuantDots {
     }
 
     // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: eight 32-weight sub-blocks, each
-    // w = d*sc*q - dmin*m. The min term needs only the activation's sum over the sub-block, precomputed once.
+    // w = d*sc*q - dmin*m; byte l of the j-th 32 bytes holds weight 64j+l (low nibble) and 64j+32+l (high).
+    // Against Q8_K activations in integers ({@link Int16Dot}): each sub-block's integer dot times its 6-bit scale
+    // is summed in int lanes (at most 256 * 15 * 127 * 63, far from overflow), converted to float once per
+    // super-block. Minimums are applied once per sub-block against the activation's integer sums.
     static float q4_k(MemorySegment s, long off, Activation a, int blocks) {
-        float[] x = a.x;
-        float[] sums = a.sum32;
-        VectorSpecies<Integer> iv = I.withShape(F.vectorShape());
+        short[] q = a.q8k;
         float total = 0;
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 144L;
-            float d = Bytes.f16(s, bo);
-            float dmin = Bytes.f16(s, bo + 2);
-            // The 12 packed scale bytes in two reads, decoded with shifts: byte-by-byte segment reads cost more than
-            // the block's vector arithmetic (measured: 1.9 -> 2.4 GB/s on one thread, same results).
             long sc8 = s.get(Bytes.LE_LONG, bo + 4);
             int sc4 = s.get(Bytes.LE_INT, bo + 12);
-            long qs = bo + 16;
+            IntVector acc = IntVector.zero(Int16Dot.I);
             int xb = b * 256;
-            float mins = 0;
-            FloatVector acc = FloatVector.zero(F);
             for (int j = 0; j < 4; j++) {
-                mins += minK4(sc8, sc4, 2 * j) * sums[(xb >> 5) + 2 * j]
-                        + minK4(sc8, sc4, 2 * j + 1) * sums[(xb >> 5) + 2 * j + 1];
-                FloatVector p1 = FloatVector.zero(F);
-                FloatVector p2 = FloatVector.zero(F);
-                for (int k = 0; k < 32; k += L) {
-                    IntVector bytes = (IntVector) ByteVector.fromMemorySegment(B, s, qs + 32L * j + k, LE).convertShape(VectorOperators.B2I, iv, 0);
-                    FloatVector lo = (FloatVector) bytes.and(0xF).convertShape(VectorOperators.I2F, F, 0);
-                    FloatVector hi = (FloatVector) bytes.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
-                    p1 = lo.fma(FloatVector.fromArray(F, x, xb + 64 * j + k), p1);
-                    p2 = hi.fma(FloatVector.fromArray(F, x, xb + 64 * j + 32 + k), p2);
-                }
-                acc = p1.fma(FloatVector.broadcast(F, d * scaleK4(sc8, sc4, 2 * j)), acc);
-                acc = p2.fma(FloatVector.broadcast(F, d * scaleK4(sc8, sc4, 2 * j + 1)), acc);
+                ShortVector p0 = Int16Dot.widen(s, bo + 16 + 32L * j);
+                ShortVector p1 = Int16Dot.widen(s, bo + 32 + 32L * j);
+                ShortVector lo0 = p0.and((short) 0xF);
+                ShortVector lo1 = p1.and((short) 0xF);
+                ShortVector hi0 = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
+                ShortVector hi1 = p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
+                acc = acc.add(Int16Dot.dot32(lo0, lo1, q, xb + 64 * j).mul(scaleK4(sc8, sc4, 2 * j)));
+                acc = acc.add(Int16Dot.dot32(hi0, hi1, q, xb + 64 * j + 32).mul(scaleK4(sc8, sc4, 2 * j + 1)));
             }
-            total += sum(acc) - dmin * mins;
+            int mins = 0;
+            for (int j = 0; j < 8; j++) {
+                mins += minK4(sc8, sc4, j) * (int) a.q8kSum32[b * 8 + j];
+            }
+            float da = a.q8kScale[b];
+            total += Bytes.f16(s, bo) * da * acc.reduceLanes(VectorOperators.ADD) - Bytes.f16(s, bo + 2) * da * mins;
         }
         return total;
     }

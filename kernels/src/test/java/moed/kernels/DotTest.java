@@ -47,7 +47,7 @@ class DotTest {
                 float fast = Dot.row(m, row, a);
                 float ref = Dot.scalar(t, data, row * m.rowBytes(), a, n);
                 m.dequantizeRow(row, w);
-                float[] xs = t == GgmlType.F16 ? a.f16 : usesQ8(t) ? scaledQ8(a, n) : a.x;
+                float[] xs = t == GgmlType.F16 ? a.f16 : usesQ8(t) ? scaledQ8(a, n) : usesQ8K(t) ? scaledQ8K(a, n) : a.x;
                 assertEquals(ref, fast, tolerance(w, xs, n), t + " n=" + n + " row " + row);
             }
         }
@@ -58,12 +58,53 @@ class DotTest {
                 || t == GgmlType.IQ4_NL || t == GgmlType.MXFP4;
     }
 
+    private static boolean usesQ8K(GgmlType t) {
+        return t == GgmlType.Q4_K;
+    }
+
+    private static float[] scaledQ8K(Activation a, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = a.q8k[i] * a.q8kScale[i / 256];
+        }
+        return v;
+    }
+
     private static float[] scaledQ8(Activation a, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = a.q8[i] * a.q8Scale[i / 32];
         }
         return v;
+    }
+
+    @Test
+    void shouldQuantizeActivationsToQ8KAsGgmlDoes() {
+        int n = 512;
+        SplittableRandom r = new SplittableRandom(6);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        x[17] = -9f;
+        x[300] = 8f;
+        Activation a = new Activation(n).set(x, 0, n);
+        a.prepareFor(GgmlType.Q4_K);
+        // Per 256, the value of largest magnitude maps to -127 exactly (ggml's scale is -max/127).
+        assertEquals(-127, a.q8k[17]);
+        assertEquals(9f / 127, a.q8kScale[0], 1e-6f);
+        assertEquals(-127, a.q8k[300]);
+        assertEquals(-8f / 127, a.q8kScale[1], 1e-6f);
+        for (int i = 0; i < n; i++) {
+            assertTrue(Math.abs(a.q8k[i] * a.q8kScale[i / 256] - x[i]) <= Math.abs(a.q8kScale[i / 256]) * 0.51f, "value " + i);
+        }
+        for (int g = 0; g < n / 32; g++) {
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                sum += a.q8k[g * 32 + j];
+            }
+            assertEquals(sum, a.q8kSum32[g], "sum of group " + g);
+        }
     }
 
     @Test
