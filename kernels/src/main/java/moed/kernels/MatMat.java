@@ -9,6 +9,8 @@ package moed.kernels;
  * <p>One instance per calling thread; the call's arguments live in fields so nothing is allocated per call.
  */
 public final class MatMat implements ParallelExecutor.RangeTask {
+    /** Per worker thread: the four results of a tiled row (no garbage per call). */
+    private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     private final ParallelExecutor executor;
     private WeightMatrix m;
     private Activation[] xs;
@@ -56,7 +58,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         int n = count;
         float[][] o = out;
         boolean tiled = n >= 4 && Dot.hasTiled(w.type());
-        float[] four = tiled ? new float[4] : null;
+        float[] four = FOUR.get();
         for (int r = from; r < to; r++) {
             int t = 0;
             if (tiled) {
