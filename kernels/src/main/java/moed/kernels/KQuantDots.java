@@ -49,14 +49,23 @@ final class KQuantDots {
             IntVector acc = IntVector.zero(Int16Dot.I);
             int xb = b * 256;
             for (int j = 0; j < 4; j++) {
-                ShortVector p0 = Int16Dot.widen(s, bo + 16 + 32L * j);
-                ShortVector p1 = Int16Dot.widen(s, bo + 32 + 32L * j);
-                ShortVector lo0 = p0.and((short) 0xF);
-                ShortVector lo1 = p1.and((short) 0xF);
-                ShortVector hi0 = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
-                ShortVector hi1 = p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
-                acc = acc.add(Int16Dot.dot32(lo0, lo1, q, xb + 64 * j).mul(scaleK4(sc8, sc4, 2 * j)));
-                acc = acc.add(Int16Dot.dot32(hi0, hi1, q, xb + 64 * j + 32).mul(scaleK4(sc8, sc4, 2 * j + 1)));
+                // Int16Dot's steps written out: called from here they can lose inlining to an earlier standalone
+                // compilation ("already compiled into a big method"), and vectors across a call run boxed.
+                ShortVector p0 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 16 + 32L * j, LE)
+                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                ShortVector p1 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 32 + 32L * j, LE)
+                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                int o = xb + 64 * j;
+                ShortVector lo = p0.and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o))
+                        .add(p1.and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 16)));
+                ShortVector hi = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))
+                        .add(p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 48)));
+                IntVector l32 = lo.reinterpretAsInts();
+                IntVector h32 = hi.reinterpretAsInts();
+                acc = acc.add(l32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(l32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j)));
+                acc = acc.add(h32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(h32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j + 1)));
             }
             int mins = 0;
             for (int j = 0; j < 8; j++) {
