@@ -26,7 +26,7 @@ public final class Activation {
     /** Sum of each 32-value group. */
     public final float[] sum32;
     /**
-     * Q8_K form, ggml's {@code vec_dot_type} for the K-quants (moed's Q4_K kernel reads it): per 256 values one float scale and integers in
+     * Q8_K form, ggml's {@code vec_dot_type} for the K-quants (moed's K-quant kernels read it): per 256 values one float scale and integers in
      * -127..127 (as 16-bit lanes), and the integer sum of each 32 (K-quant minimums are applied against it).
      */
     public final short[] q8k;
@@ -81,8 +81,8 @@ public final class Activation {
         switch (weightType) {
             case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> prepareQ8();
             case F16 -> prepareF16();
-            case Q4_K -> prepareQ8K();
-            case Q5_K, Q2_K -> prepareSums();
+            case Q4_K, Q5_K, Q6_K -> prepareQ8K();
+            case Q2_K -> prepareSums();
             default -> { }
         }
     }

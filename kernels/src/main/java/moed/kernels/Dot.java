@@ -173,7 +173,7 @@ public final class Dot {
 
     /**
      * The scalar definition: dequantize with the reference and multiply by the same activation form the
-     * vector kernel reads (Q8_0 values for Q8_0-family weights, Q8_K values for Q4_K, F16-rounded values for F16).
+     * vector kernel reads (Q8_0 values for Q8_0-family weights, Q8_K values for K-quants, F16-rounded values for F16).
      */
     public static float scalar(GgmlType t, MemorySegment s, long off, Activation a, int n) {
         float[] w = SCRATCH.get();
@@ -195,7 +195,7 @@ public final class Dot {
                 }
                 return sum;
             }
-            case Q4_K -> {
+            case Q4_K, Q5_K, Q6_K -> {
                 // Against the Q8_K form, one activation scale per 256, as ggml's vec_dot_q*_K_q8_K do.
                 float sum = 0;
                 for (int b = 0; b < n / 256; b++) {

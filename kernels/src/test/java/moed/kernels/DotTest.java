@@ -59,7 +59,7 @@ class DotTest {
     }
 
     private static boolean usesQ8K(GgmlType t) {
-        return t == GgmlType.Q4_K;
+        return t == GgmlType.Q4_K || t == GgmlType.Q5_K || t == GgmlType.Q6_K;
     }
 
     private static float[] scaledQ8K(Activation a, int n) {
