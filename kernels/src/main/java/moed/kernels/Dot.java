@@ -182,31 +182,13 @@ public final class Dot {
             SCRATCH.set(w);
         }
         switch (t) {
+            // Per block, the weights times the activation's integers, then times the activation's block scale: as
+            // ggml's vec_dot_q*_q8_0 (32 per scale) and vec_dot_q*_K_q8_K (256 per scale) do.
             case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> {
-                // Integer sums per block times both scales, as ggml's vec_dot_q*_q8_0 do.
-                float sum = 0;
-                for (int b = 0; b < n / 32; b++) {
-                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, 32);
-                    float bs = 0;
-                    for (int j = 0; j < 32; j++) {
-                        bs += w[j] * a.q8[b * 32 + j];
-                    }
-                    sum += bs * a.q8Scale[b];
-                }
-                return sum;
+                return perActivationBlock(t, s, off, n, 32, a.q8s, a.q8Scale, w);
             }
             case Q4_K, Q5_K, Q6_K -> {
-                // Against the Q8_K form, one activation scale per 256, as ggml's vec_dot_q*_K_q8_K do.
-                float sum = 0;
-                for (int b = 0; b < n / 256; b++) {
-                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, 256);
-                    float bs = 0;
-                    for (int j = 0; j < 256; j++) {
-                        bs += w[j] * a.q8k[b * 256 + j];
-                    }
-                    sum += bs * a.q8kScale[b];
-                }
-                return sum;
+                return perActivationBlock(t, s, off, n, 256, a.q8k, a.q8kScale, w);
             }
             default -> {
                 float[] xs = t == GgmlType.F16 ? a.f16 : a.x;
@@ -220,6 +202,20 @@ public final class Dot {
                 return sum;
             }
         }
+    }
+
+    private static float perActivationBlock(GgmlType t, MemorySegment s, long off, int n, int block, short[] q,
+                                            float[] scale, float[] w) {
+        float sum = 0;
+        for (int b = 0; b < n / block; b++) {
+            Dequantize.row(t, s, off + (long) b * block / t.blockSize * t.blockBytes, w, 0, block);
+            float bs = 0;
+            for (int j = 0; j < block; j++) {
+                bs += w[j] * q[b * block + j];
+            }
+            sum += bs * scale[b];
+        }
+        return sum;
     }
 
     /**
