@@ -14,20 +14,17 @@ public final class Activation {
     private final int capacity;
     /** The float values, valid for {@code length} entries. */
     public final float[] x;
-    /** Q8_0 form: the integer values (-127..127) as floats, and one F16-rounded scale per 32. */
-    public final float[] q8;
-    public final float[] q8Scale;
-    /** The same integer values as 16-bit lanes, for the integer dot products of {@code Block32Dots}. */
+    /** Q8_0 form: the integer values (-127..127) as 16-bit lanes, and one scale per 32. */
     public final short[] q8s;
+    public final float[] q8Scale;
     /** Per 32: the sum of the integer values (ggml's Q8_1 keeps it, times the scale, for formats with minimums). */
     public final float[] q8Sum;
     /** F16 form: every value rounded to the nearest half. */
     public final float[] f16;
-    /** Sum of each 32-value group. */
-    public final float[] sum32;
     /**
-     * Q8_K form, ggml's {@code vec_dot_type} for the K-quants (moed's K-quant kernels read it): per 256 values one float scale and integers in
-     * -127..127 (as 16-bit lanes), and the integer sum of each 32 (K-quant minimums are applied against it).
+     * Q8_K form, ggml's {@code vec_dot_type} for the K-quants (moed's K-quant kernels read it): per 256 values one
+     * float scale and integers in -127..127 (as 16-bit lanes), and the integer sum of each 32 (K-quant minimums are
+     * applied against it).
      */
     public final short[] q8k;
     public final float[] q8kScale;
@@ -35,19 +32,16 @@ public final class Activation {
     private int length;
     private boolean q8Ready;
     private boolean f16Ready;
-    private boolean sumReady;
     private boolean q8kReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
         int padded = (capacity + 31) / 32 * 32;
         this.x = new float[padded];
-        this.q8 = new float[padded];
         this.q8Scale = new float[padded / 32];
         this.q8Sum = new float[padded / 32];
         this.q8s = new short[padded];
         this.f16 = new float[padded];
-        this.sum32 = new float[padded / 32];
         int padded256 = (capacity + 255) / 256 * 256;
         this.q8k = new short[padded256];
         this.q8kScale = new float[padded256 / 256];
@@ -71,7 +65,6 @@ public final class Activation {
         length = n;
         q8Ready = false;
         f16Ready = false;
-        sumReady = false;
         q8kReady = false;
         return this;
     }
@@ -82,7 +75,6 @@ public final class Activation {
             case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> prepareQ8();
             case F16 -> prepareF16();
             case Q4_K, Q5_K, Q6_K -> prepareQ8K();
-            case Q2_K -> prepareSums();
             default -> { }
         }
     }
@@ -108,20 +100,19 @@ public final class Activation {
                 float id = d != 0 ? 1f / d : 0f;
                 q8Scale[b] = Bytes.roundToF16(d);
                 for (int j = 0; j < 32; j++) {
-                    q8[b * 32 + j] = Quantize.roundf(x[b * 32 + j] * id);
+                    q8s[b * 32 + j] = (short) Quantize.roundf(x[b * 32 + j] * id);
                 }
             } else {
                 d = Bytes.bf16ToFloat(Bytes.toBf16(d));
                 float id = d > 0 ? 1f / d : 0f;
                 q8Scale[b] = d;
                 for (int j = 0; j < 32; j++) {
-                    q8[b * 32 + j] = (float) Math.rint(x[b * 32 + j] * id);
+                    q8s[b * 32 + j] = (short) Math.rint(x[b * 32 + j] * id);
                 }
             }
-            float sum = 0;
+            int sum = 0;
             for (int j = 0; j < 32; j++) {
-                q8s[b * 32 + j] = (short) q8[b * 32 + j];
-                sum += q8[b * 32 + j];
+                sum += q8s[b * 32 + j];
             }
             q8Sum[b] = sum;
         }
@@ -176,19 +167,5 @@ public final class Activation {
             f16[i] = Bytes.roundToF16(x[i]);
         }
         f16Ready = true;
-    }
-
-    private void prepareSums() {
-        if (sumReady) {
-            return;
-        }
-        for (int b = 0; b < (length + 31) / 32; b++) {
-            float s = 0;
-            for (int j = 0; j < 32 && b * 32 + j < length; j++) {
-                s += x[b * 32 + j];
-            }
-            sum32[b] = s;
-        }
-        sumReady = true;
     }
 }

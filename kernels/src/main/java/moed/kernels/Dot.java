@@ -225,7 +225,7 @@ public final class Dot {
      */
     static float sum(FloatVector v) {
         float s = 0;
-        for (int i = 0; i < L; i++) {
+        for (int i = 0; i < v.length(); i++) {
             s += v.lane(i);
         }
         return s;

@@ -40,11 +40,6 @@ final class Int16Dot {
         return v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16));
     }
 
-    /** w . q[o..o+16) in eight int lanes. */
-    static IntVector dot16(ShortVector w, short[] q, int o) {
-        return pairs(w.mul(ShortVector.fromArray(S, q, o)));
-    }
-
     /** w0 . q[o..o+16) + w1 . q[o+16..o+32) in eight int lanes. */
     static IntVector dot32(ShortVector w0, ShortVector w1, short[] q, int o) {
         return pairs(w0.mul(ShortVector.fromArray(S, q, o)).add(w1.mul(ShortVector.fromArray(S, q, o + 16))));
@@ -53,14 +48,5 @@ final class Int16Dot {
     /** acc + float(blockSum) * scale. */
     static FloatVector scaled(IntVector blockSum, float scale, FloatVector acc) {
         return ((FloatVector) blockSum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale), acc);
-    }
-
-    /** The lanes added in lane order, as {@link Dot#sum} does for the preferred species. */
-    static float sum(FloatVector v) {
-        float s = 0;
-        for (int i = 0; i < v.length(); i++) {
-            s += v.lane(i);
-        }
-        return s;
     }
 }

@@ -73,7 +73,7 @@ class DotTest {
     private static float[] scaledQ8(Activation a, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
-            v[i] = a.q8[i] * a.q8Scale[i / 32];
+            v[i] = a.q8s[i] * a.q8Scale[i / 32];
         }
         return v;
     }
@@ -122,7 +122,7 @@ class DotTest {
             for (int j = i / 32 * 32; j < i / 32 * 32 + 32; j++) {
                 amax = Math.max(amax, Math.abs(x[j]));
             }
-            assertTrue(Math.abs(a.q8[i] * a.q8Scale[i / 32] - x[i]) <= amax / 127 * 0.51f, "value " + i);
+            assertTrue(Math.abs(a.q8s[i] * a.q8Scale[i / 32] - x[i]) <= amax / 127 * 0.51f, "value " + i);
         }
     }
 
