@@ -20,12 +20,14 @@ public final class SpmTokenizer implements Tokenizer {
     private final Vocabulary v;
     private final int[] byteTokens = new int[256];
     private final byte[][] pieces;
+    private final SpecialTokens specials;
 
     SpmTokenizer(Vocabulary v) {
         this.v = v;
         for (int b = 0; b < 256; b++) {
             byteTokens[b] = v.id(String.format("<0x%02X>", b));
         }
+        specials = new SpecialTokens(v);
         pieces = new byte[v.size()][];
         for (int i = 0; i < v.size(); i++) {
             pieces[i] = piece(i);
@@ -39,13 +41,25 @@ public final class SpmTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(String text, boolean addBos) {
+        return encode(text, addBos, false);
+    }
+
+    @Override
+    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addBos && v.bos >= 0) {
             out.add(v.bos);
         }
-        if (!text.isEmpty()) {
-            String s = (v.addSpacePrefix ? " " : "") + text;
-            bpe(s.replace(" ", SPACE).getBytes(StandardCharsets.UTF_8), out);
+        boolean first = true;
+        for (SpecialTokens.Fragment f : specials.partition(text, parseSpecial)) {
+            if (f.text() == null) {
+                out.add(f.token());
+            } else if (!f.text().isEmpty()) {
+                // The space prefix goes before the text's start only, not after each special token.
+                String s = (v.addSpacePrefix && first ? " " : "") + f.text();
+                bpe(s.replace(" ", SPACE).getBytes(StandardCharsets.UTF_8), out);
+            }
+            first = false;
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
     }

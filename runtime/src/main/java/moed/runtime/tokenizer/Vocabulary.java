@@ -29,6 +29,8 @@ public final class Vocabulary {
     final int unk;
     final boolean addBos;
     final boolean addSpacePrefix;
+    /** Tokens that end generation: EOS, EOT, and the end-of-turn control tokens of the chat formats moed knows. */
+    final boolean[] endOfGeneration;
 
     Vocabulary(String model, String[] tokens, float[] scores, int[] types, int bos, int eos, int unk, boolean addBos,
                boolean addSpacePrefix) {
@@ -44,6 +46,18 @@ public final class Vocabulary {
         this.ids = new HashMap<>(tokens.length * 2);
         for (int i = 0; i < tokens.length; i++) {
             ids.putIfAbsent(tokens[i], i);
+        }
+        endOfGeneration = new boolean[tokens.length];
+        if (eos >= 0) {
+            endOfGeneration[eos] = true;
+        }
+        // As llama.cpp does: these control tokens end a turn in the chat formats that use them, whatever EOS is.
+        for (String t : new String[] {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|endoftext|>",
+                "<end_of_turn>", "<|end_of_text|>", "<｜end▁of▁sentence｜>"}) {
+            Integer id = ids.get(t);
+            if (id != null && types[id] == CONTROL) {
+                endOfGeneration[id] = true;
+            }
         }
     }
 
@@ -83,7 +97,12 @@ public final class Vocabulary {
         }
         boolean addBos = f.getBool("tokenizer.ggml.add_bos_token", spm);
         boolean addSpace = f.getBool("tokenizer.ggml.add_space_prefix", spm);
-        return new Vocabulary(model, tokens, scores, types, bos, eos, unk, addBos, addSpace);
+        Vocabulary v = new Vocabulary(model, tokens, scores, types, bos, eos, unk, addBos, addSpace);
+        int eot = f.getInt("tokenizer.ggml.eot_token_id", -1);
+        if (eot >= 0 && eot < n) {
+            v.endOfGeneration[eot] = true;
+        }
+        return v;
     }
 
     private static void check(GgufFile f, GgufArray a, int n, String key) {
@@ -126,8 +145,8 @@ public final class Vocabulary {
         return i == null ? -1 : i;
     }
 
-    /** True for tokens that end generation (end of sequence). */
+    /** True for tokens that end generation (end of sequence, end of turn). */
     public boolean isEndOfGeneration(int id) {
-        return id == eos;
+        return id >= 0 && id < endOfGeneration.length && endOfGeneration[id];
     }
 }
