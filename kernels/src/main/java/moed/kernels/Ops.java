@@ -92,6 +92,25 @@ public final class Ops {
     }
 
     /** acc[i] += x[i]. */
+    public static float sigmoid(float x) {
+        return 1.0f / (1.0f + (float) Math.exp(-x));
+    }
+
+    /** Sum of a[i] * b[i] (for vectors too small to prepare as a weight matrix: Qwen2-MoE's shared-expert gate). */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    public static void scale(float[] x, int off, float w, int n) {
+        for (int i = 0; i < n; i++) {
+            x[off + i] *= w;
+        }
+    }
+
     public static void add(float[] acc, int aOff, float[] x, int xOff, int n) {
         for (int i = 0; i < n; i++) {
             acc[aOff + i] += x[xOff + i];

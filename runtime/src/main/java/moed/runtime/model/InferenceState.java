@@ -20,6 +20,7 @@ public final class InferenceState {
     final float[][] v;
     final float[][] att;    // attention output, before wo
     final float[][] tmp;    // wo output, dense FFN output
+    final float[][] sharedOut; // shared expert output (Qwen2-MoE)
     final float[][] routerLogits;
     final float[][] gate;   // expert / FFN hidden, gate projection then SwiGLU
     final float[][] up;
@@ -61,7 +62,7 @@ public final class InferenceState {
         this.batch = batch;
         this.contextLength = contextLength;
         int kvDim = c.kvDim();
-        int hidden = Math.max(c.feedForward(), 1);
+        int hidden = Math.max(Math.max(c.feedForward(), c.sharedFeedForward()), 1);
         int k = Math.max(c.expertsUsed(), 1);
         keys = new float[c.layers()][withKv ? contextLength * kvDim : 0];
         values = new float[c.layers()][withKv ? contextLength * kvDim : 0];
@@ -72,6 +73,7 @@ public final class InferenceState {
         v = new float[batch][kvDim];
         att = new float[batch][c.qDim()];
         tmp = new float[batch][c.dim()];
+        sharedOut = new float[c.sharedFeedForward() > 0 ? batch : 0][c.dim()];
         routerLogits = new float[batch][Math.max(c.experts(), 1)];
         gate = new float[batch * k][hidden];
         up = new float[batch * k][hidden];

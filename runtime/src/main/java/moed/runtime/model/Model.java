@@ -61,14 +61,44 @@ public final class Model {
                 up = s.matrix(p + "ffn_up.weight", c.dim(), c.feedForward());
                 down = s.matrix(p + "ffn_down.weight", c.feedForward(), c.dim());
             }
+            int qDim = c.qDim();
+            int kvDim = c.kvDim();
+            float[] qNorm = null;
+            float[] kNorm = null;
+            switch (c.arch().qkNorm()) {
+                case PER_HEAD -> {
+                    qNorm = s.vector(p + "attn_q_norm.weight", c.headDim());
+                    kNorm = s.vector(p + "attn_k_norm.weight", c.headDim());
+                }
+                case FULL -> {
+                    qNorm = s.vector(p + "attn_q_norm.weight", qDim);
+                    kNorm = s.vector(p + "attn_k_norm.weight", kvDim);
+                }
+                case NONE -> {
+                }
+            }
+            LayerWeights.SharedExpert shared = null;
+            if (c.sharedFeedForward() > 0) {
+                int sff = c.sharedFeedForward();
+                shared = new LayerWeights.SharedExpert(
+                        f.tensor(p + "ffn_gate_inp_shexp.weight") != null ? s.vector(p + "ffn_gate_inp_shexp.weight", c.dim()) : null,
+                        s.matrix(p + "ffn_gate_shexp.weight", c.dim(), sff),
+                        s.matrix(p + "ffn_up_shexp.weight", c.dim(), sff),
+                        s.matrix(p + "ffn_down_shexp.weight", sff, c.dim()));
+            }
             layers[l] = new LayerWeights(
                     s.vector(p + "attn_norm.weight", c.dim()),
-                    s.matrix(p + "attn_q.weight", c.dim(), c.qDim()),
-                    s.matrix(p + "attn_k.weight", c.dim(), c.kvDim()),
-                    s.matrix(p + "attn_v.weight", c.dim(), c.kvDim()),
-                    s.matrix(p + "attn_output.weight", c.qDim(), c.dim()),
+                    s.matrix(p + "attn_q.weight", c.dim(), qDim),
+                    s.matrix(p + "attn_k.weight", c.dim(), kvDim),
+                    s.matrix(p + "attn_v.weight", c.dim(), kvDim),
+                    s.matrix(p + "attn_output.weight", qDim, c.dim()),
+                    s.optionalVector(p + "attn_q.bias", qDim),
+                    s.optionalVector(p + "attn_k.bias", kvDim),
+                    s.optionalVector(p + "attn_v.bias", kvDim),
+                    s.optionalVector(p + "attn_output.bias", c.dim()),
+                    qNorm, kNorm,
                     s.vector(p + "ffn_norm.weight", c.dim()),
-                    router, gate, up, down);
+                    router, gate, up, down, shared);
         }
         return new Model(f, c, embd, outNorm, out, layers, c.isMoe() ? new ExpertLayout(experts, c.experts()) : null);
     }
@@ -100,6 +130,11 @@ public final class Model {
                     "[" + cols + " x " + rowsPerExpert + " x " + experts + "]");
             computable(t);
             return new ExpertLayout.Stacked(t.type(), t.data(), f.dataOffset() + t.offset(), experts, rowsPerExpert, cols);
+        }
+
+        /** Biases: present in some files of an architecture and not others (llama.cpp treats them the same way). */
+        float[] optionalVector(String name, int n) {
+            return f.tensor(name) == null ? null : vector(name, n);
         }
 
         float[] vector(String name, int n) {

@@ -8,7 +8,7 @@ import moed.runtime.gguf.GgufFormatException;
  * them). Missing or inconsistent keys give an error naming the key.
  */
 public record ModelConfig(
-        String architecture,
+        Architecture arch,
         int layers,
         int dim,
         int heads,
@@ -17,15 +17,24 @@ public record ModelConfig(
         int ropeDim,
         float ropeBase,
         float ropeScale,
-        boolean ropeNeox,
         float rmsEps,
         int contextLength,
         int experts,
         int expertsUsed,
         int feedForward,
-        int vocab) {
+        int vocab,
+        boolean normalizeTopK,
+        float expertWeightsScale,
+        int sharedFeedForward) {
 
-    public static final java.util.Set<String> SUPPORTED = java.util.Set.of("llama");
+    /** The architecture's name in {@code general.architecture}. */
+    public String architecture() {
+        return arch.ggufName();
+    }
+
+    public boolean ropeNeox() {
+        return arch.ropeNeox();
+    }
 
     public boolean isMoe() {
         return experts > 0;
@@ -40,12 +49,13 @@ public record ModelConfig(
     }
 
     public static ModelConfig from(GgufFile f) {
-        String arch = f.getString("general.architecture");
-        if (!SUPPORTED.contains(arch)) {
-            throw new GgufFormatException(f.path(), 0, "architecture '" + arch + "' is not supported by moed yet; supported: "
-                    + String.join(", ", SUPPORTED));
+        String name = f.getString("general.architecture");
+        Architecture arch = Architecture.byName(name);
+        if (arch == null) {
+            throw new GgufFormatException(f.path(), 0, "architecture '" + name + "' is not supported by moed yet; supported: "
+                    + Architecture.supportedNames());
         }
-        String p = arch + ".";
+        String p = name + ".";
         int layers = f.getInt(p + "block_count");
         int dim = f.getInt(p + "embedding_length");
         int heads = f.getInt(p + "attention.head_count");
@@ -65,6 +75,14 @@ public record ModelConfig(
         if (ff == 0) {
             ff = f.getInt(p + "feed_forward_length", 0);
         }
+        int sharedFf = f.getInt(p + "expert_shared_feed_forward_length", 0);
+        boolean normalize = f.has(p + "expert_weights_norm") ? f.getBool(p + "expert_weights_norm", true)
+                : arch.normalizeTopKByDefault();
+        // llama.cpp scales the routing weights only when the key is there (DeepSeek, OLMoE variants); 0 means "not set".
+        float weightsScale = f.getFloat(p + "expert_weights_scale", 0f);
+        if (weightsScale == 0f) {
+            weightsScale = 1f;
+        }
         int vocab = f.has(p + "vocab_size") ? f.getInt(p + "vocab_size")
                 : f.has("tokenizer.ggml.tokens") ? f.getArray("tokenizer.ggml.tokens").size()
                 : (int) f.requireTensor("token_embd.weight").dim(1);
@@ -83,8 +101,7 @@ public record ModelConfig(
         if (err != null) {
             throw new GgufFormatException(f.path(), 0, err);
         }
-        // arch llama uses the "normal" RoPE layout (adjacent pairs), as llama.cpp's llama_model_rope_type says.
-        return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, false, eps, ctx,
-                experts, used, ff, vocab);
+        return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, eps, ctx,
+                experts, used, ff, vocab, normalize, weightsScale, sharedFf);
     }
 }

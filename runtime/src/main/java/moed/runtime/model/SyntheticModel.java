@@ -15,8 +15,9 @@ import moed.runtime.gguf.GgufValueType;
 import moed.runtime.gguf.GgufWriter;
 
 /**
- * Writes a deterministic synthetic Mixtral-style model (arch {@code llama} with experts): random weights, a
- * valid SentencePiece-style vocabulary, for tests and benchmarks of any size. Every tensor is generated from
+ * Writes a deterministic synthetic model of any supported architecture: random weights and a valid vocabulary
+ * (SentencePiece-style for llama, byte-level BPE learned from English text for the others), for tests and
+ * benchmarks of any size. Every tensor is generated from
  * (seed, tensor name), row by row, straight into the output mapping: nothing model-sized is held in memory.
  *
  * <p>F32/F16/BF16/Q8_0/Q4_0 weights are drawn as floats and quantized with the reference quantizers. K-quant
@@ -25,28 +26,46 @@ import moed.runtime.gguf.GgufWriter;
  * fidelity to any float original.
  */
 public final class SyntheticModel {
-    public record Spec(int layers, int dim, int heads, int kvHeads, int experts, int topK, int expertFf, int vocab,
-                       GgmlType type, long seed, int context) {
+    public record Spec(Architecture arch, int layers, int dim, int heads, int kvHeads, int headDim, int experts, int topK,
+                       int expertFf, int sharedFf, int vocab, GgmlType type, long seed, int context) {
         public Spec {
-            if (layers < 1 || dim < 1 || heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || dim % heads != 0) {
-                throw new IllegalArgumentException("need layers, dim, heads >= 1, heads a multiple of kv-heads and dim a multiple of heads");
+            if (headDim == 0 && heads > 0) {
+                headDim = dim / heads;
             }
-            if ((dim / heads) % 2 != 0) {
-                throw new IllegalArgumentException("head size " + dim / heads + " must be even for RoPE");
+            if (layers < 1 || dim < 1 || heads < 1 || kvHeads < 1 || heads % kvHeads != 0) {
+                throw new IllegalArgumentException("need layers, dim, heads >= 1 and heads a multiple of kv-heads");
+            }
+            if (headDim < 2 || headDim % 2 != 0) {
+                throw new IllegalArgumentException("head size " + headDim + " must be even for RoPE (--head-dim, or dim / heads)");
             }
             if (experts < 0 || (experts > 0 && (topK < 1 || topK > experts))) {
                 throw new IllegalArgumentException("top-k must be between 1 and the number of experts");
             }
-            if (vocab < 300) {
-                throw new IllegalArgumentException("vocabulary must hold at least 300 tokens (3 special, 256 bytes, pieces)");
+            if (arch != Architecture.LLAMA && experts == 0) {
+                throw new IllegalArgumentException(arch.ggufName() + " models have experts: give --experts");
             }
-            if (dim % type.blockSize != 0 || expertFf % type.blockSize != 0) {
-                throw new IllegalArgumentException(type + " stores blocks of " + type.blockSize + " weights: dim " + dim
-                        + " and expert-ff " + expertFf + " must be multiples");
+            if (arch == Architecture.QWEN2MOE && sharedFf <= 0) {
+                throw new IllegalArgumentException("qwen2moe has a shared expert: give its hidden size (--shared-ff)");
+            }
+            if (vocab < 300) {
+                throw new IllegalArgumentException("vocabulary must hold at least 300 tokens (256 bytes, specials, pieces)");
+            }
+            int q = heads * headDim;
+            for (int n : new int[] {dim, expertFf, q, sharedFf}) {
+                if (n % type.blockSize != 0) {
+                    throw new IllegalArgumentException(type + " stores blocks of " + type.blockSize + " weights: dim " + dim
+                            + ", expert-ff " + expertFf + ", heads x head-dim " + q + " and shared-ff " + sharedFf + " must be multiples");
+                }
             }
             if (!Quantize.supports(type) && !type.isSuperBlock()) {
                 throw new IllegalArgumentException("moed cannot write " + type + " weights");
             }
+        }
+
+        /** A Mixtral-style model (arch llama), head size dim / heads. */
+        public Spec(int layers, int dim, int heads, int kvHeads, int experts, int topK, int expertFf, int vocab,
+                    GgmlType type, long seed, int context) {
+            this(Architecture.LLAMA, layers, dim, heads, kvHeads, 0, experts, topK, expertFf, 0, vocab, type, seed, context);
         }
     }
 
@@ -55,37 +74,73 @@ public final class SyntheticModel {
 
     public static void write(Spec s, Path out, GgufWriter.Progress progress) throws IOException {
         GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", "llama");
-        w.putString("general.name", "moed-synthetic");
+        String a = s.arch.ggufName() + ".";
+        boolean llama = s.arch == Architecture.LLAMA;
+        int hd = s.headDim;
+        int qDim = s.heads * hd;
+        int kvDim = s.kvHeads * hd;
+        w.putString("general.architecture", s.arch.ggufName());
+        w.putString("general.name", "moed-synthetic-" + s.arch.ggufName());
         w.putU32("general.file_type", s.type.id);
-        w.putU32("llama.block_count", s.layers);
-        w.putU32("llama.context_length", s.context);
-        w.putU32("llama.embedding_length", s.dim);
-        w.putU32("llama.feed_forward_length", s.expertFf);
-        w.putU32("llama.attention.head_count", s.heads);
-        w.putU32("llama.attention.head_count_kv", s.kvHeads);
-        w.putF32("llama.rope.freq_base", 10000f);
-        w.putF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putU32("llama.rope.dimension_count", s.dim / s.heads);
+        w.putU32(a + "block_count", s.layers);
+        w.putU32(a + "context_length", s.context);
+        w.putU32(a + "embedding_length", s.dim);
+        w.putU32(a + "feed_forward_length", s.expertFf);
+        w.putU32(a + "attention.head_count", s.heads);
+        w.putU32(a + "attention.head_count_kv", s.kvHeads);
+        w.putU32(a + "attention.key_length", hd);
+        w.putU32(a + "attention.value_length", hd);
+        w.putF32(a + "rope.freq_base", llama ? 10000f : 1000000f);
+        w.putF32(a + "attention.layer_norm_rms_epsilon", llama ? 1e-5f : 1e-6f);
+        w.putU32(a + "rope.dimension_count", hd);
         if (s.experts > 0) {
-            w.putU32("llama.expert_count", s.experts);
-            w.putU32("llama.expert_used_count", s.topK);
+            w.putU32(a + "expert_count", s.experts);
+            w.putU32(a + "expert_used_count", s.topK);
+            if (!llama) {
+                w.putU32(a + "expert_feed_forward_length", s.expertFf);
+            }
         }
-        addVocabulary(w, s.vocab);
+        if (s.sharedFf > 0) {
+            w.putU32(a + "expert_shared_feed_forward_length", s.sharedFf);
+        }
+        if (llama) {
+            addVocabulary(w, s.vocab);
+        } else {
+            addBpeVocabulary(w, s.vocab, s.arch == Architecture.OLMOE ? "olmo" : "qwen2");
+        }
         long seed = s.seed;
-        int hd = s.dim / s.heads;
+        // Norm weights are ones for llama (as before); the newer architectures get weights around one, so a norm
+        // applied with the wrong weights or over the wrong span changes the outputs and a test can see it.
+        float norm = llama ? -1f : NOISY_NORM;
         tensor(w, "token_embd.weight", s.type, new long[] {s.dim, s.vocab}, 1.0f, seed);
-        tensor(w, "output_norm.weight", GgmlType.F32, new long[] {s.dim}, -1f, seed);
+        tensor(w, "output_norm.weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
         tensor(w, "output.weight", s.type, new long[] {s.dim, s.vocab}, (float) (1 / Math.sqrt(s.dim)), seed);
         float wScale = (float) (1 / Math.sqrt(s.dim));
         for (int l = 0; l < s.layers; l++) {
             String p = "blk." + l + ".";
-            tensor(w, p + "attn_norm.weight", GgmlType.F32, new long[] {s.dim}, -1f, seed);
-            tensor(w, p + "attn_q.weight", s.type, new long[] {s.dim, (long) s.heads * hd}, wScale, seed);
-            tensor(w, p + "attn_k.weight", s.type, new long[] {s.dim, (long) s.kvHeads * hd}, wScale, seed);
-            tensor(w, p + "attn_v.weight", s.type, new long[] {s.dim, (long) s.kvHeads * hd}, wScale, seed);
-            tensor(w, p + "attn_output.weight", s.type, new long[] {(long) s.heads * hd, s.dim}, wScale, seed);
-            tensor(w, p + "ffn_norm.weight", GgmlType.F32, new long[] {s.dim}, -1f, seed);
+            tensor(w, p + "attn_norm.weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
+            tensor(w, p + "attn_q.weight", s.type, new long[] {s.dim, qDim}, wScale, seed);
+            tensor(w, p + "attn_k.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
+            tensor(w, p + "attn_v.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
+            tensor(w, p + "attn_output.weight", s.type, new long[] {qDim, s.dim}, (float) (1 / Math.sqrt(qDim)), seed);
+            switch (s.arch.qkNorm()) {
+                case PER_HEAD -> {
+                    tensor(w, p + "attn_q_norm.weight", GgmlType.F32, new long[] {hd}, norm, seed);
+                    tensor(w, p + "attn_k_norm.weight", GgmlType.F32, new long[] {hd}, norm, seed);
+                }
+                case FULL -> {
+                    tensor(w, p + "attn_q_norm.weight", GgmlType.F32, new long[] {qDim}, norm, seed);
+                    tensor(w, p + "attn_k_norm.weight", GgmlType.F32, new long[] {kvDim}, norm, seed);
+                }
+                case NONE -> {
+                }
+            }
+            if (s.arch == Architecture.QWEN2MOE) {
+                tensor(w, p + "attn_q.bias", GgmlType.F32, new long[] {qDim}, 0.5f, seed);
+                tensor(w, p + "attn_k.bias", GgmlType.F32, new long[] {kvDim}, 0.5f, seed);
+                tensor(w, p + "attn_v.bias", GgmlType.F32, new long[] {kvDim}, 0.5f, seed);
+            }
+            tensor(w, p + "ffn_norm.weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
             if (s.experts > 0) {
                 // A sharper router than the projections, so routing is decisive as in trained models.
                 tensor(w, p + "ffn_gate_inp.weight", GgmlType.F32, new long[] {s.dim, s.experts}, 4 * wScale, seed);
@@ -98,8 +153,81 @@ public final class SyntheticModel {
                 tensor(w, p + "ffn_up.weight", s.type, new long[] {s.dim, s.expertFf}, wScale, seed);
                 tensor(w, p + "ffn_down.weight", s.type, new long[] {s.expertFf, s.dim}, (float) (1 / Math.sqrt(s.expertFf)), seed);
             }
+            if (s.sharedFf > 0) {
+                tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {s.dim}, wScale, seed);
+                tensor(w, p + "ffn_gate_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);
+                tensor(w, p + "ffn_up_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);
+                tensor(w, p + "ffn_down_shexp.weight", s.type, new long[] {s.sharedFf, s.dim},
+                        (float) (1 / Math.sqrt(s.sharedFf)), seed);
+            }
         }
         w.write(out, progress);
+    }
+
+    /** Marks a norm weight drawn around one (see {@link #tensor}). */
+    private static final float NOISY_NORM = -2f;
+
+    /** The special tokens of the synthetic BPE vocabulary: ChatML's, as Qwen writes them. */
+    private static final String[] BPE_SPECIALS = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+
+    /** ChatML, the format Qwen models use, as a Jinja chat template. */
+    static final String CHATML_TEMPLATE = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
+            + "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /**
+     * A GPT-2 byte-level BPE vocabulary learned from a sample of public-domain English (bundled with moed): the 256
+     * byte characters, the merges learned until the vocabulary is full, then ChatML's special tokens (control).
+     */
+    static void addBpeVocabulary(GgufWriter w, int vocab, String pre) {
+        List<String> tokens = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int b = 0; b < 256; b++) {
+            String t = String.valueOf(moed.runtime.tokenizer.ByteLevel.charOf(b));
+            tokens.add(t);
+            seen.add(t);
+        }
+        int room = vocab - 256 - BPE_SPECIALS.length;
+        var learned = moed.runtime.tokenizer.BpeTrainer.train(trainingSample(),
+                moed.runtime.tokenizer.PreTokenizer.named(pre), room);
+        List<String> merges = new ArrayList<>();
+        for (int i = 0; i < learned.merges().size() && tokens.size() < 256 + room; i++) {
+            merges.add(learned.merges().get(i));
+            if (seen.add(learned.tokens().get(i))) {
+                tokens.add(learned.tokens().get(i));
+            }
+        }
+        List<Integer> types = new ArrayList<>(java.util.Collections.nCopies(tokens.size(), 1));
+        for (int i = 0; tokens.size() < vocab - BPE_SPECIALS.length; i++) {
+            // The sample ran out of pairs worth merging: fill with reserved tokens, as real vocabularies have.
+            tokens.add("<|reserved_" + i + "|>");
+            types.add(5);
+        }
+        int firstSpecial = tokens.size();
+        for (String sp : BPE_SPECIALS) {
+            tokens.add(sp);
+            types.add(3);
+        }
+        w.putString("tokenizer.ggml.model", "gpt2");
+        w.putString("tokenizer.ggml.pre", pre);
+        w.putArray("tokenizer.ggml.tokens", GgufValueType.STRING, tokens);
+        w.putArray("tokenizer.ggml.token_type", GgufValueType.INT32, types);
+        w.putArray("tokenizer.ggml.merges", GgufValueType.STRING, merges);
+        w.putU32("tokenizer.ggml.bos_token_id", firstSpecial);
+        w.putU32("tokenizer.ggml.eos_token_id", firstSpecial + 2);
+        w.putU32("tokenizer.ggml.padding_token_id", firstSpecial);
+        w.putBool("tokenizer.ggml.add_bos_token", false);
+        w.putString("tokenizer.chat_template", CHATML_TEMPLATE);
+    }
+
+    private static String trainingSample() {
+        try (var in = moed.runtime.tokenizer.BpeTrainer.class.getResourceAsStream("bpe-training-sample.txt")) {
+            if (in == null) {
+                throw new IllegalStateException("moed's jar lacks moed/runtime/tokenizer/bpe-training-sample.txt");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /**
@@ -183,7 +311,8 @@ public final class SyntheticModel {
             float[] row = new float[cols];
             float a = (float) (std * Math.sqrt(3));
             for (int i = 0; i < cols; i++) {
-                row[i] = std < 0 ? 1f : (float) (rnd.nextDouble(-1, 1) * a);
+                row[i] = std == NOISY_NORM ? (float) (1 + 0.25 * rnd.nextDouble(-1, 1))
+                        : std < 0 ? 1f : (float) (rnd.nextDouble(-1, 1) * a);
             }
             Quantize.row(type, row, 0, cols, dst, off);
         }));

@@ -8,7 +8,8 @@ import moed.kernels.Ops;
 import moed.kernels.WeightMatrix;
 
 /**
- * The forward pass of a llama-architecture transformer, dense or with Mixtral-style experts, over a batch of
+ * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE: the differences
+ * are the optional steps named in {@link Architecture} and {@link LayerWeights}), dense or with experts, over a batch of
  * consecutive tokens of one sequence (one token for decode, a chunk of the prompt for prefill). The whole step
  * reads top to bottom in {@link #forward}: norm, q/k/v, RoPE, attention, output, residual, norm, router, experts,
  * residual. Prefill routes every token of a layer first, then runs each chosen expert once over all its tokens.
@@ -178,6 +179,13 @@ public final class Transformer {
             mm.apply(w.wv(), s.actDim, null, n, s.v);
             int kvDim = c.kvDim();
             for (int i = 0; i < n; i++) {
+                addBias(s.q[i], w.qBias(), c.qDim());
+                addBias(s.k[i], w.kBias(), kvDim);
+                addBias(s.v[i], w.vBias(), kvDim);
+                normQueryKey(s.q[i], w.qNorm(), c.heads());
+                normQueryKey(s.k[i], w.kNorm(), c.kvHeads());
+            }
+            for (int i = 0; i < n; i++) {
                 int pos = s.rowPos[i];
                 float[] kc = s.rowKv[i].keys[l];
                 float[] vc = s.rowKv[i].values[l];
@@ -196,6 +204,7 @@ public final class Transformer {
             }
             mm.apply(w.wo(), s.actQ, null, n, s.tmp);
             for (int i = 0; i < n; i++) {
+                addBias(s.tmp[i], w.oBias(), dim);
                 Ops.add(s.x[i], 0, s.tmp[i], 0, dim);
                 Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.ffnNorm(), dim, c.rmsEps());
                 s.actDim[i].set(s.xb[i], 0, dim);
@@ -277,8 +286,11 @@ public final class Transformer {
                 s.weights[i][j] = p[s.chosen[i][j]];
                 sum += s.weights[i][j];
             }
+            // Renormalise among the experts used (Mixtral, Qwen3), or keep the softmax's weights (Qwen2, OLMoE);
+            // then the model's scale, if it has one.
+            float norm = (c.normalizeTopK() ? 1f / sum : 1f) * c.expertWeightsScale();
             for (int j = 0; j < used; j++) {
-                s.weights[i][j] /= sum;
+                s.weights[i][j] *= norm;
                 s.expertCount[s.chosen[i][j]]++;
             }
             if (observer != null) {
@@ -326,13 +338,58 @@ public final class Transformer {
                 experts.release(l, ex);
             }
         }
+        if (w.shared() != null) {
+            sharedExpert(s, w.shared(), n);
+        }
         for (int i = 0; i < n; i++) {
             float[] acc = s.tmp[i];
             java.util.Arrays.fill(acc, 0, dim, 0f);
             for (int j = 0; j < s.used[i]; j++) {
                 Ops.addScaled(acc, 0, s.expertOut[i][j], 0, s.weights[i][j], dim);
             }
+            if (w.shared() != null) {
+                Ops.add(acc, 0, s.sharedOut[i], 0, dim);
+            }
             Ops.add(s.x[i], 0, acc, 0, dim);
+        }
+    }
+
+    /** The shared expert every token runs (Qwen2-MoE), times its sigmoid gate, into sharedOut. */
+    private void sharedExpert(InferenceState s, LayerWeights.SharedExpert se, int n) {
+        mm.apply(se.gate(), s.actDim, null, n, s.gate);
+        mm.apply(se.up(), s.actDim, null, n, s.up);
+        int hidden = se.gate().rows();
+        for (int i = 0; i < n; i++) {
+            Ops.swiglu(s.gate[i], 0, s.up[i], 0, hidden);
+            s.actHidden[i].set(s.gate[i], 0, hidden);
+        }
+        mm.apply(se.down(), s.actHidden, null, n, s.sharedOut);
+        if (se.gateInput() != null) {
+            for (int i = 0; i < n; i++) {
+                float g = Ops.sigmoid(Ops.dot(se.gateInput(), 0, s.xb[i], 0, c.dim()));
+                Ops.scale(s.sharedOut[i], 0, g, c.dim());
+            }
+        }
+    }
+
+    private static void addBias(float[] x, float[] bias, int n) {
+        if (bias != null) {
+            Ops.add(x, 0, bias, 0, n);
+        }
+    }
+
+    /** Query/key RMSNorm before RoPE: per head with one head-sized weight (Qwen3) or over the whole projection (OLMoE). */
+    private void normQueryKey(float[] x, float[] weight, int heads) {
+        if (weight == null) {
+            return;
+        }
+        if (c.arch().qkNorm() == Architecture.QkNorm.PER_HEAD) {
+            int hd = c.headDim();
+            for (int h = 0; h < heads; h++) {
+                Ops.rmsNorm(x, h * hd, x, h * hd, weight, hd, c.rmsEps());
+            }
+        } else {
+            Ops.rmsNorm(x, 0, x, 0, weight, heads * c.headDim(), c.rmsEps());
         }
     }
 

@@ -11,6 +11,7 @@ import moed.kernels.GgmlType;
 import moed.runtime.gguf.GgufArray;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufTensor;
+import moed.runtime.model.Architecture;
 import moed.runtime.model.ModelConfig;
 import moed.runtime.model.ModelInflater;
 import moed.runtime.model.SyntheticModel;
@@ -185,19 +186,24 @@ final class ModelCommand implements Runnable {
     }
 
     @Command(name = "synth", mixinStandardHelpOptions = true,
-            description = "Write a deterministic synthetic Mixtral-style MoE model (random weights, valid vocabulary).")
+            description = "Write a deterministic synthetic MoE model of any supported architecture (random weights, a valid vocabulary: "
+                    + "SentencePiece for llama, byte-level BPE learned from English text for the others).")
     static final class Synth implements Callable<Integer> {
         @Option(names = "--out", required = true, description = "output GGUF file")
         Path out;
-        @Option(names = "--arch", defaultValue = "llama", description = "architecture (only llama so far)")
+        @Option(names = "--arch", defaultValue = "llama", description = "architecture: llama (Mixtral-style), qwen3moe, qwen2moe, olmoe")
         String arch;
         @Option(names = "--layers", defaultValue = "4") int layers;
         @Option(names = "--dim", defaultValue = "256") int dim;
         @Option(names = "--heads", defaultValue = "8") int heads;
         @Option(names = "--kv-heads", defaultValue = "4") int kvHeads;
-        @Option(names = "--experts", defaultValue = "8", description = "experts per layer (0 for a dense model)") int experts;
+        @Option(names = "--head-dim", defaultValue = "0", description = "size of one attention head (default dim / heads; Qwen3 uses 128)")
+        int headDim;
+        @Option(names = "--experts", defaultValue = "8", description = "experts per layer (0 for a dense llama model)") int experts;
         @Option(names = "--top-k", defaultValue = "2") int topK;
         @Option(names = "--expert-ff", defaultValue = "128", description = "expert (or dense FFN) hidden size") int expertFf;
+        @Option(names = "--shared-ff", defaultValue = "-1",
+                description = "shared expert hidden size (qwen2moe; default 4 x expert-ff there, none elsewhere)") int sharedFf;
         @Option(names = "--vocab", defaultValue = "512") int vocab;
         @Option(names = "--context", defaultValue = "2048") int context;
         @Option(names = "--type", defaultValue = "Q8_0", description = "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K") String type;
@@ -205,10 +211,13 @@ final class ModelCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (!arch.equals("llama")) {
-                throw new IllegalArgumentException("--arch " + arch + " is not supported yet; supported: llama");
+            Architecture a = Architecture.byName(arch);
+            if (a == null) {
+                throw new IllegalArgumentException("--arch " + arch + " is not supported; supported: " + Architecture.supportedNames());
             }
-            var spec = new SyntheticModel.Spec(layers, dim, heads, kvHeads, experts, topK, expertFf, vocab, type(type), seed, context);
+            int shared = sharedFf >= 0 ? sharedFf : a == Architecture.QWEN2MOE ? 4 * expertFf : 0;
+            var spec = new SyntheticModel.Spec(a, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, shared, vocab,
+                    type(type), seed, context);
             SyntheticModel.write(spec, out, new Progress("writing " + out.getFileName())::update);
             System.out.printf("wrote %s (%s)%n", out, mib(Files.size(out)));
             return 0;

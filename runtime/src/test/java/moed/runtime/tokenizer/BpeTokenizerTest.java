@@ -1,0 +1,162 @@
+package moed.runtime.tokenizer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import moed.kernels.GgmlType;
+import moed.runtime.gguf.GgufFile;
+import moed.runtime.model.Architecture;
+import moed.runtime.model.SyntheticModel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * GPT-2 byte-level BPE: the pre-tokenizers' published splits (digits, contractions, white-space runs, CJK, emoji),
+ * the merge rule, special tokens, and round trips of any text, malformed input included.
+ */
+class BpeTokenizerTest {
+    @TempDir
+    Path dir;
+
+    private static List<String> split(String pre, String text) {
+        return PreTokenizer.named(pre).split(text);
+    }
+
+    @Test
+    void shouldSplitDigitsAsEachPreTokenizerDoes() {
+        // Qwen2 splits every digit; Llama 3, DeepSeek-V3 and GPT-4o take runs of up to three.
+        assertEquals(List.of("abc", " ", "1", "2", "3", "4", "5"), split("qwen2", "abc 12345"));
+        assertEquals(List.of("abc", " ", "123", "45"), split("llama-bpe", "abc 12345"));
+        assertEquals(List.of("abc", " ", "123", "45"), split("gpt-4o", "abc 12345"));
+        assertEquals(List.of("abc", " ", "123", "45"), split("deepseek-v3", "abc 12345"));
+        // GPT-2 keeps a run of digits whole, with the space before it.
+        assertEquals(List.of("abc", " 12345"), split("gpt2", "abc 12345"));
+    }
+
+    @Test
+    void shouldSplitContractions() {
+        // Qwen2 / Llama 3: a contraction is its own piece; GPT-4o attaches it to the word before.
+        assertEquals(List.of("I", "'m", " sure", " they", "'RE", " here"), split("qwen2", "I'm sure they'RE here"));
+        assertEquals(List.of("I'm", " sure", " they'RE", " here"), split("gpt-4o", "I'm sure they'RE here"));
+        assertEquals(List.of("I", "'m", " sure"), split("gpt2", "I'm sure"));
+        // The long s is a letter, not an 's' of a contraction (Java's case folding would say it is).
+        assertEquals(List.of("it", "'\u017f"), split("qwen2", "it'\u017f"));
+    }
+
+    @Test
+    void shouldKeepWhiteSpaceRunsApartFromTheNextWord() {
+        // A run of spaces leaves its last space to the word after it; newlines group with what precedes them.
+        assertEquals(List.of("a", "  ", " b"), split("qwen2", "a   b"));
+        assertEquals(List.of("x", ":\n\n", "y"), split("llama-bpe", "x:\n\ny"));
+        assertEquals(List.of("x", "\n\n", "y"), split("qwen2", "x\n\ny"));
+        assertEquals(List.of("end", "   "), split("qwen2", "end   "));
+        // U+3000 (ideographic space) is white space too.
+        assertEquals(List.of("a", "\t\u3000", " b"), split("gpt-4o", "a\t\u3000 b"));
+    }
+
+    @Test
+    void shouldSplitCjkAndEmoji() {
+        // DeepSeek-V3 cuts CJK runs out before anything else; for Qwen2 they are letters like any other.
+        assertEquals(List.of("你好世界", "abc"), split("deepseek-v3", "你好世界abc"));
+        assertEquals(List.of("你好世界abc"), split("qwen2", "你好世界abc"));
+        // Emoji are neither letters nor digits: one symbol run, with the space before it.
+        assertEquals(List.of("hi", " \uD83D\uDE00\uD83D\uDE00!"), split("qwen2", "hi \uD83D\uDE00\uD83D\uDE00!"));
+        // GPT-4o: an uppercase run followed by lowercase stays one word ("HTTPServer" -> "HTTPS", "erver" would be wrong).
+        assertEquals(List.of("HTTPServer", " is", " UP"), split("gpt-4o", "HTTPServer is UP"));
+    }
+
+    @Test
+    void shouldRefuseAnUnknownPreTokenizerNamingTheKnownOnes() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> PreTokenizer.named("klingon"));
+        assertTrue(e.getMessage().contains("'klingon'") && e.getMessage().contains("qwen2"), e.getMessage());
+    }
+
+    /** A vocabulary of the 256 byte characters plus the given tokens, all normal. */
+    private static Vocabulary vocab(String... extra) {
+        List<String> t = new ArrayList<>();
+        for (int b = 0; b < 256; b++) {
+            t.add(String.valueOf(ByteLevel.charOf(b)));
+        }
+        t.addAll(Arrays.asList(extra));
+        int[] types = new int[t.size()];
+        Arrays.fill(types, Vocabulary.NORMAL);
+        return new Vocabulary("gpt2", t.toArray(new String[0]), new float[t.size()], types, -1, -1, -1, false, false);
+    }
+
+    @Test
+    void shouldMergeByRankLowestFirst() {
+        Vocabulary v = vocab("ab", "bc", "abc");
+        int a = v.id("a");
+        // "a b" ranks first: "ab" then "ab c" -> "abc".
+        BpeTokenizer first = new BpeTokenizer(v, List.of("a b", "b c", "ab c"), PreTokenizer.named("qwen2"));
+        assertArrayEquals(new int[] {v.id("abc")}, first.encode("abc", false));
+        // "b c" ranks first: "a" + "bc", and there is no "a bc" merge.
+        BpeTokenizer second = new BpeTokenizer(v, List.of("b c", "a b", "ab c"), PreTokenizer.named("qwen2"));
+        assertArrayEquals(new int[] {a, v.id("bc")}, second.encode("abc", false));
+        // Merges never cross pre-token boundaries: "ab" + " " + ... the space starts the next word.
+        assertArrayEquals(new int[] {v.id("ab"), v.id("\u0120"), v.id("c")}, first.encode("ab c", false));
+    }
+
+    private BpeTokenizer synthetic(Architecture arch) throws Exception {
+        Path f = dir.resolve(arch.ggufName() + ".gguf");
+        SyntheticModel.write(new SyntheticModel.Spec(arch, 1, 64, 2, 1, 0, 4, 2, 32, arch == Architecture.QWEN2MOE ? 32 : 0,
+                1200, GgmlType.F32, 3, 64), f, (d, t) -> { });
+        try (GgufFile g = GgufFile.open(f)) {
+            return (BpeTokenizer) Tokenizer.from(g);
+        }
+    }
+
+    @Test
+    void shouldRoundTripAnyTextThroughALearnedVocabulary() throws Exception {
+        BpeTokenizer tok = synthetic(Architecture.QWEN3MOE);
+        assertEquals("qwen2", tok.preTokenizer().name());
+        for (String s : new String[] {"The sea was calm, and the sand was warm.", "  leading and trailing  ", "tabs\tand\r\nnewlines\n\n",
+                "digits 1847 and 3.14159", "caf\u00e9 na\u00efve \u00fcber", "\u6f22\u5b57\u304b\u306a \ud55c\uad6d\uc5b4", "emoji \ud83d\ude00\ud83c\udf0a!",
+                "<|im_start|> typed by a user", ""}) {
+            int[] ids = tok.encode(s, false);
+            assertEquals(s, tok.decode(ids), "round trip of '" + s + "'");
+        }
+        // English learned merges: a common word is one token, far fewer tokens than bytes.
+        int[] ids = tok.encode("the sea and the sand", false);
+        assertTrue(ids.length <= 8, "learned merges compress English: " + ids.length + " tokens");
+    }
+
+    @Test
+    void shouldTurnMalformedTextIntoReplacementCharacters() throws Exception {
+        BpeTokenizer tok = synthetic(Architecture.OLMOE);
+        assertEquals("gpt2", tok.preTokenizer().name());
+        byte[] invalid = {'o', 'k', ' ', (byte) 0xC3, ' ', (byte) 0xFF, (byte) 0xFE, 'x'};
+        String decoded = new String(invalid, StandardCharsets.UTF_8); // what a client's bytes become
+        assertEquals("ok \uFFFD \uFFFD\uFFFDx", tok.decode(tok.encode(decoded, false)));
+        // A lone surrogate in a Java string is malformed too: it becomes U+FFFD, not '?'.
+        assertEquals("a\uFFFDb", tok.decode(tok.encode("a\uD800b", false)));
+    }
+
+    @Test
+    void shouldParseControlTokensOnlyWhenAsked() throws Exception {
+        BpeTokenizer tok = synthetic(Architecture.QWEN2MOE);
+        Vocabulary v = tok.vocabulary();
+        int start = v.id("<|im_start|>");
+        int end = v.id("<|im_end|>");
+        assertTrue(start > 0 && end > 0);
+        int[] parsed = tok.encode("<|im_start|>user\nhi<|im_end|>", false, true);
+        assertEquals(start, parsed[0]);
+        assertEquals(end, parsed[parsed.length - 1]);
+        int[] literal = tok.encode("<|im_start|>user\nhi<|im_end|>", false, false);
+        for (int id : literal) {
+            assertFalse(id == start || id == end, "typed text never becomes a control token");
+        }
+        // Control tokens print as nothing; they end generation.
+        assertEquals("user\nhi", tok.decode(parsed));
+        assertTrue(v.isEndOfGeneration(end), "<|im_end|> ends a turn");
+        assertFalse(v.isEndOfGeneration(v.id("a")));
+    }
+}
