@@ -19,6 +19,16 @@ public final class Attention {
      */
     public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int nPos, int heads, int kvHeads,
                               int headDim, float scale, float[] qh, float[] scores, float[] out, int outOff) {
+        attend(q, qOff, kCache, vCache, 0, nPos, heads, kvHeads, headDim, scale, null, qh, scores, out, outOff);
+    }
+
+    /**
+     * Attention over cache positions {@code from..nPos-1} only (a sliding window when from > 0), with an optional
+     * learned sink logit per query head (gpt-oss): the sink joins the softmax's normalisation as a position that
+     * has no value, so a head can attend to "nothing" and its outputs shrink.
+     */
+    public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
+                              int headDim, float scale, float[] sinks, float[] qh, float[] scores, float[] out, int outOff) {
         int group = heads / kvHeads;
         int kvDim = kvHeads * headDim;
         for (int h = 0; h < heads; h++) {
@@ -26,7 +36,7 @@ public final class Attention {
             for (int i = 0; i < headDim; i++) {
                 qh[i] = Bytes.roundToF16(q[qOff + h * headDim + i]);
             }
-            for (int t = 0; t < nPos; t++) {
+            for (int t = from; t < nPos; t++) {
                 int ko = t * kvDim + kvOff;
                 float s = 0;
                 for (int i = 0; i < headDim; i++) {
@@ -34,16 +44,37 @@ public final class Attention {
                 }
                 scores[t] = s * scale;
             }
-            Ops.softmax(scores, 0, nPos);
+            if (sinks == null) {
+                Ops.softmax(scores, from, nPos - from);
+            } else {
+                softmaxWithSink(scores, from, nPos, sinks[h]);
+            }
             int o = outOff + h * headDim;
             java.util.Arrays.fill(out, o, o + headDim, 0f);
-            for (int t = 0; t < nPos; t++) {
+            for (int t = from; t < nPos; t++) {
                 float p = Bytes.roundToF16(scores[t]);
                 int vo = t * kvDim + kvOff;
                 for (int i = 0; i < headDim; i++) {
                     out[o + i] += p * vCache[vo + i];
                 }
             }
+        }
+    }
+
+    private static void softmaxWithSink(float[] x, int from, int to, float sink) {
+        float max = sink;
+        for (int i = from; i < to; i++) {
+            max = Math.max(max, x[i]);
+        }
+        double sum = Math.exp(sink - max);
+        for (int i = from; i < to; i++) {
+            float e = (float) Math.exp(x[i] - max);
+            x[i] = e;
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int i = from; i < to; i++) {
+            x[i] *= inv;
         }
     }
 }

@@ -92,6 +92,18 @@ public final class Ops {
     }
 
     /** acc[i] += x[i]. */
+    /**
+     * gpt-oss's SwiGLU variant, in place in gate: the gate is clamped above at {@code limit}, the up projection to
+     * [-limit, limit], and out = g * sigmoid(alpha * g) * (u + 1).
+     */
+    public static void swigluOai(float[] gate, int gOff, float[] up, int uOff, int n, float alpha, float limit) {
+        for (int i = 0; i < n; i++) {
+            float g = Math.min(gate[gOff + i], limit);
+            float u = Math.max(-limit, Math.min(up[uOff + i], limit));
+            gate[gOff + i] = g / (1.0f + (float) Math.exp(-alpha * g)) * (u + 1);
+        }
+    }
+
     public static float sigmoid(float x) {
         return 1.0f / (1.0f + (float) Math.exp(-x));
     }

@@ -8,7 +8,7 @@ import moed.runtime.gguf.GgufTensor;
 
 /**
  * A plain, slow, one-token-at-a-time forward pass over a GGUF file's dequantized weights, written from llama.cpp's
- * graph builders (llama/Mixtral, qwen3moe, qwen2moe, olmoe) without any of moed's runtime classes: it reads its own
+ * graph builders (llama/Mixtral, qwen3moe, qwen2moe, olmoe, gpt-oss) without any of moed's runtime classes: it reads its own
  * hyperparameters and tensors, loops over plain float arrays, and spells each architecture's differences out where
  * they happen. The fast path must agree with it. Attention rounds as llama.cpp's non-flash path over its default
  * F16 cache does: keys and values are stored as F16, the query meets the keys as F16, and the probabilities meet
@@ -30,6 +30,7 @@ final class ScalarReference {
     private final int topK;
     private final float eps;
     private final float ropeBase;
+    private final int window;
     private final List<List<float[]>> keys = new ArrayList<>();
     private final List<List<float[]>> values = new ArrayList<>();
     final List<Route> routes = new ArrayList<>();
@@ -47,6 +48,7 @@ final class ScalarReference {
         topK = f.getInt(p + "expert_used_count");
         eps = f.getFloat(p + "attention.layer_norm_rms_epsilon");
         ropeBase = f.getFloat(p + "rope.freq_base");
+        window = f.getInt(p + "attention.sliding_window", 0);
         for (int l = 0; l < layers; l++) {
             keys.add(new ArrayList<>());
             values.add(new ArrayList<>());
@@ -63,7 +65,8 @@ final class ScalarReference {
             float[] q = matVec(b + "attn_q.weight", h);
             float[] k = matVec(b + "attn_k.weight", h);
             float[] v = matVec(b + "attn_v.weight", h);
-            if (arch.equals("qwen2moe")) {
+            boolean oss = arch.equals("gpt-oss");
+            if (arch.equals("qwen2moe") || oss) {
                 add(q, vector(b + "attn_q.bias"));
                 add(k, vector(b + "attn_k.bias"));
                 add(v, vector(b + "attn_v.bias"));
@@ -81,37 +84,63 @@ final class ScalarReference {
             keys.get(l).add(toF16(k));
             values.get(l).add(toF16(v));
             float[] att = new float[heads * hd];
+            // gpt-oss: even layers see only the last `window` positions; every head has a sink logit.
+            int from = oss && l % 2 == 0 ? Math.max(0, pos + 1 - window) : 0;
+            float[] sinks = oss ? vector(b + "attn_sinks.weight") : null;
             for (int hh = 0; hh < heads; hh++) {
                 int kvh = hh / (heads / kvHeads);
                 float[] scores = new float[pos + 1];
-                for (int t = 0; t <= pos; t++) {
+                java.util.Arrays.fill(scores, Float.NEGATIVE_INFINITY);
+                for (int t = from; t <= pos; t++) {
                     float s = 0;
                     for (int i = 0; i < hd; i++) {
                         s += f16(q[hh * hd + i]) * keys.get(l).get(t)[kvh * hd + i];
                     }
                     scores[t] = s / (float) Math.sqrt(hd);
                 }
-                softmax(scores);
-                for (int t = 0; t <= pos; t++) {
+                if (sinks != null) { // the sink is one more softmax entry, with no value
+                    float[] withSink = java.util.Arrays.copyOf(scores, pos + 2);
+                    withSink[pos + 1] = sinks[hh];
+                    softmax(withSink);
+                    System.arraycopy(withSink, 0, scores, 0, pos + 1);
+                } else {
+                    softmax(scores);
+                }
+                for (int t = from; t <= pos; t++) {
                     for (int i = 0; i < hd; i++) {
                         att[hh * hd + i] += f16(scores[t]) * values.get(l).get(t)[kvh * hd + i];
                     }
                 }
             }
-            add(x, matVec(b + "attn_output.weight", att));
-            h = rmsNorm(x, vector(b + "ffn_norm.weight"));
-            float[] probs = matVec(b + "ffn_gate_inp.weight", h);
-            softmax(probs);
-            int[] chosen = topK(probs, topK);
-            float[] w = new float[topK];
-            float sum = 0;
-            for (int j = 0; j < topK; j++) {
-                w[j] = probs[chosen[j]];
-                sum += w[j];
+            float[] o = matVec(b + "attn_output.weight", att);
+            if (oss) {
+                add(o, vector(b + "attn_output.bias"));
             }
-            if (arch.equals("llama") || arch.equals("qwen3moe")) { // renormalised; qwen2moe and olmoe keep the softmax's
+            add(x, o);
+            h = rmsNorm(x, vector(b + (oss ? "post_attention_norm" : "ffn_norm") + ".weight"));
+            float[] logits = matVec(b + "ffn_gate_inp.weight", h);
+            int[] chosen;
+            float[] w = new float[topK];
+            if (oss) { // router bias; top-k of the logits, then a softmax over those k only
+                add(logits, vector(b + "ffn_gate_inp.bias"));
+                chosen = topK(logits, topK);
                 for (int j = 0; j < topK; j++) {
-                    w[j] /= sum;
+                    w[j] = logits[chosen[j]];
+                }
+                softmax(w);
+            } else {
+                float[] probs = logits.clone();
+                softmax(probs);
+                chosen = topK(probs, topK);
+                float sum = 0;
+                for (int j = 0; j < topK; j++) {
+                    w[j] = probs[chosen[j]];
+                    sum += w[j];
+                }
+                if (arch.equals("llama") || arch.equals("qwen3moe")) { // renormalised; qwen2moe and olmoe keep the softmax's
+                    for (int j = 0; j < topK; j++) {
+                        w[j] /= sum;
+                    }
                 }
             }
             routes.add(new Route(pos, l, chosen, w));
@@ -139,18 +168,32 @@ final class ScalarReference {
     /** SwiGLU FFN: down(silu(gate h) * up h), of one expert of a stacked tensor (or the only one). */
     private float[] ffn(float[] h, String gate, String up, String down, int expert) {
         int ff = (int) f.tensor(gate).dim(1);
+        boolean oss = arch.equals("gpt-oss");
         float[] g = new float[ff];
         float[] u = new float[ff];
         for (int r = 0; r < ff; r++) {
             g[r] = dot(row(gate, expert * ff + r), h);
             u[r] = dot(row(up, expert * ff + r), h);
         }
-        for (int r = 0; r < ff; r++) {
-            g[r] = g[r] / (1 + (float) Math.exp(-g[r])) * u[r];
+        if (oss) { // per-expert biases, and the clamped SwiGLU: min(g, 7) * sigmoid(1.702 g) * (clamp(u, -7, 7) + 1)
+            add(g, row(gate.replace(".weight", ".bias"), expert));
+            add(u, row(up.replace(".weight", ".bias"), expert));
+            for (int r = 0; r < ff; r++) {
+                float gc = Math.min(g[r], 7f);
+                float uc = Math.max(-7f, Math.min(u[r], 7f));
+                g[r] = gc / (1 + (float) Math.exp(-1.702f * gc)) * (uc + 1);
+            }
+        } else {
+            for (int r = 0; r < ff; r++) {
+                g[r] = g[r] / (1 + (float) Math.exp(-g[r])) * u[r];
+            }
         }
         float[] y = new float[dim];
         for (int r = 0; r < dim; r++) {
             y[r] = dot(row(down, expert * dim + r), g);
+        }
+        if (oss) {
+            add(y, row(down.replace(".weight", ".bias"), expert));
         }
         return y;
     }

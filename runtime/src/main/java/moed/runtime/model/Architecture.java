@@ -10,16 +10,23 @@ import java.util.stream.Collectors;
  */
 public enum Architecture {
     /** Llama and Mixtral: adjacent-pair RoPE, top-k weights renormalised to sum to one. */
-    LLAMA("llama", false, QkNorm.NONE, true),
+    LLAMA("llama", false, QkNorm.NONE, true, "ffn_norm", false),
     /** Qwen3-MoE: NeoX RoPE, RMSNorm of each head's query and key before RoPE, top-k weights renormalised. */
-    QWEN3MOE("qwen3moe", true, QkNorm.PER_HEAD, true),
+    QWEN3MOE("qwen3moe", true, QkNorm.PER_HEAD, true, "ffn_norm", false),
     /**
      * Qwen1.5/2-MoE: NeoX RoPE, biases on q/k/v, routed weights used as the softmax gave them, and a shared expert
      * every token runs, its output scaled by a sigmoid gate.
      */
-    QWEN2MOE("qwen2moe", true, QkNorm.NONE, false),
+    QWEN2MOE("qwen2moe", true, QkNorm.NONE, false, "ffn_norm", false),
     /** OLMoE: NeoX RoPE, RMSNorm over the whole query and key projections, routed weights not renormalised. */
-    OLMOE("olmoe", true, QkNorm.FULL, false);
+    OLMOE("olmoe", true, QkNorm.FULL, false, "ffn_norm", false),
+    /**
+     * gpt-oss: NeoX RoPE, biases on every projection, the router and the experts, a learned attention sink per
+     * head, a sliding window on even layers (full attention on odd ones), and the clamped SwiGLU variant
+     * ({@link moed.kernels.Ops#swigluOai}). Its routing (softmax over the top-k logits) equals softmax, top-k and
+     * renormalisation. The FFN's norm is named post_attention_norm.
+     */
+    GPT_OSS("gpt-oss", true, QkNorm.NONE, true, "post_attention_norm", true);
 
     /** Where query/key RMSNorm applies, if anywhere. */
     public enum QkNorm {
@@ -34,12 +41,31 @@ public enum Architecture {
     private final boolean ropeNeox;
     private final QkNorm qkNorm;
     private final boolean normalizeTopK;
+    private final String ffnNormName;
+    private final boolean gptOss;
 
-    Architecture(String ggufName, boolean ropeNeox, QkNorm qkNorm, boolean normalizeTopK) {
+    Architecture(String ggufName, boolean ropeNeox, QkNorm qkNorm, boolean normalizeTopK, String ffnNormName, boolean gptOss) {
         this.ggufName = ggufName;
         this.ropeNeox = ropeNeox;
         this.qkNorm = qkNorm;
         this.normalizeTopK = normalizeTopK;
+        this.ffnNormName = ffnNormName;
+        this.gptOss = gptOss;
+    }
+
+    /** The tensor name (without blk.N. and .weight) of the norm before the FFN. */
+    public String ffnNormName() {
+        return ffnNormName;
+    }
+
+    /** Experts use the clamped SwiGLU of gpt-oss (alpha 1.702, limit 7) rather than plain SwiGLU. */
+    public boolean clampedSwiglu() {
+        return gptOss;
+    }
+
+    /** Whether this layer attends through the sliding window (when the model has one): gpt-oss's even layers. */
+    public boolean slidingLayer(int layer) {
+        return gptOss && layer % 2 == 0;
     }
 
     /** The name in {@code general.architecture} and the prefix of its metadata keys. */

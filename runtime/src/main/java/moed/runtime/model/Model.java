@@ -46,12 +46,19 @@ public final class Model {
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
             WeightMatrix router = null;
+            float[] routerBias = null;
+            LayerWeights.ExpertBiases expertBiases = null;
             WeightMatrix gate = null;
             WeightMatrix up = null;
             WeightMatrix down = null;
             if (c.isMoe()) {
                 router = s.matrix(p + "ffn_gate_inp.weight", c.dim(), c.experts());
                 int ff = expertHidden(f, p, c);
+                routerBias = s.optionalVector(p + "ffn_gate_inp.bias", c.experts());
+                if (f.tensor(p + "ffn_gate_exps.bias") != null) {
+                    expertBiases = new LayerWeights.ExpertBiases(s.rows(p + "ffn_gate_exps.bias", ff, c.experts()),
+                            s.rows(p + "ffn_up_exps.bias", ff, c.experts()), s.rows(p + "ffn_down_exps.bias", c.dim(), c.experts()));
+                }
                 experts[l] = new ExpertLayout.Layer(
                         s.stacked(p + "ffn_gate_exps.weight", c.dim(), ff, c.experts()),
                         s.stacked(p + "ffn_up_exps.weight", c.dim(), ff, c.experts()),
@@ -97,8 +104,9 @@ public final class Model {
                     s.optionalVector(p + "attn_v.bias", kvDim),
                     s.optionalVector(p + "attn_output.bias", c.dim()),
                     qNorm, kNorm,
-                    s.vector(p + "ffn_norm.weight", c.dim()),
-                    router, gate, up, down, shared);
+                    s.vector(p + c.arch().ffnNormName() + ".weight", c.dim()),
+                    s.optionalVector(p + "attn_sinks.weight", c.heads()),
+                    router, routerBias, expertBiases, gate, up, down, shared);
         }
         return new Model(f, c, embd, outNorm, out, layers, c.isMoe() ? new ExpertLayout(experts, c.experts()) : null);
     }
@@ -135,6 +143,18 @@ public final class Model {
         /** Biases: present in some files of an architecture and not others (llama.cpp treats them the same way). */
         float[] optionalVector(String name, int n) {
             return f.tensor(name) == null ? null : vector(name, n);
+        }
+
+        /** A [cols x rows] F32/F16 tensor as rows of floats (per-expert biases). */
+        float[][] rows(String name, int cols, int rows) {
+            GgufTensor t = f.requireTensor(name);
+            check(t, t.dims().length == 2 && t.dim(0) == cols && t.dim(1) == rows, "[" + cols + " x " + rows + "]");
+            computable(t);
+            float[][] out = new float[rows][cols];
+            for (int r = 0; r < rows; r++) {
+                Dequantize.row(t.type(), t.data(), r * t.type().bytesFor(cols), out[r], 0, cols);
+            }
+            return out;
         }
 
         float[] vector(String name, int n) {

@@ -25,7 +25,13 @@ public record ModelConfig(
         int vocab,
         boolean normalizeTopK,
         float expertWeightsScale,
-        int sharedFeedForward) {
+        int sharedFeedForward,
+        int slidingWindow) {
+
+    /** The first cache position a query at {@code pos} attends to in this layer. */
+    public int attentionStart(int layer, int pos) {
+        return slidingWindow > 0 && arch.slidingLayer(layer) ? Math.max(0, pos + 1 - slidingWindow) : 0;
+    }
 
     /** The architecture's name in {@code general.architecture}. */
     public String architecture() {
@@ -64,8 +70,12 @@ public record ModelConfig(
         int ropeDim = f.getInt(p + "rope.dimension_count", headDim);
         float base = f.getFloat(p + "rope.freq_base", 10000f);
         float scale = 1f;
-        if (f.has(p + "rope.scaling.type") && "linear".equals(f.getString(p + "rope.scaling.type"))) {
+        String scaling = f.has(p + "rope.scaling.type") ? f.getString(p + "rope.scaling.type") : "none";
+        if (scaling.equals("linear")) {
             scale = 1f / f.getFloat(p + "rope.scaling.factor", 1f);
+        } else if (!scaling.equals("none")) {
+            throw new GgufFormatException(f.path(), 0, "RoPE scaling '" + scaling + "' (" + p + "rope.scaling.type) is not "
+                    + "supported by moed yet; supported: none, linear");
         }
         float eps = f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
         int ctx = f.getInt(p + "context_length", 2048);
@@ -102,6 +112,6 @@ public record ModelConfig(
             throw new GgufFormatException(f.path(), 0, err);
         }
         return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, eps, ctx,
-                experts, used, ff, vocab, normalize, weightsScale, sharedFf);
+                experts, used, ff, vocab, normalize, weightsScale, sharedFf, f.getInt(p + "attention.sliding_window", 0));
     }
 }

@@ -26,11 +26,19 @@ import moed.runtime.gguf.GgufWriter;
  * fidelity to any float original.
  */
 public final class SyntheticModel {
+    /**
+     * What to write. {@code headDim} 0 means dim / heads; {@code expertType} null means {@code type};
+     * {@code slidingWindow} is gpt-oss's window on even layers (0: none).
+     */
     public record Spec(Architecture arch, int layers, int dim, int heads, int kvHeads, int headDim, int experts, int topK,
-                       int expertFf, int sharedFf, int vocab, GgmlType type, long seed, int context) {
+                       int expertFf, int sharedFf, int vocab, GgmlType type, GgmlType expertType, int slidingWindow,
+                       long seed, int context) {
         public Spec {
             if (headDim == 0 && heads > 0) {
                 headDim = dim / heads;
+            }
+            if (expertType == null) {
+                expertType = type;
             }
             if (layers < 1 || dim < 1 || heads < 1 || kvHeads < 1 || heads % kvHeads != 0) {
                 throw new IllegalArgumentException("need layers, dim, heads >= 1 and heads a multiple of kv-heads");
@@ -57,15 +65,21 @@ public final class SyntheticModel {
                             + ", expert-ff " + expertFf + ", heads x head-dim " + q + " and shared-ff " + sharedFf + " must be multiples");
                 }
             }
-            if (!Quantize.supports(type) && !type.isSuperBlock()) {
-                throw new IllegalArgumentException("moed cannot write " + type + " weights");
+            for (GgmlType t : new GgmlType[] {type, expertType}) {
+                if (!Quantize.supports(t) && !t.isSuperBlock() && t != GgmlType.MXFP4) {
+                    throw new IllegalArgumentException("moed cannot write " + t + " weights");
+                }
+            }
+            if ((dim % expertType.blockSize != 0 || expertFf % expertType.blockSize != 0)) {
+                throw new IllegalArgumentException(expertType + " stores blocks of " + expertType.blockSize
+                        + " weights: dim and expert-ff must be multiples");
             }
         }
 
         /** A Mixtral-style model (arch llama), head size dim / heads. */
         public Spec(int layers, int dim, int heads, int kvHeads, int experts, int topK, int expertFf, int vocab,
                     GgmlType type, long seed, int context) {
-            this(Architecture.LLAMA, layers, dim, heads, kvHeads, 0, experts, topK, expertFf, 0, vocab, type, seed, context);
+            this(Architecture.LLAMA, layers, dim, heads, kvHeads, 0, experts, topK, expertFf, 0, vocab, type, null, 0, seed, context);
         }
     }
 
@@ -103,11 +117,19 @@ public final class SyntheticModel {
         if (s.sharedFf > 0) {
             w.putU32(a + "expert_shared_feed_forward_length", s.sharedFf);
         }
+        if (s.slidingWindow > 0) {
+            w.putU32(a + "attention.sliding_window", s.slidingWindow);
+        }
         if (llama) {
             addVocabulary(w, s.vocab);
         } else {
-            addBpeVocabulary(w, s.vocab, s.arch == Architecture.OLMOE ? "olmo" : "qwen2");
+            addBpeVocabulary(w, s.vocab, switch (s.arch) {
+                case OLMOE -> "olmo";
+                case GPT_OSS -> "gpt-4o";
+                default -> "qwen2";
+            });
         }
+        boolean oss = s.arch == Architecture.GPT_OSS;
         long seed = s.seed;
         // Norm weights are ones for llama (as before); the newer architectures get weights around one, so a norm
         // applied with the wrong weights or over the wrong span changes the outputs and a test can see it.
@@ -135,19 +157,31 @@ public final class SyntheticModel {
                 case NONE -> {
                 }
             }
-            if (s.arch == Architecture.QWEN2MOE) {
+            if (s.arch == Architecture.QWEN2MOE || oss) {
                 tensor(w, p + "attn_q.bias", GgmlType.F32, new long[] {qDim}, 0.5f, seed);
                 tensor(w, p + "attn_k.bias", GgmlType.F32, new long[] {kvDim}, 0.5f, seed);
                 tensor(w, p + "attn_v.bias", GgmlType.F32, new long[] {kvDim}, 0.5f, seed);
             }
-            tensor(w, p + "ffn_norm.weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
+            if (oss) {
+                tensor(w, p + "attn_output.bias", GgmlType.F32, new long[] {s.dim}, 0.1f, seed);
+                tensor(w, p + "attn_sinks.weight", GgmlType.F32, new long[] {s.heads}, 1.5f, seed);
+            }
+            tensor(w, p + s.arch.ffnNormName() + ".weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
             if (s.experts > 0) {
+                GgmlType et = s.expertType;
                 // A sharper router than the projections, so routing is decisive as in trained models.
                 tensor(w, p + "ffn_gate_inp.weight", GgmlType.F32, new long[] {s.dim, s.experts}, 4 * wScale, seed);
-                tensor(w, p + "ffn_gate_exps.weight", s.type, new long[] {s.dim, s.expertFf, s.experts}, wScale, seed);
-                tensor(w, p + "ffn_up_exps.weight", s.type, new long[] {s.dim, s.expertFf, s.experts}, wScale, seed);
-                tensor(w, p + "ffn_down_exps.weight", s.type, new long[] {s.expertFf, s.dim, s.experts},
+                tensor(w, p + "ffn_gate_exps.weight", et, new long[] {s.dim, s.expertFf, s.experts}, wScale, seed);
+                tensor(w, p + "ffn_up_exps.weight", et, new long[] {s.dim, s.expertFf, s.experts}, wScale, seed);
+                tensor(w, p + "ffn_down_exps.weight", et, new long[] {s.expertFf, s.dim, s.experts},
                         (float) (1 / Math.sqrt(s.expertFf)), seed);
+                if (oss) {
+                    tensor(w, p + "ffn_gate_inp.bias", GgmlType.F32, new long[] {s.experts}, 0.5f, seed);
+                    // Wide enough that some gate and up values pass the clamp at +-7, so it is exercised.
+                    tensor(w, p + "ffn_gate_exps.bias", GgmlType.F32, new long[] {s.expertFf, s.experts}, 5f, seed);
+                    tensor(w, p + "ffn_up_exps.bias", GgmlType.F32, new long[] {s.expertFf, s.experts}, 5f, seed);
+                    tensor(w, p + "ffn_down_exps.bias", GgmlType.F32, new long[] {s.dim, s.experts}, 0.1f, seed);
+                }
             } else {
                 tensor(w, p + "ffn_gate.weight", s.type, new long[] {s.dim, s.expertFf}, wScale, seed);
                 tensor(w, p + "ffn_up.weight", s.type, new long[] {s.dim, s.expertFf}, wScale, seed);
@@ -304,7 +338,7 @@ public final class SyntheticModel {
         w.addTensor(name, type, dims, dst -> IntStream.range(0, rows).parallel().forEach(r -> {
             SplittableRandom rnd = new SplittableRandom(nameSeed * 31 + r);
             long off = r * rowBytes;
-            if (type.isSuperBlock()) {
+            if (type.isSuperBlock() || type == GgmlType.MXFP4) {
                 randomBlocks(type, dst, off, cols / type.blockSize, std, rnd);
                 return;
             }
@@ -338,6 +372,8 @@ public final class SyntheticModel {
                     blk.set(Bytes.LE_SHORT, 82, Float.floatToFloat16(std * 1.73f / 8));
                 }
                 case Q3_K -> blk.set(Bytes.LE_SHORT, 108, Float.floatToFloat16(std * 1.73f / (4 * 32)));
+                // E8M0 scale 2^(e-128) times values of RMS ~5.85 (ggml's doubled E2M1 table).
+                case MXFP4 -> blk.set(ValueLayout.JAVA_BYTE, 0, (byte) (128 + Math.round(Math.log(std / 5.85) / Math.log(2))));
                 default -> throw new IllegalArgumentException("moed cannot write random " + type + " blocks");
             }
         }

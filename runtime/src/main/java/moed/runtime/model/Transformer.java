@@ -8,7 +8,7 @@ import moed.kernels.Ops;
 import moed.kernels.WeightMatrix;
 
 /**
- * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE: the differences
+ * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE, gpt-oss: the differences
  * are the optional steps named in {@link Architecture} and {@link LayerWeights}), dense or with experts, over a batch of
  * consecutive tokens of one sequence (one token for decode, a chunk of the prompt for prefill). The whole step
  * reads top to bottom in {@link #forward}: norm, q/k/v, RoPE, attention, output, residual, norm, router, experts,
@@ -17,6 +17,9 @@ import moed.kernels.WeightMatrix;
  * <p>Not thread safe: one Transformer per compute thread; it owns a MatMat whose threads it uses.
  */
 public final class Transformer {
+    /** gpt-oss's clamped SwiGLU constants (llama.cpp's LLM_FFN_SWIGLU_OAI_MOE). */
+    private static final float SWIGLU_OAI_ALPHA = 1.702f;
+    private static final float SWIGLU_OAI_LIMIT = 7.0f;
     private final Model model;
     private final ModelConfig c;
     private final ExpertSource experts;
@@ -198,8 +201,8 @@ public final class Transformer {
                 }
             }
             for (int i = 0; i < n; i++) {
-                Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], s.rowPos[i] + 1, c.heads(), c.kvHeads(),
-                        c.headDim(), attnScale, s.qh, s.scores, s.att[i], 0);
+                Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
+                        s.rowPos[i] + 1, c.heads(), c.kvHeads(), c.headDim(), attnScale, w.attnSinks(), s.qh, s.scores, s.att[i], 0);
                 s.actQ[i].set(s.att[i], 0, c.qDim());
             }
             mm.apply(w.wo(), s.actQ, null, n, s.tmp);
@@ -265,6 +268,7 @@ public final class Transformer {
         java.util.Arrays.fill(s.expertCount, 0);
         for (int i = 0; i < n; i++) {
             float[] p = s.routerLogits[i];
+            addBias(p, w.routerBias(), e);
             Ops.softmax(p, 0, e);
             Ops.topK(p, e, k, s.chosen[i]);
             int used = k;
@@ -324,9 +328,18 @@ public final class Transformer {
                 gateUp(s, ew.gate(), toks, slots, m, s.gate);
                 gateUp(s, ew.up(), toks, slots, m, s.up);
                 int hidden = ew.gate().rows();
+                LayerWeights.ExpertBiases b = w.expertBiases();
                 for (int t = 0; t < m; t++) {
                     int slot = slots[t];
-                    Ops.swiglu(s.gate[slot], 0, s.up[slot], 0, hidden);
+                    if (b != null) {
+                        Ops.add(s.gate[slot], 0, b.gate()[ex], 0, hidden);
+                        Ops.add(s.up[slot], 0, b.up()[ex], 0, hidden);
+                    }
+                    if (c.arch().clampedSwiglu()) {
+                        Ops.swigluOai(s.gate[slot], 0, s.up[slot], 0, hidden, SWIGLU_OAI_ALPHA, SWIGLU_OAI_LIMIT);
+                    } else {
+                        Ops.swiglu(s.gate[slot], 0, s.up[slot], 0, hidden);
+                    }
                     s.actHidden[slot].set(s.gate[slot], 0, hidden);
                 }
                 for (int t = 0; t < m; t++) {
@@ -334,6 +347,11 @@ public final class Transformer {
                     s.expertOutRow[slot] = s.expertOut[slot / k][slot % k];
                 }
                 mm.apply(ew.down(), s.actHidden, slots, m, s.expertOutRow);
+                if (b != null) {
+                    for (int t = 0; t < m; t++) {
+                        Ops.add(s.expertOutRow[slots[t]], 0, b.down()[ex], 0, dim);
+                    }
+                }
             } finally {
                 experts.release(l, ex);
             }

@@ -191,7 +191,7 @@ final class ModelCommand implements Runnable {
     static final class Synth implements Callable<Integer> {
         @Option(names = "--out", required = true, description = "output GGUF file")
         Path out;
-        @Option(names = "--arch", defaultValue = "llama", description = "architecture: llama (Mixtral-style), qwen3moe, qwen2moe, olmoe")
+        @Option(names = "--arch", defaultValue = "llama", description = "architecture: llama (Mixtral-style), qwen3moe, qwen2moe, olmoe, gpt-oss")
         String arch;
         @Option(names = "--layers", defaultValue = "4") int layers;
         @Option(names = "--dim", defaultValue = "256") int dim;
@@ -207,6 +207,10 @@ final class ModelCommand implements Runnable {
         @Option(names = "--vocab", defaultValue = "512") int vocab;
         @Option(names = "--context", defaultValue = "2048") int context;
         @Option(names = "--type", defaultValue = "Q8_0", description = "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K") String type;
+        @Option(names = "--expert-type", description = "experts' weight type if not --type (e.g. MXFP4, as gpt-oss files have)")
+        String expertType;
+        @Option(names = "--sliding-window", defaultValue = "128", description = "gpt-oss: attention window of its even layers")
+        int slidingWindow;
         @Option(names = "--seed", defaultValue = "1") long seed;
 
         @Override
@@ -217,7 +221,7 @@ final class ModelCommand implements Runnable {
             }
             int shared = sharedFf >= 0 ? sharedFf : a == Architecture.QWEN2MOE ? 4 * expertFf : 0;
             var spec = new SyntheticModel.Spec(a, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, shared, vocab,
-                    type(type), seed, context);
+                    type(type), expertType == null ? null : type(expertType), a == Architecture.GPT_OSS ? slidingWindow : 0, seed, context);
             SyntheticModel.write(spec, out, new Progress("writing " + out.getFileName())::update);
             System.out.printf("wrote %s (%s)%n", out, mib(Files.size(out)));
             return 0;
