@@ -26,32 +26,11 @@ public final class Ops {
      * RoPE in place on {@code heads} heads of {@code headDim} values at position {@code pos}, rotating only the
      * first {@code rotDim} dims. {@code neox} false rotates adjacent pairs (2i, 2i+1) as llama.cpp's rope_norm
      * does for arch llama; true rotates (i, i + rotDim/2) as rope_neox does (Qwen, OLMoE, ...).
-     * {@code freqScale} is the linear position scale (1 for none).
-     */
-    public static void rope(float[] x, int off, int heads, int headDim, int rotDim, int pos, float base,
+     * {@code freqScale} is the linear position scale (1 for none). For YaRN, and for repeated use, build a
+     * {@link Rope} once.
+     */    public static void rope(float[] x, int off, int heads, int headDim, int rotDim, int pos, float base,
                             float freqScale, boolean neox, float[] cosSinScratch) {
-        int half = rotDim / 2;
-        // theta_i = pos * freqScale * base^(-2i/rotDim), computed as ggml does: repeated multiplication by theta_scale.
-        float thetaScale = (float) Math.pow(base, -2.0 / rotDim);
-        float theta = pos * freqScale;
-        for (int i = 0; i < half; i++) {
-            cosSinScratch[2 * i] = (float) Math.cos(theta);
-            cosSinScratch[2 * i + 1] = (float) Math.sin(theta);
-            theta *= thetaScale;
-        }
-        for (int h = 0; h < heads; h++) {
-            int base0 = off + h * headDim;
-            for (int i = 0; i < half; i++) {
-                int i0 = neox ? base0 + i : base0 + 2 * i;
-                int i1 = neox ? base0 + i + half : base0 + 2 * i + 1;
-                float c = cosSinScratch[2 * i];
-                float s = cosSinScratch[2 * i + 1];
-                float x0 = x[i0];
-                float x1 = x[i1];
-                x[i0] = x0 * c - x1 * s;
-                x[i1] = x0 * s + x1 * c;
-            }
-        }
+        Rope.plain(rotDim, base, freqScale, neox).apply(x, off, heads, headDim, pos, cosSinScratch);
     }
 
     /** In-place softmax over x[off..off+n), max-subtracted, sum in double as ggml's soft_max does. */

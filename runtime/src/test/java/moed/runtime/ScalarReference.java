@@ -31,6 +31,8 @@ final class ScalarReference {
     private final float eps;
     private final float ropeBase;
     private final int window;
+    private final float yarnFactor;
+    private final int yarnOrigContext;
     private final List<List<float[]>> keys = new ArrayList<>();
     private final List<List<float[]>> values = new ArrayList<>();
     final List<Route> routes = new ArrayList<>();
@@ -49,6 +51,9 @@ final class ScalarReference {
         eps = f.getFloat(p + "attention.layer_norm_rms_epsilon");
         ropeBase = f.getFloat(p + "rope.freq_base");
         window = f.getInt(p + "attention.sliding_window", 0);
+        boolean yarn = f.has(p + "rope.scaling.type") && f.getString(p + "rope.scaling.type").equals("yarn");
+        yarnFactor = yarn ? f.getFloat(p + "rope.scaling.factor") : 0;
+        yarnOrigContext = yarn ? f.getInt(p + "rope.scaling.original_context_length") : 0;
         for (int l = 0; l < layers; l++) {
             keys.add(new ArrayList<>());
             values.add(new ArrayList<>());
@@ -211,14 +216,29 @@ final class ScalarReference {
         for (int hh = 0; hh < n; hh++) {
             for (int i = 0; i < hd / 2; i++) {
                 double theta = pos * Math.pow(ropeBase, -2.0 * i / hd);
+                double mscale = 1;
+                if (yarnFactor > 0) {
+                    // YaRN: pairs below index `low` keep theta (extrapolate), above `high` take theta / factor
+                    // (interpolate), linearly mixed between; both q and k are scaled by 1 + 0.1 ln(factor).
+                    double low = Math.max(0, Math.floor(yarnDim(32)));
+                    double high = Math.min(hd - 1, Math.ceil(yarnDim(1)));
+                    double keep = 1 - Math.min(1, Math.max(0, (i - low) / Math.max(0.001, high - low)));
+                    theta = theta / yarnFactor * (1 - keep) + theta * keep;
+                    mscale = 1 + 0.1 * Math.log(yarnFactor);
+                }
                 int a = neox ? hh * hd + i : hh * hd + 2 * i;
                 int c = neox ? hh * hd + i + hd / 2 : hh * hd + 2 * i + 1;
                 float x0 = x[a];
                 float x1 = x[c];
-                x[a] = (float) (x0 * Math.cos(theta) - x1 * Math.sin(theta));
-                x[c] = (float) (x0 * Math.sin(theta) + x1 * Math.cos(theta));
+                x[a] = (float) ((x0 * Math.cos(theta) - x1 * Math.sin(theta)) * mscale);
+                x[c] = (float) ((x0 * Math.sin(theta) + x1 * Math.cos(theta)) * mscale);
             }
         }
+    }
+
+    /** The pair index whose rotation completes {@code turns} turns over the original context. */
+    private double yarnDim(double turns) {
+        return hd * Math.log(yarnOrigContext / (turns * 2 * Math.PI)) / (2 * Math.log(ropeBase));
     }
 
     private float[] rmsNorm(float[] x, float[] w) {

@@ -26,7 +26,8 @@ public record ModelConfig(
         boolean normalizeTopK,
         float expertWeightsScale,
         int sharedFeedForward,
-        int slidingWindow) {
+        int slidingWindow,
+        moed.kernels.Rope rope) {
 
     /** The first cache position a query at {@code pos} attends to in this layer. */
     public int attentionStart(int layer, int pos) {
@@ -71,11 +72,25 @@ public record ModelConfig(
         float base = f.getFloat(p + "rope.freq_base", 10000f);
         float scale = 1f;
         String scaling = f.has(p + "rope.scaling.type") ? f.getString(p + "rope.scaling.type") : "none";
-        if (scaling.equals("linear")) {
-            scale = 1f / f.getFloat(p + "rope.scaling.factor", 1f);
-        } else if (!scaling.equals("none")) {
-            throw new GgufFormatException(f.path(), 0, "RoPE scaling '" + scaling + "' (" + p + "rope.scaling.type) is not "
-                    + "supported by moed yet; supported: none, linear");
+        moed.kernels.Rope rope;
+        boolean neox = arch.ropeNeox();
+        switch (scaling) {
+            case "none" -> rope = moed.kernels.Rope.plain(ropeDim, base, 1f, neox);
+            case "linear" -> {
+                scale = 1f / f.getFloat(p + "rope.scaling.factor", 1f);
+                rope = moed.kernels.Rope.plain(ropeDim, base, scale, neox);
+            }
+            case "yarn" -> {
+                // llama.cpp's defaults: ramp between 32 and 1 rotations, full extrapolation mix, attention factor 1.
+                float factor = f.getFloat(p + "rope.scaling.factor", 1f);
+                scale = 1f / factor;
+                int orig = f.getInt(p + "rope.scaling.original_context_length", f.getInt(p + "context_length", 2048));
+                rope = moed.kernels.Rope.yarn(ropeDim, base, factor, orig, neox,
+                        f.getFloat(p + "rope.scaling.yarn_beta_fast", 32f), f.getFloat(p + "rope.scaling.yarn_beta_slow", 1f),
+                        f.getFloat(p + "rope.scaling.yarn_ext_factor", 1f), 1f);
+            }
+            default -> throw new GgufFormatException(f.path(), 0, "RoPE scaling '" + scaling + "' (" + p + "rope.scaling.type) is not "
+                    + "supported by moed yet; supported: none, linear, yarn");
         }
         float eps = f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
         int ctx = f.getInt(p + "context_length", 2048);
@@ -112,6 +127,6 @@ public record ModelConfig(
             throw new GgufFormatException(f.path(), 0, err);
         }
         return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, eps, ctx,
-                experts, used, ff, vocab, normalize, weightsScale, sharedFf, f.getInt(p + "attention.sliding_window", 0));
+                experts, used, ff, vocab, normalize, weightsScale, sharedFf, f.getInt(p + "attention.sliding_window", 0), rope);
     }
 }

@@ -120,6 +120,12 @@ public final class SyntheticModel {
         if (s.slidingWindow > 0) {
             w.putU32(a + "attention.sliding_window", s.slidingWindow);
         }
+        if (s.arch == Architecture.GPT_OSS) {
+            // As gpt-oss files have it: YaRN from 4096 trained positions, factor 32.
+            w.putString(a + "rope.scaling.type", "yarn");
+            w.putF32(a + "rope.scaling.factor", 32f);
+            w.putU32(a + "rope.scaling.original_context_length", 4096);
+        }
         if (llama) {
             addVocabulary(w, s.vocab);
         } else {

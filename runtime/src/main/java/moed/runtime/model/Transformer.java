@@ -192,8 +192,8 @@ public final class Transformer {
                 int pos = s.rowPos[i];
                 float[] kc = s.rowKv[i].keys[l];
                 float[] vc = s.rowKv[i].values[l];
-                Ops.rope(s.q[i], 0, c.heads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
-                Ops.rope(s.k[i], 0, c.kvHeads(), c.headDim(), c.ropeDim(), pos, c.ropeBase(), c.ropeScale(), c.ropeNeox(), s.ropeScratch);
+                c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
+                c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
                 for (int j = 0; j < kvDim; j++) {
                     // The KV cache is F16, as llama.cpp's default cache type.
                     kc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
