@@ -16,6 +16,12 @@ public final class Dequantize {
     private Dequantize() {
     }
 
+    /** The types moed computes, for error messages. */
+    public static String supportedNames() {
+        return java.util.Arrays.stream(GgmlType.values()).filter(Dequantize::supports).map(Enum::name)
+                .collect(java.util.stream.Collectors.joining(", "));
+    }
+
     public static boolean supports(GgmlType t) {
         return switch (t) {
             case F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, MXFP4 -> true;
@@ -60,8 +66,7 @@ public final class Dequantize {
     /** Thrown when a tensor's type has no dequantizer in moed yet. */
     public static final class UnsupportedTypeException extends RuntimeException {
         public UnsupportedTypeException(GgmlType t) {
-            super("tensor type " + t + " cannot be computed by moed yet; supported: "
-                    + "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, MXFP4");
+            super("tensor type " + t + " cannot be computed by moed yet; supported: " + supportedNames());
         }
     }
 

@@ -37,7 +37,7 @@ public final class GateLookaheadPredictor implements ExpertPredictor {
         act.prepareFor(r.router().type());
         int e = r.experts();
         for (int i = 0; i < e; i++) {
-            probs[i] = Dot.row(r.router(), i, act);
+            probs[i] = Dot.row(r.router(), i, act) + (r.bias() != null ? r.bias()[i] : 0f);
         }
         Ops.softmax(probs, 0, e);
         out.fillSorted(probs, e);

@@ -44,6 +44,22 @@ class PredictorTest {
     }
 
     @Test
+    void gateLookaheadAddsTheRoutersBias() {
+        RouterWeights plain = oneHotRouter(8, 4f);
+        float[] bias = new float[8];
+        bias[6] = 40f; // gpt-oss routers have a bias; this one outranks expert 5's logit of 4 x 5.66
+        RouterWeights biased = new RouterWeights(plain.norm(), plain.eps(), plain.router(), bias);
+        float[] hidden = new float[32];
+        hidden[5] = 3f;
+        Candidates c = new Candidates(8);
+        new GateLookaheadPredictor(new RouterWeights[] {null, plain}, 32).predict(1, hidden, c);
+        assertEquals(5, c.expert(0));
+        new GateLookaheadPredictor(new RouterWeights[] {null, biased}, 32).predict(1, hidden, c);
+        assertEquals(6, c.expert(0));
+        assertEquals(5, c.expert(1));
+    }
+
+    @Test
     void candidatesWidenUntilTheMassIsCovered() {
         Candidates c = new Candidates(6);
         c.fillSorted(new float[] {0.05f, 0.4f, 0.3f, 0.1f, 0.1f, 0.05f}, 6);

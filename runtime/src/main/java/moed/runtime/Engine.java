@@ -273,7 +273,7 @@ public final class Engine implements AutoCloseable {
         RouterWeights[] r = new RouterWeights[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
             if (m.layer(l).router() != null) {
-                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router());
+                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router(), m.layer(l).routerBias());
             }
         }
         return r;

@@ -108,4 +108,16 @@ class ArchitectureParityTest {
             assertEquals(expected[i], actual[i], 1e-3f * Math.max(1f, scale), what + ", logit " + i);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void shouldNameAnUnsupportedArchitectureAndTheSupportedOnes() throws Exception {
+        Path file = dir.resolve("deepseek2.gguf");
+        new moed.runtime.gguf.GgufWriter().putString("general.architecture", "deepseek2").write(file);
+        try (GgufFile f = GgufFile.open(file)) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(moed.runtime.gguf.GgufFormatException.class,
+                    () -> moed.runtime.model.Model.load(f));
+            assertTrue(e.getMessage().contains("'deepseek2'") && e.getMessage().contains("qwen3moe, qwen2moe, olmoe, gpt-oss"),
+                    e.getMessage());
+        }
+    }
 }

@@ -176,7 +176,7 @@ public final class Model {
         private void computable(GgufTensor t) {
             if (!Dequantize.supports(t.type())) {
                 throw new GgufFormatException(f.path(), 0, "tensor '" + t.name() + "' has type " + t.type()
-                        + ", which moed cannot compute yet");
+                        + ", which moed cannot compute yet; supported: " + Dequantize.supportedNames());
             }
         }
     }
