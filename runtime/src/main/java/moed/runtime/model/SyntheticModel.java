@@ -237,10 +237,20 @@ public final class SyntheticModel {
             }
         }
         List<Integer> types = new ArrayList<>(java.util.Collections.nCopies(tokens.size(), 1));
-        for (int i = 0; tokens.size() < vocab - BPE_SPECIALS.length; i++) {
-            // The sample ran out of pairs worth merging: fill with reserved tokens, as real vocabularies have.
-            tokens.add("<|reserved_" + i + "|>");
-            types.add(5);
+        // The sample ran out of pairs worth merging: fill with pairs of learned tokens. No merge makes them, so
+        // encoding never produces them, but a model can emit them and they print as text (reserved tokens would
+        // print nothing, and a random model over a large vocabulary would mostly emit those).
+        int learnedEnd = tokens.size();
+        for (long i = 0; tokens.size() < vocab - BPE_SPECIALS.length; i++) {
+            String first = tokens.get(learnedEnd > 256 ? 256 + (int) (i % (learnedEnd - 256)) : (int) (i % 256)); // learned
+            String t = first + tokens.get((int) ((i * 7919 + 13) % learnedEnd));       // then any token
+            if (seen.add(t)) {
+                tokens.add(t);
+                types.add(1);
+            } else if (i > 100L * vocab) {
+                tokens.add("<|reserved_" + i + "|>");
+                types.add(5);
+            }
         }
         int firstSpecial = tokens.size();
         for (String sp : BPE_SPECIALS) {
