@@ -244,14 +244,7 @@ public final class Transformer {
     }
 
     private void denseFfn(InferenceState s, LayerWeights w, int n) {
-        mm.apply(w.ffnGate(), s.actDim, null, n, s.gate);
-        mm.apply(w.ffnUp(), s.actDim, null, n, s.up);
-        int hidden = w.ffnGate().rows();
-        for (int i = 0; i < n; i++) {
-            Ops.swiglu(s.gate[i], 0, s.up[i], 0, hidden);
-            s.actHidden[i].set(s.gate[i], 0, hidden);
-        }
-        mm.apply(w.ffnDown(), s.actHidden, null, n, s.tmp);
+        swigluFfn(s, w.ffnGate(), w.ffnUp(), w.ffnDown(), n, s.tmp);
         for (int i = 0; i < n; i++) {
             Ops.add(s.x[i], 0, s.tmp[i], 0, c.dim());
         }
@@ -374,20 +367,25 @@ public final class Transformer {
 
     /** The shared expert every token runs (Qwen2-MoE), times its sigmoid gate, into sharedOut. */
     private void sharedExpert(InferenceState s, LayerWeights.SharedExpert se, int n) {
-        mm.apply(se.gate(), s.actDim, null, n, s.gate);
-        mm.apply(se.up(), s.actDim, null, n, s.up);
-        int hidden = se.gate().rows();
-        for (int i = 0; i < n; i++) {
-            Ops.swiglu(s.gate[i], 0, s.up[i], 0, hidden);
-            s.actHidden[i].set(s.gate[i], 0, hidden);
-        }
-        mm.apply(se.down(), s.actHidden, null, n, s.sharedOut);
+        swigluFfn(s, se.gate(), se.up(), se.down(), n, s.sharedOut);
         if (se.gateInput() != null) {
             for (int i = 0; i < n; i++) {
                 float g = Ops.sigmoid(Ops.dot(se.gateInput(), 0, s.xb[i], 0, c.dim()));
                 Ops.scale(s.sharedOut[i], 0, g, c.dim());
             }
         }
+    }
+
+    /** down(silu(gate x) * up x) for the n tokens' normed inputs (actDim), into out. */
+    private void swigluFfn(InferenceState s, WeightMatrix gate, WeightMatrix up, WeightMatrix down, int n, float[][] out) {
+        mm.apply(gate, s.actDim, null, n, s.gate);
+        mm.apply(up, s.actDim, null, n, s.up);
+        int hidden = gate.rows();
+        for (int i = 0; i < n; i++) {
+            Ops.swiglu(s.gate[i], 0, s.up[i], 0, hidden);
+            s.actHidden[i].set(s.gate[i], 0, hidden);
+        }
+        mm.apply(down, s.actHidden, null, n, out);
     }
 
     private static void addBias(float[] x, float[] bias, int n) {

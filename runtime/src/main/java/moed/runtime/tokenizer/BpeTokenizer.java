@@ -45,11 +45,6 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addBos) {
-        return encode(text, addBos, false);
-    }
-
-    @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addBos && v.bos >= 0) {

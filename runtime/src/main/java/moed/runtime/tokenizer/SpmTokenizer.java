@@ -40,18 +40,13 @@ public final class SpmTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addBos) {
-        return encode(text, addBos, false);
-    }
-
-    @Override
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         List<Integer> out = new ArrayList<>();
         if (addBos && v.bos >= 0) {
             out.add(v.bos);
         }
         boolean first = true;
-        for (SpecialTokens.Fragment f : specials.partition(text, parseSpecial)) {
+        for (SpecialTokens.Fragment f : specials.partition(Utf8.wellFormed(text), parseSpecial)) {
             if (f.text() == null) {
                 out.add(f.token());
             } else if (!f.text().isEmpty()) {

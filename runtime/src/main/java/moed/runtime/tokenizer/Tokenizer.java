@@ -9,7 +9,9 @@ import moed.runtime.gguf.GgufFormatException;
  */
 public interface Tokenizer {
     /** Token ids for the text (no special-token parsing), BOS first when {@code addBos}. */
-    int[] encode(String text, boolean addBos);
+    default int[] encode(String text, boolean addBos) {
+        return encode(text, addBos, false);
+    }
 
     /**
      * Token ids for the text, BOS first when {@code addBos}; with {@code parseSpecial}, control tokens written in
