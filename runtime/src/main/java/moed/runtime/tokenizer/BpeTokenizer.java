@@ -19,6 +19,8 @@ public final class BpeTokenizer implements Tokenizer {
     private final Map<String, Integer> ranks;
     private final SpecialTokens specials;
     private final byte[][] pieces;
+    /** Llama 3's tokenizer takes a word that is itself a token whole, whatever the merges would make of it. */
+    private final boolean ignoreMerges;
 
     /** @param merges the merge list, each "left right" in byte-level text, highest priority first */
     public BpeTokenizer(Vocabulary v, List<String> merges, PreTokenizer pre) {
@@ -29,6 +31,7 @@ public final class BpeTokenizer implements Tokenizer {
             ranks.putIfAbsent(merges.get(i), i);
         }
         this.specials = new SpecialTokens(v);
+        this.ignoreMerges = pre.name().equals("llama-bpe");
         this.pieces = new byte[v.size()][];
         for (int id = 0; id < v.size(); id++) {
             pieces[id] = piece(id);
@@ -65,7 +68,7 @@ public final class BpeTokenizer implements Tokenizer {
     /** Merges one word's symbols and appends their ids. */
     private void bpe(String word, List<Integer> out) {
         int whole = v.id(word);
-        if (whole >= 0 && word.length() == 1) {
+        if (whole >= 0 && (ignoreMerges || word.length() == 1)) {
             out.add(whole);
             return;
         }

@@ -101,6 +101,9 @@ class BpeTokenizerTest {
         // "b c" ranks first: "a" + "bc", and there is no "a bc" merge.
         BpeTokenizer second = new BpeTokenizer(v, List.of("b c", "a b", "ab c"), PreTokenizer.named("qwen2"));
         assertArrayEquals(new int[] {a, v.id("bc")}, second.encode("abc", false));
+        // Llama 3 (llama-bpe) takes a word that is a token whole, even when the merges would not reach it.
+        BpeTokenizer llama3 = new BpeTokenizer(v, List.of("b c", "a b", "ab c"), PreTokenizer.named("llama-bpe"));
+        assertArrayEquals(new int[] {v.id("abc")}, llama3.encode("abc", false));
         // Merges never cross pre-token boundaries: "ab" + " " + ... the space starts the next word.
         assertArrayEquals(new int[] {v.id("ab"), v.id("\u0120"), v.id("c")}, first.encode("ab c", false));
     }
