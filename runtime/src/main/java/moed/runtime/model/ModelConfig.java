@@ -14,9 +14,6 @@ public record ModelConfig(
         int heads,
         int kvHeads,
         int headDim,
-        int ropeDim,
-        float ropeBase,
-        float ropeScale,
         float rmsEps,
         int contextLength,
         int experts,
@@ -27,6 +24,7 @@ public record ModelConfig(
         float expertWeightsScale,
         int sharedFeedForward,
         int slidingWindow,
+        // RoPE as this model applies it: rotated dims, base, layout, linear or YaRN scaling.
         moed.kernels.Rope rope) {
 
     /** The first cache position a query at {@code pos} attends to in this layer. */
@@ -37,10 +35,6 @@ public record ModelConfig(
     /** The architecture's name in {@code general.architecture}. */
     public String architecture() {
         return arch.ggufName();
-    }
-
-    public boolean ropeNeox() {
-        return arch.ropeNeox();
     }
 
     public boolean isMoe() {
@@ -70,20 +64,15 @@ public record ModelConfig(
         int headDim = f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0);
         int ropeDim = f.getInt(p + "rope.dimension_count", headDim);
         float base = f.getFloat(p + "rope.freq_base", 10000f);
-        float scale = 1f;
         String scaling = f.has(p + "rope.scaling.type") ? f.getString(p + "rope.scaling.type") : "none";
         moed.kernels.Rope rope;
         boolean neox = arch.ropeNeox();
         switch (scaling) {
             case "none" -> rope = moed.kernels.Rope.plain(ropeDim, base, 1f, neox);
-            case "linear" -> {
-                scale = 1f / f.getFloat(p + "rope.scaling.factor", 1f);
-                rope = moed.kernels.Rope.plain(ropeDim, base, scale, neox);
-            }
+            case "linear" -> rope = moed.kernels.Rope.plain(ropeDim, base, 1f / f.getFloat(p + "rope.scaling.factor", 1f), neox);
             case "yarn" -> {
                 // llama.cpp's defaults: ramp between 32 and 1 rotations, full extrapolation mix, attention factor 1.
                 float factor = f.getFloat(p + "rope.scaling.factor", 1f);
-                scale = 1f / factor;
                 int orig = f.getInt(p + "rope.scaling.original_context_length", f.getInt(p + "context_length", 2048));
                 rope = moed.kernels.Rope.yarn(ropeDim, base, factor, orig, neox,
                         f.getFloat(p + "rope.scaling.yarn_beta_fast", 32f), f.getFloat(p + "rope.scaling.yarn_beta_slow", 1f),
@@ -126,7 +115,7 @@ public record ModelConfig(
         if (err != null) {
             throw new GgufFormatException(f.path(), 0, err);
         }
-        return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, ropeDim, base, scale, eps, ctx,
+        return new ModelConfig(arch, layers, dim, heads, kvHeads, headDim, eps, ctx,
                 experts, used, ff, vocab, normalize, weightsScale, sharedFf, f.getInt(p + "attention.sliding_window", 0), rope);
     }
 }

@@ -14,37 +14,33 @@ final class SpecialTokens {
     record Fragment(String text, int token) {
     }
 
-    private final List<Integer> control = new ArrayList<>();
-    private final List<Integer> userDefined = new ArrayList<>();
-    private final Vocabulary v;
+    /** User-defined tokens, and user-defined plus control tokens: each longest first. */
+    private final List<String> userDefined = new ArrayList<>();
+    private final List<String> all = new ArrayList<>();
+    private final java.util.Map<String, Integer> ids = new java.util.HashMap<>();
 
     SpecialTokens(Vocabulary v) {
-        this.v = v;
         for (int id = 0; id < v.size(); id++) {
-            if (v.token(id).isEmpty()) {
+            String t = v.token(id);
+            boolean control = v.type(id) == Vocabulary.CONTROL;
+            if (t.isEmpty() || !(control || v.type(id) == Vocabulary.USER_DEFINED) || ids.putIfAbsent(t, id) != null) {
                 continue;
             }
-            if (v.type(id) == Vocabulary.CONTROL) {
-                control.add(id);
-            } else if (v.type(id) == Vocabulary.USER_DEFINED) {
-                userDefined.add(id);
+            all.add(t);
+            if (!control) {
+                userDefined.add(t);
             }
         }
-        Comparator<Integer> longestFirst = Comparator.comparingInt((Integer id) -> -v.token(id).length());
-        control.sort(longestFirst);
+        Comparator<String> longestFirst = Comparator.comparingInt(String::length).reversed();
         userDefined.sort(longestFirst);
+        all.sort(longestFirst);
     }
 
     List<Fragment> partition(String text, boolean parseSpecial) {
         List<Fragment> out = new ArrayList<>();
         out.add(new Fragment(text, -1));
-        List<Integer> all = new ArrayList<>(userDefined);
-        if (parseSpecial) {
-            all.addAll(control);
-            all.sort(Comparator.comparingInt((Integer id) -> -v.token(id).length()));
-        }
-        for (int id : all) {
-            String tok = v.token(id);
+        for (String tok : parseSpecial ? all : userDefined) {
+            int id = ids.get(tok);
             List<Fragment> next = new ArrayList<>();
             for (Fragment f : out) {
                 if (f.text == null) {

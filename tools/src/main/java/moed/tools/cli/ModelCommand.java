@@ -94,7 +94,7 @@ final class ModelCommand implements Runnable {
                 arch.put("feed_forward", c.feedForward());
                 arch.put("vocab", c.vocab());
                 arch.put("context_length", c.contextLength());
-                arch.put("rope_base", c.ropeBase());
+                arch.put("rope_base", c.rope().base());
                 r.put("model", arch);
             } catch (RuntimeException e) {
                 r.put("model_error", e.getMessage());
