@@ -21,6 +21,11 @@ public final class PreTokenizer {
     private static final Map<String, List<String>> EXPRESSIONS = Map.of(
             // GPT-2 itself, and the models that kept its expression (OLMo/OLMoE, MPT).
             "gpt2", List.of("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"),
+            // llama.cpp's fallback for a BPE file without a known tokenizer.ggml.pre: punctuation runs first, GPT-2's
+            // expression, digit runs, then digits in threes.
+            "default", List.of("[\\p{P}\\$\\+<=>\\^~\\|]+",
+                    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+                    "\\p{N}+", "[0-9][0-9][0-9]"),
             // Qwen1.5/2/3: single digits.
             "qwen2", List.of(CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
             // Llama 3 (and DBRX, Smaug): digits in runs of up to three.
@@ -38,7 +43,7 @@ public final class PreTokenizer {
 
     /** Other names llama.cpp maps onto the same expressions. */
     private static final Map<String, String> ALIASES = Map.of(
-            "olmo", "gpt2", "mpt", "gpt2", "default", "gpt2", "stablelm2", "qwen2", "dbrx", "llama-bpe",
+            "olmo", "gpt2", "mpt", "gpt2", "stablelm2", "qwen2", "dbrx", "llama-bpe",
             "smaug-bpe", "llama-bpe", "llama3", "llama-bpe", "deepseek-v3-llm", "deepseek-v3", "o200k", "gpt-4o");
 
     private final String name;

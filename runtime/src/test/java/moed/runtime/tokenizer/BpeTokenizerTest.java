@@ -38,6 +38,9 @@ class BpeTokenizerTest {
         assertEquals(List.of("abc", " ", "123", "45"), split("deepseek-v3", "abc 12345"));
         // GPT-2 keeps a run of digits whole, with the space before it.
         assertEquals(List.of("abc", " 12345"), split("gpt2", "abc 12345"));
+        // llama.cpp's default (no known tokenizer.ggml.pre): punctuation cut out, digit runs apart, then in threes.
+        assertEquals(List.of("abc", " ", "123", "45"), split("default", "abc 12345"));
+        assertEquals(List.of("a", ",", "b"), split("default", "a,b"));
     }
 
     @Test
