@@ -88,7 +88,7 @@ public final class Model {
             if (c.sharedFeedForward() > 0) {
                 int sff = c.sharedFeedForward();
                 shared = new LayerWeights.SharedExpert(
-                        f.tensor(p + "ffn_gate_inp_shexp.weight") != null ? s.vector(p + "ffn_gate_inp_shexp.weight", c.dim()) : null,
+                        s.optionalVector(p + "ffn_gate_inp_shexp.weight", c.dim()),
                         s.matrix(p + "ffn_gate_shexp.weight", c.dim(), sff),
                         s.matrix(p + "ffn_up_shexp.weight", c.dim(), sff),
                         s.matrix(p + "ffn_down_shexp.weight", sff, c.dim()));
@@ -140,7 +140,7 @@ public final class Model {
             return new ExpertLayout.Stacked(t.type(), t.data(), f.dataOffset() + t.offset(), experts, rowsPerExpert, cols);
         }
 
-        /** Biases: present in some files of an architecture and not others (llama.cpp treats them the same way). */
+        /** Biases and gates present in some files of an architecture and not others (as llama.cpp treats them). */
         float[] optionalVector(String name, int n) {
             return f.tensor(name) == null ? null : vector(name, n);
         }

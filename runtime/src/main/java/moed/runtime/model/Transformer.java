@@ -251,8 +251,9 @@ public final class Transformer {
     }
 
     /**
-     * Mixtral semantics: softmax over the router logits, the top k, their weights renormalized to sum to 1;
-     * each expert's SwiGLU output is weighted and the k outputs summed in rank order (as llama.cpp adds them).
+     * Softmax over the router logits (plus the router's bias, if any), the top k, their weights renormalised to sum
+     * to 1 where the architecture does so; each expert's SwiGLU output (plus its biases, if any) is weighted and the
+     * k outputs summed in rank order (as llama.cpp adds them), then the shared expert's output, if any.
      */
     private void moe(InferenceState s, int l, LayerWeights w, int n) {
         int k = c.expertsUsed();
