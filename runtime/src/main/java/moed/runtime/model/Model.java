@@ -210,11 +210,19 @@ public final class Model {
         return expertLayout;
     }
 
+    /**
+     * Whether a tensor holds routed experts' weights, the bytes that go through the expert cache. Per-expert biases
+     * (ffn_*_exps.bias, gpt-oss) are small and stay pinned with the router.
+     */
+    public static boolean isExpertTensor(String name) {
+        return name.endsWith("_exps.weight");
+    }
+
     /** Bytes of everything that is not an expert: what stays pinned resident. */
     public long pinnedBytes() {
         long n = 0;
         for (GgufTensor t : file.tensors().values()) {
-            if (!t.name().contains("_exps.")) {
+            if (!isExpertTensor(t.name())) {
                 n += t.byteSize();
             }
         }

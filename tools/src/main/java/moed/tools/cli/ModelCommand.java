@@ -64,10 +64,6 @@ final class ModelCommand implements Runnable {
             return 0;
         }
 
-        static boolean isExpert(String name) {
-            return name.contains("_exps.");
-        }
-
         static Map<String, Object> report(GgufFile f) {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("file", f.path().toString());
@@ -112,7 +108,7 @@ final class ModelCommand implements Runnable {
                 tm.put("shape", t.dims());
                 tm.put("bytes", t.byteSize());
                 tensors.add(tm);
-                boolean ex = isExpert(t.name());
+                boolean ex = moed.runtime.model.Model.isExpertTensor(t.name());
                 if (ex) {
                     expertBytes += t.byteSize();
                 } else {
