@@ -8,11 +8,13 @@ import moed.kernels.Ops;
  * The look-ahead: applies the target layer's own {@code ffn_norm} and router to an earlier residual stream and
  * takes the softmax probabilities as the prediction. It works because the residual stream changes little from
  * one layer to the next, so the next layer's router "sees" nearly what it will see. Costs one E x d mat-vec.
+ * Experts are ranked by the layer's own selection rule (softmax or sigmoid, plus selection bias and groups).
  */
 public final class GateLookaheadPredictor implements ExpertPredictor {
     private final RouterWeights[] layers;
     private final float[] normed;
     private final float[] probs;
+    private final float[] scores;
     private final Activation act;
 
     public GateLookaheadPredictor(RouterWeights[] layers, int dim) {
@@ -25,6 +27,7 @@ public final class GateLookaheadPredictor implements ExpertPredictor {
         }
         this.normed = new float[dim];
         this.probs = new float[experts];
+        this.scores = new float[experts];
         this.act = new Activation(dim);
     }
 
@@ -39,8 +42,13 @@ public final class GateLookaheadPredictor implements ExpertPredictor {
         for (int i = 0; i < e; i++) {
             probs[i] = Dot.row(r.router(), i, act) + (r.bias() != null ? r.bias()[i] : 0f);
         }
-        Ops.softmax(probs, 0, e);
-        out.fillSorted(probs, e);
+        r.scoring().probabilities(probs, e);
+        if (r.scoring().hasSelectionRule()) {
+            r.scoring().selectionScores(probs, e, scores);
+            out.fillSorted(scores, e);
+        } else {
+            out.fillSorted(probs, e);
+        }
     }
 
     @Override

@@ -48,7 +48,7 @@ class PredictorTest {
         RouterWeights plain = oneHotRouter(8, 4f);
         float[] bias = new float[8];
         bias[6] = 40f; // gpt-oss routers have a bias; this one outranks expert 5's logit of 4 x 5.66
-        RouterWeights biased = new RouterWeights(plain.norm(), plain.eps(), plain.router(), bias);
+        RouterWeights biased = new RouterWeights(plain.norm(), plain.eps(), plain.router(), bias, moed.kernels.RouterScoring.SOFTMAX);
         float[] hidden = new float[32];
         hidden[5] = 3f;
         Candidates c = new Candidates(8);

@@ -273,7 +273,8 @@ public final class Engine implements AutoCloseable {
         RouterWeights[] r = new RouterWeights[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
             if (m.layer(l).router() != null) {
-                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router(), m.layer(l).routerBias());
+                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router(), m.layer(l).routerBias(),
+                        m.layer(l).scoring());
             }
         }
         return r;

@@ -59,11 +59,11 @@ public final class PredictorEvaluation {
         engine.transformer().hook(new LayerHook() {
             @Override
             public void beforeLayer(int layer, float[][] x, int n) {
-                if (layer > 0) {
+                if (layer > 0 && hasExperts(layer)) {
                     gate.predict(layer, x[0], cand);
                     keep(2, layer, cand, k);
                 }
-                if (layer + 1 < layers) {
+                if (layer + 1 < layers && hasExperts(layer + 1)) {
                     gate.predict(layer + 1, x[0], cand);
                     keep(3, layer + 1, cand, k);
                 }
@@ -71,7 +71,7 @@ public final class PredictorEvaluation {
 
             @Override
             public void afterAttention(int layer, float[][] x, int n) {
-                if (layer + 1 < layers) {
+                if (layer + 1 < layers && hasExperts(layer + 1)) {
                     gate.predict(layer + 1, x[0], cand);
                     keep(0, layer + 1, cand, k);
                     keep(1, layer + 1, cand, k + 2);
@@ -133,6 +133,9 @@ public final class PredictorEvaluation {
         }
         // The hottest-k baseline, scored afterwards against every recorded token.
         for (int l = 0; l < layers; l++) {
+            if (!hasExperts(l)) {
+                continue;
+            }
             Integer[] order = new Integer[experts];
             for (int e = 0; e < experts; e++) {
                 order[e] = e;
@@ -148,6 +151,11 @@ public final class PredictorEvaluation {
             }
         }
         return report(routes.size());
+    }
+
+    /** Whether layer l routes to experts (DeepSeek's leading layers are dense). */
+    private boolean hasExperts(int l) {
+        return engine.model().layer(l).router() != null;
     }
 
     private void keep(int variant, int layer, Candidates c, int n) {

@@ -30,20 +30,39 @@ class ArchitectureParityTest {
 
     static SyntheticModel.Spec spec(Architecture a) {
         // A head size that is not dim / heads (as Qwen3's 128 with 2048 / 32), so q's width differs from the model's.
-        int headDim = a == Architecture.QWEN3MOE ? 48 : 0;
-        int shared = a == Architecture.QWEN2MOE ? 96 : 0;
+        // DeepSeek: heads of 48 (16 rotary, 32 not), values of 32, three layers (the first dense), one shared expert.
+        boolean ds = a == Architecture.DEEPSEEK2;
+        int headDim = a == Architecture.QWEN3MOE || ds ? 48 : 0;
+        int shared = a == Architecture.QWEN2MOE ? 96 : ds ? 64 : 0;
         // gpt-oss: a window of 4 on even layers, so the prompt outgrows it. Weights stay F32 (MXFP4 experts would
         // meet Q8-quantized activations in the fast path, a 1% difference that would hide the ones this test is for;
         // the MXFP4 kernel has its own tests against the scalar dequantizer).
-        return new SyntheticModel.Spec(a, 2, 128, 4, 2, headDim, 8, a == Architecture.LLAMA ? 2 : 3, 64, shared, 400,
+        return new SyntheticModel.Spec(a, ds ? 3 : 2, 128, 4, 2, headDim, 8, a == Architecture.LLAMA ? 2 : 3, 64, shared, 400,
                 GgmlType.F32, null, a == Architecture.GPT_OSS ? 4 : 0, 11, 128);
     }
 
     @ParameterizedTest
     @EnumSource(Architecture.class)
     void shouldMatchTheScalarReferenceForwardPass(Architecture arch) throws Exception {
-        Path file = dir.resolve(arch.ggufName() + ".gguf");
-        SyntheticModel.write(spec(arch), file, (d, t) -> { });
+        // DeepSeek by default as V3 shapes it: query bottleneck, sigmoid routing with selection bias and groups, the
+        // latent's up-projection split per head.
+        assertMatchesReference(arch.ggufName(), spec(arch));
+    }
+
+    /** DeepSeek-V2-Lite's shape: a direct query projection, softmax routing, the older whole attn_kv_b. */
+    @org.junit.jupiter.api.Test
+    void shouldMatchTheScalarReferenceForDeepSeekV2LiteShapedFiles() throws Exception {
+        SyntheticModel.Spec v3 = spec(Architecture.DEEPSEEK2);
+        var lite = new SyntheticModel.DeepSeek(0, 32, 16, 32, 1, 256, false, false);
+        assertMatchesReference("deepseek2-lite", new SyntheticModel.Spec(v3.arch(), v3.layers(), v3.dim(), v3.heads(), v3.kvHeads(),
+                v3.headDim(), v3.experts(), v3.topK(), v3.expertFf(), v3.sharedFf(), v3.vocab(), v3.type(), null, 0, v3.seed(),
+                v3.context(), lite));
+    }
+
+    private void assertMatchesReference(String name, SyntheticModel.Spec spec) throws Exception {
+        String arch = name;
+        Path file = dir.resolve(name + ".gguf");
+        SyntheticModel.write(spec, file, (d, t) -> { });
         int decode = 6;
         List<float[]> fastLogits = new ArrayList<>();
         // Keyed by (position, layer): prefill reports a layer's decisions for every token of the step together.
@@ -111,12 +130,12 @@ class ArchitectureParityTest {
 
     @org.junit.jupiter.api.Test
     void shouldNameAnUnsupportedArchitectureAndTheSupportedOnes() throws Exception {
-        Path file = dir.resolve("deepseek2.gguf");
-        new moed.runtime.gguf.GgufWriter().putString("general.architecture", "deepseek2").write(file);
+        Path file = dir.resolve("dbrx.gguf");
+        new moed.runtime.gguf.GgufWriter().putString("general.architecture", "dbrx").write(file);
         try (GgufFile f = GgufFile.open(file)) {
             var e = org.junit.jupiter.api.Assertions.assertThrows(moed.runtime.gguf.GgufFormatException.class,
                     () -> moed.runtime.model.Model.load(f));
-            assertTrue(e.getMessage().contains("'deepseek2'") && e.getMessage().contains("qwen3moe, qwen2moe, olmoe, gpt-oss"),
+            assertTrue(e.getMessage().contains("'dbrx'") && e.getMessage().contains("qwen3moe, qwen2moe, olmoe, gpt-oss, deepseek2"),
                     e.getMessage());
         }
     }

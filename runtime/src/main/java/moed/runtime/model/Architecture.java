@@ -26,7 +26,14 @@ public enum Architecture {
      * ({@link moed.kernels.Ops#swigluOai}). Its routing (softmax over the top-k logits) equals softmax, top-k and
      * renormalisation. The FFN's norm is named post_attention_norm.
      */
-    GPT_OSS("gpt-oss", true, QkNorm.NONE, true, "post_attention_norm", true);
+    GPT_OSS("gpt-oss", true, QkNorm.NONE, true, "post_attention_norm", true),
+    /**
+     * DeepSeek-V2/V3 (and V2-Lite): multi-head latent attention ({@link ModelConfig.LatentShape}) with adjacent-pair
+     * RoPE on a separate rotary slice of each head, leading dense layers, shared experts added unscaled, routing by
+     * softmax or sigmoid (with V3's selection bias and expert groups, {@link moed.kernels.RouterScoring}), routed
+     * weights renormalised only when expert_weights_norm says so, then scaled by expert_weights_scale.
+     */
+    DEEPSEEK2("deepseek2", false, QkNorm.NONE, false, "ffn_norm", false);
 
     /** Where query/key RMSNorm applies, if anywhere. */
     public enum QkNorm {

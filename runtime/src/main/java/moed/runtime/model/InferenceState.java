@@ -10,7 +10,10 @@ import moed.kernels.Activation;
 public final class InferenceState {
     final int batch;
     final int contextLength;
-    /** Per layer, position-major: keys (values) of position t at [t * kvDim, (t + 1) * kvDim), F16-rounded. */
+    /**
+     * Per layer, position-major: keys (values) of position t at [t * width, (t + 1) * width), F16-rounded. With
+     * latent attention the keys hold the latent and rotary key and the values are empty.
+     */
     final float[][] keys;
     final float[][] values;
     final float[][] x;      // residual stream
@@ -20,7 +23,8 @@ public final class InferenceState {
     final float[][] v;
     final float[][] att;    // attention output, before wo
     final float[][] tmp;    // wo output, dense FFN output
-    final float[][] sharedOut; // shared expert output (Qwen2-MoE)
+    final float[][] sharedOut; // shared expert output (Qwen2-MoE, DeepSeek)
+    final LatentScratch latent; // multi-head latent attention's buffers, or null
     final float[][] routerLogits;
     final float[][] gate;   // expert / FFN hidden, gate projection then SwiGLU
     final float[][] up;
@@ -41,6 +45,7 @@ public final class InferenceState {
     final int[] tokenIdx;
     final int[] slotIdx;
     final int[] expertCount;
+    final float[] selection; // one token's expert selection scores (selection bias, groups)
     /** Per row of a step: whose KV cache it reads and writes, at which position, for which sequence id. */
     final InferenceState[] rowKv;
     final int[] rowPos;
@@ -61,17 +66,19 @@ public final class InferenceState {
         }
         this.batch = batch;
         this.contextLength = contextLength;
-        int kvDim = c.kvDim();
-        int hidden = Math.max(Math.max(c.feedForward(), c.sharedFeedForward()), 1);
+        int hidden = Math.max(c.maxHidden(), 1);
         int k = Math.max(c.expertsUsed(), 1);
-        keys = new float[c.layers()][withKv ? contextLength * kvDim : 0];
-        values = new float[c.layers()][withKv ? contextLength * kvDim : 0];
+        keys = new float[c.layers()][withKv ? contextLength * c.keyCacheWidth() : 0];
+        values = new float[c.layers()][withKv ? contextLength * c.valueCacheWidth() : 0];
         x = new float[batch][c.dim()];
         xb = new float[batch][c.dim()];
         q = new float[batch][c.qDim()];
-        this.k = new float[batch][kvDim];
-        v = new float[batch][kvDim];
-        att = new float[batch][c.qDim()];
+        this.k = new float[batch][c.keyCacheWidth()];
+        v = new float[batch][c.valueCacheWidth()];
+        latent = c.latent() != null ? new LatentScratch(c, batch) : null;
+        // Latent attention's heads each read and output kvLoraRank + ropeDim values before the value up-projection.
+        int attWidth = c.latent() != null ? c.heads() * c.keyCacheWidth() : c.qDim();
+        att = new float[batch][attWidth];
         tmp = new float[batch][c.dim()];
         sharedOut = new float[c.sharedFeedForward() > 0 ? batch : 0][c.dim()];
         routerLogits = new float[batch][Math.max(c.experts(), 1)];
@@ -89,20 +96,50 @@ public final class InferenceState {
         actHidden = new Activation[batch * k];
         for (int i = 0; i < batch; i++) {
             actDim[i] = new Activation(c.dim());
-            actQ[i] = new Activation(c.qDim());
+            actQ[i] = new Activation(c.attentionOutDim());
         }
         for (int i = 0; i < batch * k; i++) {
             actHidden[i] = new Activation(hidden);
         }
-        qh = new float[c.headDim()];
+        qh = new float[Math.max(c.headDim(), c.keyCacheWidth())];
         scores = new float[contextLength];
         ropeScratch = new float[c.headDim() + 2];
         tokenIdx = new int[batch * k];
         slotIdx = new int[batch * k];
         expertCount = new int[Math.max(c.experts(), 1)];
+        selection = new float[Math.max(c.experts(), 1)];
         rowKv = new InferenceState[batch];
         rowPos = new int[batch];
         rowSeq = new int[batch];
+    }
+
+    /** Buffers of multi-head latent attention's extra steps, per row of a step. */
+    static final class LatentScratch {
+        final float[][] qLora;        // the query's low-rank bottleneck, normed
+        final Activation[] actQLora;
+        final Activation[] actNope;   // one head's non-rotary query
+        final float[][] absorbed;     // that query taken into latent space
+        final float[][] query;        // per head: absorbed query, then the rotary query (kvLoraRank + ropeDim)
+        final Activation[] actLatent; // one head's attention-weighted latent
+        final float[][] headValue;    // that head's value
+        final float[][] out;          // all heads' values: what the output projection reads
+
+        LatentScratch(ModelConfig c, int batch) {
+            ModelConfig.LatentShape m = c.latent();
+            qLora = new float[batch][Math.max(m.qLoraRank(), 1)];
+            actQLora = new Activation[batch];
+            actNope = new Activation[batch];
+            actLatent = new Activation[batch];
+            for (int i = 0; i < batch; i++) {
+                actQLora[i] = new Activation(Math.max(m.qLoraRank(), 1));
+                actNope[i] = new Activation(m.nopeDim());
+                actLatent[i] = new Activation(m.kvLoraRank());
+            }
+            absorbed = new float[batch][m.kvLoraRank()];
+            query = new float[batch][c.heads() * m.cacheWidth()];
+            headValue = new float[batch][m.valueDim()];
+            out = new float[batch][c.attentionOutDim()];
+        }
     }
 
     /** A sequence's KV cache with no step buffers of its own: steps over it run in a shared scratch state. */

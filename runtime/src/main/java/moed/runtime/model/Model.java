@@ -47,14 +47,17 @@ public final class Model {
             String p = "blk." + l + ".";
             WeightMatrix router = null;
             float[] routerBias = null;
+            moed.kernels.RouterScoring scoring = null;
             LayerWeights.ExpertBiases expertBiases = null;
             WeightMatrix gate = null;
             WeightMatrix up = null;
             WeightMatrix down = null;
-            if (c.isMoe()) {
+            if (c.isMoeLayer(l)) {
                 router = s.matrix(p + "ffn_gate_inp.weight", c.dim(), c.experts());
                 int ff = expertHidden(f, p, c);
                 routerBias = s.optionalVector(p + "ffn_gate_inp.bias", c.experts());
+                scoring = new moed.kernels.RouterScoring(c.gating(), s.optionalVector(p + "exp_probs_b.bias", c.experts()),
+                        c.expertGroups(), c.expertGroupsUsed());
                 if (f.tensor(p + "ffn_gate_exps.bias") != null) {
                     expertBiases = new LayerWeights.ExpertBiases(s.rows(p + "ffn_gate_exps.bias", ff, c.experts()),
                             s.rows(p + "ffn_up_exps.bias", ff, c.experts()), s.rows(p + "ffn_down_exps.bias", c.dim(), c.experts()));
@@ -64,9 +67,10 @@ public final class Model {
                         s.stacked(p + "ffn_up_exps.weight", c.dim(), ff, c.experts()),
                         s.stacked(p + "ffn_down_exps.weight", ff, c.dim(), c.experts()));
             } else {
-                gate = s.matrix(p + "ffn_gate.weight", c.dim(), c.feedForward());
-                up = s.matrix(p + "ffn_up.weight", c.dim(), c.feedForward());
-                down = s.matrix(p + "ffn_down.weight", c.feedForward(), c.dim());
+                int ff = c.isMoe() ? c.denseFeedForward() : c.feedForward();
+                gate = s.matrix(p + "ffn_gate.weight", c.dim(), ff);
+                up = s.matrix(p + "ffn_up.weight", c.dim(), ff);
+                down = s.matrix(p + "ffn_down.weight", ff, c.dim());
             }
             int qDim = c.qDim();
             int kvDim = c.kvDim();
@@ -85,7 +89,7 @@ public final class Model {
                 }
             }
             LayerWeights.SharedExpert shared = null;
-            if (c.sharedFeedForward() > 0) {
+            if (c.sharedFeedForward() > 0 && c.isMoeLayer(l)) {
                 int sff = c.sharedFeedForward();
                 shared = new LayerWeights.SharedExpert(
                         s.optionalVector(p + "ffn_gate_inp_shexp.weight", c.dim()),
@@ -93,12 +97,13 @@ public final class Model {
                         s.matrix(p + "ffn_up_shexp.weight", c.dim(), sff),
                         s.matrix(p + "ffn_down_shexp.weight", sff, c.dim()));
             }
+            boolean mla = c.latent() != null;
             layers[l] = new LayerWeights(
                     s.vector(p + "attn_norm.weight", c.dim()),
-                    s.matrix(p + "attn_q.weight", c.dim(), qDim),
-                    s.matrix(p + "attn_k.weight", c.dim(), kvDim),
-                    s.matrix(p + "attn_v.weight", c.dim(), kvDim),
-                    s.matrix(p + "attn_output.weight", qDim, c.dim()),
+                    mla ? null : s.matrix(p + "attn_q.weight", c.dim(), qDim),
+                    mla ? null : s.matrix(p + "attn_k.weight", c.dim(), kvDim),
+                    mla ? null : s.matrix(p + "attn_v.weight", c.dim(), kvDim),
+                    s.matrix(p + "attn_output.weight", c.attentionOutDim(), c.dim()),
                     s.optionalVector(p + "attn_q.bias", qDim),
                     s.optionalVector(p + "attn_k.bias", kvDim),
                     s.optionalVector(p + "attn_v.bias", kvDim),
@@ -106,9 +111,70 @@ public final class Model {
                     qNorm, kNorm,
                     s.vector(p + c.arch().ffnNormName() + ".weight", c.dim()),
                     s.optionalVector(p + "attn_sinks.weight", c.heads()),
-                    router, routerBias, expertBiases, gate, up, down, shared);
+                    mla ? latentAttention(f, s, p, c) : null,
+                    router, routerBias, scoring, expertBiases, gate, up, down, shared);
         }
         return new Model(f, c, embd, outNorm, out, layers, c.isMoe() ? new ExpertLayout(experts, c.experts()) : null);
+    }
+
+    /**
+     * MLA weights. Files converted since 2025 store the latent's up-projection split per head as attn_k_b
+     * ([nope x rank] per head, already in the orientation that absorbs a query) and attn_v_b; older files store it
+     * whole as attn_kv_b (per head: nope key rows, then value rows, each kvLoraRank wide), whose key half moed
+     * transposes once at load into F32 (kvLoraRank x nopeDim x heads x 4 bytes per layer: 4 MiB for V2-Lite).
+     */
+    private static LayerWeights.LatentAttention latentAttention(GgufFile f, Shapes s, String p, ModelConfig c) {
+        ModelConfig.LatentShape m = c.latent();
+        int heads = c.heads();
+        int rank = m.kvLoraRank();
+        WeightMatrix q = null;
+        WeightMatrix qA = null;
+        WeightMatrix qB = null;
+        float[] qANorm = null;
+        if (f.tensor(p + "attn_q_a.weight") != null) {
+            if (m.qLoraRank() <= 0) {
+                throw new GgufFormatException(f.path(), 0, "tensor '" + p + "attn_q_a.weight' needs "
+                        + c.architecture() + ".attention.q_lora_rank, which the file does not set");
+            }
+            qA = s.matrix(p + "attn_q_a.weight", c.dim(), m.qLoraRank());
+            qANorm = s.vector(p + "attn_q_a_norm.weight", m.qLoraRank());
+            qB = s.matrix(p + "attn_q_b.weight", m.qLoraRank(), c.qDim());
+        } else {
+            q = s.matrix(p + "attn_q.weight", c.dim(), c.qDim());
+        }
+        WeightMatrix kvA = s.matrix(p + "attn_kv_a_mqa.weight", c.dim(), m.cacheWidth());
+        float[] kvANorm = s.vector(p + "attn_kv_a_norm.weight", rank);
+        WeightMatrix[] keyAbsorb = new WeightMatrix[heads];
+        WeightMatrix[] valueUp = new WeightMatrix[heads];
+        if (f.tensor(p + "attn_k_b.weight") != null) {
+            WeightMatrix kb = s.perHead(p + "attn_k_b.weight", m.nopeDim(), rank, heads);
+            WeightMatrix vb = s.perHead(p + "attn_v_b.weight", rank, m.valueDim(), heads);
+            for (int h = 0; h < heads; h++) {
+                keyAbsorb[h] = kb.rows(h * rank, rank);
+                valueUp[h] = vb.rows(h * m.valueDim(), m.valueDim());
+            }
+        } else {
+            int per = m.nopeDim() + m.valueDim();
+            WeightMatrix kvb = s.matrix(p + "attn_kv_b.weight", rank, heads * per);
+            for (int h = 0; h < heads; h++) {
+                valueUp[h] = kvb.rows(h * per + m.nopeDim(), m.valueDim());
+                keyAbsorb[h] = transposed(kvb.rows(h * per, m.nopeDim()));
+            }
+        }
+        return new LayerWeights.LatentAttention(q, qA, qANorm, qB, kvA, kvANorm, keyAbsorb, valueUp);
+    }
+
+    /** An F32 copy of a matrix, transposed. */
+    private static WeightMatrix transposed(WeightMatrix w) {
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate((long) w.rows() * w.cols() * 4, 64);
+        float[] row = new float[w.cols()];
+        for (int r = 0; r < w.rows(); r++) {
+            w.dequantizeRow(r, row);
+            for (int col = 0; col < w.cols(); col++) {
+                seg.set(moed.kernels.Bytes.LE_FLOAT, ((long) col * w.rows() + r) * 4, row[col]);
+            }
+        }
+        return WeightMatrix.of(GgmlType.F32, seg, w.cols(), w.rows());
     }
 
     private static int expertHidden(GgufFile f, String p, ModelConfig c) {
@@ -128,6 +194,15 @@ public final class Model {
         WeightMatrix matrix(String name, int cols, int rows) {
             GgufTensor t = f.requireTensor(name);
             check(t, t.dims().length <= 2 && t.dim(0) == cols && t.dim(1) == rows, "[" + cols + " x " + rows + "]");
+            computable(t);
+            return t.asMatrix();
+        }
+
+        /** A [cols x rowsPerHead x heads] tensor as one matrix of heads x rowsPerHead rows. */
+        WeightMatrix perHead(String name, int cols, int rowsPerHead, int heads) {
+            GgufTensor t = f.requireTensor(name);
+            check(t, t.dims().length == 3 && t.dim(0) == cols && t.dim(1) == rowsPerHead && t.dim(2) == heads,
+                    "[" + cols + " x " + rowsPerHead + " x " + heads + "]");
             computable(t);
             return t.asMatrix();
         }
@@ -244,8 +319,8 @@ public final class Model {
         }
     }
 
-    /** The type most of the weights are stored in (that of the first layer's query projection). */
+    /** The type most of the weights are stored in (that of the first layer's attention output projection). */
     public GgmlType mainType() {
-        return layers[0].wq().type();
+        return layers[0].wo().type();
     }
 }

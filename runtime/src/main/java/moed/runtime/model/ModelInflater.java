@@ -31,8 +31,8 @@ public final class ModelInflater {
             if (!c.isMoe()) {
                 throw new IllegalArgumentException(in + " has no experts to inflate");
             }
-            Model m = Model.load(src);
-            int ff = m.expertLayout().layer(0).gate().rowsPerExpert();
+            Model.load(src); // checks every tensor before anything is written
+            int ff = c.feedForward();
             if (newFf < ff) {
                 throw new IllegalArgumentException("--expert-ff " + newFf + " is smaller than the model's " + ff);
             }

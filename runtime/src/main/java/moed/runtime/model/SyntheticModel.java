@@ -32,7 +32,7 @@ public final class SyntheticModel {
      */
     public record Spec(Architecture arch, int layers, int dim, int heads, int kvHeads, int headDim, int experts, int topK,
                        int expertFf, int sharedFf, int vocab, GgmlType type, GgmlType expertType, int slidingWindow,
-                       long seed, int context) {
+                       long seed, int context, DeepSeek deepseek) {
         public Spec {
             if (headDim == 0 && heads > 0) {
                 headDim = dim / heads;
@@ -74,12 +74,65 @@ public final class SyntheticModel {
                 throw new IllegalArgumentException(expertType + " stores blocks of " + expertType.blockSize
                         + " weights: dim and expert-ff must be multiples");
             }
+            if (arch == Architecture.DEEPSEEK2) {
+                if (deepseek == null) {
+                    deepseek = DeepSeek.defaults(dim, headDim, expertFf);
+                }
+                deepseek.check(headDim, sharedFf, expertFf, layers, type);
+            } else if (deepseek != null) {
+                throw new IllegalArgumentException("latent-attention settings are for deepseek2 models only");
+            }
+        }
+
+        /** Any architecture but DeepSeek's (whose latent-attention settings take their defaults). */
+        public Spec(Architecture arch, int layers, int dim, int heads, int kvHeads, int headDim, int experts, int topK,
+                    int expertFf, int sharedFf, int vocab, GgmlType type, GgmlType expertType, int slidingWindow,
+                    long seed, int context) {
+            this(arch, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, sharedFf, vocab, type, expertType,
+                    slidingWindow, seed, context, null);
         }
 
         /** A Mixtral-style model (arch llama), head size dim / heads. */
         public Spec(int layers, int dim, int heads, int kvHeads, int experts, int topK, int expertFf, int vocab,
                     GgmlType type, long seed, int context) {
             this(Architecture.LLAMA, layers, dim, heads, kvHeads, 0, experts, topK, expertFf, 0, vocab, type, null, 0, seed, context);
+        }
+    }
+
+    /**
+     * A DeepSeek model's extra shape: the query's low-rank bottleneck (0: a direct query projection, as V2-Lite), the
+     * latent's rank, the rotary slice of each head (the rest of headDim is the non-rotary part), each head's value
+     * size, the leading dense layers and their FFN width, V3-style routing (sigmoid, selection bias, 4 expert groups
+     * of which 2 are used, renormalised, scaled by 2.5) instead of V2's (softmax, no renormalisation), and whether the
+     * latent's up-projection is stored split per head (attn_k_b/attn_v_b, as llama.cpp converts since 2025) or whole
+     * (attn_kv_b, older files). The shared expert count is sharedFf / expertFf.
+     */
+    public record DeepSeek(int qLoraRank, int kvLoraRank, int ropeDim, int valueDim, int denseLayers, int denseFf,
+                           boolean v3Routing, boolean splitKvB) {
+        /** V2-style ratios: a third of each head rotary, values as wide as the non-rotary part, rank dim / 4. */
+        static DeepSeek defaults(int dim, int headDim, int expertFf) {
+            int rope = Math.max(2, headDim / 3 / 2 * 2);
+            return new DeepSeek(dim / 2, Math.max(32, dim / 4), rope, headDim - rope, 1, 4 * expertFf, true, true);
+        }
+
+        void check(int headDim, int sharedFf, int expertFf, int layers, GgmlType type) {
+            if (ropeDim < 2 || ropeDim % 2 != 0 || ropeDim >= headDim) {
+                throw new IllegalArgumentException("the rotary part " + ropeDim + " must be even and smaller than the head size " + headDim);
+            }
+            if (sharedFf % expertFf != 0) {
+                throw new IllegalArgumentException("deepseek2's shared experts are as wide as routed ones: shared-ff " + sharedFf
+                        + " must be a multiple of expert-ff " + expertFf);
+            }
+            if (denseLayers >= layers) {
+                throw new IllegalArgumentException("need at least one MoE layer after the " + denseLayers + " dense ones");
+            }
+            for (int n : new int[] {qLoraRank, kvLoraRank, headDim - ropeDim, valueDim, denseFf}) {
+                if (n % type.blockSize != 0) {
+                    throw new IllegalArgumentException(type + " stores blocks of " + type.blockSize + " weights: q/kv ranks "
+                            + qLoraRank + "/" + kvLoraRank + ", the non-rotary head part " + (headDim - ropeDim) + ", value size "
+                            + valueDim + " and dense FFN width " + denseFf + " must be multiples");
+                }
+            }
         }
     }
 
@@ -99,14 +152,20 @@ public final class SyntheticModel {
         w.putU32(a + "block_count", s.layers);
         w.putU32(a + "context_length", s.context);
         w.putU32(a + "embedding_length", s.dim);
-        w.putU32(a + "feed_forward_length", s.expertFf);
+        // DeepSeek's dense leading layers have their own width; elsewhere it is the experts' (llama) or unused.
+        w.putU32(a + "feed_forward_length", s.deepseek != null ? s.deepseek.denseFf() : s.expertFf);
         w.putU32(a + "attention.head_count", s.heads);
         w.putU32(a + "attention.head_count_kv", s.kvHeads);
-        w.putU32(a + "attention.key_length", hd);
-        w.putU32(a + "attention.value_length", hd);
-        w.putF32(a + "rope.freq_base", llama ? 10000f : 1000000f);
+        DeepSeek ds = s.deepseek;
+        if (ds == null) {
+            w.putU32(a + "attention.key_length", hd);
+            w.putU32(a + "attention.value_length", hd);
+            w.putU32(a + "rope.dimension_count", hd);
+        } else {
+            putDeepSeekMetadata(w, a, s);
+        }
+        w.putF32(a + "rope.freq_base", llama || ds != null ? 10000f : 1000000f);
         w.putF32(a + "attention.layer_norm_rms_epsilon", llama ? 1e-5f : 1e-6f);
-        w.putU32(a + "rope.dimension_count", hd);
         if (s.experts > 0) {
             w.putU32(a + "expert_count", s.experts);
             w.putU32(a + "expert_used_count", s.topK);
@@ -114,7 +173,7 @@ public final class SyntheticModel {
                 w.putU32(a + "expert_feed_forward_length", s.expertFf);
             }
         }
-        if (s.sharedFf > 0) {
+        if (s.sharedFf > 0 && ds == null) {
             w.putU32(a + "expert_shared_feed_forward_length", s.sharedFf);
         }
         if (s.slidingWindow > 0) {
@@ -132,6 +191,7 @@ public final class SyntheticModel {
             addBpeVocabulary(w, s.vocab, switch (s.arch) {
                 case OLMOE -> "olmo";
                 case GPT_OSS -> "gpt-4o";
+                case DEEPSEEK2 -> "deepseek-v3";
                 default -> "qwen2";
             });
         }
@@ -147,10 +207,14 @@ public final class SyntheticModel {
         for (int l = 0; l < s.layers; l++) {
             String p = "blk." + l + ".";
             tensor(w, p + "attn_norm.weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
-            tensor(w, p + "attn_q.weight", s.type, new long[] {s.dim, qDim}, wScale, seed);
-            tensor(w, p + "attn_k.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
-            tensor(w, p + "attn_v.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
-            tensor(w, p + "attn_output.weight", s.type, new long[] {qDim, s.dim}, (float) (1 / Math.sqrt(qDim)), seed);
+            if (ds != null) {
+                latentAttentionTensors(w, p, s, norm);
+            } else {
+                tensor(w, p + "attn_q.weight", s.type, new long[] {s.dim, qDim}, wScale, seed);
+                tensor(w, p + "attn_k.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
+                tensor(w, p + "attn_v.weight", s.type, new long[] {s.dim, kvDim}, wScale, seed);
+                tensor(w, p + "attn_output.weight", s.type, new long[] {qDim, s.dim}, (float) (1 / Math.sqrt(qDim)), seed);
+            }
             switch (s.arch.qkNorm()) {
                 case PER_HEAD -> {
                     tensor(w, p + "attn_q_norm.weight", GgmlType.F32, new long[] {hd}, norm, seed);
@@ -173,6 +237,13 @@ public final class SyntheticModel {
                 tensor(w, p + "attn_sinks.weight", GgmlType.F32, new long[] {s.heads}, 1.5f, seed);
             }
             tensor(w, p + s.arch.ffnNormName() + ".weight", GgmlType.F32, new long[] {s.dim}, norm, seed);
+            if (ds != null && l < ds.denseLayers()) {
+                int ff = ds.denseFf();
+                tensor(w, p + "ffn_gate.weight", s.type, new long[] {s.dim, ff}, wScale, seed);
+                tensor(w, p + "ffn_up.weight", s.type, new long[] {s.dim, ff}, wScale, seed);
+                tensor(w, p + "ffn_down.weight", s.type, new long[] {ff, s.dim}, (float) (1 / Math.sqrt(ff)), seed);
+                continue;
+            }
             if (s.experts > 0) {
                 GgmlType et = s.expertType;
                 // A sharper router than the projections, so routing is decisive as in trained models.
@@ -181,6 +252,10 @@ public final class SyntheticModel {
                 tensor(w, p + "ffn_up_exps.weight", et, new long[] {s.dim, s.expertFf, s.experts}, wScale, seed);
                 tensor(w, p + "ffn_down_exps.weight", et, new long[] {s.expertFf, s.dim, s.experts},
                         (float) (1 / Math.sqrt(s.expertFf)), seed);
+                if (ds != null && ds.v3Routing()) {
+                    // Large against sigmoid probabilities, so the bias changes which experts are chosen.
+                    tensor(w, p + "exp_probs_b.bias", GgmlType.F32, new long[] {s.experts}, 0.3f, seed);
+                }
                 if (oss) {
                     tensor(w, p + "ffn_gate_inp.bias", GgmlType.F32, new long[] {s.experts}, 0.5f, seed);
                     // Wide enough that some gate and up values pass the clamp at +-7, so it is exercised.
@@ -194,7 +269,9 @@ public final class SyntheticModel {
                 tensor(w, p + "ffn_down.weight", s.type, new long[] {s.expertFf, s.dim}, (float) (1 / Math.sqrt(s.expertFf)), seed);
             }
             if (s.sharedFf > 0) {
-                tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {s.dim}, wScale, seed);
+                if (ds == null) { // Qwen2-MoE gates its shared expert; DeepSeek adds its shared experts as they are
+                    tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {s.dim}, wScale, seed);
+                }
                 tensor(w, p + "ffn_gate_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);
                 tensor(w, p + "ffn_up_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);
                 tensor(w, p + "ffn_down_shexp.weight", s.type, new long[] {s.sharedFf, s.dim},
@@ -202,6 +279,68 @@ public final class SyntheticModel {
             }
         }
         w.write(out, progress);
+    }
+
+    /** DeepSeek's keys: latent attention's shape (in the split or whole layout's convention), dense layers, routing. */
+    private static void putDeepSeekMetadata(GgufWriter w, String a, Spec s) {
+        DeepSeek ds = s.deepseek;
+        if (ds.splitKvB()) {
+            // llama.cpp's current convention: key/value lengths are the latent's, the *_mla ones are per head.
+            w.putU32(a + "attention.key_length", ds.kvLoraRank() + ds.ropeDim());
+            w.putU32(a + "attention.value_length", ds.kvLoraRank());
+            w.putU32(a + "attention.key_length_mla", s.headDim);
+            w.putU32(a + "attention.value_length_mla", ds.valueDim());
+        } else {
+            w.putU32(a + "attention.key_length", s.headDim);
+            w.putU32(a + "attention.value_length", ds.valueDim());
+        }
+        w.putU32(a + "rope.dimension_count", ds.ropeDim());
+        if (ds.qLoraRank() > 0) {
+            w.putU32(a + "attention.q_lora_rank", ds.qLoraRank());
+        }
+        w.putU32(a + "attention.kv_lora_rank", ds.kvLoraRank());
+        w.putU32(a + "leading_dense_block_count", ds.denseLayers());
+        w.putU32(a + "expert_shared_count", s.sharedFf / s.expertFf);
+        w.putU32(a + "expert_gating_func", ds.v3Routing() ? 2 : 1);
+        w.putBool(a + "expert_weights_norm", ds.v3Routing());
+        w.putF32(a + "expert_weights_scale", ds.v3Routing() ? 2.5f : 1f);
+        if (ds.v3Routing() && s.experts % 4 == 0) {
+            w.putU32(a + "expert_group_count", 4);
+            w.putU32(a + "expert_group_used_count", 2);
+        }
+        // As DeepSeek-V2-Lite's files: YaRN x40 from 4096 positions, mscale_all_dim 0.707 (stored times 0.1).
+        w.putString(a + "rope.scaling.type", "yarn");
+        w.putF32(a + "rope.scaling.factor", 40f);
+        w.putU32(a + "rope.scaling.original_context_length", 4096);
+        w.putF32(a + "rope.scaling.yarn_log_multiplier", 0.0707f);
+    }
+
+    /** Multi-head latent attention's tensors, in the layout the spec names. */
+    private static void latentAttentionTensors(GgufWriter w, String p, Spec s, float norm) {
+        DeepSeek ds = s.deepseek;
+        long seed = s.seed;
+        int qWidth = s.heads * s.headDim;
+        int nope = s.headDim - ds.ropeDim();
+        int rank = ds.kvLoraRank();
+        float wScale = (float) (1 / Math.sqrt(s.dim));
+        if (ds.qLoraRank() > 0) {
+            tensor(w, p + "attn_q_a.weight", s.type, new long[] {s.dim, ds.qLoraRank()}, wScale, seed);
+            tensor(w, p + "attn_q_a_norm.weight", GgmlType.F32, new long[] {ds.qLoraRank()}, norm, seed);
+            tensor(w, p + "attn_q_b.weight", s.type, new long[] {ds.qLoraRank(), qWidth}, (float) (1 / Math.sqrt(ds.qLoraRank())), seed);
+        } else {
+            tensor(w, p + "attn_q.weight", s.type, new long[] {s.dim, qWidth}, wScale, seed);
+        }
+        tensor(w, p + "attn_kv_a_mqa.weight", s.type, new long[] {s.dim, rank + ds.ropeDim()}, wScale, seed);
+        tensor(w, p + "attn_kv_a_norm.weight", GgmlType.F32, new long[] {rank}, norm, seed);
+        float upScale = (float) (1 / Math.sqrt(rank));
+        if (ds.splitKvB()) {
+            tensor(w, p + "attn_k_b.weight", s.type, new long[] {nope, rank, s.heads}, upScale, seed);
+            tensor(w, p + "attn_v_b.weight", s.type, new long[] {rank, ds.valueDim(), s.heads}, upScale, seed);
+        } else {
+            tensor(w, p + "attn_kv_b.weight", s.type, new long[] {rank, (long) s.heads * (nope + ds.valueDim())}, upScale, seed);
+        }
+        int out = s.heads * ds.valueDim();
+        tensor(w, p + "attn_output.weight", s.type, new long[] {out, s.dim}, (float) (1 / Math.sqrt(out)), seed);
     }
 
     /** Marks a norm weight drawn around one (see {@link #tensor}). */

@@ -8,7 +8,7 @@ import moed.kernels.Ops;
 import moed.kernels.WeightMatrix;
 
 /**
- * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE, gpt-oss: the differences
+ * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE, gpt-oss, DeepSeek-V2/V3: the differences
  * are the optional steps named in {@link Architecture} and {@link LayerWeights}), dense or with experts, over a batch of
  * consecutive tokens of one sequence (one token for decode, a chunk of the prompt for prefill). The whole step
  * reads top to bottom in {@link #forward}: norm, q/k/v, RoPE, attention, output, residual, norm, router, experts,
@@ -155,7 +155,6 @@ public final class Transformer {
             }
             model.tokenEmbedding().dequantizeRow(t, s.x[i]);
         }
-        float attnScale = (float) (1.0 / Math.sqrt(c.headDim()));
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights w = model.layer(l);
             if (hook != null) {
@@ -177,33 +176,10 @@ public final class Transformer {
                 Ops.rmsNorm(s.xb[i], 0, s.x[i], 0, w.attnNorm(), dim, c.rmsEps());
                 s.actDim[i].set(s.xb[i], 0, dim);
             }
-            mm.apply(w.wq(), s.actDim, null, n, s.q);
-            mm.apply(w.wk(), s.actDim, null, n, s.k);
-            mm.apply(w.wv(), s.actDim, null, n, s.v);
-            int kvDim = c.kvDim();
-            for (int i = 0; i < n; i++) {
-                addBias(s.q[i], w.qBias(), c.qDim());
-                addBias(s.k[i], w.kBias(), kvDim);
-                addBias(s.v[i], w.vBias(), kvDim);
-                normQueryKey(s.q[i], w.qNorm(), c.heads());
-                normQueryKey(s.k[i], w.kNorm(), c.kvHeads());
-            }
-            for (int i = 0; i < n; i++) {
-                int pos = s.rowPos[i];
-                float[] kc = s.rowKv[i].keys[l];
-                float[] vc = s.rowKv[i].values[l];
-                c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
-                c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
-                for (int j = 0; j < kvDim; j++) {
-                    // The KV cache is F16, as llama.cpp's default cache type.
-                    kc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
-                    vc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.v[i][j]);
-                }
-            }
-            for (int i = 0; i < n; i++) {
-                Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
-                        s.rowPos[i] + 1, c.heads(), c.kvHeads(), c.headDim(), attnScale, w.attnSinks(), s.qh, s.scores, s.att[i], 0);
-                s.actQ[i].set(s.att[i], 0, c.qDim());
+            if (w.latent() != null) {
+                latentAttention(s, l, w.latent(), n);
+            } else {
+                attention(s, l, w, n);
             }
             mm.apply(w.wo(), s.actQ, null, n, s.tmp);
             for (int i = 0; i < n; i++) {
@@ -231,12 +207,116 @@ public final class Transformer {
         }
     }
 
+    /** Grouped-query attention over the layer's KV cache, into actQ (the output projection's input). */
+    private void attention(InferenceState s, int l, LayerWeights w, int n) {
+        mm.apply(w.wq(), s.actDim, null, n, s.q);
+        mm.apply(w.wk(), s.actDim, null, n, s.k);
+        mm.apply(w.wv(), s.actDim, null, n, s.v);
+        int kvDim = c.kvDim();
+        for (int i = 0; i < n; i++) {
+            addBias(s.q[i], w.qBias(), c.qDim());
+            addBias(s.k[i], w.kBias(), kvDim);
+            addBias(s.v[i], w.vBias(), kvDim);
+            normQueryKey(s.q[i], w.qNorm(), c.heads());
+            normQueryKey(s.k[i], w.kNorm(), c.kvHeads());
+        }
+        for (int i = 0; i < n; i++) {
+            int pos = s.rowPos[i];
+            float[] kc = s.rowKv[i].keys[l];
+            float[] vc = s.rowKv[i].values[l];
+            c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
+            c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
+            for (int j = 0; j < kvDim; j++) {
+                // The KV cache is F16, as llama.cpp's default cache type.
+                kc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
+                vc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.v[i][j]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
+                    s.rowPos[i] + 1, c.heads(), c.kvHeads(), c.headDim(), c.attentionScale(), w.attnSinks(), s.qh, s.scores, s.att[i], 0);
+            s.actQ[i].set(s.att[i], 0, c.qDim());
+        }
+    }
+
+    /**
+     * Multi-head latent attention (DeepSeek), in llama.cpp's absorbed form: the cache holds each position's normed
+     * latent and rotated rotary key (kvLoraRank + ropeDim values, shared by all heads); each head's non-rotary query
+     * is taken into latent space through its slice of the key up-projection, so the head attends to the cached rows
+     * directly (one shared key head), and the attention-weighted latent is taken to the head's value through its
+     * slice of the value up-projection. Equal to decompressing every cached key and value, at a fraction of the cache
+     * and without per-position decompression work.
+     */
+    private void latentAttention(InferenceState s, int l, LayerWeights.LatentAttention a, int n) {
+        ModelConfig.LatentShape m = c.latent();
+        InferenceState.LatentScratch z = s.latent;
+        int heads = c.heads();
+        int headK = c.headDim();
+        int rank = m.kvLoraRank();
+        int nope = m.nopeDim();
+        int width = m.cacheWidth();
+        int valueDim = m.valueDim();
+        if (a.q() != null) {
+            mm.apply(a.q(), s.actDim, null, n, s.q);
+        } else {
+            mm.apply(a.qA(), s.actDim, null, n, z.qLora);
+            for (int i = 0; i < n; i++) {
+                Ops.rmsNorm(z.qLora[i], 0, z.qLora[i], 0, a.qANorm(), m.qLoraRank(), c.rmsEps());
+                z.actQLora[i].set(z.qLora[i], 0, m.qLoraRank());
+            }
+            mm.apply(a.qB(), z.actQLora, null, n, s.q);
+        }
+        mm.apply(a.kvA(), s.actDim, null, n, s.k);
+        for (int i = 0; i < n; i++) {
+            int pos = s.rowPos[i];
+            // Each head's query is [nope | rope]; kvA's output is [latent | rotary key].
+            c.rope().apply(s.q[i], nope, heads, headK, pos, s.ropeScratch);
+            c.rope().apply(s.k[i], rank, 1, width, pos, s.ropeScratch);
+            Ops.rmsNorm(s.k[i], 0, s.k[i], 0, a.kvANorm(), rank, c.rmsEps());
+            float[] kc = s.rowKv[i].keys[l];
+            for (int j = 0; j < width; j++) {
+                kc[pos * width + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
+            }
+            for (int h = 0; h < heads; h++) {
+                System.arraycopy(s.q[i], h * headK + nope, z.query[i], h * width + rank, width - rank);
+            }
+        }
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < n; i++) {
+                z.actNope[i].set(s.q[i], h * headK, nope);
+            }
+            mm.apply(a.keyAbsorb()[h], z.actNope, null, n, z.absorbed);
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(z.absorbed[i], 0, z.query[i], h * width, rank);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            // The cached rows are the keys and also the values: a head's output is its weighted latent (the rotary
+            // tail of each output row is not used).
+            float[] kc = s.rowKv[i].keys[l];
+            Attention.attend(z.query[i], 0, kc, kc, 0, s.rowPos[i] + 1, heads, 1, width, c.attentionScale(), null,
+                    s.qh, s.scores, s.att[i], 0);
+        }
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < n; i++) {
+                z.actLatent[i].set(s.att[i], h * width, rank);
+            }
+            mm.apply(a.valueUp()[h], z.actLatent, null, n, z.headValue);
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(z.headValue[i], 0, z.out[i], h * valueDim, valueDim);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            s.actQ[i].set(z.out[i], 0, c.attentionOutDim());
+        }
+    }
+
     /** Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it. */
     private void feedForward(InferenceState s, int l, LayerWeights w, int n) {
         if (routing.skipsMoe(l)) {
             return;
         }
-        if (c.isMoe()) {
+        if (w.router() != null) {
             moe(s, l, w, n);
         } else {
             denseFfn(s, w, n);
@@ -251,8 +331,9 @@ public final class Transformer {
     }
 
     /**
-     * Softmax over the router logits (plus the router's bias, if any), the top k, their weights renormalised to sum
-     * to 1 where the architecture does so; each expert's SwiGLU output (plus its biases, if any) is weighted and the
+     * Probabilities from the router logits (plus the router's bias, if any) by softmax or sigmoid, the top k as the
+     * layer's {@link moed.kernels.RouterScoring} chooses them, their weights renormalised to sum to 1 where the
+     * architecture does so and scaled where it has a scale; each expert's SwiGLU output (plus its biases, if any) is weighted and the
      * k outputs summed in rank order (as llama.cpp adds them), then the shared expert's output, if any.
      */
     private void moe(InferenceState s, int l, LayerWeights w, int n) {
@@ -263,8 +344,8 @@ public final class Transformer {
         for (int i = 0; i < n; i++) {
             float[] p = s.routerLogits[i];
             addBias(p, w.routerBias(), e);
-            Ops.softmax(p, 0, e);
-            Ops.topK(p, e, k, s.chosen[i]);
+            w.scoring().probabilities(p, e);
+            w.scoring().choose(p, e, k, s.chosen[i], s.selection);
             int used = k;
             int swapped = 0;
             if (routing.reducesExperts()) {
@@ -286,7 +367,8 @@ public final class Transformer {
             }
             // Renormalise among the experts used (Mixtral, Qwen3), or keep the softmax's weights (Qwen2, OLMoE);
             // then the model's scale, if it has one.
-            float norm = (c.normalizeTopK() ? 1f / sum : 1f) * c.expertWeightsScale();
+            // (The sum is clamped as llama.cpp does, at the smallest normal F16, against sigmoid weights near zero.)
+            float norm = (c.normalizeTopK() ? 1f / Math.max(sum, 6.103515625e-5f) : 1f) * c.expertWeightsScale();
             for (int j = 0; j < used; j++) {
                 s.weights[i][j] *= norm;
                 s.expertCount[s.chosen[i][j]]++;
@@ -366,7 +448,7 @@ public final class Transformer {
         }
     }
 
-    /** The shared expert every token runs (Qwen2-MoE), times its sigmoid gate, into sharedOut. */
+    /** The shared expert every token runs (Qwen2-MoE, DeepSeek), times its sigmoid gate if it has one, into sharedOut. */
     private void sharedExpert(InferenceState s, LayerWeights.SharedExpert se, int n) {
         swigluFfn(s, se.gate(), se.up(), se.down(), n, s.sharedOut);
         if (se.gateInput() != null) {

@@ -90,7 +90,7 @@ public final class BatchScheduler {
     private final Queue<Long> cancels = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Submission> waiting = new ArrayDeque<>();
     private final List<Sequence> active = new ArrayList<>();
-    /** KV caches of finished sequences, reused by the next ones (a cache is contextLength x layers x kvDim x 2 floats). */
+    /** KV caches of finished sequences, reused by the next ones (a cache is contextLength x layers x (key + value widths) floats). */
     private final ArrayDeque<InferenceState> freeStates = new ArrayDeque<>();
     private final InferenceState scratch;
     private final InferenceState[] rowKv;
@@ -109,7 +109,7 @@ public final class BatchScheduler {
             throw new IllegalArgumentException("--max-sequences must be >= 1, got " + maxSequences);
         }
         var c = engine.model().config();
-        long kvBytes = 2L * 4 * c.layers() * (long) engine.contextLength() * c.kvDim();
+        long kvBytes = 4L * c.layers() * (long) engine.contextLength() * (c.keyCacheWidth() + c.valueCacheWidth());
         long heap = Runtime.getRuntime().maxMemory();
         if (kvBytes * maxSequences > heap * 3 / 4) {
             throw new IllegalArgumentException(String.format(

@@ -187,7 +187,7 @@ final class ModelCommand implements Runnable {
     static final class Synth implements Callable<Integer> {
         @Option(names = "--out", required = true, description = "output GGUF file")
         Path out;
-        @Option(names = "--arch", defaultValue = "llama", description = "architecture: llama (Mixtral-style), qwen3moe, qwen2moe, olmoe, gpt-oss")
+        @Option(names = "--arch", defaultValue = "llama", description = "architecture: llama (Mixtral-style), qwen3moe, qwen2moe, olmoe, gpt-oss, deepseek2")
         String arch;
         @Option(names = "--layers", defaultValue = "4") int layers;
         @Option(names = "--dim", defaultValue = "256") int dim;
@@ -199,7 +199,23 @@ final class ModelCommand implements Runnable {
         @Option(names = "--top-k", defaultValue = "2") int topK;
         @Option(names = "--expert-ff", defaultValue = "128", description = "expert (or dense FFN) hidden size") int expertFf;
         @Option(names = "--shared-ff", defaultValue = "-1",
-                description = "shared expert hidden size (qwen2moe; default 4 x expert-ff there, none elsewhere)") int sharedFf;
+                description = "shared expert hidden size (qwen2moe: default 4 x expert-ff; deepseek2: a multiple of expert-ff, "
+                        + "default 2 x; none elsewhere)") int sharedFf;
+        @Option(names = "--q-lora-rank", defaultValue = "-1",
+                description = "deepseek2: the query's low-rank bottleneck (0: direct projection, as V2-Lite; default dim / 2)")
+        int qLoraRank;
+        @Option(names = "--kv-lora-rank", defaultValue = "-1", description = "deepseek2: latent rank (default dim / 4, at least 32)")
+        int kvLoraRank;
+        @Option(names = "--rope-dim", defaultValue = "-1", description = "deepseek2: rotary part of each head (default head-dim / 3)")
+        int ropeDim;
+        @Option(names = "--dense-layers", defaultValue = "1", description = "deepseek2: leading dense layers (FFN 4 x expert-ff wide)")
+        int denseLayers;
+        @Option(names = "--routing", defaultValue = "v3",
+                description = "deepseek2: v3 (sigmoid, selection bias, 4 expert groups, 2 used) or v2 (softmax)")
+        String routing;
+        @Option(names = "--kv-b", defaultValue = "split",
+                description = "deepseek2: latent up-projection stored split per head (split, current llama.cpp) or whole (joined, older files)")
+        String kvB;
         @Option(names = "--vocab", defaultValue = "512") int vocab;
         @Option(names = "--context", defaultValue = "2048") int context;
         @Option(names = "--type", defaultValue = "Q8_0", description = "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K") String type;
@@ -215,9 +231,25 @@ final class ModelCommand implements Runnable {
             if (a == null) {
                 throw new IllegalArgumentException("--arch " + arch + " is not supported; supported: " + Architecture.supportedNames());
             }
-            int shared = sharedFf >= 0 ? sharedFf : a == Architecture.QWEN2MOE ? 4 * expertFf : 0;
+            boolean ds = a == Architecture.DEEPSEEK2;
+            int shared = sharedFf >= 0 ? sharedFf : a == Architecture.QWEN2MOE ? 4 * expertFf : ds ? 2 * expertFf : 0;
+            SyntheticModel.DeepSeek latent = null;
+            if (ds) {
+                if (!routing.equals("v2") && !routing.equals("v3")) {
+                    throw new IllegalArgumentException("--routing " + routing + ": use v2 or v3");
+                }
+                if (!kvB.equals("split") && !kvB.equals("joined")) {
+                    throw new IllegalArgumentException("--kv-b " + kvB + ": use split or joined");
+                }
+                int hd = headDim > 0 ? headDim : dim / heads;
+                int rope = ropeDim > 0 ? ropeDim : Math.max(2, hd / 3 / 2 * 2);
+                latent = new SyntheticModel.DeepSeek(qLoraRank >= 0 ? qLoraRank : dim / 2,
+                        kvLoraRank > 0 ? kvLoraRank : Math.max(32, dim / 4), rope, hd - rope, denseLayers, 4 * expertFf,
+                        routing.equals("v3"), kvB.equals("split"));
+            }
             var spec = new SyntheticModel.Spec(a, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, shared, vocab,
-                    type(type), expertType == null ? null : type(expertType), a == Architecture.GPT_OSS ? slidingWindow : 0, seed, context);
+                    type(type), expertType == null ? null : type(expertType), a == Architecture.GPT_OSS ? slidingWindow : 0, seed,
+                    context, latent);
             SyntheticModel.write(spec, out, new Progress("writing " + out.getFileName())::update);
             System.out.printf("wrote %s (%s)%n", out, mib(Files.size(out)));
             return 0;
