@@ -41,6 +41,16 @@ class BpeTokenizerTest {
         // llama.cpp's default (no known tokenizer.ggml.pre): punctuation cut out, digit runs apart, then in threes.
         assertEquals(List.of("abc", " ", "123", "45"), split("default", "abc 12345"));
         assertEquals(List.of("a", ",", "b"), split("default", "a,b"));
+        // DeepSeek LLM / V2: whole digit runs without the space, line breaks alone, letters and punctuation runs each
+        // with one leading space, CJK runs apart, trailing white space kept together.
+        assertEquals(List.of("Hello", " world", "\n", "123", " ", "你好"), split("deepseek-llm", "Hello world\n123 你好"));
+        assertEquals(List.of("a", " ,.", " ", " b", "  "), split("deepseek-llm", "a ,.  b  "));
+        // Its letter list: the micro sign is a letter, the multiplication sign is not. Quirks kept as llama.cpp has
+        // them: the punctuation class's range :-~ holds the ASCII letters, so they are cut out of mixed words, and the
+        // "CJK" class spans U+0800..U+4E00, so it cuts out the Kelvin sign and Greek with oxia.
+        assertEquals(List.of("\u00B5\u00B5", " \u00D7"), split("deepseek-llm", "\u00B5\u00B5 \u00D7"));
+        assertEquals(List.of("\u00E9", "t", "\u00E9"), split("deepseek-llm", "\u00E9t\u00E9"));
+        assertEquals(List.of("\u00B5", "\u212A\u1F7D"), split("deepseek-llm", "\u00B5\u212A\u1F7D"));
     }
 
     @Test
