@@ -602,9 +602,32 @@ public final class Engine implements AutoCloseable {
         return true;
     }
 
+    /**
+     * A conversation formatted by the model's chat template and tokenized with its special tokens parsed, ready for
+     * the assistant's reply. A BOS the template writes itself is not added a second time.
+     */
+    public int[] encodeChat(java.util.List<moed.runtime.chat.ChatTemplate.Message> messages) {
+        moed.runtime.chat.ChatTemplate t = moed.runtime.chat.ChatTemplate.of(model.file(), tokenizer.vocabulary());
+        String text = t.render(messages, true);
+        boolean addBos = tokenizer.vocabulary().addBos();
+        if (addBos && !t.bosToken().isEmpty() && text.startsWith(t.bosToken())) {
+            text = text.substring(t.bosToken().length());
+        }
+        int[] ids = tokenizer.encode(text, addBos, true);
+        if (ids.length >= contextLength) {
+            throw new IllegalArgumentException("the conversation is " + ids.length + " tokens, the context holds " + contextLength
+                    + ": shorten it or raise -c");
+        }
+        return ids;
+    }
+
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */
     public Generation generate(String prompt, int maxTokens, SamplerConfig cfg, TokenListener listener) {
-        int[] ids = encodePrompt(prompt);
+        return generate(encodePrompt(prompt), maxTokens, cfg, listener);
+    }
+
+    /** Generates up to maxTokens after already tokenized prompt ids (from {@link #encodeChat}, say). */
+    public Generation generate(int[] ids, int maxTokens, SamplerConfig cfg, TokenListener listener) {
         requestId++;
         transformer.sequence((int) requestId);
         moed.jfr.Events.Request req = new moed.jfr.Events.Request();

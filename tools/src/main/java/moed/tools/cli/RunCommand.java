@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import moed.kernels.Dot;
 import moed.runtime.Engine;
+import moed.runtime.chat.ChatTemplate;
 import moed.runtime.sampling.SamplerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,8 +23,15 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     RoutingFlags routingFlags;
 
-    @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text")
+    @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text (with --chat: the user's message)")
     String prompt;
+
+    @Option(names = "--chat", description = "format the prompt as a user turn with the model's chat template (tokenizer.chat_template) "
+            + "and print only the assistant's reply")
+    boolean chat;
+
+    @Option(names = "--system", description = "with --chat: a system message before the user's")
+    String system;
 
     @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
     int n;
@@ -42,6 +50,9 @@ final class RunCommand implements Callable<Integer> {
         if (n < 0) {
             throw new IllegalArgumentException("-n must be >= 0, got " + n);
         }
+        if (system != null && !chat) {
+            throw new IllegalArgumentException("--system needs --chat");
+        }
         SamplerConfig cfg = sampling.config();
         boolean text = output.equals("text");
         try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
@@ -50,12 +61,27 @@ final class RunCommand implements Callable<Integer> {
                 e.startRecording(cacheFlags.jfr);
             }
             var before = e.cache() != null ? e.cache().counters() : null;
+            int[] ids;
+            if (chat) {
+                java.util.List<ChatTemplate.Message> turns = new java.util.ArrayList<>();
+                if (system != null) {
+                    turns.add(new ChatTemplate.Message("system", system));
+                }
+                turns.add(new ChatTemplate.Message("user", prompt));
+                ids = e.encodeChat(turns);
+            } else {
+                ids = e.encodePrompt(prompt);
+            }
             if (text) {
                 System.err.printf("moed: %s, %d threads, kernels: %s%n", opts.model().getFileName(), e.threads(), Dot.describe());
-                System.out.print(prompt);
+                if (chat) {
+                    System.err.printf("moed: chat template applied: %d prompt tokens%n", ids.length);
+                } else {
+                    System.out.print(prompt);
+                }
                 System.out.flush();
             }
-            Engine.Generation g = e.generate(prompt, n, cfg, (id, piece) -> {
+            Engine.Generation g = e.generate(ids, n, cfg, (id, piece) -> {
                 if (text) {
                     System.out.print(piece);
                     System.out.flush();

@@ -1,0 +1,66 @@
+package moed.runtime.chat;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import moed.runtime.gguf.GgufFile;
+import moed.runtime.tokenizer.Vocabulary;
+
+/**
+ * A model's chat format: the Jinja template in {@code tokenizer.chat_template}, rendered as transformers'
+ * apply_chat_template renders it (messages, add_generation_prompt, bos_token, eos_token). The result is text with
+ * the format's special tokens spelt out; it is tokenized with special tokens parsed.
+ */
+public final class ChatTemplate {
+    /** One turn of a conversation. */
+    public record Message(String role, String content) {
+    }
+
+    private final JinjaTemplate template;
+    private final String bosToken;
+    private final String eosToken;
+
+    public ChatTemplate(String source, String bosToken, String eosToken) {
+        this.template = JinjaTemplate.parse(source);
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
+    }
+
+    /** The file's template, or a clear error when it has none. */
+    public static ChatTemplate of(GgufFile f, Vocabulary v) {
+        if (!f.has("tokenizer.chat_template")) {
+            throw new IllegalArgumentException(f.path().getFileName() + " has no tokenizer.chat_template: it carries no chat "
+                    + "format, so --chat cannot be used with it (give the prompt as plain text instead)");
+        }
+        String bos = v.bos() >= 0 && v.bos() < v.size() ? v.token(v.bos()) : "";
+        String eos = v.eos() >= 0 && v.eos() < v.size() ? v.token(v.eos()) : "";
+        try {
+            return new ChatTemplate(f.getString("tokenizer.chat_template"), bos, eos);
+        } catch (JinjaException e) {
+            throw new IllegalArgumentException(f.path().getFileName() + ": its chat template cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** The conversation as the model expects to read it, ending where the assistant's reply begins. */
+    public String render(List<Message> messages, boolean addGenerationPrompt) {
+        List<Object> msgs = new ArrayList<>();
+        for (Message m : messages) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("role", m.role());
+            o.put("content", m.content());
+            msgs.add(o);
+        }
+        Map<String, Object> vars = new HashMap<>();
+        vars.put("messages", msgs);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        vars.put("bos_token", bosToken);
+        vars.put("eos_token", eosToken);
+        return template.render(vars);
+    }
+
+    public String bosToken() {
+        return bosToken;
+    }
+}
