@@ -25,7 +25,7 @@ public record RouterScoring(Gating gating, float[] selectionBias, int groups, in
     }
 
     /** Whether the choice differs from ranking the probabilities themselves. */
-    public boolean hasSelectionRule() {
+    private boolean hasSelectionRule() {
         return selectionBias != null || groups > 1;
     }
 
@@ -77,14 +77,21 @@ public record RouterScoring(Gating gating, float[] selectionBias, int groups, in
         }
     }
 
-    /** The k experts with the best selection scores, best first; {@code scratch} holds n floats. */
-    public void choose(float[] probs, int n, int k, int[] chosen, float[] scratch) {
+    /**
+     * What experts are ranked by: the probabilities themselves, or (with a selection rule) their selection scores
+     * written into {@code scratch} (n floats).
+     */
+    public float[] rankingScores(float[] probs, int n, float[] scratch) {
         if (!hasSelectionRule()) {
-            Ops.topK(probs, n, k, chosen);
-            return;
+            return probs;
         }
         selectionScores(probs, n, scratch);
-        Ops.topK(scratch, n, k, chosen);
+        return scratch;
+    }
+
+    /** The k experts with the best selection scores, best first; {@code scratch} holds n floats. */
+    public void choose(float[] probs, int n, int k, int[] chosen, float[] scratch) {
+        Ops.topK(rankingScores(probs, n, scratch), n, k, chosen);
     }
 
     private static float topTwoSum(float[] x, int from, int n) {

@@ -43,12 +43,7 @@ public final class GateLookaheadPredictor implements ExpertPredictor {
             probs[i] = Dot.row(r.router(), i, act) + (r.bias() != null ? r.bias()[i] : 0f);
         }
         r.scoring().probabilities(probs, e);
-        if (r.scoring().hasSelectionRule()) {
-            r.scoring().selectionScores(probs, e, scores);
-            out.fillSorted(scores, e);
-        } else {
-            out.fillSorted(probs, e);
-        }
+        out.fillSorted(r.scoring().rankingScores(probs, e, scores), e);
     }
 
     @Override

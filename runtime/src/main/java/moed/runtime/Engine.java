@@ -46,6 +46,8 @@ public final class Engine implements AutoCloseable {
     private final GgufFile file;
     private final Model model;
     private final Tokenizer tokenizer;
+    /** The model's chat template, parsed on first use (null until then). */
+    private moed.runtime.chat.ChatTemplate chatTemplate;
     private final ParallelExecutor executor;
     private final ExpertSource experts;
     private final Transformer transformer;
@@ -516,10 +518,14 @@ public final class Engine implements AutoCloseable {
         if (prompt == null || prompt.isEmpty()) {
             throw new IllegalArgumentException("the prompt is empty: give some text to continue");
         }
-        int[] ids = tokenizer.encode(prompt, tokenizer.vocabulary().addBos());
+        return leavingRoom(tokenizer.encode(prompt, tokenizer.vocabulary().addBos()), "prompt");
+    }
+
+    /** The ids, if they leave at least one position of the context to generate into. */
+    private int[] leavingRoom(int[] ids, String what) {
         if (ids.length >= contextLength) {
-            throw new IllegalArgumentException("the prompt is " + ids.length + " tokens, the context holds " + contextLength
-                    + ": shorten the prompt or raise -c");
+            throw new IllegalArgumentException("the " + what + " is " + ids.length + " tokens, the context holds " + contextLength
+                    + ": shorten the " + what + " or raise -c");
         }
         return ids;
     }
@@ -607,18 +613,16 @@ public final class Engine implements AutoCloseable {
      * the assistant's reply. A BOS the template writes itself is not added a second time.
      */
     public int[] encodeChat(java.util.List<moed.runtime.chat.ChatTemplate.Message> messages) {
-        moed.runtime.chat.ChatTemplate t = moed.runtime.chat.ChatTemplate.of(model.file(), tokenizer.vocabulary());
+        if (chatTemplate == null) {
+            chatTemplate = moed.runtime.chat.ChatTemplate.of(model.file(), tokenizer.vocabulary());
+        }
+        moed.runtime.chat.ChatTemplate t = chatTemplate;
         String text = t.render(messages, true);
         boolean addBos = tokenizer.vocabulary().addBos();
         if (addBos && !t.bosToken().isEmpty() && text.startsWith(t.bosToken())) {
             text = text.substring(t.bosToken().length());
         }
-        int[] ids = tokenizer.encode(text, addBos, true);
-        if (ids.length >= contextLength) {
-            throw new IllegalArgumentException("the conversation is " + ids.length + " tokens, the context holds " + contextLength
-                    + ": shorten it or raise -c");
-        }
-        return ids;
+        return leavingRoom(tokenizer.encode(text, addBos, true), "conversation");
     }
 
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */

@@ -59,9 +59,9 @@ class ArchitectureParityTest {
                 v3.context(), lite));
     }
 
-    private void assertMatchesReference(String name, SyntheticModel.Spec spec) throws Exception {
-        String arch = name;
-        Path file = dir.resolve(name + ".gguf");
+    /** {@code arch} names the case in messages and the file. */
+    private void assertMatchesReference(String arch, SyntheticModel.Spec spec) throws Exception {
+        Path file = dir.resolve(arch + ".gguf");
         SyntheticModel.write(spec, file, (d, t) -> { });
         int decode = 6;
         List<float[]> fastLogits = new ArrayList<>();

@@ -109,8 +109,11 @@ public final class SyntheticModel {
      */
     public record DeepSeek(int qLoraRank, int kvLoraRank, int ropeDim, int valueDim, int denseLayers, int denseFf,
                            boolean v3Routing, boolean splitKvB) {
-        /** V2-style ratios: a third of each head rotary, values as wide as the non-rotary part, rank dim / 4. */
-        static DeepSeek defaults(int dim, int headDim, int expertFf) {
+        /**
+         * V2-style ratios: a third of each head rotary, values as wide as the non-rotary part, latent rank dim / 4 (at
+         * least 32), query rank dim / 2, one dense layer 4 x expertFf wide, V3 routing, split up-projection.
+         */
+        public static DeepSeek defaults(int dim, int headDim, int expertFf) {
             int rope = Math.max(2, headDim / 3 / 2 * 2);
             return new DeepSeek(dim / 2, Math.max(32, dim / 4), rope, headDim - rope, 1, 4 * expertFf, true, true);
         }

@@ -242,9 +242,10 @@ final class ModelCommand implements Runnable {
                     throw new IllegalArgumentException("--kv-b " + kvB + ": use split or joined");
                 }
                 int hd = headDim > 0 ? headDim : dim / heads;
-                int rope = ropeDim > 0 ? ropeDim : Math.max(2, hd / 3 / 2 * 2);
-                latent = new SyntheticModel.DeepSeek(qLoraRank >= 0 ? qLoraRank : dim / 2,
-                        kvLoraRank > 0 ? kvLoraRank : Math.max(32, dim / 4), rope, hd - rope, denseLayers, 4 * expertFf,
+                var d = SyntheticModel.DeepSeek.defaults(dim, hd, expertFf);
+                int rope = ropeDim > 0 ? ropeDim : d.ropeDim();
+                latent = new SyntheticModel.DeepSeek(qLoraRank >= 0 ? qLoraRank : d.qLoraRank(),
+                        kvLoraRank > 0 ? kvLoraRank : d.kvLoraRank(), rope, hd - rope, denseLayers, d.denseFf(),
                         routing.equals("v3"), kvB.equals("split"));
             }
             var spec = new SyntheticModel.Spec(a, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, shared, vocab,
