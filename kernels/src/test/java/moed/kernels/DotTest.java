@@ -178,4 +178,51 @@ class DotTest {
             }
         }
     }
+
+    /**
+     * The GEMM that batches of tokens take (Block32Gemm) gives, for every token and row, the per-token kernel's
+     * result bit for bit: for token counts below, at and above the vector width, a subset of tokens chosen by
+     * index, an odd row count, and one or two threads.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
+        int rows = 37;
+        int cols = 320;
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
+        KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(12));
+        WeightMatrix m = WeightMatrix.of(t, data, rows, cols);
+        Activation[] xs = new Activation[40];
+        SplittableRandom rnd = new SplittableRandom(13);
+        for (int k = 0; k < xs.length; k++) {
+            float[] v = new float[cols];
+            for (int i = 0; i < cols; i++) {
+                v[i] = (float) (rnd.nextGaussian() * (1 + k % 5));
+            }
+            xs[k] = new Activation(cols).set(v, 0, cols);
+        }
+        try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e2 = new ParallelExecutor(2)) {
+            for (ParallelExecutor e : new ParallelExecutor[] {e1, e2}) {
+                MatMat mm = new MatMat(e);
+                for (int count : new int[] {4, 7, 8, 9, 16, 17, 33, 40}) {
+                    float[][] out = new float[xs.length][rows];
+                    mm.apply(m, xs, null, count, out);
+                    for (int k = 0; k < count; k++) {
+                        for (int r = 0; r < rows; r++) {
+                            assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]),
+                                    t + " count " + count + " token " + k + " row " + r);
+                        }
+                    }
+                }
+                int[] which = {39, 3, 17, 5, 22, 8, 0, 31, 12};
+                float[][] out = new float[xs.length][rows];
+                mm.apply(m, xs, which, which.length, out);
+                for (int k : which) {
+                    for (int r = 0; r < rows; r++) {
+                        assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]), t + " token " + k);
+                    }
+                }
+            }
+        }
+    }
 }

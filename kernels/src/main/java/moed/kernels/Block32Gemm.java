@@ -1,0 +1,260 @@
+package moed.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Prefill's mat-mat for Q8_0 and Q4_0 weights against Q8 activations: a register-blocked GEMM whose vector lanes are
+ * tokens, giving for every (row, token) exactly the result of {@link Block32Dots}' single-token kernel, bit for bit.
+ *
+ * <p>Why it is exact: the single-token kernel sums each block's integer products into eight 32-bit lanes (lane i:
+ * weights 2i, 2i+1, 16+2i and 17+2i, see {@link Int16Dot#dot32}), multiplies lane i by the block's scale into
+ * float accumulator i, and adds the eight accumulators in lane order at the end. Here the weights and the
+ * activation integers are held as floats; a sum of four products of integers below 128 is an integer far below
+ * 2^24, so computing it with float FMAs is exact in any order. Eight accumulators per row (one per lane of the
+ * single kernel), each a vector over tokens, then repeat the single kernel's float steps lane for lane. So the
+ * tokens of a prompt and a decode step get the same logits however they are batched.
+ *
+ * <p>Why it is fast: a row's weights are widened to floats once per call and every weight then feeds a whole vector
+ * of tokens with one FMA (an outer product), instead of being widened, multiplied and paired once per token. Two
+ * rows share each activation load.
+ *
+ * <p>Use: the calling thread lays the activations out once ({@link #prepare}: integers transposed to token-minor
+ * order, scales beside them); then worker threads compute disjoint row ranges ({@link #rows}) with per-thread
+ * scratch. One instance per {@link MatMat}; nothing is allocated per call once the buffers have grown.
+ */
+final class Block32Gemm implements ParallelExecutor.RangeTask {
+    private static final VectorSpecies<Float> F = Dot.F;
+    private static final int L = Dot.L;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Rows computed together: each activation vector loaded feeds this many rows. */
+    private static final int ROWS = 4;
+    /** Blocks per pass over the eight lanes: 16 blocks of activations are 32 KiB at 16 lanes, so they stay in L1. */
+    private static final int CHUNK = 16;
+    /** Per worker thread: one row's widened weights and block scales, for two rows. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Activation integers, [group][k][lane]: lane = token within a group of L tokens; padding lanes are zero. */
+    private float[] at = new float[0];
+    /** Activation block scales, [group][block][lane]. */
+    private float[] sd = new float[0];
+    private int cols;
+    private int groups;
+    /** The call's arguments, for the worker threads (see {@link #run}). */
+    private WeightMatrix m;
+    private int[] which;
+    private int count;
+    private float[][] out;
+
+    /** True for the weight types this GEMM computes (others take the per-token kernels). */
+    static boolean supports(GgmlType t) {
+        return Dot.VECTOR && (t == GgmlType.Q8_0 || t == GgmlType.Q4_0);
+    }
+
+    /**
+     * Lays out the Q8 forms of xs[which[t]] (prepared by the caller) for t in 0..count-1 and keeps the call's
+     * arguments for {@link #run}; {@link #release} forgets them.
+     */
+    void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
+        int cols = m.cols();
+        int nb = cols / 32;
+        this.m = m;
+        this.which = which;
+        this.count = count;
+        this.out = out;
+        this.cols = cols;
+        this.groups = (count + L - 1) / L;
+        int atLen = groups * cols * L;
+        if (at.length < atLen) {
+            at = new float[atLen];
+        }
+        if (sd.length < groups * nb * L) {
+            sd = new float[groups * nb * L];
+        }
+        for (int g = 0; g < groups; g++) {
+            int atBase = g * cols * L;
+            int sdBase = g * nb * L;
+            for (int lane = 0; lane < L; lane++) {
+                int t = g * L + lane;
+                if (t >= count) {
+                    for (int k = 0; k < cols; k++) {
+                        at[atBase + k * L + lane] = 0;
+                    }
+                    for (int b = 0; b < nb; b++) {
+                        sd[sdBase + b * L + lane] = 0;
+                    }
+                    continue;
+                }
+                Activation a = xs[which == null ? t : which[t]];
+                short[] q = a.q8s;
+                for (int k = 0; k < cols; k++) {
+                    at[atBase + k * L + lane] = q[k];
+                }
+                for (int b = 0; b < nb; b++) {
+                    sd[sdBase + b * L + lane] = a.q8Scale[b];
+                }
+            }
+        }
+    }
+
+    void release() {
+        m = null;
+        which = null;
+        out = null;
+    }
+
+    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the prepared activations. */
+    @Override
+    public void run(int from, int to) {
+        WeightMatrix m = this.m;
+        int[] which = this.which;
+        int count = this.count;
+        float[][] out = this.out;
+        Scratch s = SCRATCH.get();
+        s.ensure(cols);
+        for (int r = from; r < to; r += ROWS) {
+            for (int j = 0; j < ROWS; j++) {
+                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row, stored once per row
+                widen(m, s.row[j], s.bytes, s.w[j], s.d[j]);
+            }
+            for (int g = 0; g < groups; g++) {
+                tile(s, g, which, count, out);
+            }
+        }
+    }
+
+    /**
+     * One row's weights as float integers (natural order) and its block scales. Plain loops over a heap copy of the
+     * row, which C2 vectorizes by itself: converting with the Vector API here (bytes to floats at 512 bits) changed
+     * the profile of the conversion code that the single-token kernels share (bytes to shorts at 256 bits), and
+     * decode after a prefill ran a third slower.
+     */
+    private static void widen(WeightMatrix m, int row, byte[] bytes, float[] w, float[] d) {
+        MemorySegment seg = m.data();
+        long off = row * m.rowBytes();
+        int nb = m.cols() / 32;
+        for (int i = 0; i < (int) m.rowBytes(); i++) {
+            bytes[i] = seg.get(ValueLayout.JAVA_BYTE, off + i);
+        }
+        if (m.type() == GgmlType.Q8_0) { // block_q8_0 { half d; int8 qs[32]; }
+            for (int b = 0; b < nb; b++) {
+                d[b] = Bytes.f16(seg, off + b * 34L);
+                int q = b * 34 + 2;
+                int o = b * 32;
+                for (int j = 0; j < 32; j++) {
+                    w[o + j] = bytes[q + j];
+                }
+            }
+        } else { // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j + 16 (high), offset 8
+            for (int b = 0; b < nb; b++) {
+                d[b] = Bytes.f16(seg, off + b * 18L);
+                int q = b * 18 + 2;
+                int o = b * 32;
+                for (int j = 0; j < 16; j++) {
+                    w[o + j] = (bytes[q + j] & 0xF) - 8;
+                    w[o + 16 + j] = ((bytes[q + j] >> 4) & 0xF) - 8;
+                }
+            }
+        }
+    }
+
+    /**
+     * ROWS rows against one group of L tokens. The single kernel's eight lanes are taken one at a time (lane i's
+     * accumulator over the blocks, added to the result in lane order at the end), so a row needs one live
+     * accumulator, not eight, and the loop stays small enough for C2 to inline every vector operation in it. The
+     * blocks are taken CHUNK at a time so that the activations they read stay in L1 across the eight lanes.
+     */
+    private void tile(Scratch s, int g, int[] which, int count, float[][] out) {
+        float[] a = at;
+        float[] w0 = s.w[0];
+        float[] w1 = s.w[1];
+        float[] w2 = s.w[2];
+        float[] w3 = s.w[3];
+        float[] sc = s.sc;
+        float[] acc = s.acc;
+        int nb = cols / 32;
+        int atBase = g * cols * L;
+        int sdBase = g * nb * L;
+        for (int b = 0; b < nb; b++) { // each (row, token)'s block scale: weight scale times activation scale
+            FloatVector ad = FloatVector.fromArray(F, sd, sdBase + b * L);
+            for (int j = 0; j < ROWS; j++) {
+                ad.mul(s.d[j][b]).intoArray(sc, (b * ROWS + j) * L);
+            }
+        }
+        java.util.Arrays.fill(acc, 0, 8 * ROWS * L, 0f);
+        for (int b0 = 0; b0 < nb; b0 += CHUNK) {
+            int b1 = Math.min(nb, b0 + CHUNK);
+            for (int i = 0; i < 8; i++) {
+                int ai = i * ROWS * L;
+                FloatVector c0 = FloatVector.fromArray(F, acc, ai);
+                FloatVector c1 = FloatVector.fromArray(F, acc, ai + L);
+                FloatVector c2 = FloatVector.fromArray(F, acc, ai + 2 * L);
+                FloatVector c3 = FloatVector.fromArray(F, acc, ai + 3 * L);
+                for (int b = b0; b < b1; b++) {
+                    // Lane i of block b: weights k, k+1, k+16, k+17 times the activations, an exact integer sum,
+                    // then times the block scale into the lane's accumulator.
+                    int k = b * 32 + 2 * i;
+                    int ao = atBase + k * L;
+                    int so = b * ROWS * L;
+                    FloatVector x0 = FloatVector.fromArray(F, a, ao);
+                    FloatVector x1 = FloatVector.fromArray(F, a, ao + L);
+                    FloatVector x2 = FloatVector.fromArray(F, a, ao + 16 * L);
+                    FloatVector x3 = FloatVector.fromArray(F, a, ao + 17 * L);
+                    c0 = x3.fma(FloatVector.broadcast(F, w0[k + 17]), x2.fma(FloatVector.broadcast(F, w0[k + 16]),
+                            x1.fma(FloatVector.broadcast(F, w0[k + 1]), x0.mul(w0[k]))))
+                            .fma(FloatVector.fromArray(F, sc, so), c0);
+                    c1 = x3.fma(FloatVector.broadcast(F, w1[k + 17]), x2.fma(FloatVector.broadcast(F, w1[k + 16]),
+                            x1.fma(FloatVector.broadcast(F, w1[k + 1]), x0.mul(w1[k]))))
+                            .fma(FloatVector.fromArray(F, sc, so + L), c1);
+                    c2 = x3.fma(FloatVector.broadcast(F, w2[k + 17]), x2.fma(FloatVector.broadcast(F, w2[k + 16]),
+                            x1.fma(FloatVector.broadcast(F, w2[k + 1]), x0.mul(w2[k]))))
+                            .fma(FloatVector.fromArray(F, sc, so + 2 * L), c2);
+                    c3 = x3.fma(FloatVector.broadcast(F, w3[k + 17]), x2.fma(FloatVector.broadcast(F, w3[k + 16]),
+                            x1.fma(FloatVector.broadcast(F, w3[k + 1]), x0.mul(w3[k]))))
+                            .fma(FloatVector.fromArray(F, sc, so + 3 * L), c3);
+                }
+                c0.intoArray(acc, ai);
+                c1.intoArray(acc, ai + L);
+                c2.intoArray(acc, ai + 2 * L);
+                c3.intoArray(acc, ai + 3 * L);
+            }
+        }
+        int n = Math.min(L, count - g * L);
+        float[] res = s.result;
+        for (int j = ROWS - 1; j >= 0; j--) { // backwards: a repeated last row is stored by its first copy last
+            FloatVector t = FloatVector.zero(F); // the single kernel's final lane-order sum (Dot.sum starts from 0)
+            for (int i = 0; i < 8; i++) {
+                t = t.add(FloatVector.fromArray(F, acc, (i * ROWS + j) * L));
+            }
+            t.intoArray(res, 0);
+            for (int lane = 0; lane < n; lane++) {
+                int tok = g * L + lane;
+                out[which == null ? tok : which[tok]][s.row[j]] = res[lane];
+            }
+        }
+    }
+
+    private static final class Scratch {
+        final int[] row = new int[ROWS];
+        byte[] bytes = new byte[0];
+        float[][] w = new float[ROWS][0];
+        float[][] d = new float[ROWS][0];
+        float[] sc = new float[0];
+        final float[] acc = new float[8 * ROWS * L];
+        final float[] result = new float[L];
+
+        void ensure(int cols) {
+            if (w[0].length < cols) {
+                bytes = new byte[cols / 32 * 34];
+                for (int j = 0; j < ROWS; j++) {
+                    w[j] = new float[cols];
+                    d[j] = new float[cols / 32];
+                }
+                sc = new float[cols / 32 * ROWS * L];
+            }
+        }
+    }
+}
