@@ -1,9 +1,10 @@
 package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,6 +30,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class Block32Gemm implements ParallelExecutor.RangeTask {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final int L = Dot.L;
+    /** Bytes that widen to one float vector. */
+    private static final VectorSpecies<Byte> B = Dot.B;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows computed together: each activation vector loaded feeds this many rows. */
     private static final int ROWS = 4;
@@ -118,7 +121,7 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
         for (int r = from; r < to; r += ROWS) {
             for (int j = 0; j < ROWS; j++) {
                 s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row, stored once per row
-                widen(m, s.row[j], s.bytes, s.w[j], s.d[j]);
+                widen(m, s.row[j], s.w[j], s.d[j]);
             }
             for (int g = 0; g < groups; g++) {
                 tile(s, g, which, count, out);
@@ -126,36 +129,30 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
         }
     }
 
-    /**
-     * One row's weights as float integers (natural order) and its block scales. Plain loops over a heap copy of the
-     * row, which C2 vectorizes by itself: converting with the Vector API here (bytes to floats at 512 bits) changed
-     * the profile of the conversion code that the single-token kernels share (bytes to shorts at 256 bits), and
-     * decode after a prefill ran a third slower.
-     */
-    private static void widen(WeightMatrix m, int row, byte[] bytes, float[] w, float[] d) {
+    /** One row's weights as float integers (natural order) and its block scales. */
+    private static void widen(WeightMatrix m, int row, float[] w, float[] d) {
         MemorySegment seg = m.data();
         long off = row * m.rowBytes();
         int nb = m.cols() / 32;
-        for (int i = 0; i < (int) m.rowBytes(); i++) {
-            bytes[i] = seg.get(ValueLayout.JAVA_BYTE, off + i);
-        }
         if (m.type() == GgmlType.Q8_0) { // block_q8_0 { half d; int8 qs[32]; }
             for (int b = 0; b < nb; b++) {
-                d[b] = Bytes.f16(seg, off + b * 34L);
-                int q = b * 34 + 2;
-                int o = b * 32;
-                for (int j = 0; j < 32; j++) {
-                    w[o + j] = bytes[q + j];
+                long bo = off + b * 34L;
+                d[b] = Bytes.f16(seg, bo);
+                for (int c = 0; c < 32; c += L) {
+                    ((FloatVector) ByteVector.fromMemorySegment(B, seg, bo + 2 + c, LE)
+                            .convertShape(VectorOperators.B2F, F, 0)).intoArray(w, b * 32 + c);
                 }
             }
         } else { // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j + 16 (high), offset 8
             for (int b = 0; b < nb; b++) {
-                d[b] = Bytes.f16(seg, off + b * 18L);
-                int q = b * 18 + 2;
-                int o = b * 32;
-                for (int j = 0; j < 16; j++) {
-                    w[o + j] = (bytes[q + j] & 0xF) - 8;
-                    w[o + 16 + j] = ((bytes[q + j] >> 4) & 0xF) - 8;
+                long bo = off + b * 18L;
+                d[b] = Bytes.f16(seg, bo);
+                for (int c = 0; c < 16; c += L) {
+                    ByteVector p = ByteVector.fromMemorySegment(B, seg, bo + 2 + c, LE);
+                    ((FloatVector) p.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0))
+                            .intoArray(w, b * 32 + c);
+                    ((FloatVector) p.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0))
+                            .intoArray(w, b * 32 + 16 + c);
                 }
             }
         }
@@ -239,7 +236,6 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
 
     private static final class Scratch {
         final int[] row = new int[ROWS];
-        byte[] bytes = new byte[0];
         float[][] w = new float[ROWS][0];
         float[][] d = new float[ROWS][0];
         float[] sc = new float[0];
@@ -248,7 +244,6 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
 
         void ensure(int cols) {
             if (w[0].length < cols) {
-                bytes = new byte[cols / 32 * 34];
                 for (int j = 0; j < ROWS; j++) {
                     w[j] = new float[cols];
                     d[j] = new float[cols / 32];

@@ -15,11 +15,12 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Activation}. Each format has a fused Vector API loop, written under the block layout it decodes,
  * and a scalar twin ({@link #scalar}) that is the definition the tests compare against.
  *
- * <p>Vector width: the platform's preferred float species when it has at least 8 lanes (AVX2: 8, AVX-512: 16);
- * narrower machines, or {@code -Dmoed.kernels.scalar=true}, use the scalar twins. Stateless and thread safe.
+ * <p>Vector width: 256 bits, or 512 with {@code -Dmoed.kernels.bits=512} on machines that have it (see
+ * {@link #floatSpecies}); narrower machines, or {@code -Dmoed.kernels.scalar=true}, use the scalar twins.
+ * Stateless and thread safe.
  */
 public final class Dot {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = floatSpecies(System.getProperty("moed.kernels.bits"));
     static final int L = F.length();
     static final boolean VECTOR = L >= 8 && !Boolean.getBoolean("moed.kernels.scalar");
     /** Bytes that widen to one float vector. */
@@ -32,9 +33,32 @@ public final class Dot {
     private Dot() {
     }
 
+    /**
+     * The one float width every kernel uses: {@code moed.kernels.bits} (256 or 512, clamped to what the machine has),
+     * by default 256 bits. One width per JVM because mixing them costs more than either: the Vector API's shared
+     * methods (FloatVector.fma and the like) then see two vector classes, and C2 boxes the loop-carried vectors of
+     * the kernels it compiles afterwards (measured: the Q8_0 kernel allocated a box per block, and decode after a
+     * 512-bit prefill ran at 7 instead of 12 tokens/s). 256 by default because the integer kernels are written for
+     * 256-bit lanes ({@link Int16Dot}), and end to end it measured as fast as 512 or faster on an AVX-512 machine.
+     */
+    static VectorSpecies<Float> floatSpecies(String bits) {
+        int max = FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        int want;
+        try {
+            want = bits == null ? 256 : Integer.parseInt(bits.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("moed.kernels.bits must be 256 or 512, got '" + bits + "'");
+        }
+        if (want != 256 && want != 512) {
+            throw new IllegalArgumentException("moed.kernels.bits must be 256 or 512, got " + want);
+        }
+        return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.min(want, max)));
+    }
+
     /** Describes the kernels in use, for start-up logs and benchmark reports. */
     public static String describe() {
-        return VECTOR ? "Vector API, " + F.vectorBitSize() + "-bit (" + L + " float lanes)"
+        return VECTOR ? "Vector API, " + F.vectorBitSize() + "-bit (" + L + " float lanes; the machine has "
+                + FloatVector.SPECIES_PREFERRED.vectorBitSize() + ", moed.kernels.bits chooses)"
                 : "scalar (Vector API " + (L < 8 ? "too narrow: " + L + " lanes" : "disabled") + ")";
     }
 

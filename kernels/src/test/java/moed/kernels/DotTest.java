@@ -1,6 +1,7 @@
 package moed.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -223,6 +224,21 @@ class DotTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void shouldChooseTheVectorWidthFromTheSetting() {
+        int machine = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        assertEquals(Math.min(256, machine), Dot.floatSpecies(null).vectorBitSize());
+        assertEquals(Math.min(512, machine), Dot.floatSpecies("512").vectorBitSize());
+        assertEquals(Math.min(256, machine), Dot.floatSpecies(" 256 ").vectorBitSize());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Dot.floatSpecies("384"));
+        assertTrue(e.getMessage().contains("moed.kernels.bits"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Dot.floatSpecies("wide"));
+        String bits = System.getProperty("moed.kernels.bits");
+        if (Dot.vectorized()) {
+            assertEquals(Dot.floatSpecies(bits).vectorBitSize(), Dot.F.vectorBitSize(), "the kernels use the chosen width");
         }
     }
 }
