@@ -27,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
  * order, scales beside them); then worker threads compute disjoint row ranges ({@link #rows}) with per-thread
  * scratch. One instance per {@link MatMat}; nothing is allocated per call once the buffers have grown.
  */
-final class Block32Gemm implements ParallelExecutor.RangeTask {
+final class Block32Gemm implements Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final int L = Dot.L;
     /** Bytes that widen to one float vector. */
@@ -61,7 +61,8 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
      * Lays out the Q8 forms of xs[which[t]] (prepared by the caller) for t in 0..count-1 and keeps the call's
      * arguments for {@link #run}; {@link #release} forgets them.
      */
-    void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
+    @Override
+    public void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
         int cols = m.cols();
         int nb = cols / 32;
         this.m = m;
@@ -103,7 +104,8 @@ final class Block32Gemm implements ParallelExecutor.RangeTask {
         }
     }
 
-    void release() {
+    @Override
+    public void release() {
         m = null;
         which = null;
         out = null;

@@ -11,14 +11,11 @@ package moed.kernels;
 public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
-    /**
-     * Token count from which the block-32 formats take the GEMM: below it, the lanes it leaves empty cost more than
-     * the per-token kernels.
-     */
+    /** Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link Q4KGemm}) take it. */
     static final int GEMM_MIN_TOKENS = Integer.getInteger("moed.kernels.gemmMinTokens", 4);
     private final ParallelExecutor executor;
-    private final Block32Gemm gemm = new Block32Gemm();
-    private boolean useGemm;
+    private final Block32Gemm block32 = new Block32Gemm();
+    private final Q4KGemm q4k = new Q4KGemm();
     private WeightMatrix m;
     private Activation[] xs;
     private int[] which;
@@ -47,17 +44,19 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.which = which;
         this.count = count;
         this.out = out;
-        this.useGemm = count >= GEMM_MIN_TOKENS && Block32Gemm.supports(m.type());
-        if (useGemm) {
+        Gemm gemm = count < GEMM_MIN_TOKENS ? null
+                : Block32Gemm.supports(m.type()) ? block32 : Q4KGemm.supports(m.type()) ? q4k : null;
+        if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);
         }
         // Waking another core costs a few microseconds: not worth it for a matrix that streams in less.
         long bytes = m.byteSize() * Math.max(1, count / 4);
         int grain = bytes < 24 * 1024 ? m.rows() : 8;
-        // The GEMM is its own task: inlined into this class's run, its loops left no room for C2 to inline the
-        // per-token kernels there, and decode ran 40% slower.
-        executor.run(m.rows(), grain, useGemm ? gemm : this);
-        gemm.release();
+        // A GEMM is its own task, so this class's run stays the per-token path decode compiles.
+        executor.run(m.rows(), grain, gemm != null ? gemm : this);
+        if (gemm != null) {
+            gemm.release();
+        }
         this.m = null;
         this.xs = null;
         this.which = null;

@@ -181,15 +181,15 @@ class DotTest {
     }
 
     /**
-     * The GEMM that batches of tokens take (Block32Gemm) gives, for every token and row, the per-token kernel's
+     * The GEMM that batches of tokens take (Block32Gemm, Q4KGemm) gives, for every token and row, the per-token kernel's
      * result bit for bit: for token counts below, at and above the vector width, a subset of tokens chosen by
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
-        int cols = 320;
+        int cols = t.isSuperBlock() ? 768 : 320;
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
         KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(12));
         WeightMatrix m = WeightMatrix.of(t, data, rows, cols);

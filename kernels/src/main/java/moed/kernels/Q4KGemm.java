@@ -1,0 +1,234 @@
+package moed.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Prefill's mat-mat for Q4_K weights against Q8_K activations: a GEMM whose vector lanes are tokens, giving for every
+ * (row, token) exactly the result of {@link KQuantDots#q4_k}, bit for bit (the sibling of {@link Block32Gemm}).
+ *
+ * <p>Why it is exact: the single-token kernel computes each super-block's integer sum, sum over its eight
+ * sub-blocks of scale times (weights . activation integers), and only then goes to floats. Here each sub-block's
+ * dot (at most 32 * 15 * 127, far below 2^24) is summed with float FMAs, exactly; times its 6-bit scale it is still
+ * below 2^24, so converting it to an integer and adding in integer lanes gives the same super-block sum. The minimum
+ * term (scale minimums times the activation's integer sums, at most 2^21) is exact in floats too, and the two float
+ * products per super-block are then formed in the single kernel's order.
+ *
+ * <p>Use: as {@link Block32Gemm}: {@link #prepare} on the calling thread, {@link #run} on the workers, {@link #release}.
+ */
+final class Q4KGemm implements Gemm {
+    private static final VectorSpecies<Float> F = Dot.F;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
+    private static final int L = Dot.L;
+    /** Bytes that widen to one float vector. */
+    private static final VectorSpecies<Byte> B = Dot.B;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Rows computed together: each activation vector loaded feeds this many rows. */
+    private static final int ROWS = 4;
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Activation integers, [group][k][lane]; padding lanes are zero. */
+    private float[] at = new float[0];
+    /** Per super-block activation scale, [group][superblock][lane]. */
+    private float[] ad = new float[0];
+    /** Per 32 the activation's integer sum, [group][sub-block][lane]. */
+    private float[] as = new float[0];
+    private int cols;
+    private int groups;
+    private WeightMatrix m;
+    private int[] which;
+    private int count;
+    private float[][] out;
+
+    static boolean supports(GgmlType t) {
+        return Dot.VECTOR && t == GgmlType.Q4_K;
+    }
+
+    /** Lays out the Q8_K forms of xs[which[t]] (prepared by the caller) and keeps the call's arguments for {@link #run}. */
+    @Override
+    public void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
+        int cols = m.cols();
+        int nsb = cols / 256;
+        this.m = m;
+        this.which = which;
+        this.count = count;
+        this.out = out;
+        this.cols = cols;
+        this.groups = (count + L - 1) / L;
+        if (at.length < groups * cols * L) {
+            at = new float[groups * cols * L];
+        }
+        if (ad.length < groups * nsb * L) {
+            ad = new float[groups * nsb * L];
+            as = new float[groups * nsb * 8 * L];
+        }
+        for (int g = 0; g < groups; g++) {
+            for (int lane = 0; lane < L; lane++) {
+                int t = g * L + lane;
+                Activation a = t < count ? xs[which == null ? t : which[t]] : null;
+                for (int k = 0; k < cols; k++) {
+                    at[(g * cols + k) * L + lane] = a == null ? 0 : a.q8k[k];
+                }
+                for (int b = 0; b < nsb; b++) {
+                    ad[(g * nsb + b) * L + lane] = a == null ? 0 : a.q8kScale[b];
+                }
+                for (int j = 0; j < nsb * 8; j++) {
+                    as[(g * nsb * 8 + j) * L + lane] = a == null ? 0 : a.q8kSum32[j];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void release() {
+        m = null;
+        which = null;
+        out = null;
+    }
+
+    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the prepared activations. */
+    @Override
+    public void run(int from, int to) {
+        Scratch s = SCRATCH.get();
+        s.ensure(cols);
+        for (int r = from; r < to; r += ROWS) {
+            for (int j = 0; j < ROWS; j++) {
+                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row, stored once per row
+                widen(m, s.row[j], s.w[j], s.sc[j]);
+            }
+            for (int g = 0; g < groups; g++) {
+                tile(s, g);
+            }
+        }
+    }
+
+    /**
+     * One row's 4-bit values as floats in natural order, and per super-block d, dmin (sc[sb*18], sc[sb*18+1]),
+     * the eight 6-bit scales (sc[sb*18+2+j]) and the eight minimums (sc[sb*18+10+j]).
+     */
+    private static void widen(WeightMatrix m, int row, float[] w, float[] sc) {
+        MemorySegment seg = m.data();
+        long off = row * m.rowBytes();
+        int nsb = m.cols() / 256;
+        // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: byte l of the j-th 32 bytes holds
+        // weight 64j+l (low nibble) and 64j+32+l (high).
+        for (int b = 0; b < nsb; b++) {
+            long bo = off + b * 144L;
+            long sc8 = seg.get(Bytes.LE_LONG, bo + 4);
+            int sc4 = seg.get(Bytes.LE_INT, bo + 12);
+            int so = b * 18;
+            sc[so] = Bytes.f16(seg, bo);
+            sc[so + 1] = Bytes.f16(seg, bo + 2);
+            for (int j = 0; j < 8; j++) {
+                sc[so + 2 + j] = KQuantDots.scaleK4(sc8, sc4, j);
+                sc[so + 10 + j] = KQuantDots.minK4(sc8, sc4, j);
+            }
+            for (int j = 0; j < 4; j++) {
+                int o = b * 256 + 64 * j;
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector p = ByteVector.fromMemorySegment(B, seg, bo + 16 + 32L * j + l, LE);
+                    ((FloatVector) p.and((byte) 0xF).convertShape(VectorOperators.B2F, F, 0)).intoArray(w, o + l);
+                    ((FloatVector) p.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0))
+                            .intoArray(w, o + 32 + l);
+                }
+            }
+        }
+    }
+
+    private void tile(Scratch s, int g) {
+        float[] a = at;
+        float[] w0 = s.w[0];
+        float[] w1 = s.w[1];
+        float[] w2 = s.w[2];
+        float[] w3 = s.w[3];
+        int nsb = cols / 256;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector t0 = z;
+        FloatVector t1 = z;
+        FloatVector t2 = z;
+        FloatVector t3 = z;
+        for (int b = 0; b < nsb; b++) {
+            IntVector i0 = IntVector.zero(I);
+            IntVector i1 = i0;
+            IntVector i2 = i0;
+            IntVector i3 = i0;
+            for (int j = 0; j < 8; j++) {
+                // Sub-block j's dot for each row, exact in floats; two partial sums per row hide the FMA latency.
+                FloatVector p0 = z, q0 = z, p1 = z, q1 = z, p2 = z, q2 = z, p3 = z, q3 = z;
+                int k0 = b * 256 + j * 32;
+                for (int k = k0; k < k0 + 32; k += 2) {
+                    int ao = (g * cols + k) * L;
+                    FloatVector x = FloatVector.fromArray(F, a, ao);
+                    FloatVector y = FloatVector.fromArray(F, a, ao + L);
+                    p0 = x.fma(FloatVector.broadcast(F, w0[k]), p0);
+                    q0 = y.fma(FloatVector.broadcast(F, w0[k + 1]), q0);
+                    p1 = x.fma(FloatVector.broadcast(F, w1[k]), p1);
+                    q1 = y.fma(FloatVector.broadcast(F, w1[k + 1]), q1);
+                    p2 = x.fma(FloatVector.broadcast(F, w2[k]), p2);
+                    q2 = y.fma(FloatVector.broadcast(F, w2[k + 1]), q2);
+                    p3 = x.fma(FloatVector.broadcast(F, w3[k]), p3);
+                    q3 = y.fma(FloatVector.broadcast(F, w3[k + 1]), q3);
+                }
+                int so = b * 18 + 2 + j;
+                i0 = i0.add((IntVector) p0.add(q0).mul(s.sc[0][so]).convert(VectorOperators.F2I, 0));
+                i1 = i1.add((IntVector) p1.add(q1).mul(s.sc[1][so]).convert(VectorOperators.F2I, 0));
+                i2 = i2.add((IntVector) p2.add(q2).mul(s.sc[2][so]).convert(VectorOperators.F2I, 0));
+                i3 = i3.add((IntVector) p3.add(q3).mul(s.sc[3][so]).convert(VectorOperators.F2I, 0));
+            }
+            // d * da * sum - dmin * da * mins, in the single kernel's order (KQuantDots.superBlock); the minimum
+            // terms (integers at most 2^21) are exact in floats in any order.
+            FloatVector da = FloatVector.fromArray(F, ad, (g * nsb + b) * L);
+            float[] c0 = s.sc[0], c1 = s.sc[1], c2 = s.sc[2], c3 = s.sc[3];
+            int so = b * 18;
+            FloatVector m0 = z, m1 = z, m2 = z, m3 = z;
+            for (int j = 0; j < 8; j++) {
+                FloatVector sums = FloatVector.fromArray(F, as, ((g * nsb + b) * 8 + j) * L);
+                m0 = sums.fma(FloatVector.broadcast(F, c0[so + 10 + j]), m0);
+                m1 = sums.fma(FloatVector.broadcast(F, c1[so + 10 + j]), m1);
+                m2 = sums.fma(FloatVector.broadcast(F, c2[so + 10 + j]), m2);
+                m3 = sums.fma(FloatVector.broadcast(F, c3[so + 10 + j]), m3);
+            }
+            t0 = t0.add(da.mul(c0[so]).mul((FloatVector) i0.convert(VectorOperators.I2F, 0)).sub(da.mul(c0[so + 1]).mul(m0)));
+            t1 = t1.add(da.mul(c1[so]).mul((FloatVector) i1.convert(VectorOperators.I2F, 0)).sub(da.mul(c1[so + 1]).mul(m1)));
+            t2 = t2.add(da.mul(c2[so]).mul((FloatVector) i2.convert(VectorOperators.I2F, 0)).sub(da.mul(c2[so + 1]).mul(m2)));
+            t3 = t3.add(da.mul(c3[so]).mul((FloatVector) i3.convert(VectorOperators.I2F, 0)).sub(da.mul(c3[so + 1]).mul(m3)));
+        }
+        store(s, g, 0, t0);
+        store(s, g, 1, t1);
+        store(s, g, 2, t2);
+        store(s, g, 3, t3);
+    }
+
+    private void store(Scratch s, int g, int j, FloatVector total) {
+        if (j > 0 && s.row[j] == s.row[j - 1]) {
+            return; // a repeated last row
+        }
+        total.intoArray(s.result, 0);
+        int n = Math.min(L, count - g * L);
+        for (int lane = 0; lane < n; lane++) {
+            int t = g * L + lane;
+            out[which == null ? t : which[t]][s.row[j]] = s.result[lane];
+        }
+    }
+
+    private static final class Scratch {
+        final int[] row = new int[ROWS];
+        float[][] w = new float[ROWS][0];
+        float[][] sc = new float[ROWS][0];
+        final float[] result = new float[L];
+
+        void ensure(int cols) {
+            if (w[0].length < cols) {
+                for (int j = 0; j < ROWS; j++) {
+                    w[j] = new float[cols];
+                    sc[j] = new float[cols / 256 * 18];
+                }
+            }
+        }
+    }
+}
