@@ -1,25 +1,87 @@
 package moed.kernels;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Causal self-attention of one query position over a KV cache, with grouped-query heads (several query
  * heads share one key/value head).
  *
- * <p>The cache holds F16 values (stored widened in float arrays, so reads need no conversion). moed follows
+ * <p>Vectorized over the head dimension; {@link #attendHeads} splits the heads across threads. The cache holds F16
+ * values (stored widened in float arrays, so reads need no conversion). moed follows
  * llama.cpp's non-flash path on purpose: the query is rounded to F16 before the K dot products (F16 K
  * cache), and the softmax probabilities are rounded to F16 before they weight V (F16 V cache).
  */
-public final class Attention {
-    private Attention() {
+public final class Attention implements ParallelExecutor.RangeTask {
+    private static final VectorSpecies<Float> F = Dot.F;
+    private static final int L = Dot.L;
+    /** Query heads sharing a key/value head that are computed together (bounds the scratch). */
+    private static final int MAX_RUN = 8;
+    /** Per worker thread: the F16-rounded queries and the scores of a run of heads (grown as needed). */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+    private final ParallelExecutor executor;
+    // The call's arguments, for the worker threads (see attendHeads); no garbage per call.
+    private float[] q;
+    private int qOff;
+    private float[] kCache;
+    private float[] vCache;
+    private int from;
+    private int nPos;
+    private int heads;
+    private int kvHeads;
+    private int headDim;
+    private float scale;
+    private float[] sinks;
+    private float[] out;
+    private int outOff;
+
+    /** An attention whose heads are split across the executor's threads (one instance per calling thread). */
+    public Attention(ParallelExecutor executor) {
+        this.executor = executor;
+    }
+
+    /**
+     * {@link #attend(float[], int, float[], float[], int, int, int, int, int, float, float[], float[], int)}
+     * with the query heads split across the executor's threads (each head's result does not depend on the split).
+     */
+    public void attendHeads(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
+                            int headDim, float scale, float[] sinks, float[] out, int outOff) {
+        this.q = q;
+        this.qOff = qOff;
+        this.kCache = kCache;
+        this.vCache = vCache;
+        this.from = from;
+        this.nPos = nPos;
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.scale = scale;
+        this.sinks = sinks;
+        this.out = out;
+        this.outOff = outOff;
+        // Waking the other threads costs microseconds: a short context is done on this one.
+        long work = (long) heads * (nPos - from) * headDim;
+        executor.run(heads, work < 32768 ? heads : 1, this);
+        this.q = null;
+        this.kCache = null;
+        this.vCache = null;
+        this.sinks = null;
+        this.out = null;
+    }
+
+    @Override
+    public void run(int first, int end) {
+        heads(first, end, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
     }
 
     /**
      * out[outOff + h*headDim ..] = softmax(scale * q_h . K[0..nPos)) . V[0..nPos) for every query head h.
      * Cache row t holds position t's keys (and values) for all kv heads: kvHeads * headDim values.
-     * {@code qh} and {@code scores} are scratch of at least headDim and nPos floats.
      */
     public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int nPos, int heads, int kvHeads,
-                              int headDim, float scale, float[] qh, float[] scores, float[] out, int outOff) {
-        attend(q, qOff, kCache, vCache, 0, nPos, heads, kvHeads, headDim, scale, null, qh, scores, out, outOff);
+                              int headDim, float scale, float[] out, int outOff) {
+        attend(q, qOff, kCache, vCache, 0, nPos, heads, kvHeads, headDim, scale, null, out, outOff);
     }
 
     /**
@@ -28,37 +90,114 @@ public final class Attention {
      * has no value, so a head can attend to "nothing" and its outputs shrink.
      */
     public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
-                              int headDim, float scale, float[] sinks, float[] qh, float[] scores, float[] out, int outOff) {
+                              int headDim, float scale, float[] sinks, float[] out, int outOff) {
+        heads(0, heads, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
+    }
+
+    /** Query heads first..end-1, taken in runs of at most MAX_RUN heads that share a key/value head. */
+    private static void heads(int first, int end, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+                              int heads, int kvHeads, int headDim, float scale, float[] sinks, float[][] scratch,
+                              float[] out, int outOff) {
         int group = heads / kvHeads;
+        if (scratch[0].length < MAX_RUN * headDim) {
+            scratch[0] = new float[MAX_RUN * headDim];
+        }
+        if (scratch[1].length < MAX_RUN * nPos) {
+            scratch[1] = new float[Math.max(MAX_RUN * nPos, 2 * scratch[1].length)];
+        }
+        for (int h = first; h < end; ) {
+            int stop = Math.min(Math.min(end, (h / group + 1) * group), h + MAX_RUN);
+            run(h, stop, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, scratch[0],
+                    scratch[1], out, outOff);
+            h = stop;
+        }
+    }
+
+    /**
+     * Query heads h0..h1-1, which share one key/value head: each cached key and value row is read from memory once
+     * for all of them (reading it once per head made long-context decode memory-bound on re-reads). Per head the
+     * arithmetic is that of llama.cpp's non-flash path: key dot products over the F16-rounded query (vectors over
+     * the head dimension, summed as a tree), softmax, probabilities rounded to F16, weighted values summed with
+     * the product rounded before the sum.
+     */
+    private static void run(int h0, int h1, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+                            int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh, float[] scores,
+                            float[] out, int outOff) {
+        int nh = h1 - h0;
         int kvDim = kvHeads * headDim;
-        for (int h = 0; h < heads; h++) {
-            int kvOff = (h / group) * headDim;
+        int kvOff = (h0 / (heads / kvHeads)) * headDim;
+        for (int j = 0; j < nh; j++) {
             for (int i = 0; i < headDim; i++) {
-                qh[i] = Bytes.roundToF16(q[qOff + h * headDim + i]);
+                qh[j * headDim + i] = Bytes.roundToF16(q[qOff + (h0 + j) * headDim + i]);
             }
-            for (int t = from; t < nPos; t++) {
-                int ko = t * kvDim + kvOff;
+        }
+        int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
+        for (int t = from; t < nPos; t++) {
+            int ko = t * kvDim + kvOff;
+            for (int j = 0; j < nh; j++) {
+                int qo = j * headDim;
                 float s = 0;
-                for (int i = 0; i < headDim; i++) {
-                    s += qh[i] * kCache[ko + i];
+                if (vectorEnd > 0) {
+                    FloatVector acc = FloatVector.zero(F);
+                    for (int i = 0; i < vectorEnd; i += L) {
+                        acc = FloatVector.fromArray(F, qh, qo + i).fma(FloatVector.fromArray(F, kCache, ko + i), acc);
+                    }
+                    s = treeSum(acc);
                 }
-                scores[t] = s * scale;
+                for (int i = vectorEnd; i < headDim; i++) {
+                    s += qh[qo + i] * kCache[ko + i];
+                }
+                scores[j * nPos + t] = s * scale;
             }
+        }
+        for (int j = 0; j < nh; j++) {
             if (sinks == null) {
-                Ops.softmax(scores, from, nPos - from);
+                Ops.softmax(scores, j * nPos + from, nPos - from);
             } else {
-                softmaxWithSink(scores, from, nPos, sinks[h]);
+                softmaxWithSink(scores, j * nPos + from, j * nPos + nPos, sinks[h0 + j]);
             }
-            int o = outOff + h * headDim;
+            int o = outOff + (h0 + j) * headDim;
             java.util.Arrays.fill(out, o, o + headDim, 0f);
-            for (int t = from; t < nPos; t++) {
-                float p = Bytes.roundToF16(scores[t]);
-                int vo = t * kvDim + kvOff;
-                for (int i = 0; i < headDim; i++) {
+        }
+        for (int t = from; t < nPos; t++) {
+            int vo = t * kvDim + kvOff;
+            for (int j = 0; j < nh; j++) {
+                float p = Bytes.roundToF16(scores[j * nPos + t]);
+                int o = outOff + (h0 + j) * headDim;
+                for (int i = 0; i < vectorEnd; i += L) {
+                    FloatVector.fromArray(F, out, o + i).add(FloatVector.fromArray(F, vCache, vo + i).mul(p)).intoArray(out, o + i);
+                }
+                for (int i = vectorEnd; i < headDim; i++) {
                     out[o + i] += p * vCache[vo + i];
                 }
             }
         }
+    }
+
+    /** Lane i swapped with lane i ^ d, for d = L/2, L/4, .., 1: the steps of a pairwise (tree) sum. */
+    private static final VectorShuffle<Float>[] SWAPS = swaps();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] swaps() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] s = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int d = L >> (k + 1);
+            s[k] = VectorShuffle.fromOp(F, i -> i ^ d);
+        }
+        return s;
+    }
+
+    /**
+     * The sum of a vector's lanes as a fixed pairwise tree (log2 L shuffles and adds, instead of extracting every
+     * lane): a key dot product is reduced once per cached position, where the lane-by-lane sum cost more than the
+     * products. Deterministic: the same adds in the same order whether interpreted or compiled.
+     */
+    private static float treeSum(FloatVector v) {
+        for (VectorShuffle<Float> swap : SWAPS) {
+            v = v.add(v.rearrange(swap));
+        }
+        return v.lane(0);
     }
 
     private static void softmaxWithSink(float[] x, int from, int to, float sink) {

@@ -56,9 +56,9 @@ class OpsTest {
         float[] k = {1, 0, 0, 1};
         float[] v = {2, 4, 6, 8};
         float[] out = new float[4];
-        Attention.attend(q, 0, k, v, 2, 2, 1, 2, 1f, new float[2], new float[2], out, 0);
+        Attention.attend(q, 0, k, v, 2, 2, 1, 2, 1f, out, 0);
         assertArrayEquals(new float[] {4, 6, 4, 6}, out, 1e-3f);
-        Attention.attend(q, 0, k, v, 1, 2, 1, 2, 1f, new float[2], new float[2], out, 0);
+        Attention.attend(q, 0, k, v, 1, 2, 1, 2, 1f, out, 0);
         assertArrayEquals(new float[] {2, 4, 2, 4}, out, 1e-3f);
     }
 }

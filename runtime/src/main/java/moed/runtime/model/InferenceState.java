@@ -39,8 +39,6 @@ public final class InferenceState {
     final Activation[] actDim;
     final Activation[] actQ;
     final Activation[] actHidden;
-    final float[] qh;
-    final float[] scores;
     final float[] ropeScratch;
     final int[] tokenIdx;
     final int[] slotIdx;
@@ -101,8 +99,6 @@ public final class InferenceState {
         for (int i = 0; i < batch * k; i++) {
             actHidden[i] = new Activation(hidden);
         }
-        qh = new float[Math.max(c.headDim(), c.keyCacheWidth())];
-        scores = new float[contextLength];
         ropeScratch = new float[c.headDim() + 2];
         tokenIdx = new int[batch * k];
         slotIdx = new int[batch * k];
@@ -168,6 +164,14 @@ public final class InferenceState {
     /** Forgets the sequence (the cache contents are simply overwritten later). */
     public void reset() {
         position = 0;
+    }
+
+    /** Forgets the positions from {@code to} on, keeping the first {@code to} (their KV rows stay valid). */
+    public void rewind(int to) {
+        if (to < 0 || to > position) {
+            throw new IllegalArgumentException("can rewind to 0.." + position + " positions, not " + to);
+        }
+        position = to;
     }
 
     /** The logits of the i-th token of the last step that asked for them. */

@@ -24,6 +24,7 @@ public final class Transformer {
     private final ModelConfig c;
     private final ExpertSource experts;
     private final MatMat mm;
+    private final Attention attn;
     private RouterObserver observer;
     private LayerHook hook;
     private int sequenceId;
@@ -36,6 +37,7 @@ public final class Transformer {
         this.c = model.config();
         this.experts = experts;
         this.mm = mm;
+        this.attn = new Attention(mm.executor());
     }
 
     public Model model() {
@@ -233,8 +235,8 @@ public final class Transformer {
             }
         }
         for (int i = 0; i < n; i++) {
-            Attention.attend(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
-                    s.rowPos[i] + 1, c.heads(), c.kvHeads(), c.headDim(), c.attentionScale(), w.attnSinks(), s.qh, s.scores, s.att[i], 0);
+            attn.attendHeads(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
+                    s.rowPos[i] + 1, c.heads(), c.kvHeads(), c.headDim(), c.attentionScale(), w.attnSinks(), s.att[i], 0);
             s.actQ[i].set(s.att[i], 0, c.qDim());
         }
     }
@@ -294,8 +296,8 @@ public final class Transformer {
             // The cached rows are the keys and also the values: a head's output is its weighted latent (the rotary
             // tail of each output row is not used).
             float[] kc = s.rowKv[i].keys[l];
-            Attention.attend(z.query[i], 0, kc, kc, 0, s.rowPos[i] + 1, heads, 1, width, c.attentionScale(), null,
-                    s.qh, s.scores, s.att[i], 0);
+            attn.attendHeads(z.query[i], 0, kc, kc, 0, s.rowPos[i] + 1, heads, 1, width, c.attentionScale(), null,
+                    s.att[i], 0);
         }
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < n; i++) {

@@ -38,6 +38,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-n", "--n-gen"}, defaultValue = "32", description = "tokens for decode (default: ${DEFAULT-VALUE})")
     int gen;
 
+    @Option(names = {"-d", "--depth"}, defaultValue = "0",
+            description = "tokens already in the KV cache when decode is timed, as llama-bench's -d (default: ${DEFAULT-VALUE})")
+    int depth;
+
     @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "runs of each test (default: ${DEFAULT-VALUE})")
     int reps;
 
@@ -46,10 +50,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (prompt < 1 || gen < 1 || reps < 1) {
-            throw new IllegalArgumentException("-p, -n and -r must be at least 1");
+        if (prompt < 1 || gen < 1 || reps < 1 || depth < 0) {
+            throw new IllegalArgumentException("-p, -n and -r must be at least 1, -d at least 0");
         }
-        try (Engine e = routingFlags.open(opts, Math.max(opts.context, prompt + gen + 1), Math.max(opts.batch(), 1),
+        try (Engine e = routingFlags.open(opts, Math.max(opts.context, Math.max(prompt, depth) + gen + 1), Math.max(opts.batch(), 1),
                 cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
             if (cacheFlags.jfr != null) {
@@ -65,6 +69,15 @@ final class BenchCommand implements Callable<Integer> {
             // One warm-up of each so the JIT has compiled the kernels before timing.
             e.prefill(s, tokens);
             decode(e, s, Math.min(gen, 8));
+            // Decode is timed on its own state holding `depth` random tokens (filled once, untimed).
+            InferenceState deep = depth == 0 ? s : e.newState();
+            if (depth > 0) {
+                int[] context = new int[depth];
+                for (int i = 0; i < depth; i++) {
+                    context[i] = rnd.nextInt(vocab);
+                }
+                e.prefill(deep, context);
+            }
             moed.cache.CacheCounters c0 = e.cache() != null ? e.cache().counters() : null;
             long decodeNanos = 0;
             // The measured decode steps' expert accesses, replayed afterwards through LRU and Belady's optimum.
@@ -79,7 +92,7 @@ final class BenchCommand implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 e.prefill(s, tokens);
                 pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
-                s.reset();
+                deep.rewind(depth);
                 moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
                 if (e.cache() != null) {
                     e.observe((seq, pos, layer, ex, w, k) -> {
@@ -92,7 +105,7 @@ final class BenchCommand implements Callable<Integer> {
                     }, 0);
                 }
                 long t1 = System.nanoTime();
-                decode(e, s, gen);
+                decode(e, deep, gen);
                 long dt = System.nanoTime() - t1;
                 tg.add(gen / (dt / 1e9));
                 decodeNanos += dt;
@@ -109,6 +122,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("kernels", Dot.describe());
             out.put("prefill_tokens", prompt);
             out.put("decode_tokens", gen);
+            out.put("decode_depth", depth);
             out.put("prefill_tokens_per_s", median(pp));
             out.put("decode_tokens_per_s", median(tg));
             out.put("prefill_runs", pp);
@@ -142,7 +156,8 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 System.out.printf("%s (%s), %d threads, %s%n", opts.model().getFileName(), e.model().mainType(), e.threads(), Dot.describe());
                 System.out.printf("pp%-4d %8.1f tokens/s  (runs %s)%n", prompt, median(pp), fmt(pp));
-                System.out.printf("tg%-4d %8.1f tokens/s  (runs %s)%n", gen, median(tg), fmt(tg));
+                System.out.printf("tg%-4d %8.1f tokens/s  (runs %s)%s%n", gen, median(tg), fmt(tg),
+                        depth > 0 ? " after " + depth + " tokens of context" : "");
                 if (out.get("cache") instanceof Map<?, ?> cm) {
                     System.out.printf("decode with the cache: hit rate %.1f%%, stall %.2f ms/token, %.2f MB read/token (%.2f ms/token in all), backing reads at %.2f GB/s%n",
                             100 * (double) cm.get("decode_hit_rate"), (double) cm.get("decode_stall_ms_per_token"),
