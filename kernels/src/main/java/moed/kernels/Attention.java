@@ -114,11 +114,10 @@ public final class Attention implements ParallelExecutor.RangeTask {
     }
 
     /**
-     * Query heads h0..h1-1, which share one key/value head: each cached key and value row is read from memory once
-     * for all of them (reading it once per head made long-context decode memory-bound on re-reads). Per head the
+     * Query heads h0..h1-1, which share one key/value head: each cached key row is read once for all of them, and
+     * their value rows are summed while still in cache. Per head the
      * arithmetic is that of llama.cpp's non-flash path: key dot products over the F16-rounded query (vectors over
-     * the head dimension, summed as a tree), softmax, probabilities rounded to F16, weighted values summed with
-     * the product rounded before the sum.
+     * the head dimension, summed as a tree), softmax, probabilities rounded to F16, values weighted with FMAs.
      */
     private static void run(int h0, int h1, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
                             int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh, float[] scores,
@@ -156,20 +155,52 @@ public final class Attention implements ParallelExecutor.RangeTask {
             } else {
                 softmaxWithSink(scores, j * nPos + from, j * nPos + nPos, sinks[h0 + j]);
             }
-            int o = outOff + (h0 + j) * headDim;
-            java.util.Arrays.fill(out, o, o + headDim, 0f);
         }
-        for (int t = from; t < nPos; t++) {
-            int vo = t * kvDim + kvOff;
-            for (int j = 0; j < nh; j++) {
-                float p = Bytes.roundToF16(scores[j * nPos + t]);
-                int o = outOff + (h0 + j) * headDim;
-                for (int i = 0; i < vectorEnd; i += L) {
-                    FloatVector.fromArray(F, out, o + i).add(FloatVector.fromArray(F, vCache, vo + i).mul(p)).intoArray(out, o + i);
+        // Weighted values: per head, a block of the head dimension accumulates in registers over all positions
+        // (eight vectors at a time), so each value row is read once per head and nothing is stored per position.
+        for (int j = 0; j < nh; j++) {
+            int so = j * nPos;
+            for (int t = from; t < nPos; t++) {
+                scores[so + t] = Bytes.roundToF16(scores[so + t]); // the probabilities weight an F16 V cache
+            }
+            int o = outOff + (h0 + j) * headDim;
+            int i = 0;
+            for (; i + 8 * L <= vectorEnd; i += 8 * L) {
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                for (int t = from; t < nPos; t++) {
+                    FloatVector p = FloatVector.broadcast(F, scores[so + t]);
+                    int vo = t * kvDim + kvOff + i;
+                    a0 = FloatVector.fromArray(F, vCache, vo).fma(p, a0);
+                    a1 = FloatVector.fromArray(F, vCache, vo + L).fma(p, a1);
+                    a2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(p, a2);
+                    a3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(p, a3);
+                    a4 = FloatVector.fromArray(F, vCache, vo + 4 * L).fma(p, a4);
+                    a5 = FloatVector.fromArray(F, vCache, vo + 5 * L).fma(p, a5);
+                    a6 = FloatVector.fromArray(F, vCache, vo + 6 * L).fma(p, a6);
+                    a7 = FloatVector.fromArray(F, vCache, vo + 7 * L).fma(p, a7);
                 }
-                for (int i = vectorEnd; i < headDim; i++) {
-                    out[o + i] += p * vCache[vo + i];
+                a0.intoArray(out, o + i);
+                a1.intoArray(out, o + i + L);
+                a2.intoArray(out, o + i + 2 * L);
+                a3.intoArray(out, o + i + 3 * L);
+                a4.intoArray(out, o + i + 4 * L);
+                a5.intoArray(out, o + i + 5 * L);
+                a6.intoArray(out, o + i + 6 * L);
+                a7.intoArray(out, o + i + 7 * L);
+            }
+            for (; i < vectorEnd; i += L) {
+                FloatVector a = FloatVector.zero(F);
+                for (int t = from; t < nPos; t++) {
+                    a = FloatVector.fromArray(F, vCache, t * kvDim + kvOff + i).fma(FloatVector.broadcast(F, scores[so + t]), a);
                 }
+                a.intoArray(out, o + i);
+            }
+            for (; i < headDim; i++) {
+                float a = 0;
+                for (int t = from; t < nPos; t++) {
+                    a = Math.fma(scores[so + t], vCache[t * kvDim + kvOff + i], a);
+                }
+                out[o + i] = a;
             }
         }
     }
