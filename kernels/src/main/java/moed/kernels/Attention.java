@@ -18,6 +18,8 @@ public final class Attention implements ParallelExecutor.RangeTask {
     private static final int L = Dot.L;
     /** Query heads sharing a key/value head that are computed together (bounds the scratch). */
     private static final int MAX_RUN = 8;
+    /** Positions per tile of the value pass: 128 rows of a 128-wide head are 64 KiB, which stay in L2. */
+    private static final int TILE = 128;
     /** Per worker thread: the F16-rounded queries and the scores of a run of heads (grown as needed). */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
     private final ParallelExecutor executor;
@@ -156,56 +158,76 @@ public final class Attention implements ParallelExecutor.RangeTask {
                 softmaxWithSink(scores, j * nPos + from, j * nPos + nPos, sinks[h0 + j]);
             }
         }
-        // Weighted values: per head, a block of the head dimension accumulates in registers over all positions
-        // (eight vectors at a time), so each value row is read once per head and nothing is stored per position.
+        // Weighted values: positions in tiles of TILE, so a tile's value rows, read from memory once, stay in cache
+        // while every head of the run uses them; per head, eight vectors of the head dimension accumulate in
+        // registers over the tile and are added to the output once per tile.
         for (int j = 0; j < nh; j++) {
             int so = j * nPos;
             for (int t = from; t < nPos; t++) {
                 scores[so + t] = Bytes.roundToF16(scores[so + t]); // the probabilities weight an F16 V cache
             }
             int o = outOff + (h0 + j) * headDim;
-            int i = 0;
-            for (; i + 8 * L <= vectorEnd; i += 8 * L) {
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-                for (int t = from; t < nPos; t++) {
-                    FloatVector p = FloatVector.broadcast(F, scores[so + t]);
-                    int vo = t * kvDim + kvOff + i;
-                    a0 = FloatVector.fromArray(F, vCache, vo).fma(p, a0);
-                    a1 = FloatVector.fromArray(F, vCache, vo + L).fma(p, a1);
-                    a2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(p, a2);
-                    a3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(p, a3);
-                    a4 = FloatVector.fromArray(F, vCache, vo + 4 * L).fma(p, a4);
-                    a5 = FloatVector.fromArray(F, vCache, vo + 5 * L).fma(p, a5);
-                    a6 = FloatVector.fromArray(F, vCache, vo + 6 * L).fma(p, a6);
-                    a7 = FloatVector.fromArray(F, vCache, vo + 7 * L).fma(p, a7);
-                }
-                a0.intoArray(out, o + i);
-                a1.intoArray(out, o + i + L);
-                a2.intoArray(out, o + i + 2 * L);
-                a3.intoArray(out, o + i + 3 * L);
-                a4.intoArray(out, o + i + 4 * L);
-                a5.intoArray(out, o + i + 5 * L);
-                a6.intoArray(out, o + i + 6 * L);
-                a7.intoArray(out, o + i + 7 * L);
-            }
-            for (; i < vectorEnd; i += L) {
-                FloatVector a = FloatVector.zero(F);
-                for (int t = from; t < nPos; t++) {
-                    a = FloatVector.fromArray(F, vCache, t * kvDim + kvOff + i).fma(FloatVector.broadcast(F, scores[so + t]), a);
-                }
-                a.intoArray(out, o + i);
-            }
-            for (; i < headDim; i++) {
-                float a = 0;
-                for (int t = from; t < nPos; t++) {
-                    a = Math.fma(scores[so + t], vCache[t * kvDim + kvOff + i], a);
-                }
-                out[o + i] = a;
+            java.util.Arrays.fill(out, o, o + headDim, 0f);
+        }
+        for (int tile = from; tile < nPos; tile += TILE) {
+            int end = Math.min(nPos, tile + TILE);
+            for (int j = 0; j < nh; j++) {
+                weightValues(scores, j * nPos, tile, end, vCache, kvDim, kvOff, headDim, vectorEnd, out, outOff + (h0 + j) * headDim);
             }
         }
     }
 
-    /** Lane i swapped with lane i ^ d, for d = L/2, L/4, .., 1: the steps of a pairwise (tree) sum. */
+    /** out[o..o+headDim) += sum over t in [from, end) of p[so+t] * V[t]: one head, one tile of positions. */
+    private static void weightValues(float[] p, int so, int from, int end, float[] vCache, int kvDim, int kvOff,
+                                     int headDim, int vectorEnd, float[] out, int o) {
+        int i = 0;
+        for (; i + 8 * L <= vectorEnd; i += 8 * L) {
+            FloatVector a0 = FloatVector.fromArray(F, out, o + i);
+            FloatVector a1 = FloatVector.fromArray(F, out, o + i + L);
+            FloatVector a2 = FloatVector.fromArray(F, out, o + i + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(F, out, o + i + 3 * L);
+            FloatVector a4 = FloatVector.fromArray(F, out, o + i + 4 * L);
+            FloatVector a5 = FloatVector.fromArray(F, out, o + i + 5 * L);
+            FloatVector a6 = FloatVector.fromArray(F, out, o + i + 6 * L);
+            FloatVector a7 = FloatVector.fromArray(F, out, o + i + 7 * L);
+            for (int t = from; t < end; t++) {
+                FloatVector w = FloatVector.broadcast(F, p[so + t]);
+                int vo = t * kvDim + kvOff + i;
+                a0 = FloatVector.fromArray(F, vCache, vo).fma(w, a0);
+                a1 = FloatVector.fromArray(F, vCache, vo + L).fma(w, a1);
+                a2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(w, a2);
+                a3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(w, a3);
+                a4 = FloatVector.fromArray(F, vCache, vo + 4 * L).fma(w, a4);
+                a5 = FloatVector.fromArray(F, vCache, vo + 5 * L).fma(w, a5);
+                a6 = FloatVector.fromArray(F, vCache, vo + 6 * L).fma(w, a6);
+                a7 = FloatVector.fromArray(F, vCache, vo + 7 * L).fma(w, a7);
+            }
+            a0.intoArray(out, o + i);
+            a1.intoArray(out, o + i + L);
+            a2.intoArray(out, o + i + 2 * L);
+            a3.intoArray(out, o + i + 3 * L);
+            a4.intoArray(out, o + i + 4 * L);
+            a5.intoArray(out, o + i + 5 * L);
+            a6.intoArray(out, o + i + 6 * L);
+            a7.intoArray(out, o + i + 7 * L);
+        }
+        for (; i < vectorEnd; i += L) {
+            FloatVector a = FloatVector.fromArray(F, out, o + i);
+            for (int t = from; t < end; t++) {
+                a = FloatVector.fromArray(F, vCache, t * kvDim + kvOff + i).fma(FloatVector.broadcast(F, p[so + t]), a);
+            }
+            a.intoArray(out, o + i);
+        }
+        for (; i < headDim; i++) {
+            float a = out[o + i];
+            for (int t = from; t < end; t++) {
+                a = Math.fma(p[so + t], vCache[t * kvDim + kvOff + i], a);
+            }
+            out[o + i] = a;
+        }
+    }
+
+    /** Lane i swapped with lane i ^ d, for d = 1, 2, .., L/2: the steps of a pairwise (tree) sum. */
     private static final VectorShuffle<Float>[] SWAPS = swaps();
 
     @SuppressWarnings("unchecked")
@@ -213,7 +235,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
         int steps = Integer.numberOfTrailingZeros(L);
         VectorShuffle<Float>[] s = new VectorShuffle[steps];
         for (int k = 0; k < steps; k++) {
-            int d = L >> (k + 1);
+            int d = 1 << k;
             s[k] = VectorShuffle.fromOp(F, i -> i ^ d);
         }
         return s;
