@@ -20,21 +20,14 @@ import jdk.incubator.vector.VectorSpecies;
  * tokens of a prompt and a decode step get the same logits however they are batched.
  *
  * <p>Why it is fast: a row's weights are widened to floats once per call and every weight then feeds a whole vector
- * of tokens with one FMA (an outer product), instead of being widened, multiplied and paired once per token. Two
- * rows share each activation load.
- *
- * <p>Use: the calling thread lays the activations out once ({@link #prepare}: integers transposed to token-minor
- * order, scales beside them); then worker threads compute disjoint row ranges ({@link #rows}) with per-thread
- * scratch. One instance per {@link MatMat}; nothing is allocated per call once the buffers have grown.
+ * of tokens with one FMA (an outer product), instead of being widened, multiplied and paired once per token. Four
+ * rows share each activation load. Used as every {@link Gemm}.
  */
-final class Block32Gemm implements Gemm {
+final class Block32Gemm extends Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
-    private static final int L = Dot.L;
     /** Bytes that widen to one float vector. */
     private static final VectorSpecies<Byte> B = Dot.B;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Rows computed together: each activation vector loaded feeds this many rows. */
-    private static final int ROWS = 4;
     /** Blocks per pass over the eight lanes: 16 blocks of activations are 32 KiB at 16 lanes, so they stay in L1. */
     private static final int CHUNK = 16;
     /** Per worker thread: one row's widened weights and block scales, for two rows. */
@@ -44,33 +37,16 @@ final class Block32Gemm implements Gemm {
     private float[] at = new float[0];
     /** Activation block scales, [group][block][lane]. */
     private float[] sd = new float[0];
-    private int cols;
-    private int groups;
-    /** The call's arguments, for the worker threads (see {@link #run}). */
-    private WeightMatrix m;
-    private int[] which;
-    private int count;
-    private float[][] out;
 
     /** True for the weight types this GEMM computes (others take the per-token kernels). */
     static boolean supports(GgmlType t) {
         return Dot.VECTOR && (t == GgmlType.Q8_0 || t == GgmlType.Q4_0);
     }
 
-    /**
-     * Lays out the Q8 forms of xs[which[t]] (prepared by the caller) for t in 0..count-1 and keeps the call's
-     * arguments for {@link #run}; {@link #release} forgets them.
-     */
+    /** The Q8 forms: integers as floats, [group][k][lane], and block scales, [group][block][lane]. */
     @Override
-    public void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
-        int cols = m.cols();
+    void layOut(Activation[] xs) {
         int nb = cols / 32;
-        this.m = m;
-        this.which = which;
-        this.count = count;
-        this.out = out;
-        this.cols = cols;
-        this.groups = (count + L - 1) / L;
         int atLen = groups * cols * L;
         if (at.length < atLen) {
             at = new float[atLen];
@@ -82,53 +58,20 @@ final class Block32Gemm implements Gemm {
             int atBase = g * cols * L;
             int sdBase = g * nb * L;
             for (int lane = 0; lane < L; lane++) {
-                int t = g * L + lane;
-                if (t >= count) {
-                    for (int k = 0; k < cols; k++) {
-                        at[atBase + k * L + lane] = 0;
-                    }
-                    for (int b = 0; b < nb; b++) {
-                        sd[sdBase + b * L + lane] = 0;
-                    }
-                    continue;
-                }
-                Activation a = xs[which == null ? t : which[t]];
-                short[] q = a.q8s;
+                Activation a = token(xs, g * L + lane);
                 for (int k = 0; k < cols; k++) {
-                    at[atBase + k * L + lane] = q[k];
+                    at[atBase + k * L + lane] = a == null ? 0 : a.q8s[k];
                 }
                 for (int b = 0; b < nb; b++) {
-                    sd[sdBase + b * L + lane] = a.q8Scale[b];
+                    sd[sdBase + b * L + lane] = a == null ? 0 : a.q8Scale[b];
                 }
             }
         }
     }
 
     @Override
-    public void release() {
-        m = null;
-        which = null;
-        out = null;
-    }
-
-    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the prepared activations. */
-    @Override
-    public void run(int from, int to) {
-        WeightMatrix m = this.m;
-        int[] which = this.which;
-        int count = this.count;
-        float[][] out = this.out;
-        Scratch s = SCRATCH.get();
-        s.ensure(cols);
-        for (int r = from; r < to; r += ROWS) {
-            for (int j = 0; j < ROWS; j++) {
-                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row, stored once per row
-                widen(m, s.row[j], s.w[j], s.d[j]);
-            }
-            for (int g = 0; g < groups; g++) {
-                tile(s, g, which, count, out);
-            }
-        }
+    Tile tile() {
+        return SCRATCH.get();
     }
 
     /** One row's weights as float integers (natural order) and its block scales. */
@@ -166,7 +109,9 @@ final class Block32Gemm implements Gemm {
      * accumulator, not eight, and the loop stays small enough for C2 to inline every vector operation in it. The
      * blocks are taken CHUNK at a time so that the activations they read stay in L1 across the eight lanes.
      */
-    private void tile(Scratch s, int g, int[] which, int count, float[][] out) {
+    @Override
+    void compute(Tile tile, int g) {
+        Scratch s = (Scratch) tile;
         float[] a = at;
         float[] w0 = s.w[0];
         float[] w1 = s.w[1];
@@ -221,29 +166,28 @@ final class Block32Gemm implements Gemm {
                 c3.intoArray(acc, ai + 3 * L);
             }
         }
-        int n = Math.min(L, count - g * L);
-        float[] res = s.result;
-        for (int j = ROWS - 1; j >= 0; j--) { // backwards: a repeated last row is stored by its first copy last
+        for (int j = 0; j < ROWS; j++) {
             FloatVector t = FloatVector.zero(F); // the single kernel's final lane-order sum (Dot.sum starts from 0)
             for (int i = 0; i < 8; i++) {
                 t = t.add(FloatVector.fromArray(F, acc, (i * ROWS + j) * L));
             }
-            t.intoArray(res, 0);
-            for (int lane = 0; lane < n; lane++) {
-                int tok = g * L + lane;
-                out[which == null ? tok : which[tok]][s.row[j]] = res[lane];
-            }
+            t.intoArray(s.result, 0);
+            store(g, s.row[j], s.result);
         }
     }
 
-    private static final class Scratch {
-        final int[] row = new int[ROWS];
+    private static final class Scratch extends Tile {
         float[][] w = new float[ROWS][0];
         float[][] d = new float[ROWS][0];
         float[] sc = new float[0];
         final float[] acc = new float[8 * ROWS * L];
-        final float[] result = new float[L];
 
+        @Override
+        void widen(WeightMatrix m, int j) {
+            Block32Gemm.widen(m, row[j], w[j], d[j]);
+        }
+
+        @Override
         void ensure(int cols) {
             if (w[0].length < cols) {
                 for (int j = 0; j < ROWS; j++) {

@@ -1,12 +1,94 @@
 package moed.kernels;
 
 /**
- * A weight format's mat-mat for several tokens at once, bit-identical per (row, token) to its per-token kernel:
- * {@link #prepare} lays the activations out on the calling thread, {@link ParallelExecutor} runs disjoint row
- * ranges on the workers, {@link #release} forgets the call's arguments.
+ * A weight format's mat-mat for several tokens at once whose vector lanes are tokens (groups of {@link #L}), bit-
+ * identical per (row, token) to the format's per-token kernel. The calling thread lays the activations out
+ * ({@link #prepare}); {@link ParallelExecutor} then runs disjoint row ranges on the workers ({@link #run}, in tiles of
+ * {@link #ROWS} rows that share each activation load); {@link #release} forgets the call. One instance per
+ * {@link MatMat}; nothing is allocated per call once the buffers have grown.
  */
-interface Gemm extends ParallelExecutor.RangeTask {
-    void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out);
+abstract class Gemm implements ParallelExecutor.RangeTask {
+    static final int L = Dot.L;
+    /** Rows computed together: each activation vector loaded feeds this many rows. */
+    static final int ROWS = 4;
+    /** The call's arguments, for the worker threads. */
+    WeightMatrix m;
+    int[] which;
+    int count;
+    float[][] out;
+    int cols;
+    /** Groups of L tokens; the last one's padding lanes hold zero activations. */
+    int groups;
 
-    void release();
+    /** Keeps the call's arguments and lays out the activations xs[which[t]] (prepared by the caller). */
+    final void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
+        this.m = m;
+        this.which = which;
+        this.count = count;
+        this.out = out;
+        this.cols = m.cols();
+        this.groups = (count + L - 1) / L;
+        layOut(xs);
+    }
+
+    /** Lays out the prepared forms of every token's activation, token-minor ([group][..][lane]). */
+    abstract void layOut(Activation[] xs);
+
+    /** Per worker thread: the rows of the current tile, widened for the format's inner loop. */
+    abstract static class Tile {
+        final int[] row = new int[ROWS];
+        final float[] result = new float[L];
+
+        /** Grows the buffers for rows of {@code cols} weights. */
+        abstract void ensure(int cols);
+
+        /** Widens {@code row[j]} of m into slot j. */
+        abstract void widen(WeightMatrix m, int j);
+    }
+
+    /** The calling worker thread's tile scratch. */
+    abstract Tile tile();
+
+    /** The tile's rows against the tokens of group g, results stored with {@link #store}. */
+    abstract void compute(Tile tile, int g);
+
+    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the call. */
+    @Override
+    public final void run(int from, int to) {
+        Tile s = tile();
+        s.ensure(cols);
+        for (int r = from; r < to; r += ROWS) {
+            for (int j = 0; j < ROWS; j++) {
+                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row
+                s.widen(m, j);
+            }
+            for (int g = 0; g < groups; g++) {
+                compute(s, g);
+            }
+        }
+    }
+
+    /** Token t's activation (t counted within the call), or null for a padding lane. */
+    final Activation token(Activation[] xs, int t) {
+        return t < count ? xs[which == null ? t : which[t]] : null;
+    }
+
+    final void release() {
+        m = null;
+        which = null;
+        out = null;
+    }
+
+    /**
+     * Writes row {@code row}'s results for the tokens of group g from {@code lanes} (one per token of the group). A
+     * short last tile computes its last row again: the same values, stored again. (The caller stores its vector
+     * into {@code lanes}: a vector passed to a call that is not inlined is boxed.)
+     */
+    final void store(int g, int row, float[] lanes) {
+        int n = Math.min(L, count - g * L);
+        for (int lane = 0; lane < n; lane++) {
+            int t = g * L + lane;
+            out[which == null ? t : which[t]][row] = lanes[lane];
+        }
+    }
 }

@@ -19,17 +19,14 @@ import jdk.incubator.vector.VectorSpecies;
  * term (scale minimums times the activation's integer sums, at most 2^21) is exact in floats too, and the two float
  * products per super-block are then formed in the single kernel's order.
  *
- * <p>Use: as {@link Block32Gemm}: {@link #prepare} on the calling thread, {@link #run} on the workers, {@link #release}.
+ * <p>Used as every {@link Gemm}.
  */
-final class Q4KGemm implements Gemm {
+final class Q4KGemm extends Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
-    private static final int L = Dot.L;
     /** Bytes that widen to one float vector. */
     private static final VectorSpecies<Byte> B = Dot.B;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Rows computed together: each activation vector loaded feeds this many rows. */
-    private static final int ROWS = 4;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** Activation integers, [group][k][lane]; padding lanes are zero. */
@@ -38,28 +35,15 @@ final class Q4KGemm implements Gemm {
     private float[] ad = new float[0];
     /** Per 32 the activation's integer sum, [group][sub-block][lane]. */
     private float[] as = new float[0];
-    private int cols;
-    private int groups;
-    private WeightMatrix m;
-    private int[] which;
-    private int count;
-    private float[][] out;
 
     static boolean supports(GgmlType t) {
         return Dot.VECTOR && t == GgmlType.Q4_K;
     }
 
-    /** Lays out the Q8_K forms of xs[which[t]] (prepared by the caller) and keeps the call's arguments for {@link #run}. */
+    /** The Q8_K forms: integers, super-block scales and per-32 integer sums, each [group][..][lane]. */
     @Override
-    public void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
-        int cols = m.cols();
+    void layOut(Activation[] xs) {
         int nsb = cols / 256;
-        this.m = m;
-        this.which = which;
-        this.count = count;
-        this.out = out;
-        this.cols = cols;
-        this.groups = (count + L - 1) / L;
         if (at.length < groups * cols * L) {
             at = new float[groups * cols * L];
         }
@@ -69,8 +53,7 @@ final class Q4KGemm implements Gemm {
         }
         for (int g = 0; g < groups; g++) {
             for (int lane = 0; lane < L; lane++) {
-                int t = g * L + lane;
-                Activation a = t < count ? xs[which == null ? t : which[t]] : null;
+                Activation a = token(xs, g * L + lane);
                 for (int k = 0; k < cols; k++) {
                     at[(g * cols + k) * L + lane] = a == null ? 0 : a.q8k[k];
                 }
@@ -85,26 +68,8 @@ final class Q4KGemm implements Gemm {
     }
 
     @Override
-    public void release() {
-        m = null;
-        which = null;
-        out = null;
-    }
-
-    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the prepared activations. */
-    @Override
-    public void run(int from, int to) {
-        Scratch s = SCRATCH.get();
-        s.ensure(cols);
-        for (int r = from; r < to; r += ROWS) {
-            for (int j = 0; j < ROWS; j++) {
-                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row, stored once per row
-                widen(m, s.row[j], s.w[j], s.sc[j]);
-            }
-            for (int g = 0; g < groups; g++) {
-                tile(s, g);
-            }
-        }
+    Tile tile() {
+        return SCRATCH.get();
     }
 
     /**
@@ -140,7 +105,9 @@ final class Q4KGemm implements Gemm {
         }
     }
 
-    private void tile(Scratch s, int g) {
+    @Override
+    void compute(Tile tile, int g) {
+        Scratch s = (Scratch) tile;
         float[] a = at;
         float[] w0 = s.w[0];
         float[] w1 = s.w[1];
@@ -198,30 +165,26 @@ final class Q4KGemm implements Gemm {
             t2 = t2.add(da.mul(c2[so]).mul((FloatVector) i2.convert(VectorOperators.I2F, 0)).sub(da.mul(c2[so + 1]).mul(m2)));
             t3 = t3.add(da.mul(c3[so]).mul((FloatVector) i3.convert(VectorOperators.I2F, 0)).sub(da.mul(c3[so + 1]).mul(m3)));
         }
-        store(s, g, 0, t0);
-        store(s, g, 1, t1);
-        store(s, g, 2, t2);
-        store(s, g, 3, t3);
+        t0.intoArray(s.result, 0);
+        store(g, s.row[0], s.result);
+        t1.intoArray(s.result, 0);
+        store(g, s.row[1], s.result);
+        t2.intoArray(s.result, 0);
+        store(g, s.row[2], s.result);
+        t3.intoArray(s.result, 0);
+        store(g, s.row[3], s.result);
     }
 
-    private void store(Scratch s, int g, int j, FloatVector total) {
-        if (j > 0 && s.row[j] == s.row[j - 1]) {
-            return; // a repeated last row
-        }
-        total.intoArray(s.result, 0);
-        int n = Math.min(L, count - g * L);
-        for (int lane = 0; lane < n; lane++) {
-            int t = g * L + lane;
-            out[which == null ? t : which[t]][s.row[j]] = s.result[lane];
-        }
-    }
-
-    private static final class Scratch {
-        final int[] row = new int[ROWS];
+    private static final class Scratch extends Tile {
         float[][] w = new float[ROWS][0];
         float[][] sc = new float[ROWS][0];
-        final float[] result = new float[L];
 
+        @Override
+        void widen(WeightMatrix m, int j) {
+            Q4KGemm.widen(m, row[j], w[j], sc[j]);
+        }
+
+        @Override
         void ensure(int cols) {
             if (w[0].length < cols) {
                 for (int j = 0; j < ROWS; j++) {
