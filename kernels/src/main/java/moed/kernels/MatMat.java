@@ -12,7 +12,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     /** Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link Q4KGemm}) take it. */
-    static final int GEMM_MIN_TOKENS = Integer.getInteger("moed.kernels.gemmMinTokens", 4);
+    static final int GEMM_MIN_TOKENS = 4;
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
     private final Q4KGemm q4k = new Q4KGemm();
