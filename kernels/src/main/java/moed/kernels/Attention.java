@@ -74,7 +74,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
 
     @Override
     public void run(int first, int end) {
-        heads(first, end, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
+        headRange(first, end, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
     }
 
     /**
@@ -93,13 +93,13 @@ public final class Attention implements ParallelExecutor.RangeTask {
      */
     public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
                               int headDim, float scale, float[] sinks, float[] out, int outOff) {
-        heads(0, heads, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
+        headRange(0, heads, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
     }
 
     /** Query heads first..end-1, taken in runs of at most MAX_RUN heads that share a key/value head. */
-    private static void heads(int first, int end, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
-                              int heads, int kvHeads, int headDim, float scale, float[] sinks, float[][] scratch,
-                              float[] out, int outOff) {
+    private static void headRange(int first, int end, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+                                  int heads, int kvHeads, int headDim, float scale, float[] sinks, float[][] scratch,
+                                  float[] out, int outOff) {
         int group = heads / kvHeads;
         if (scratch[0].length < MAX_RUN * headDim) {
             scratch[0] = new float[MAX_RUN * headDim];
@@ -109,7 +109,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
         }
         for (int h = first; h < end; ) {
             int stop = Math.min(Math.min(end, (h / group + 1) * group), h + MAX_RUN);
-            run(h, stop, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, scratch[0],
+            headRun(h, stop, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, scratch[0],
                     scratch[1], out, outOff);
             h = stop;
         }
@@ -121,9 +121,9 @@ public final class Attention implements ParallelExecutor.RangeTask {
      * arithmetic is that of llama.cpp's non-flash path: key dot products over the F16-rounded query (vectors over
      * the head dimension, summed as a tree), softmax, probabilities rounded to F16, values weighted with FMAs.
      */
-    private static void run(int h0, int h1, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
-                            int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh, float[] scores,
-                            float[] out, int outOff) {
+    private static void headRun(int h0, int h1, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+                                int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh,
+                                float[] scores, float[] out, int outOff) {
         int nh = h1 - h0;
         int kvDim = kvHeads * headDim;
         int kvOff = (h0 / (heads / kvHeads)) * headDim;

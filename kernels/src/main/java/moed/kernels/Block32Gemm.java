@@ -15,8 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * weights 2i, 2i+1, 16+2i and 17+2i, see {@link Int16Dot#dot32}), multiplies lane i by the block's scale into
  * float accumulator i, and adds the eight accumulators in lane order at the end. Here the weights and the
  * activation integers are held as floats; a sum of four products of integers below 128 is an integer far below
- * 2^24, so computing it with float FMAs is exact in any order. Eight accumulators per row (one per lane of the
- * single kernel), each a vector over tokens, then repeat the single kernel's float steps lane for lane. So the
+ * 2^24, so computing it with float FMAs is exact in any order. An accumulator per row and lane of the single
+ * kernel, each a vector over tokens, then repeats the single kernel's float steps lane for lane. So the
  * tokens of a prompt and a decode step get the same logits however they are batched.
  *
  * <p>Why it is fast: a row's weights are widened to floats once per call and every weight then feeds a whole vector
@@ -30,7 +30,7 @@ final class Block32Gemm extends Gemm {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Blocks per pass over the eight lanes: 16 blocks of activations are 32 KiB at 16 lanes, so they stay in L1. */
     private static final int CHUNK = 16;
-    /** Per worker thread: one row's widened weights and block scales, for two rows. */
+    /** Per worker thread: the tile's rows widened, their block scales, and the lane accumulators. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** Activation integers, [group][k][lane]: lane = token within a group of L tokens; padding lanes are zero. */
@@ -46,27 +46,8 @@ final class Block32Gemm extends Gemm {
     /** The Q8 forms: integers as floats, [group][k][lane], and block scales, [group][block][lane]. */
     @Override
     void layOut(Activation[] xs) {
-        int nb = cols / 32;
-        int atLen = groups * cols * L;
-        if (at.length < atLen) {
-            at = new float[atLen];
-        }
-        if (sd.length < groups * nb * L) {
-            sd = new float[groups * nb * L];
-        }
-        for (int g = 0; g < groups; g++) {
-            int atBase = g * cols * L;
-            int sdBase = g * nb * L;
-            for (int lane = 0; lane < L; lane++) {
-                Activation a = token(xs, g * L + lane);
-                for (int k = 0; k < cols; k++) {
-                    at[atBase + k * L + lane] = a == null ? 0 : a.q8s[k];
-                }
-                for (int b = 0; b < nb; b++) {
-                    sd[sdBase + b * L + lane] = a == null ? 0 : a.q8Scale[b];
-                }
-            }
-        }
+        at = tokenMinor(at, xs, cols, a -> a.q8s);
+        sd = tokenMinorFloats(sd, xs, cols / 32, a -> a.q8Scale);
     }
 
     @Override

@@ -39,7 +39,7 @@ public final class Dot {
      * methods (FloatVector.fma and the like) then see two vector classes, and C2 boxes the loop-carried vectors of
      * the kernels it compiles afterwards (measured: the Q8_0 kernel allocated a box per block, and decode after a
      * 512-bit prefill ran at 7 instead of 12 tokens/s). 256 by default because the integer kernels are written for
-     * 256-bit lanes ({@link Int16Dot}), and end to end it measured as fast as 512 or faster on an AVX-512 machine.
+     * 256-bit lanes ({@link Int16Dot}): at 512, prefill gains a little and decode runs those kernels boxed.
      */
     static VectorSpecies<Float> floatSpecies(String bits) {
         int max = FloatVector.SPECIES_PREFERRED.vectorBitSize();

@@ -68,6 +68,49 @@ abstract class Gemm implements ParallelExecutor.RangeTask {
         }
     }
 
+    /** One prepared integer form of an activation (its Q8 or Q8_K values). */
+    interface Shorts {
+        short[] of(Activation a);
+    }
+
+    /** One prepared per-block form of an activation (its scales or integer sums). */
+    interface Floats {
+        float[] of(Activation a);
+    }
+
+    /**
+     * The first n values of every token's {@code field}, token-minor: [group][i][lane] at (g * n + i) * L + lane,
+     * zero in padding lanes. Returns {@code dst}, or a larger array when it was too small.
+     */
+    final float[] tokenMinor(float[] dst, Activation[] xs, int n, Shorts field) {
+        float[] d = dst.length < groups * n * L ? new float[groups * n * L] : dst;
+        for (int g = 0; g < groups; g++) {
+            for (int lane = 0; lane < L; lane++) {
+                Activation a = token(xs, g * L + lane);
+                short[] v = a == null ? null : field.of(a);
+                for (int i = 0; i < n; i++) {
+                    d[(g * n + i) * L + lane] = v == null ? 0 : v[i];
+                }
+            }
+        }
+        return d;
+    }
+
+    /** As {@link #tokenMinor}, for a float form. */
+    final float[] tokenMinorFloats(float[] dst, Activation[] xs, int n, Floats field) {
+        float[] d = dst.length < groups * n * L ? new float[groups * n * L] : dst;
+        for (int g = 0; g < groups; g++) {
+            for (int lane = 0; lane < L; lane++) {
+                Activation a = token(xs, g * L + lane);
+                float[] v = a == null ? null : field.of(a);
+                for (int i = 0; i < n; i++) {
+                    d[(g * n + i) * L + lane] = v == null ? 0 : v[i];
+                }
+            }
+        }
+        return d;
+    }
+
     /** Token t's activation (t counted within the call), or null for a padding lane. */
     final Activation token(Activation[] xs, int t) {
         return t < count ? xs[which == null ? t : which[t]] : null;

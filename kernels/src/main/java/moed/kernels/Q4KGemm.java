@@ -43,28 +43,9 @@ final class Q4KGemm extends Gemm {
     /** The Q8_K forms: integers, super-block scales and per-32 integer sums, each [group][..][lane]. */
     @Override
     void layOut(Activation[] xs) {
-        int nsb = cols / 256;
-        if (at.length < groups * cols * L) {
-            at = new float[groups * cols * L];
-        }
-        if (ad.length < groups * nsb * L) {
-            ad = new float[groups * nsb * L];
-            as = new float[groups * nsb * 8 * L];
-        }
-        for (int g = 0; g < groups; g++) {
-            for (int lane = 0; lane < L; lane++) {
-                Activation a = token(xs, g * L + lane);
-                for (int k = 0; k < cols; k++) {
-                    at[(g * cols + k) * L + lane] = a == null ? 0 : a.q8k[k];
-                }
-                for (int b = 0; b < nsb; b++) {
-                    ad[(g * nsb + b) * L + lane] = a == null ? 0 : a.q8kScale[b];
-                }
-                for (int j = 0; j < nsb * 8; j++) {
-                    as[(g * nsb * 8 + j) * L + lane] = a == null ? 0 : a.q8kSum32[j];
-                }
-            }
-        }
+        at = tokenMinor(at, xs, cols, a -> a.q8k);
+        ad = tokenMinorFloats(ad, xs, cols / 256, a -> a.q8kScale);
+        as = tokenMinorFloats(as, xs, cols / 256 * 8, a -> a.q8kSum32);
     }
 
     @Override

@@ -61,10 +61,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             int vocab = e.model().config().vocab();
             SplittableRandom rnd = new SplittableRandom(7);
-            int[] tokens = new int[prompt];
-            for (int i = 0; i < prompt; i++) {
-                tokens[i] = rnd.nextInt(vocab);
-            }
+            int[] tokens = randomTokens(rnd, prompt, vocab);
             InferenceState s = e.newState();
             // One warm-up of each so the JIT has compiled the kernels before timing.
             e.prefill(s, tokens);
@@ -72,11 +69,7 @@ final class BenchCommand implements Callable<Integer> {
             // Decode is timed on its own state holding `depth` random tokens (filled once, untimed).
             InferenceState deep = depth == 0 ? s : e.newState();
             if (depth > 0) {
-                int[] context = new int[depth];
-                for (int i = 0; i < depth; i++) {
-                    context[i] = rnd.nextInt(vocab);
-                }
-                e.prefill(deep, context);
+                e.prefill(deep, randomTokens(rnd, depth, vocab));
             }
             moed.cache.CacheCounters c0 = e.cache() != null ? e.cache().counters() : null;
             long decodeNanos = 0;
@@ -185,6 +178,14 @@ final class BenchCommand implements Callable<Integer> {
         acc[4] += b.bytesLoaded - a.bytesLoaded;
         acc[5] += b.loadNanos - a.loadNanos;
         return acc;
+    }
+
+    private static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = rnd.nextInt(vocab);
+        }
+        return t;
     }
 
     /** n single-token steps, each feeding back the argmax, as a greedy decode does. */
