@@ -40,12 +40,13 @@ public final class Activation {
         this.x = new float[padded];
         this.q8Scale = new float[padded / 32];
         this.q8Sum = new float[padded / 32];
-        this.q8s = new short[padded];
+        this.q8s = new short[padded + Int16Dot.READ_PAST];
         this.f16 = new float[padded];
         int padded256 = (capacity + 255) / 256 * 256;
         this.q8k = new short[padded256];
         this.q8kScale = new float[padded256 / 256];
-        this.q8kSum32 = new float[padded256 / 32];
+        // Padded by 8: the K-quant kernels read the sums of a super-block as one float vector (16 lanes at 512 bits).
+        this.q8kSum32 = new float[padded256 / 32 + 8];
     }
 
     public int length() {

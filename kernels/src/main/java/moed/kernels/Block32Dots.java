@@ -22,11 +22,19 @@ final class Block32Dots {
     private static final VectorSpecies<Short> S = Int16Dot.S;
     private static final VectorSpecies<Byte> B16 = Int16Dot.B16;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Lane i holds 1 << i: ANDed with a broadcast 16-bit mask, lane i keeps its own bit. */
-    private static final short[] LANE_BIT = new short[16];
+    /**
+     * Lane i < 16 holds 1 << i: ANDed with a broadcast 16-bit mask, lane i keeps its own bit. Lanes above (512 bits)
+     * hold 0, so the weights there stay zero (see {@link Int16Dot#widen}).
+     */
+    private static final short[] LANE_BIT = new short[Int16Dot.SL];
+    /** A format's offset in the 16 weight lanes and 0 above, so that lanes above 16 stay zero at 512 bits. */
+    private static final short[] OFFSET_8 = new short[Int16Dot.SL];
+    private static final short[] OFFSET_16 = new short[Int16Dot.SL];
     static {
         for (int i = 0; i < 16; i++) {
             LANE_BIT[i] = (short) (1 << i);
+            OFFSET_8[i] = 8;
+            OFFSET_16[i] = 16;
         }
     }
 
@@ -49,12 +57,13 @@ final class Block32Dots {
     static float q4_0(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8s;
         float[] qd = a.q8Scale;
+        ShortVector offset = ShortVector.fromArray(S, OFFSET_8, 0);
         FloatVector acc = FloatVector.zero(Int16Dot.F);
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 18L;
             ShortVector packed = Int16Dot.widen(s, bo + 2);
-            ShortVector lo = packed.and((short) 0xF).sub((short) 8);
-            ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).sub((short) 8);
+            ShortVector lo = packed.and((short) 0xF).sub(offset);
+            ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).sub(offset);
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
         return Dot.sum(acc);
@@ -83,13 +92,14 @@ final class Block32Dots {
         short[] q = a.q8s;
         float[] qd = a.q8Scale;
         ShortVector laneBit = ShortVector.fromArray(S, LANE_BIT, 0);
+        ShortVector offset = ShortVector.fromArray(S, OFFSET_16, 0);
         FloatVector acc = FloatVector.zero(Int16Dot.F);
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 22L;
             int qh = s.get(Bytes.LE_INT, bo + 2);
             ShortVector packed = Int16Dot.widen(s, bo + 6);
-            ShortVector lo = packed.and((short) 0xF).or(fifthBits(qh, laneBit)).sub((short) 16);
-            ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit)).sub((short) 16);
+            ShortVector lo = packed.and((short) 0xF).or(fifthBits(qh, laneBit)).sub(offset);
+            ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit)).sub(offset);
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
         return Dot.sum(acc);

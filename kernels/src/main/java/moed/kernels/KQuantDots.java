@@ -3,9 +3,13 @@ package moed.kernels;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Fused dot products for the K-quant super-blocks (256 weights: Q4_K, Q5_K, Q6_K) against Q8_K activations
@@ -22,6 +26,10 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class KQuantDots {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Short> S = Int16Dot.S;
+    private static final VectorSpecies<Integer> I = Int16Dot.I;
+    /** Weights per short vector: 16 at 256 bits, 32 at 512 (see {@link Int16Dot}). */
+    private static final int SL = Int16Dot.SL;
 
     private KQuantDots() {
     }
@@ -39,54 +47,67 @@ final class KQuantDots {
             long bo = off + b * 144L;
             long sc8 = s.get(Bytes.LE_LONG, bo + 4);
             int sc4 = s.get(Bytes.LE_INT, bo + 12);
-            IntVector acc = IntVector.zero(Int16Dot.I);
+            long scales = scalesK4(sc8, sc4);
+            IntVector acc = IntVector.zero(I);
             int xb = b * 256;
             for (int j = 0; j < 4; j++) {
-                // Int16Dot's steps written out: called from here they can lose inlining to an earlier standalone
-                // compilation ("already compiled into a big method"), and vectors across a call run boxed.
-                ShortVector p0 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 16 + 32L * j, LE)
-                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                ShortVector p1 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 32 + 32L * j, LE)
-                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                // Sub-blocks 2j (low nibbles) and 2j+1 (high nibbles) of these 32 bytes: one vector each at 512
+                // bits, two at 256 whose products share 16-bit lanes (one sum of two fits).
+                long qs = bo + 16 + 32L * j;
                 int o = xb + 64 * j;
-                ShortVector lo = p0.and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o))
-                        .add(p1.and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 16)));
-                ShortVector hi = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))
-                        .add(p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(Int16Dot.S, q, o + 48)));
+                ShortVector p0 = Int16Dot.widenAll(s, qs);
+                ShortVector lo = p0.and((short) 0xF).mul(ShortVector.fromArray(S, q, o));
+                ShortVector hi = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(S, q, o + 32));
+                if (!Int16Dot.WIDE) {
+                    ShortVector p1 = Int16Dot.widenAll(s, qs + 16);
+                    lo = lo.add(p1.and((short) 0xF).mul(ShortVector.fromArray(S, q, o + 16)));
+                    hi = hi.add(p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).mul(ShortVector.fromArray(S, q, o + 48)));
+                }
                 IntVector l32 = lo.reinterpretAsInts();
                 IntVector h32 = hi.reinterpretAsInts();
                 acc = acc.add(l32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(l32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j)));
+                        .add(l32.lanewise(VectorOperators.ASHR, 16)).mul((int) (scales >>> (16 * j)) & 0xFF));
                 acc = acc.add(h32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(h32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j + 1)));
+                        .add(h32.lanewise(VectorOperators.ASHR, 16)).mul((int) (scales >>> (16 * j + 8)) & 0xFF));
             }
             total += superBlock(s, bo, acc.reduceLanes(VectorOperators.ADD), sc8, sc4, a, b);
         }
         return total;
     }
 
-    /** d * da * sum - dmin * da * sum_j(min_j * asum_j): one Q4_K/Q5_K super-block from its integer dot. */
+    /**
+     * d * da * sum - dmin * da * sum_j(min_j * asum_j): one Q4_K/Q5_K super-block from its integer dot. The minimums'
+     * dot runs as one short float vector: each product is below 2^18 and their sum below 2^24, so it is exact in
+     * floats in any order, and equal to the integer dot (eight scalar multiply-adds with their unpacking cost more
+     * than the super-block's vector work).
+     */
     private static float superBlock(MemorySegment s, long bo, int sum, long sc8, int sc4, Activation a, int b) {
-        int mins = 0;
-        for (int j = 0; j < 8; j++) {
-            mins += minK4(sc8, sc4, j) * (int) a.q8kSum32[b * 8 + j];
-        }
+        // Eight bytes in the low half of a 128-bit vector, zeros above (C2 has no one-lane vectors, so no 64-bit one).
+        ByteVector mins = LongVector.zero(LongVector.SPECIES_128).withLane(0, minsK4(sc8, sc4)).reinterpretAsBytes();
+        FloatVector m = (FloatVector) mins.convertShape(VectorOperators.B2F, Int16Dot.F, 0);
+        int minDot = (int) m.mul(FloatVector.fromArray(Int16Dot.F, a.q8kSum32, b * 8)).reduceLanes(VectorOperators.ADD);
         float da = a.q8kScale[b];
-        return Bytes.f16(s, bo) * da * sum - Bytes.f16(s, bo + 2) * da * mins;
+        return Bytes.f16(s, bo) * da * sum - Bytes.f16(s, bo + 2) * da * minDot;
     }
 
     /**
-     * Q4_K sub-block i's 6-bit scale from its 12 packed scale bytes, given as bytes 0-7 (a long) and 8-11 (an int):
-     * the same values as {@link Dequantize#scaleMinK4}, without a memory read per value.
+     * The eight 6-bit Q4_K/Q5_K sub-block scales, byte j of the result scale j, from the 12 packed scale bytes given
+     * as bytes 0-7 (a long) and 8-11 (an int): scales 0-3 are the low six bits of bytes 0-3; scales 4-7 take their
+     * low four bits from the low nibbles of bytes 8-11 and their top two from the top bits of bytes 0-3.
      */
-    static int scaleK4(long b0to7, int b8to11, int i) {
-        return i < 4 ? (int) (b0to7 >>> (8 * i)) & 63
-                : ((b8to11 >>> (8 * (i - 4))) & 0xF) | ((int) (b0to7 >>> (8 * (i - 4) + 6)) & 3) << 4;
+    static long scalesK4(long b0to7, int b8to11) {
+        int low = (int) b0to7;
+        int first = low & 0x3F3F3F3F;
+        int second = (b8to11 & 0x0F0F0F0F) | ((low >>> 2) & 0x30303030);
+        return (first & 0xFFFFFFFFL) | ((long) second << 32);
     }
 
-    static int minK4(long b0to7, int b8to11, int i) {
-        return i < 4 ? (int) (b0to7 >>> (8 * (i + 4))) & 63
-                : ((b8to11 >>> (8 * (i - 4) + 4)) & 0xF) | ((int) (b0to7 >>> (8 * i + 6)) & 3) << 4;
+    /** The eight minimums, packed as {@link #scalesK4}: from bytes 4-7 and the high nibbles of bytes 8-11. */
+    static long minsK4(long b0to7, int b8to11) {
+        int high = (int) (b0to7 >>> 32);
+        int first = high & 0x3F3F3F3F;
+        int second = ((b8to11 >>> 4) & 0x0F0F0F0F) | ((high >>> 2) & 0x30303030);
+        return (first & 0xFFFFFFFFL) | ((long) second << 32);
     }
 
     // block_q5_K { half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; }: Q4_K's layout plus a
@@ -99,33 +120,35 @@ final class KQuantDots {
             long bo = off + b * 176L;
             long sc8 = s.get(Bytes.LE_LONG, bo + 4);
             int sc4 = s.get(Bytes.LE_INT, bo + 12);
-            ShortVector h0 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 16, LE).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-            ShortVector h1 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 32, LE).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-            IntVector acc = IntVector.zero(Int16Dot.I);
+            long scales = scalesK4(sc8, sc4);
+            ShortVector h0 = Int16Dot.widenAll(s, bo + 16);
+            ShortVector h1 = Int16Dot.WIDE ? h0 : Int16Dot.widenAll(s, bo + 32);
+            IntVector acc = IntVector.zero(I);
             int xb = b * 256;
             for (int j = 0; j < 4; j++) {
-                ShortVector p0 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 48 + 32L * j, LE)
-                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                ShortVector p1 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 64 + 32L * j, LE)
-                        .convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                long qs = bo + 48 + 32L * j;
                 int o = xb + 64 * j;
                 int lb = 2 * j;
+                ShortVector p0 = Int16Dot.widenAll(s, qs);
                 ShortVector lo = p0.and((short) 0xF).or(h0.lanewise(VectorOperators.LSHR, lb).and((short) 1).lanewise(VectorOperators.LSHL, 4))
-                        .mul(ShortVector.fromArray(Int16Dot.S, q, o))
-                        .add(p1.and((short) 0xF).or(h1.lanewise(VectorOperators.LSHR, lb).and((short) 1).lanewise(VectorOperators.LSHL, 4))
-                                .mul(ShortVector.fromArray(Int16Dot.S, q, o + 16)));
+                        .mul(ShortVector.fromArray(S, q, o));
                 ShortVector hi = p0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF)
                         .or(h0.lanewise(VectorOperators.LSHR, lb + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
-                        .mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))
-                        .add(p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF)
-                                .or(h1.lanewise(VectorOperators.LSHR, lb + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
-                                .mul(ShortVector.fromArray(Int16Dot.S, q, o + 48)));
+                        .mul(ShortVector.fromArray(S, q, o + 32));
+                if (!Int16Dot.WIDE) {
+                    ShortVector p1 = Int16Dot.widenAll(s, qs + 16);
+                    lo = lo.add(p1.and((short) 0xF).or(h1.lanewise(VectorOperators.LSHR, lb).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                            .mul(ShortVector.fromArray(S, q, o + 16)));
+                    hi = hi.add(p1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF)
+                            .or(h1.lanewise(VectorOperators.LSHR, lb + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                            .mul(ShortVector.fromArray(S, q, o + 48)));
+                }
                 IntVector l32 = lo.reinterpretAsInts();
                 IntVector h32 = hi.reinterpretAsInts();
                 acc = acc.add(l32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(l32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j)));
+                        .add(l32.lanewise(VectorOperators.ASHR, 16)).mul((int) (scales >>> (16 * j)) & 0xFF));
                 acc = acc.add(h32.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(h32.lanewise(VectorOperators.ASHR, 16)).mul(scaleK4(sc8, sc4, 2 * j + 1)));
+                        .add(h32.lanewise(VectorOperators.ASHR, 16)).mul((int) (scales >>> (16 * j + 8)) & 0xFF));
             }
             total += superBlock(s, bo, acc.reduceLanes(VectorOperators.ADD), sc8, sc4, a, b);
         }
@@ -135,34 +158,46 @@ final class KQuantDots {
     // block_q6_K { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; }: in each 128-weight half, byte l of
     // ql/qh carries weights l, l+32, l+64, l+96; 4 low bits from ql, 2 high bits from qh, offset 32.
     // Against Q8_K activations in integers, the steps written out (see q4_k): each 16 weights have their own
-    // signed scale, so the 16-bit products are paired into int lanes and scaled 16 weights at a time.
+    // signed scale, so the 16-bit products are paired into int lanes and scaled 16 weights at a time. At 512 bits
+    // a vector covers l = 0..31, two scales: int lanes 0-7 take the first, 8-15 the second.
     static float q6_k(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8k;
+        VectorMask<Integer> secondScale = VectorMask.fromLong(I, 0xFF00L);
         float total = 0;
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 210L;
-            IntVector acc = IntVector.zero(Int16Dot.I);
+            IntVector acc = IntVector.zero(I);
             for (int n = 0; n < 2; n++) {
                 long scales = s.get(Bytes.LE_LONG, bo + 192 + 8L * n);
-                for (int l = 0; l < 32; l += 16) {
+                for (int l = 0; l < 32; l += SL) {
                     long ql = bo + 64L * n + l;
                     int o = b * 256 + n * 128 + l;
                     long sc = scales >>> (l / 2);
-                    ShortVector a0 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, ql, LE).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                    ShortVector a1 = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, ql + 32, LE).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                    ShortVector h = (ShortVector) ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 128 + 32L * n + l, LE).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                    ShortVector a0 = Int16Dot.widenAll(s, ql);
+                    ShortVector a1 = Int16Dot.widenAll(s, ql + 32);
+                    ShortVector h = Int16Dot.widenAll(s, bo + 128 + 32L * n + l);
                     IntVector p1 = a0.and((short) 0xF).or(h.and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32)
-                            .mul(ShortVector.fromArray(Int16Dot.S, q, o)).reinterpretAsInts();
+                            .mul(ShortVector.fromArray(S, q, o)).reinterpretAsInts();
                     IntVector p2 = a1.and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 2).and((short) 0x30)).sub((short) 32)
-                            .mul(ShortVector.fromArray(Int16Dot.S, q, o + 32)).reinterpretAsInts();
+                            .mul(ShortVector.fromArray(S, q, o + 32)).reinterpretAsInts();
                     IntVector p3 = a0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(h.and((short) 0x30)).sub((short) 32)
-                            .mul(ShortVector.fromArray(Int16Dot.S, q, o + 64)).reinterpretAsInts();
+                            .mul(ShortVector.fromArray(S, q, o + 64)).reinterpretAsInts();
                     IntVector p4 = a1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(h.lanewise(VectorOperators.ASHR, 2).and((short) 0x30))
-                            .sub((short) 32).mul(ShortVector.fromArray(Int16Dot.S, q, o + 96)).reinterpretAsInts();
-                    acc = acc.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16)).mul((byte) sc));
-                    acc = acc.add(p2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p2.lanewise(VectorOperators.ASHR, 16)).mul((byte) (sc >>> 16)));
-                    acc = acc.add(p3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p3.lanewise(VectorOperators.ASHR, 16)).mul((byte) (sc >>> 32)));
-                    acc = acc.add(p4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p4.lanewise(VectorOperators.ASHR, 16)).mul((byte) (sc >>> 48)));
+                            .sub((short) 32).mul(ShortVector.fromArray(S, q, o + 96)).reinterpretAsInts();
+                    IntVector s1 = IntVector.broadcast(I, (byte) sc);
+                    IntVector s2 = IntVector.broadcast(I, (byte) (sc >>> 16));
+                    IntVector s3 = IntVector.broadcast(I, (byte) (sc >>> 32));
+                    IntVector s4 = IntVector.broadcast(I, (byte) (sc >>> 48));
+                    if (Int16Dot.WIDE) {
+                        s1 = s1.blend((byte) (sc >>> 8), secondScale);
+                        s2 = s2.blend((byte) (sc >>> 24), secondScale);
+                        s3 = s3.blend((byte) (sc >>> 40), secondScale);
+                        s4 = s4.blend((byte) (sc >>> 56), secondScale);
+                    }
+                    acc = acc.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16)).mul(s1));
+                    acc = acc.add(p2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p2.lanewise(VectorOperators.ASHR, 16)).mul(s2));
+                    acc = acc.add(p3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p3.lanewise(VectorOperators.ASHR, 16)).mul(s3));
+                    acc = acc.add(p4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p4.lanewise(VectorOperators.ASHR, 16)).mul(s4));
                 }
             }
             total += Bytes.f16(s, bo + 208) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);

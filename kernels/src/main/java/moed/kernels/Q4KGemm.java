@@ -70,9 +70,11 @@ final class Q4KGemm extends Gemm {
             int so = b * 18;
             sc[so] = Bytes.f16(seg, bo);
             sc[so + 1] = Bytes.f16(seg, bo + 2);
+            long scales = KQuantDots.scalesK4(sc8, sc4);
+            long mins = KQuantDots.minsK4(sc8, sc4);
             for (int j = 0; j < 8; j++) {
-                sc[so + 2 + j] = KQuantDots.scaleK4(sc8, sc4, j);
-                sc[so + 10 + j] = KQuantDots.minK4(sc8, sc4, j);
+                sc[so + 2 + j] = (int) (scales >>> (8 * j)) & 0xFF;
+                sc[so + 10 + j] = (int) (mins >>> (8 * j)) & 0xFF;
             }
             for (int j = 0; j < 4; j++) {
                 int o = b * 256 + 64 * j;

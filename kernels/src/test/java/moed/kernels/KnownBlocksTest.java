@@ -170,9 +170,11 @@ class KnownBlocksTest {
                 }
                 long lo = m.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
                 int hi = m.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 8);
+                long scales = KQuantDots.scalesK4(lo, hi);
+                long mins = KQuantDots.minsK4(lo, hi);
                 for (int j = 0; j < 8; j++) {
-                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, false), KQuantDots.scaleK4(lo, hi, j));
-                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, true), KQuantDots.minK4(lo, hi, j));
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, false), (int) (scales >>> (8 * j)) & 0xFF);
+                    org.junit.jupiter.api.Assertions.assertEquals(Dequantize.scaleMinK4(m, 0, j, true), (int) (mins >>> (8 * j)) & 0xFF);
                 }
             }
         }
