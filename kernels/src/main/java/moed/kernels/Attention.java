@@ -133,19 +133,26 @@ public final class Attention implements ParallelExecutor.RangeTask {
             }
         }
         int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
+        // Key dots in the 16 canonical lanes (see Dot.CANON: two vectors below 512 bits), so scores do not depend
+        // on the vector width.
+        int keyEnd = Dot.VECTOR ? headDim / Dot.CANON * Dot.CANON : 0;
         for (int t = from; t < nPos; t++) {
             int ko = t * kvDim + kvOff;
             for (int j = 0; j < nh; j++) {
                 int qo = j * headDim;
                 float s = 0;
-                if (vectorEnd > 0) {
-                    FloatVector acc = FloatVector.zero(F);
-                    for (int i = 0; i < vectorEnd; i += L) {
-                        acc = FloatVector.fromArray(F, qh, qo + i).fma(FloatVector.fromArray(F, kCache, ko + i), acc);
+                if (keyEnd > 0) {
+                    FloatVector lo = FloatVector.zero(F);
+                    FloatVector hi = lo;
+                    for (int i = 0; i < keyEnd; i += Dot.CANON) {
+                        lo = FloatVector.fromArray(F, qh, qo + i).fma(FloatVector.fromArray(F, kCache, ko + i), lo);
+                        if (L < Dot.CANON) {
+                            hi = FloatVector.fromArray(F, qh, qo + i + L).fma(FloatVector.fromArray(F, kCache, ko + i + L), hi);
+                        }
                     }
-                    s = treeSum(acc);
+                    s = treeSum16(lo, hi);
                 }
-                for (int i = vectorEnd; i < headDim; i++) {
+                for (int i = keyEnd; i < headDim; i++) {
                     s += qh[qo + i] * kCache[ko + i];
                 }
                 scores[j * nPos + t] = s * scale;
@@ -227,30 +234,36 @@ public final class Attention implements ParallelExecutor.RangeTask {
         }
     }
 
-    /** Lane i swapped with lane i ^ d, for d = 1, 2, .., L/2: the steps of a pairwise (tree) sum. */
+    /** Lane i swapped with lane i ^ d, for d = 1, 2, 4: the steps of a pairwise (tree) sum of eight lanes. */
     private static final VectorShuffle<Float>[] SWAPS = swaps();
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Float>[] swaps() {
-        int steps = Integer.numberOfTrailingZeros(L);
-        VectorShuffle<Float>[] s = new VectorShuffle[steps];
-        for (int k = 0; k < steps; k++) {
+        VectorShuffle<Float>[] s = new VectorShuffle[4];
+        for (int k = 0; k < s.length; k++) {
             int d = 1 << k;
-            s[k] = VectorShuffle.fromOp(F, i -> i ^ d);
+            s[k] = VectorShuffle.fromOp(F, i -> (i ^ d) % L);
         }
         return s;
     }
 
     /**
-     * The sum of a vector's lanes as a fixed pairwise tree (log2 L shuffles and adds, instead of extracting every
-     * lane): a key dot product is reduced once per cached position, where the lane-by-lane sum cost more than the
-     * products. Deterministic: the same adds in the same order whether interpreted or compiled.
+     * The sum of the 16 canonical lanes ({@code hi}: lanes 8-15 below 512 bits) as a fixed pairwise tree: each eight
+     * summed with log2(8) shuffles and adds, then the two eights added (instead of extracting every lane: a key dot
+     * product is reduced once per cached position, where the lane-by-lane sum cost more than the products). The
+     * same adds in the same order at both widths, interpreted or compiled.
      */
-    private static float treeSum(FloatVector v) {
-        for (VectorShuffle<Float> swap : SWAPS) {
-            v = v.add(v.rearrange(swap));
+    private static float treeSum16(FloatVector lo, FloatVector hi) {
+        for (int k = 0; k < 3; k++) {
+            lo = lo.add(lo.rearrange(SWAPS[k]));
+            if (L < Dot.CANON) {
+                hi = hi.add(hi.rearrange(SWAPS[k]));
+            }
         }
-        return v.lane(0);
+        if (L < Dot.CANON) {
+            return lo.lane(0) + hi.lane(0);
+        }
+        return lo.add(lo.rearrange(SWAPS[3])).lane(0);
     }
 
     private static void softmaxWithSink(float[] x, int from, int to, float sink) {

@@ -50,7 +50,7 @@ final class Block32Dots {
             long bo = off + b * 34L;
             acc = Int16Dot.scaled(Int16Dot.dot32(Int16Dot.widen(s, bo + 2), Int16Dot.widen(s, bo + 18), q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc);
+        return Dot.sum8(acc);
     }
 
     // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j+16 (high), offset 8.
@@ -66,7 +66,7 @@ final class Block32Dots {
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).sub(offset);
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc);
+        return Dot.sum8(acc);
     }
 
     // block_q4_1 { half d; half m; uint8 qs[16]; }: w = d*q + m with q in 0..15, nibbles ordered as in Q4_0.
@@ -84,7 +84,7 @@ final class Block32Dots {
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc) + mins;
+        return Dot.sum8(acc) + mins;
     }
 
     // block_q5_0 { half d; uint32 qh; uint8 qs[16]; }: bit j of qh is weight j's fifth bit; offset 16.
@@ -102,7 +102,7 @@ final class Block32Dots {
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit)).sub(offset);
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc);
+        return Dot.sum8(acc);
     }
 
     // block_q5_1 { half d; half m; uint32 qh; uint8 qs[16]; }: w = d*q + m with q in 0..31.
@@ -122,7 +122,7 @@ final class Block32Dots {
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit));
             acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc) + mins;
+        return Dot.sum8(acc) + mins;
     }
 
     /**
@@ -144,7 +144,7 @@ final class Block32Dots {
             long bo = off + b * 18L;
             acc = Int16Dot.scaled(lookupBlock(s, bo + 2, table, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
         }
-        return Dot.sum(acc);
+        return Dot.sum8(acc);
     }
 
     static float mxfp4(MemorySegment s, long off, Activation a, int blocks) {
@@ -157,7 +157,7 @@ final class Block32Dots {
             float d = Dequantize.e8m0Half(Bytes.u8(s, bo)) * qd[b];
             acc = Int16Dot.scaled(lookupBlock(s, bo + 1, table, q, b * 32), d, acc);
         }
-        return Dot.sum(acc);
+        return Dot.sum8(acc);
     }
 
     /** One lookup block's integer dot: low nibbles are weights 0..15, high nibbles 16..31. */

@@ -148,7 +148,7 @@ final class Block32Gemm extends Gemm {
             }
         }
         for (int j = 0; j < ROWS; j++) {
-            FloatVector t = FloatVector.zero(F); // the single kernel's final lane-order sum (Dot.sum starts from 0)
+            FloatVector t = FloatVector.zero(F); // the single kernel's final lane-order sum (Dot.sum8 starts from 0)
             for (int i = 0; i < 8; i++) {
                 t = t.add(FloatVector.fromArray(F, acc, (i * ROWS + j) * L));
             }

@@ -8,6 +8,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -135,22 +136,25 @@ public final class Dot {
         FloatVector a3 = a0;
         FloatVector b3 = a0;
         int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
+        // The canonical 16 lanes (see sum16): a (and b below 512 bits) per token.
+        for (; i + CANON <= n; i += CANON) {
             FloatVector w = halvesToFloats(s, off + i * 2L);
-            FloatVector v = halvesToFloats(s, off + (i + L) * 2L);
             a0 = w.fma(FloatVector.fromArray(F, x0, i), a0);
-            b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
             a1 = w.fma(FloatVector.fromArray(F, x1, i), a1);
-            b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
             a2 = w.fma(FloatVector.fromArray(F, x2, i), a2);
-            b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
             a3 = w.fma(FloatVector.fromArray(F, x3, i), a3);
-            b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+            if (L < CANON) {
+                FloatVector v = halvesToFloats(s, off + (i + L) * 2L);
+                b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
+                b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
+                b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
+                b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+            }
         }
-        out[0] = f16Tail(sum(a0.add(b0)), s, off, x0, i, n);
-        out[1] = f16Tail(sum(a1.add(b1)), s, off, x1, i, n);
-        out[2] = f16Tail(sum(a2.add(b2)), s, off, x2, i, n);
-        out[3] = f16Tail(sum(a3.add(b3)), s, off, x3, i, n);
+        out[0] = f16Tail(sum16(a0, b0), s, off, x0, i, n);
+        out[1] = f16Tail(sum16(a1, b1), s, off, x1, i, n);
+        out[2] = f16Tail(sum16(a2, b2), s, off, x2, i, n);
+        out[3] = f16Tail(sum16(a3, b3), s, off, x3, i, n);
     }
 
     private static float f16Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
@@ -170,22 +174,25 @@ public final class Dot {
         FloatVector a3 = a0;
         FloatVector b3 = a0;
         int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
+        // The canonical 16 lanes (see sum16): a (and b below 512 bits) per token.
+        for (; i + CANON <= n; i += CANON) {
             FloatVector w = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE);
-            FloatVector v = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE);
             a0 = w.fma(FloatVector.fromArray(F, x0, i), a0);
-            b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
             a1 = w.fma(FloatVector.fromArray(F, x1, i), a1);
-            b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
             a2 = w.fma(FloatVector.fromArray(F, x2, i), a2);
-            b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
             a3 = w.fma(FloatVector.fromArray(F, x3, i), a3);
-            b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+            if (L < CANON) {
+                FloatVector v = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE);
+                b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
+                b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
+                b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
+                b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
+            }
         }
-        out[0] = f32Tail(sum(a0.add(b0)), s, off, x0, i, n);
-        out[1] = f32Tail(sum(a1.add(b1)), s, off, x1, i, n);
-        out[2] = f32Tail(sum(a2.add(b2)), s, off, x2, i, n);
-        out[3] = f32Tail(sum(a3.add(b3)), s, off, x3, i, n);
+        out[0] = f32Tail(sum16(a0, b0), s, off, x0, i, n);
+        out[1] = f32Tail(sum16(a1, b1), s, off, x1, i, n);
+        out[2] = f32Tail(sum16(a2, b2), s, off, x2, i, n);
+        out[3] = f32Tail(sum16(a3, b3), s, off, x3, i, n);
     }
 
     private static float f32Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
@@ -243,13 +250,32 @@ public final class Dot {
     }
 
     /**
-     * Adds a vector's lanes in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified, and the
-     * interpreter and the JIT-compiled intrinsic round differently, so the same row could give two results in
-     * one run, and greedy tokens could depend on when the JIT kicked in. Once per row, the cost is nothing.
+     * Results must not depend on the vector width (greedy tokens are the same at 256 and 512 bits), so every float
+     * kernel accumulates in the same 16 logical lanes: element e of a chunk of 16 in lane e, as two 8-lane vectors
+     * at 256 bits (lanes 0-7 and 8-15) or one at 512, and reduces them with {@link #sum16}. Each lane then sees the
+     * same FMAs in the same order at both widths.
      */
-    static float sum(FloatVector v) {
+    static final int CANON = 16;
+    private static final VectorShuffle<Float> SWAP_HALVES = VECTOR && L == CANON ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
+
+    /**
+     * The 16 canonical lanes' sum: lane k + lane k+8 for k = 0..7, then those eight added in order. {@code hi} holds
+     * lanes 8-15 below 512 bits; at 512 {@code lo} holds all 16 and {@code hi} is unused.
+     */
+    static float sum16(FloatVector lo, FloatVector hi) {
+        FloatVector folded = L < CANON ? lo.add(hi) : lo.add(lo.rearrange(SWAP_HALVES));
+        return sum8(folded);
+    }
+
+    /**
+     * Lanes 0-7 added in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified, and the interpreter and
+     * the JIT-compiled intrinsic round differently, so the same row could give two results in one run, and greedy
+     * tokens could depend on when the JIT kicked in. Once per row, the cost is nothing. Eight lanes at any width: the
+     * 32-weight-block kernels keep their sums in lanes 0-7 (see {@link Int16Dot}), the float kernels fold theirs there.
+     */
+    static float sum8(FloatVector v) {
         float s = 0;
-        for (int i = 0; i < v.length(); i++) {
+        for (int i = 0; i < 8; i++) {
             s += v.lane(i);
         }
         return s;
@@ -261,12 +287,14 @@ public final class Dot {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int i = 0;
-        // Two accumulators hide the FMA latency; more buys nothing on a memory-bound loop.
-        for (; i + 2 * L <= n; i += 2 * L) {
+        // The canonical 16 lanes (see sum16); below 512 bits their two halves also hide the FMA latency.
+        for (; i + CANON <= n; i += CANON) {
             acc0 = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE).fma(FloatVector.fromArray(F, x, i), acc0);
-            acc1 = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE).fma(FloatVector.fromArray(F, x, i + L), acc1);
+            if (L < CANON) {
+                acc1 = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE).fma(FloatVector.fromArray(F, x, i + L), acc1);
+            }
         }
-        float sum = sum(acc0.add(acc1));
+        float sum = sum16(acc0, acc1);
         for (; i < n; i++) {
             sum += s.get(Bytes.LE_FLOAT, off + i * 4L) * x[i];
         }
@@ -291,26 +319,36 @@ public final class Dot {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
+        for (; i + CANON <= n; i += CANON) {
             acc0 = halvesToFloats(s, off + i * 2L).fma(FloatVector.fromArray(F, xh, i), acc0);
-            acc1 = halvesToFloats(s, off + (i + L) * 2L).fma(FloatVector.fromArray(F, xh, i + L), acc1);
+            if (L < CANON) {
+                acc1 = halvesToFloats(s, off + (i + L) * 2L).fma(FloatVector.fromArray(F, xh, i + L), acc1);
+            }
         }
-        float sum = sum(acc0.add(acc1));
+        float sum = sum16(acc0, acc1);
         for (; i < n; i++) {
             sum += Bytes.f16(s, off + i * 2L) * xh[i];
         }
         return sum;
     }
 
+    /** L bf16 values widened to floats: the 16 bits become a float's top half. */
+    static FloatVector bf16ToFloats(MemorySegment s, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(H, s, off, LE).convertShape(VectorOperators.S2I, I.withShape(F.vectorShape()), 0);
+        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
     static float bf16(MemorySegment s, long off, float[] x, int n) {
-        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = acc0;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(H, s, off + i * 2L, LE).convertShape(VectorOperators.S2I, I.withShape(F.vectorShape()), 0);
-            FloatVector w = h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            acc = w.fma(FloatVector.fromArray(F, x, i), acc);
+        for (; i + CANON <= n; i += CANON) {
+            acc0 = bf16ToFloats(s, off + i * 2L).fma(FloatVector.fromArray(F, x, i), acc0);
+            if (L < CANON) {
+                acc1 = bf16ToFloats(s, off + (i + L) * 2L).fma(FloatVector.fromArray(F, x, i + L), acc1);
+            }
         }
-        float sum = sum(acc);
+        float sum = sum16(acc0, acc1);
         for (; i < n; i++) {
             sum += Bytes.bf16(s, off + i * 2L) * x[i];
         }

@@ -97,7 +97,7 @@ public final class KernelBenchmark {
                         a2 = a2.add(FloatVector.fromMemorySegment(Dot.F, buf, o + 2L * vb, java.nio.ByteOrder.LITTLE_ENDIAN));
                         a3 = a3.add(FloatVector.fromMemorySegment(Dot.F, buf, o + 3L * vb, java.nio.ByteOrder.LITTLE_ENDIAN));
                     }
-                    sink[c] = Dot.sum(a0.add(a1).add(a2.add(a3)));
+                    sink[c] = Dot.sum8(a0.add(a1).add(a2.add(a3))); // keeps the loads alive
                 }
             });
             double gbps = buf.byteSize() / ((System.nanoTime() - t0) / 1e9) / 1e9;
