@@ -16,12 +16,13 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Activation}. Each format has a fused Vector API loop, written under the block layout it decodes,
  * and a scalar twin ({@link #scalar}) that is the definition the tests compare against.
  *
- * <p>Vector width: 256 bits, or 512 with {@code -Dmoed.kernels.bits=512} on machines that have it (see
- * {@link #floatSpecies}); narrower machines, or {@code -Dmoed.kernels.scalar=true}, use the scalar twins.
+ * <p>Vector width: 256 or 512 bits, one per JVM ({@link #floatSpecies}), chosen for the model by {@link KernelWidth}
+ * or set with {@code -Dmoed.kernels.bits}; results are the same at both ({@link #CANON}). Narrower machines, or
+ * {@code -Dmoed.kernels.scalar=true}, use the scalar twins.
  * Stateless and thread safe.
  */
 public final class Dot {
-    static final VectorSpecies<Float> F = floatSpecies(System.getProperty("moed.kernels.bits"));
+    static final VectorSpecies<Float> F = floatSpecies(System.getProperty(KernelWidth.PROPERTY));
     static final int L = F.length();
     static final boolean VECTOR = L >= 8 && !Boolean.getBoolean("moed.kernels.scalar");
     /** Bytes that widen to one float vector. */
@@ -39,8 +40,8 @@ public final class Dot {
      * by default 256 bits. One width per JVM because mixing them costs more than either: the Vector API's shared
      * methods (FloatVector.fma and the like) then see two vector classes, and C2 boxes the loop-carried vectors of
      * the kernels it compiles afterwards (measured: the Q8_0 kernel allocated a box per block, and decode after a
-     * 512-bit prefill ran at 7 instead of 12 tokens/s). 256 by default because the integer kernels are written for
-     * 256-bit lanes ({@link Int16Dot}): at 512, prefill gains a little and decode runs those kernels boxed.
+     * 512-bit prefill ran at 7 instead of 12 tokens/s). So every species, float and integer, follows this one.
+     * Without the property (no model chose, see {@link KernelWidth}), 256.
      */
     static VectorSpecies<Float> floatSpecies(String bits) {
         int max = FloatVector.SPECIES_PREFERRED.vectorBitSize();
@@ -58,8 +59,9 @@ public final class Dot {
 
     /** Describes the kernels in use, for start-up logs and benchmark reports. */
     public static String describe() {
+        String why = System.getProperty(KernelWidth.CHOSEN_FOR);
         return VECTOR ? "Vector API, " + F.vectorBitSize() + "-bit (" + L + " float lanes; the machine has "
-                + FloatVector.SPECIES_PREFERRED.vectorBitSize() + ", moed.kernels.bits chooses)"
+                + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "; " + (why != null ? why : "set by moed.kernels.bits or its default") + ")"
                 : "scalar (Vector API " + (L < 8 ? "too narrow: " + L + " lanes" : "disabled") + ")";
     }
 

@@ -19,6 +19,7 @@ import moed.predictor.PrefetchPlanner;
 import moed.predictor.PriorPredictor;
 import moed.predictor.RouterWeights;
 import moed.runtime.model.LayerHook;
+import moed.kernels.KernelWidth;
 import moed.kernels.MatMat;
 import moed.kernels.ParallelExecutor;
 import moed.runtime.gguf.GgufFile;
@@ -106,6 +107,7 @@ public final class Engine implements AutoCloseable {
     public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions,
                               java.util.List<String> tensorOverrides) throws IOException {
         GgufFile f = GgufFile.open(path);
+        KernelWidth.chooseFor(f.weightBytesByType());
         ExpertCache cache = null;
         StatisticsStore store = null;
         try {

@@ -230,6 +230,17 @@ public final class GgufFile implements AutoCloseable {
         return tensors;
     }
 
+    /** Bytes of the weight matrices (tensors of two or more dimensions) per storage type. */
+    public Map<GgmlType, Long> weightBytesByType() {
+        Map<GgmlType, Long> bytes = new java.util.EnumMap<>(GgmlType.class);
+        for (GgufTensor t : tensors.values()) {
+            if (t.dims().length >= 2) {
+                bytes.merge(t.type(), t.byteSize(), Long::sum);
+            }
+        }
+        return bytes;
+    }
+
     public GgufTensor tensor(String name) {
         return tensors.get(name);
     }
