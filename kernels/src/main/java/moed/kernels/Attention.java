@@ -9,25 +9,28 @@ import jdk.incubator.vector.VectorSpecies;
  * heads share one key/value head).
  *
  * <p>Vectorized over the head dimension; {@link #attendHeads} splits the heads across threads. The cache holds F16
- * values (stored widened in float arrays, so reads need no conversion). moed follows
- * llama.cpp's non-flash path on purpose: the query is rounded to F16 before the K dot products (F16 K
- * cache), and the softmax probabilities are rounded to F16 before they weight V (F16 V cache).
+ * values as their 16 bits (short arrays, half the memory of floats, as llama.cpp's default cache type); positions
+ * are widened to floats a tile at a time ({@link #TILE}) into a per-thread scratch that every head of a run then
+ * reads, so each cached row is converted once per run of heads (a plain loop over {@code Float.float16ToFloat},
+ * which C2 compiles to the vector conversion instruction). moed follows llama.cpp's non-flash path on purpose: the
+ * query is rounded to F16 before the K dot products, and the softmax probabilities are rounded to F16 before they
+ * weight V.
  */
 public final class Attention implements ParallelExecutor.RangeTask {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final int L = Dot.L;
     /** Query heads sharing a key/value head that are computed together (bounds the scratch). */
     private static final int MAX_RUN = 8;
-    /** Positions per tile of the value pass: 128 rows of a 128-wide head are 64 KiB, which stay in L2. */
+    /** Positions per tile: 128 rows of a 128-wide head widened to floats are 64 KiB, which stay in L2. */
     private static final int TILE = 128;
-    /** Per worker thread: the F16-rounded queries and the scores of a run of heads (grown as needed). */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+    /** Per worker thread: the F16-rounded queries, the scores of a run of heads and a tile of widened rows (grown as needed). */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0], new float[0]});
     private final ParallelExecutor executor;
     // The call's arguments, for the worker threads (see attendHeads); no garbage per call.
     private float[] q;
     private int qOff;
-    private float[] kCache;
-    private float[] vCache;
+    private short[] kCache;
+    private short[] vCache;
     private int from;
     private int nPos;
     private int heads;
@@ -44,10 +47,10 @@ public final class Attention implements ParallelExecutor.RangeTask {
     }
 
     /**
-     * {@link #attend(float[], int, float[], float[], int, int, int, int, int, float, float[], float[], int)}
+     * {@link #attend(float[], int, short[], short[], int, int, int, int, int, float, float[], float[], int)}
      * with the query heads split across the executor's threads (each head's result does not depend on the split).
      */
-    public void attendHeads(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
+    public void attendHeads(float[] q, int qOff, short[] kCache, short[] vCache, int from, int nPos, int heads, int kvHeads,
                             int headDim, float scale, float[] sinks, float[] out, int outOff) {
         this.q = q;
         this.qOff = qOff;
@@ -79,9 +82,9 @@ public final class Attention implements ParallelExecutor.RangeTask {
 
     /**
      * out[outOff + h*headDim ..] = softmax(scale * q_h . K[0..nPos)) . V[0..nPos) for every query head h.
-     * Cache row t holds position t's keys (and values) for all kv heads: kvHeads * headDim values.
+     * Cache row t holds position t's keys (and values) for all kv heads, kvHeads * headDim values, as F16 bits.
      */
-    public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int nPos, int heads, int kvHeads,
+    public static void attend(float[] q, int qOff, short[] kCache, short[] vCache, int nPos, int heads, int kvHeads,
                               int headDim, float scale, float[] out, int outOff) {
         attend(q, qOff, kCache, vCache, 0, nPos, heads, kvHeads, headDim, scale, null, out, outOff);
     }
@@ -91,13 +94,13 @@ public final class Attention implements ParallelExecutor.RangeTask {
      * learned sink logit per query head (gpt-oss): the sink joins the softmax's normalisation as a position that
      * has no value, so a head can attend to "nothing" and its outputs shrink.
      */
-    public static void attend(float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos, int heads, int kvHeads,
+    public static void attend(float[] q, int qOff, short[] kCache, short[] vCache, int from, int nPos, int heads, int kvHeads,
                               int headDim, float scale, float[] sinks, float[] out, int outOff) {
         headRange(0, heads, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
     }
 
     /** Query heads first..end-1, taken in runs of at most MAX_RUN heads that share a key/value head. */
-    private static void headRange(int first, int end, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+    private static void headRange(int first, int end, float[] q, int qOff, short[] kCache, short[] vCache, int from, int nPos,
                                   int heads, int kvHeads, int headDim, float scale, float[] sinks, float[][] scratch,
                                   float[] out, int outOff) {
         int group = heads / kvHeads;
@@ -107,10 +110,13 @@ public final class Attention implements ParallelExecutor.RangeTask {
         if (scratch[1].length < MAX_RUN * nPos) {
             scratch[1] = new float[Math.max(MAX_RUN * nPos, 2 * scratch[1].length)];
         }
+        if (scratch[2].length < TILE * headDim) {
+            scratch[2] = new float[TILE * headDim];
+        }
         for (int h = first; h < end; ) {
             int stop = Math.min(Math.min(end, (h / group + 1) * group), h + MAX_RUN);
             headRun(h, stop, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, scratch[0],
-                    scratch[1], out, outOff);
+                    scratch[1], scratch[2], out, outOff);
             h = stop;
         }
     }
@@ -121,9 +127,9 @@ public final class Attention implements ParallelExecutor.RangeTask {
      * arithmetic is that of llama.cpp's non-flash path: key dot products over the F16-rounded query (vectors over
      * the head dimension, summed as a tree), softmax, probabilities rounded to F16, values weighted with FMAs.
      */
-    private static void headRun(int h0, int h1, float[] q, int qOff, float[] kCache, float[] vCache, int from, int nPos,
+    private static void headRun(int h0, int h1, float[] q, int qOff, short[] kCache, short[] vCache, int from, int nPos,
                                 int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh,
-                                float[] scores, float[] out, int outOff) {
+                                float[] scores, float[] rows, float[] out, int outOff) {
         int nh = h1 - h0;
         int kvDim = kvHeads * headDim;
         int kvOff = (h0 / (heads / kvHeads)) * headDim;
@@ -132,30 +138,33 @@ public final class Attention implements ParallelExecutor.RangeTask {
                 qh[j * headDim + i] = Bytes.roundToF16(q[qOff + (h0 + j) * headDim + i]);
             }
         }
-        int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
         // Key dots in the 16 canonical lanes (see Dot.CANON: two vectors below 512 bits), so scores do not depend
         // on the vector width.
         int keyEnd = Dot.VECTOR ? headDim / Dot.CANON * Dot.CANON : 0;
-        for (int t = from; t < nPos; t++) {
-            int ko = t * kvDim + kvOff;
-            for (int j = 0; j < nh; j++) {
-                int qo = j * headDim;
-                float s = 0;
-                if (keyEnd > 0) {
-                    FloatVector lo = FloatVector.zero(F);
-                    FloatVector hi = lo;
-                    for (int i = 0; i < keyEnd; i += Dot.CANON) {
-                        lo = FloatVector.fromArray(F, qh, qo + i).fma(FloatVector.fromArray(F, kCache, ko + i), lo);
-                        if (L < Dot.CANON) {
-                            hi = FloatVector.fromArray(F, qh, qo + i + L).fma(FloatVector.fromArray(F, kCache, ko + i + L), hi);
+        for (int tile = from; tile < nPos; tile += TILE) {
+            int end = Math.min(nPos, tile + TILE);
+            widen(kCache, tile, end, kvDim, kvOff, headDim, rows);
+            for (int t = tile; t < end; t++) {
+                int ko = (t - tile) * headDim;
+                for (int j = 0; j < nh; j++) {
+                    int qo = j * headDim;
+                    float s = 0;
+                    if (keyEnd > 0) {
+                        FloatVector lo = FloatVector.zero(F);
+                        FloatVector hi = lo;
+                        for (int i = 0; i < keyEnd; i += Dot.CANON) {
+                            lo = FloatVector.fromArray(F, qh, qo + i).fma(FloatVector.fromArray(F, rows, ko + i), lo);
+                            if (L < Dot.CANON) {
+                                hi = FloatVector.fromArray(F, qh, qo + i + L).fma(FloatVector.fromArray(F, rows, ko + i + L), hi);
+                            }
                         }
+                        s = treeSum16(lo, hi);
                     }
-                    s = treeSum16(lo, hi);
+                    for (int i = keyEnd; i < headDim; i++) {
+                        s += qh[qo + i] * rows[ko + i];
+                    }
+                    scores[j * nPos + t] = s * scale;
                 }
-                for (int i = keyEnd; i < headDim; i++) {
-                    s += qh[qo + i] * kCache[ko + i];
-                }
-                scores[j * nPos + t] = s * scale;
             }
         }
         for (int j = 0; j < nh; j++) {
@@ -165,9 +174,8 @@ public final class Attention implements ParallelExecutor.RangeTask {
                 softmaxWithSink(scores, j * nPos + from, j * nPos + nPos, sinks[h0 + j]);
             }
         }
-        // Weighted values: positions in tiles of TILE, so a tile's value rows, read from memory once, stay in cache
-        // while every head of the run uses them; per head, eight vectors of the head dimension accumulate in
-        // registers over the tile and are added to the output once per tile.
+        // Weighted values, tile by tile: per head, eight vectors of the head dimension accumulate in registers over
+        // the tile's widened rows and are added to the output once per tile.
         for (int j = 0; j < nh; j++) {
             int so = j * nPos;
             for (int t = from; t < nPos; t++) {
@@ -176,17 +184,33 @@ public final class Attention implements ParallelExecutor.RangeTask {
             int o = outOff + (h0 + j) * headDim;
             java.util.Arrays.fill(out, o, o + headDim, 0f);
         }
+        int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
         for (int tile = from; tile < nPos; tile += TILE) {
             int end = Math.min(nPos, tile + TILE);
+            widen(vCache, tile, end, kvDim, kvOff, headDim, rows);
             for (int j = 0; j < nh; j++) {
-                weightValues(scores, j * nPos, tile, end, vCache, kvDim, kvOff, headDim, vectorEnd, out, outOff + (h0 + j) * headDim);
+                weightValues(scores, j * nPos, tile, end, rows, headDim, vectorEnd, out, outOff + (h0 + j) * headDim);
             }
         }
     }
 
-    /** out[o..o+headDim) += sum over t in [from, end) of p[so+t] * V[t]: one head, one tile of positions. */
-    private static void weightValues(float[] p, int so, int from, int end, float[] vCache, int kvDim, int kvOff,
-                                     int headDim, int vectorEnd, float[] out, int o) {
+    /** Rows first..end-1 of one kv head (headDim values at kvOff of each cache row) widened to floats, packed. */
+    private static void widen(short[] cache, int first, int end, int kvDim, int kvOff, int headDim, float[] rows) {
+        for (int t = first; t < end; t++) {
+            int src = t * kvDim + kvOff;
+            int dst = (t - first) * headDim;
+            for (int i = 0; i < headDim; i++) {
+                rows[dst + i] = Float.float16ToFloat(cache[src + i]);
+            }
+        }
+    }
+
+    /**
+     * out[o..o+headDim) += sum over t in [from, end) of p[so+t] * V[t]: one head, one tile of positions, whose value
+     * rows are widened in {@code rows} (row t at (t - from) * headDim).
+     */
+    private static void weightValues(float[] p, int so, int from, int end, float[] rows, int headDim, int vectorEnd,
+                                     float[] out, int o) {
         int i = 0;
         for (; i + 8 * L <= vectorEnd; i += 8 * L) {
             FloatVector a0 = FloatVector.fromArray(F, out, o + i);
@@ -199,15 +223,15 @@ public final class Attention implements ParallelExecutor.RangeTask {
             FloatVector a7 = FloatVector.fromArray(F, out, o + i + 7 * L);
             for (int t = from; t < end; t++) {
                 FloatVector w = FloatVector.broadcast(F, p[so + t]);
-                int vo = t * kvDim + kvOff + i;
-                a0 = FloatVector.fromArray(F, vCache, vo).fma(w, a0);
-                a1 = FloatVector.fromArray(F, vCache, vo + L).fma(w, a1);
-                a2 = FloatVector.fromArray(F, vCache, vo + 2 * L).fma(w, a2);
-                a3 = FloatVector.fromArray(F, vCache, vo + 3 * L).fma(w, a3);
-                a4 = FloatVector.fromArray(F, vCache, vo + 4 * L).fma(w, a4);
-                a5 = FloatVector.fromArray(F, vCache, vo + 5 * L).fma(w, a5);
-                a6 = FloatVector.fromArray(F, vCache, vo + 6 * L).fma(w, a6);
-                a7 = FloatVector.fromArray(F, vCache, vo + 7 * L).fma(w, a7);
+                int vo = (t - from) * headDim + i;
+                a0 = FloatVector.fromArray(F, rows, vo).fma(w, a0);
+                a1 = FloatVector.fromArray(F, rows, vo + L).fma(w, a1);
+                a2 = FloatVector.fromArray(F, rows, vo + 2 * L).fma(w, a2);
+                a3 = FloatVector.fromArray(F, rows, vo + 3 * L).fma(w, a3);
+                a4 = FloatVector.fromArray(F, rows, vo + 4 * L).fma(w, a4);
+                a5 = FloatVector.fromArray(F, rows, vo + 5 * L).fma(w, a5);
+                a6 = FloatVector.fromArray(F, rows, vo + 6 * L).fma(w, a6);
+                a7 = FloatVector.fromArray(F, rows, vo + 7 * L).fma(w, a7);
             }
             a0.intoArray(out, o + i);
             a1.intoArray(out, o + i + L);
@@ -221,14 +245,14 @@ public final class Attention implements ParallelExecutor.RangeTask {
         for (; i < vectorEnd; i += L) {
             FloatVector a = FloatVector.fromArray(F, out, o + i);
             for (int t = from; t < end; t++) {
-                a = FloatVector.fromArray(F, vCache, t * kvDim + kvOff + i).fma(FloatVector.broadcast(F, p[so + t]), a);
+                a = FloatVector.fromArray(F, rows, (t - from) * headDim + i).fma(FloatVector.broadcast(F, p[so + t]), a);
             }
             a.intoArray(out, o + i);
         }
         for (; i < headDim; i++) {
             float a = out[o + i];
             for (int t = from; t < end; t++) {
-                a = Math.fma(p[so + t], vCache[t * kvDim + kvOff + i], a);
+                a = Math.fma(p[so + t], rows[(t - from) * headDim + i], a);
             }
             out[o + i] = a;
         }

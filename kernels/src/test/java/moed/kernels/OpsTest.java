@@ -53,12 +53,20 @@ class OpsTest {
     void shouldAttendCausallyWithGroupedHeads() {
         // 2 query heads share 1 kv head of size 2; two positions; equal scores give the mean of the values.
         float[] q = {0, 0, 0, 0};
-        float[] k = {1, 0, 0, 1};
-        float[] v = {2, 4, 6, 8};
+        short[] k = halves(1, 0, 0, 1);
+        short[] v = halves(2, 4, 6, 8);
         float[] out = new float[4];
         Attention.attend(q, 0, k, v, 2, 2, 1, 2, 1f, out, 0);
         assertArrayEquals(new float[] {4, 6, 4, 6}, out, 1e-3f);
         Attention.attend(q, 0, k, v, 1, 2, 1, 2, 1f, out, 0);
         assertArrayEquals(new float[] {2, 4, 2, 4}, out, 1e-3f);
+    }
+
+    static short[] halves(float... x) {
+        short[] h = new short[x.length];
+        for (int i = 0; i < x.length; i++) {
+            h[i] = Float.floatToFloat16(x[i]);
+        }
+        return h;
     }
 }

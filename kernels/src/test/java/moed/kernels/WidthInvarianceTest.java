@@ -89,8 +89,8 @@ class WidthInvarianceTest {
             int kvHeads = 2;
             int positions = 300;
             float[] q = gaussian(r, heads * headDim);
-            float[] k = gaussian(r, positions * kvHeads * headDim);
-            float[] v = gaussian(r, positions * kvHeads * headDim);
+            short[] k = OpsTest.halves(gaussian(r, positions * kvHeads * headDim));
+            short[] v = OpsTest.halves(gaussian(r, positions * kvHeads * headDim));
             float[] out = new float[heads * headDim];
             Attention.attend(q, 0, k, v, positions, heads, kvHeads, headDim, 0.125f, out, 0);
             StringBuilder line = new StringBuilder("attention headDim=" + headDim + ":");

@@ -11,11 +11,11 @@ public final class InferenceState {
     final int batch;
     final int contextLength;
     /**
-     * Per layer, position-major: keys (values) of position t at [t * width, (t + 1) * width), F16-rounded. With
+     * Per layer, position-major: keys (values) of position t at [t * width, (t + 1) * width), as F16 bits. With
      * latent attention the keys hold the latent and rotary key and the values are empty.
      */
-    final float[][] keys;
-    final float[][] values;
+    final short[][] keys;
+    final short[][] values;
     final float[][] x;      // residual stream
     final float[][] xb;     // normed input of a sub-block
     final float[][] q;
@@ -66,8 +66,8 @@ public final class InferenceState {
         this.contextLength = contextLength;
         int hidden = Math.max(c.maxHidden(), 1);
         int k = Math.max(c.expertsUsed(), 1);
-        keys = new float[c.layers()][withKv ? contextLength * c.keyCacheWidth() : 0];
-        values = new float[c.layers()][withKv ? contextLength * c.valueCacheWidth() : 0];
+        keys = new short[c.layers()][withKv ? contextLength * c.keyCacheWidth() : 0];
+        values = new short[c.layers()][withKv ? contextLength * c.valueCacheWidth() : 0];
         x = new float[batch][c.dim()];
         xb = new float[batch][c.dim()];
         q = new float[batch][c.qDim()];

@@ -224,14 +224,14 @@ public final class Transformer {
         }
         for (int i = 0; i < n; i++) {
             int pos = s.rowPos[i];
-            float[] kc = s.rowKv[i].keys[l];
-            float[] vc = s.rowKv[i].values[l];
+            short[] kc = s.rowKv[i].keys[l];
+            short[] vc = s.rowKv[i].values[l];
             c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
             c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
             for (int j = 0; j < kvDim; j++) {
                 // The KV cache is F16, as llama.cpp's default cache type.
-                kc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
-                vc[pos * kvDim + j] = moed.kernels.Bytes.roundToF16(s.v[i][j]);
+                kc[pos * kvDim + j] = Float.floatToFloat16(s.k[i][j]);
+                vc[pos * kvDim + j] = Float.floatToFloat16(s.v[i][j]);
             }
         }
         for (int i = 0; i < n; i++) {
@@ -275,9 +275,9 @@ public final class Transformer {
             c.rope().apply(s.q[i], nope, heads, headK, pos, s.ropeScratch);
             c.rope().apply(s.k[i], rank, 1, width, pos, s.ropeScratch);
             Ops.rmsNorm(s.k[i], 0, s.k[i], 0, a.kvANorm(), rank, c.rmsEps());
-            float[] kc = s.rowKv[i].keys[l];
+            short[] kc = s.rowKv[i].keys[l];
             for (int j = 0; j < width; j++) {
-                kc[pos * width + j] = moed.kernels.Bytes.roundToF16(s.k[i][j]);
+                kc[pos * width + j] = Float.floatToFloat16(s.k[i][j]);
             }
             for (int h = 0; h < heads; h++) {
                 System.arraycopy(s.q[i], h * headK + nope, z.query[i], h * width + rank, width - rank);
@@ -295,7 +295,7 @@ public final class Transformer {
         for (int i = 0; i < n; i++) {
             // The cached rows are the keys and also the values: a head's output is its weighted latent (the rotary
             // tail of each output row is not used).
-            float[] kc = s.rowKv[i].keys[l];
+            short[] kc = s.rowKv[i].keys[l];
             attn.attendHeads(z.query[i], 0, kc, kc, 0, s.rowPos[i] + 1, heads, 1, width, c.attentionScale(), null,
                     s.att[i], 0);
         }

@@ -109,7 +109,7 @@ public final class BatchScheduler {
             throw new IllegalArgumentException("--max-sequences must be >= 1, got " + maxSequences);
         }
         var c = engine.model().config();
-        long kvBytes = 4L * c.layers() * (long) engine.contextLength() * (c.keyCacheWidth() + c.valueCacheWidth());
+        long kvBytes = 2L /* F16 */ * c.layers() * (long) engine.contextLength() * (c.keyCacheWidth() + c.valueCacheWidth());
         long heap = Runtime.getRuntime().maxMemory();
         if (kvBytes * maxSequences > heap * 3 / 4) {
             throw new IllegalArgumentException(String.format(
