@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19: moed against the llama.cpp family on the same GGUF file, run one after the other (nothing else should be
-# running), with the ratios. moed runs at every vector width the machine has (its default 256 bits, and 512 with
-# -Dmoed.kernels.bits=512 where the machine has AVX-512), so a kernel that wins on one width only shows.
+# running), with the ratios. moed runs at every vector width the machine has (256 bits, and 512 where the machine has
+# AVX-512, each forced with -Dmoed.kernels.bits; by default moed picks one per model), so a kernel that wins on one
+# width only shows.
 #
 #   scripts/measure/vs-reference.sh MODEL.gguf [PATH_TO_LLAMA_BENCH]
 #   P=64 N=32 R=3 T=2 (prompt tokens, generated tokens, repetitions, threads) may be set in the environment.
@@ -19,7 +20,7 @@ results="$WORK/vs-reference.jsonl"
 : > "$results"
 widths=("")
 if grep -q avx512f /proc/cpuinfo 2>/dev/null; then
-  widths+=("-Dmoed.kernels.bits=512")
+  widths=("-Dmoed.kernels.bits=256" "-Dmoed.kernels.bits=512")
 fi
 for w in "${widths[@]}"; do
   MOED_JAVA_OPTS="${MOED_JAVA_OPTS:-} $w" "$MOED" bench -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" --json 2>/dev/null \

@@ -186,7 +186,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;

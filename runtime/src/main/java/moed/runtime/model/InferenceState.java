@@ -113,27 +113,17 @@ public final class InferenceState {
     static final class LatentScratch {
         final float[][] qLora;        // the query's low-rank bottleneck, normed
         final Activation[] actQLora;
-        final Activation[] actNope;   // one head's non-rotary query
-        final float[][] absorbed;     // that query taken into latent space
         final float[][] query;        // per head: absorbed query, then the rotary query (kvLoraRank + ropeDim)
-        final Activation[] actLatent; // one head's attention-weighted latent
-        final float[][] headValue;    // that head's value
         final float[][] out;          // all heads' values: what the output projection reads
 
         LatentScratch(ModelConfig c, int batch) {
             ModelConfig.LatentShape m = c.latent();
             qLora = new float[batch][Math.max(m.qLoraRank(), 1)];
             actQLora = new Activation[batch];
-            actNope = new Activation[batch];
-            actLatent = new Activation[batch];
             for (int i = 0; i < batch; i++) {
                 actQLora[i] = new Activation(Math.max(m.qLoraRank(), 1));
-                actNope[i] = new Activation(m.nopeDim());
-                actLatent[i] = new Activation(m.kvLoraRank());
             }
-            absorbed = new float[batch][m.kvLoraRank()];
             query = new float[batch][c.heads() * m.cacheWidth()];
-            headValue = new float[batch][m.valueDim()];
             out = new float[batch][c.attentionOutDim()];
         }
     }

@@ -3,6 +3,7 @@ package moed.runtime.model;
 import moed.cache.ExpertSource;
 import moed.cache.ExpertWeights;
 import moed.kernels.Attention;
+import moed.kernels.HeadProjections;
 import moed.kernels.MatMat;
 import moed.kernels.Ops;
 import moed.kernels.WeightMatrix;
@@ -25,6 +26,7 @@ public final class Transformer {
     private final ExpertSource experts;
     private final MatMat mm;
     private final Attention attn;
+    private final HeadProjections headProjections;
     private RouterObserver observer;
     private LayerHook hook;
     private int sequenceId;
@@ -38,6 +40,7 @@ public final class Transformer {
         this.experts = experts;
         this.mm = mm;
         this.attn = new Attention(mm.executor());
+        this.headProjections = new HeadProjections(mm);
     }
 
     public Model model() {
@@ -283,15 +286,8 @@ public final class Transformer {
                 System.arraycopy(s.q[i], h * headK + nope, z.query[i], h * width + rank, width - rank);
             }
         }
-        for (int h = 0; h < heads; h++) {
-            for (int i = 0; i < n; i++) {
-                z.actNope[i].set(s.q[i], h * headK, nope);
-            }
-            mm.apply(a.keyAbsorb()[h], z.actNope, null, n, z.absorbed);
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(z.absorbed[i], 0, z.query[i], h * width, rank);
-            }
-        }
+        // Each head's non-rotary query taken into latent space, into the first kvLoraRank values of its query row.
+        headProjections.apply(a.keyAbsorb(), s.q, 0, headK, n, z.query, width);
         for (int i = 0; i < n; i++) {
             // The cached rows are the keys and also the values: a head's output is its weighted latent (the rotary
             // tail of each output row is not used).
@@ -299,15 +295,8 @@ public final class Transformer {
             attn.attendHeads(z.query[i], 0, kc, kc, 0, s.rowPos[i] + 1, heads, 1, width, c.attentionScale(), null,
                     s.att[i], 0);
         }
-        for (int h = 0; h < heads; h++) {
-            for (int i = 0; i < n; i++) {
-                z.actLatent[i].set(s.att[i], h * width, rank);
-            }
-            mm.apply(a.valueUp()[h], z.actLatent, null, n, z.headValue);
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(z.headValue[i], 0, z.out[i], h * valueDim, valueDim);
-            }
-        }
+        // Each head's weighted latent taken to its value.
+        headProjections.apply(a.valueUp(), s.att, 0, width, n, z.out, valueDim);
         for (int i = 0; i < n; i++) {
             s.actQ[i].set(z.out[i], 0, c.attentionOutDim());
         }
