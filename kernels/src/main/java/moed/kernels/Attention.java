@@ -82,7 +82,9 @@ public final class Attention implements ParallelExecutor.RangeTask {
 
     /**
      * out[outOff + h*headDim ..] = softmax(scale * q_h . K[0..nPos)) . V[0..nPos) for every query head h.
-     * Cache row t holds position t's keys (and values) for all kv heads, kvHeads * headDim values, as F16 bits.
+     * The caches are kv-head-major, as F16 bits: key (value) head g's position t at [(g * capacity + t) * headDim, +
+     * headDim), where capacity = cache length / (kvHeads * headDim) positions. Each head's positions are then one
+     * contiguous run that streams from memory, where a position-major cache made every row a strided read.
      */
     public static void attend(float[] q, int qOff, short[] kCache, short[] vCache, int nPos, int heads, int kvHeads,
                               int headDim, float scale, float[] out, int outOff) {
@@ -131,8 +133,9 @@ public final class Attention implements ParallelExecutor.RangeTask {
                                 int heads, int kvHeads, int headDim, float scale, float[] sinks, float[] qh,
                                 float[] scores, float[] rows, float[] out, int outOff) {
         int nh = h1 - h0;
-        int kvDim = kvHeads * headDim;
-        int kvOff = (h0 / (heads / kvHeads)) * headDim;
+        // The cache is kv-head-major (see attend): this run's key/value head's positions are one contiguous block.
+        int capacity = kCache.length / (kvHeads * headDim);
+        int base = (h0 / (heads / kvHeads)) * capacity * headDim;
         for (int j = 0; j < nh; j++) {
             for (int i = 0; i < headDim; i++) {
                 qh[j * headDim + i] = Bytes.roundToF16(q[qOff + (h0 + j) * headDim + i]);
@@ -143,7 +146,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
         int keyEnd = Dot.VECTOR ? headDim / Dot.CANON * Dot.CANON : 0;
         for (int tile = from; tile < nPos; tile += TILE) {
             int end = Math.min(nPos, tile + TILE);
-            widen(kCache, tile, end, kvDim, kvOff, headDim, rows);
+            halvesToFloats(kCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
             for (int t = tile; t < end; t++) {
                 int ko = (t - tile) * headDim;
                 for (int j = 0; j < nh; j++) {
@@ -187,21 +190,21 @@ public final class Attention implements ParallelExecutor.RangeTask {
         int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
         for (int tile = from; tile < nPos; tile += TILE) {
             int end = Math.min(nPos, tile + TILE);
-            widen(vCache, tile, end, kvDim, kvOff, headDim, rows);
+            halvesToFloats(vCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
             for (int j = 0; j < nh; j++) {
                 weightValues(scores, j * nPos, tile, end, rows, headDim, vectorEnd, out, outOff + (h0 + j) * headDim);
             }
         }
     }
 
-    /** Rows first..end-1 of one kv head (headDim values at kvOff of each cache row) widened to floats, packed. */
-    private static void widen(short[] cache, int first, int end, int kvDim, int kvOff, int headDim, float[] rows) {
-        for (int t = first; t < end; t++) {
-            int src = t * kvDim + kvOff;
-            int dst = (t - first) * headDim;
-            for (int i = 0; i < headDim; i++) {
-                rows[dst + i] = Float.float16ToFloat(cache[src + i]);
-            }
+    /**
+     * dst[d..d+n) = the halves src[s..s+n) as floats: a plain loop that C2 turns into the vector conversion
+     * instruction (measured 0.14-0.3 ns a value over contiguous halves, about 1 ns over rows strided through a
+     * position-major cache, which is why the cache is kv-head-major).
+     */
+    private static void halvesToFloats(short[] src, int s, float[] dst, int d, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[d + i] = Float.float16ToFloat(src[s + i]);
         }
     }
 

@@ -26,13 +26,13 @@ class AttentionTest {
         float[] out = new float[heads * headDim];
         Attention.attend(q, 0, k, v, from, positions, heads, kvHeads, headDim, scale, sink, out, 0);
         for (int h = 0; h < heads; h++) {
-            int kvo = h / (heads / kvHeads) * headDim;
+            int g = h / (heads / kvHeads);
             double[] p = new double[positions];
             double max = sinks ? sink[h] : Double.NEGATIVE_INFINITY;
             for (int t = from; t < positions; t++) {
                 double s = 0;
                 for (int i = 0; i < headDim; i++) {
-                    s += Bytes.roundToF16(q[h * headDim + i]) * (double) Float.float16ToFloat(k[t * kvDim + kvo + i]);
+                    s += Bytes.roundToF16(q[h * headDim + i]) * (double) Float.float16ToFloat(k[(g * positions + t) * headDim + i]);
                 }
                 p[t] = s * scale;
                 max = Math.max(max, p[t]);
@@ -46,7 +46,7 @@ class AttentionTest {
                 double o = 0;
                 double mag = 0;
                 for (int t = from; t < positions; t++) {
-                    double term = Bytes.roundToF16((float) (p[t] / sum)) * (double) Float.float16ToFloat(v[t * kvDim + kvo + i]);
+                    double term = Bytes.roundToF16((float) (p[t] / sum)) * (double) Float.float16ToFloat(v[(g * positions + t) * headDim + i]);
                     o += term;
                     mag += Math.abs(term);
                 }

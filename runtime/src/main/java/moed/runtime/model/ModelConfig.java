@@ -55,12 +55,12 @@ public record ModelConfig(
         return experts > 0 && l >= leadingDenseLayers;
     }
 
-    /** Floats per position per layer in the key cache: kv heads x head size, or MLA's latent and rotary key. */
+    /** Values per position per layer in the key cache: kv heads x head size, or MLA's latent and rotary key. */
     public int keyCacheWidth() {
         return latent != null ? latent.cacheWidth() : kvDim();
     }
 
-    /** Floats per position per layer in the value cache (0 for MLA: values are read from the latent). */
+    /** Values per position per layer in the value cache (0 for MLA: values are read from the latent). */
     public int valueCacheWidth() {
         return latent != null ? 0 : kvDim();
     }

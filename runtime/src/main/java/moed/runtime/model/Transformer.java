@@ -231,10 +231,13 @@ public final class Transformer {
             short[] vc = s.rowKv[i].values[l];
             c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
             c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
+            // The KV cache is F16, as llama.cpp's default cache type, and kv-head-major (see Attention.attend).
+            int headDim = c.headDim();
+            int capacity = kc.length / kvDim;
             for (int j = 0; j < kvDim; j++) {
-                // The KV cache is F16, as llama.cpp's default cache type.
-                kc[pos * kvDim + j] = Float.floatToFloat16(s.k[i][j]);
-                vc[pos * kvDim + j] = Float.floatToFloat16(s.v[i][j]);
+                int at = (j / headDim * capacity + pos) * headDim + j % headDim;
+                kc[at] = Float.floatToFloat16(s.k[i][j]);
+                vc[at] = Float.floatToFloat16(s.v[i][j]);
             }
         }
         for (int i = 0; i < n; i++) {
