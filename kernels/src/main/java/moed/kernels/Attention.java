@@ -171,11 +171,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
             }
         }
         for (int j = 0; j < nh; j++) {
-            if (sinks == null) {
-                Ops.softmax(scores, j * nPos + from, nPos - from);
-            } else {
-                softmaxWithSink(scores, j * nPos + from, j * nPos + nPos, sinks[h0 + j]);
-            }
+            softmax(scores, j * nPos + from, j * nPos + nPos, sinks != null, sinks != null ? sinks[h0 + j] : 0f);
         }
         // Weighted values, tile by tile: per head, eight vectors of the head dimension accumulate in registers over
         // the tile's widened rows and are added to the output once per tile.
@@ -293,19 +289,31 @@ public final class Attention implements ParallelExecutor.RangeTask {
         return lo.add(lo.rearrange(SWAPS[3])).lane(0);
     }
 
-    private static void softmaxWithSink(float[] x, int from, int to, float sink) {
-        float max = sink;
+    /**
+     * In place, x[from..to) = e^(x - max) / sum: ggml's soft_max (maximum subtracted, the sum in double in position
+     * order), with the exponentials a vector at a time ({@link Exp}). With a sink (gpt-oss), its logit joins the
+     * maximum and the normalisation as a position that has no value, so a head can attend to "nothing".
+     */
+    private static void softmax(float[] x, int from, int to, boolean hasSink, float sink) {
+        float max = hasSink ? sink : Float.NEGATIVE_INFINITY;
         for (int i = from; i < to; i++) {
             max = Math.max(max, x[i]);
         }
-        double sum = Math.exp(sink - max);
-        for (int i = from; i < to; i++) {
-            float e = (float) Math.exp(x[i] - max);
-            x[i] = e;
-            sum += e;
+        int i = from;
+        if (Dot.VECTOR) {
+            for (; i + L <= to; i += L) {
+                Exp.exp(FloatVector.fromArray(F, x, i).sub(max)).intoArray(x, i);
+            }
+        }
+        for (; i < to; i++) {
+            x[i] = Exp.exp(x[i] - max);
+        }
+        double sum = hasSink ? Exp.exp(sink - max) : 0;
+        for (i = from; i < to; i++) {
+            sum += x[i];
         }
         float inv = (float) (1.0 / sum);
-        for (int i = from; i < to; i++) {
+        for (i = from; i < to; i++) {
             x[i] *= inv;
         }
     }
