@@ -11,12 +11,12 @@ package moed.kernels;
 public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
-    /** Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link Q4KGemm}, {@link Q6KGemm}) take it. */
+    /** Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantGemm}) take it. */
     static final int GEMM_MIN_TOKENS = 4;
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
-    private final Q4KGemm q4k = new Q4KGemm();
-    private final Q6KGemm q6k = new Q6KGemm();
+    private final KQuantGemm q4k = new KQuantGemm(GgmlType.Q4_K);
+    private final KQuantGemm q6k = new KQuantGemm(GgmlType.Q6_K);
     private WeightMatrix m;
     private Activation[] xs;
     private int[] which;
@@ -46,8 +46,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.count = count;
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
-                : Block32Gemm.supports(m.type()) ? block32 : Q4KGemm.supports(m.type()) ? q4k
-                : Q6KGemm.supports(m.type()) ? q6k : null;
+                : Block32Gemm.supports(m.type()) ? block32 : !KQuantGemm.supports(m.type()) ? null
+                : m.type() == GgmlType.Q4_K ? q4k : q6k;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);
         }
