@@ -153,10 +153,23 @@ public final class Dot {
                 b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
             }
         }
-        out[0] = f16Tail(sum16(a0, b0), s, off, x0, i, n);
-        out[1] = f16Tail(sum16(a1, b1), s, off, x1, i, n);
-        out[2] = f16Tail(sum16(a2, b2), s, off, x2, i, n);
-        out[3] = f16Tail(sum16(a3, b3), s, off, x3, i, n);
+        // Lanes out through an array, not four sum16 calls: in this big method C2 stops inlining them
+        // (NodeCountInliningCutoff), and vectors passed to a call it did not inline were boxed (F16 mat-mat 3x slower).
+        float[] lanes = LANES.get();
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, CANON);
+        a2.intoArray(lanes, 2 * CANON);
+        a3.intoArray(lanes, 3 * CANON);
+        if (L < CANON) {
+            b0.intoArray(lanes, L);
+            b1.intoArray(lanes, CANON + L);
+            b2.intoArray(lanes, 2 * CANON + L);
+            b3.intoArray(lanes, 3 * CANON + L);
+        }
+        out[0] = f16Tail(sum16(lanes, 0), s, off, x0, i, n);
+        out[1] = f16Tail(sum16(lanes, CANON), s, off, x1, i, n);
+        out[2] = f16Tail(sum16(lanes, 2 * CANON), s, off, x2, i, n);
+        out[3] = f16Tail(sum16(lanes, 3 * CANON), s, off, x3, i, n);
     }
 
     private static float f16Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
@@ -191,10 +204,23 @@ public final class Dot {
                 b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
             }
         }
-        out[0] = f32Tail(sum16(a0, b0), s, off, x0, i, n);
-        out[1] = f32Tail(sum16(a1, b1), s, off, x1, i, n);
-        out[2] = f32Tail(sum16(a2, b2), s, off, x2, i, n);
-        out[3] = f32Tail(sum16(a3, b3), s, off, x3, i, n);
+        // Lanes out through an array, not four sum16 calls: in this big method C2 stops inlining them
+        // (NodeCountInliningCutoff), and vectors passed to a call it did not inline were boxed (F16 mat-mat 3x slower).
+        float[] lanes = LANES.get();
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, CANON);
+        a2.intoArray(lanes, 2 * CANON);
+        a3.intoArray(lanes, 3 * CANON);
+        if (L < CANON) {
+            b0.intoArray(lanes, L);
+            b1.intoArray(lanes, CANON + L);
+            b2.intoArray(lanes, 2 * CANON + L);
+            b3.intoArray(lanes, 3 * CANON + L);
+        }
+        out[0] = f32Tail(sum16(lanes, 0), s, off, x0, i, n);
+        out[1] = f32Tail(sum16(lanes, CANON), s, off, x1, i, n);
+        out[2] = f32Tail(sum16(lanes, 2 * CANON), s, off, x2, i, n);
+        out[3] = f32Tail(sum16(lanes, 3 * CANON), s, off, x3, i, n);
     }
 
     private static float f32Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
@@ -268,6 +294,18 @@ public final class Dot {
         FloatVector folded = L < CANON ? lo.add(hi) : lo.add(lo.rearrange(SWAP_HALVES));
         return sum8(folded);
     }
+
+    /** {@link #sum16} of 16 canonical lanes stored at lanes[o..o+16): the same adds in the same order. */
+    static float sum16(float[] lanes, int o) {
+        float s = 0;
+        for (int k = 0; k < 8; k++) {
+            s += lanes[o + k] + lanes[o + k + 8];
+        }
+        return s;
+    }
+
+    /** Per thread: the four tokens' canonical lanes of {@link #row4}. */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[4 * CANON]);
 
     /**
      * Lanes 0-7 added in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified, and the interpreter and
