@@ -96,13 +96,13 @@ public final class Dot {
     }
 
     /**
-     * True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). The
-     * float formats share each widened block between tokens; the integer kernels' widening is two instructions a
-     * block, and a four-token version of them measured slower (register pressure) than four passes over a row
-     * that stays in L1.
+     * True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). F16
+     * shares each widened block between tokens; the integer kernels' widening is two instructions a block, and a
+     * four-token version of them measured slower (register pressure) than four passes over a row that stays in L1.
+     * F32 rows need no widening (and F32 matrices are small: routers), so four passes cost as little.
      */
     public static boolean hasTiled(GgmlType t) {
-        return VECTOR && (L == 8 || L == 16) && (t == GgmlType.F16 || t == GgmlType.F32);
+        return VECTOR && (L == 8 || L == 16) && t == GgmlType.F16;
     }
 
     /**
@@ -118,7 +118,6 @@ public final class Dot {
         int n = m.cols();
         switch (hasTiled(m.type()) ? m.type() : GgmlType.I8) {
             case F16 -> f16x4(s, off, a0.f16, a1.f16, a2.f16, a3.f16, n, out);
-            case F32 -> f32x4(s, off, a0.x, a1.x, a2.x, a3.x, n, out);
             default -> {
                 out[0] = row(m, row, a0);
                 out[1] = row(m, row, a1);
@@ -179,56 +178,6 @@ public final class Dot {
         return acc;
     }
 
-    static void f32x4(MemorySegment s, long off, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[] out) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector b0 = a0;
-        FloatVector a1 = a0;
-        FloatVector b1 = a0;
-        FloatVector a2 = a0;
-        FloatVector b2 = a0;
-        FloatVector a3 = a0;
-        FloatVector b3 = a0;
-        int i = 0;
-        // The canonical 16 lanes (see sum16): a (and b below 512 bits) per token.
-        for (; i + CANON <= n; i += CANON) {
-            FloatVector w = FloatVector.fromMemorySegment(F, s, off + i * 4L, LE);
-            a0 = w.fma(FloatVector.fromArray(F, x0, i), a0);
-            a1 = w.fma(FloatVector.fromArray(F, x1, i), a1);
-            a2 = w.fma(FloatVector.fromArray(F, x2, i), a2);
-            a3 = w.fma(FloatVector.fromArray(F, x3, i), a3);
-            if (L < CANON) {
-                FloatVector v = FloatVector.fromMemorySegment(F, s, off + (i + L) * 4L, LE);
-                b0 = v.fma(FloatVector.fromArray(F, x0, i + L), b0);
-                b1 = v.fma(FloatVector.fromArray(F, x1, i + L), b1);
-                b2 = v.fma(FloatVector.fromArray(F, x2, i + L), b2);
-                b3 = v.fma(FloatVector.fromArray(F, x3, i + L), b3);
-            }
-        }
-        // Lanes out through an array, not four sum16 calls: in this big method C2 stops inlining them
-        // (NodeCountInliningCutoff), and vectors passed to a call it did not inline were boxed (F16 mat-mat 3x slower).
-        float[] lanes = LANES.get();
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, CANON);
-        a2.intoArray(lanes, 2 * CANON);
-        a3.intoArray(lanes, 3 * CANON);
-        if (L < CANON) {
-            b0.intoArray(lanes, L);
-            b1.intoArray(lanes, CANON + L);
-            b2.intoArray(lanes, 2 * CANON + L);
-            b3.intoArray(lanes, 3 * CANON + L);
-        }
-        out[0] = f32Tail(sum16(lanes, 0), s, off, x0, i, n);
-        out[1] = f32Tail(sum16(lanes, CANON), s, off, x1, i, n);
-        out[2] = f32Tail(sum16(lanes, 2 * CANON), s, off, x2, i, n);
-        out[3] = f32Tail(sum16(lanes, 3 * CANON), s, off, x3, i, n);
-    }
-
-    private static float f32Tail(float acc, MemorySegment s, long off, float[] x, int i, int n) {
-        for (; i < n; i++) {
-            acc += s.get(Bytes.LE_FLOAT, off + i * 4L) * x[i];
-        }
-        return acc;
-    }
 
     /**
      * The scalar definition: dequantize with the reference and multiply by the same activation form the
