@@ -60,6 +60,10 @@ public final class Dot {
     /** Describes the kernels in use, for start-up logs and benchmark reports. */
     public static String describe() {
         String why = System.getProperty(KernelWidth.CHOSEN_FOR);
+        if (why != null && !String.valueOf(F.vectorBitSize()).equals(System.getProperty(KernelWidth.PROPERTY))) {
+            // The kernels had taken their width before the model chose (one width per JVM).
+            why = "taken before this model was opened";
+        }
         return VECTOR ? "Vector API, " + F.vectorBitSize() + "-bit (" + L + " float lanes; the machine has "
                 + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "; " + (why != null ? why : "set by moed.kernels.bits or its default") + ")"
                 : "scalar (Vector API " + (L < 8 ? "too narrow: " + L + " lanes" : "disabled") + ")";
