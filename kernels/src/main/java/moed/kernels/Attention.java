@@ -101,6 +101,21 @@ public final class Attention implements ParallelExecutor.RangeTask {
         headRange(0, heads, q, qOff, kCache, vCache, from, nPos, heads, kvHeads, headDim, scale, sinks, SCRATCH.get(), out, outOff);
     }
 
+    /**
+     * Writes one position's keys (or values), {@code kvHeads * headDim} floats at values[off..], into a cache in the
+     * layout {@link #attend(float[], int, short[], short[], int, int, int, int, int, float, float[], float[], int)}
+     * reads: rounded to F16, head g's values at (g * capacity + pos) * headDim.
+     */
+    public static void store(short[] cache, int kvHeads, int headDim, int pos, float[] values, int off) {
+        int capacity = cache.length / (kvHeads * headDim);
+        for (int g = 0; g < kvHeads; g++) {
+            int at = (g * capacity + pos) * headDim;
+            for (int i = 0; i < headDim; i++) {
+                cache[at + i] = Float.floatToFloat16(values[off + g * headDim + i]);
+            }
+        }
+    }
+
     /** Query heads first..end-1, taken in runs of at most MAX_RUN heads that share a key/value head. */
     private static void headRange(int first, int end, float[] q, int qOff, short[] kCache, short[] vCache, int from, int nPos,
                                   int heads, int kvHeads, int headDim, float scale, float[] sinks, float[][] scratch,
@@ -146,7 +161,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
         int keyEnd = Dot.VECTOR ? headDim / Dot.CANON * Dot.CANON : 0;
         for (int tile = from; tile < nPos; tile += TILE) {
             int end = Math.min(nPos, tile + TILE);
-            halvesToFloats(kCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
+            widen(kCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
             for (int t = tile; t < end; t++) {
                 int ko = (t - tile) * headDim;
                 for (int j = 0; j < nh; j++) {
@@ -186,7 +201,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
         int vectorEnd = Dot.VECTOR ? headDim / L * L : 0;
         for (int tile = from; tile < nPos; tile += TILE) {
             int end = Math.min(nPos, tile + TILE);
-            halvesToFloats(vCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
+            widen(vCache, base + tile * headDim, rows, 0, (end - tile) * headDim);
             for (int j = 0; j < nh; j++) {
                 weightValues(scores, j * nPos, tile, end, rows, headDim, vectorEnd, out, outOff + (h0 + j) * headDim);
             }
@@ -198,7 +213,7 @@ public final class Attention implements ParallelExecutor.RangeTask {
      * instruction (measured 0.14-0.3 ns a value over contiguous halves, about 1 ns over rows strided through a
      * position-major cache, which is why the cache is kv-head-major).
      */
-    private static void halvesToFloats(short[] src, int s, float[] dst, int d, int n) {
+    private static void widen(short[] src, int s, float[] dst, int d, int n) {
         for (int i = 0; i < n; i++) {
             dst[d + i] = Float.float16ToFloat(src[s + i]);
         }

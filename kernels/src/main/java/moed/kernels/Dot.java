@@ -59,7 +59,7 @@ public final class Dot {
 
     /** Describes the kernels in use, for start-up logs and benchmark reports. */
     public static String describe() {
-        String why = System.getProperty(KernelWidth.CHOSEN_FOR);
+        String why = KernelWidth.reason();
         if (why != null && !String.valueOf(F.vectorBitSize()).equals(System.getProperty(KernelWidth.PROPERTY))) {
             // The kernels had taken their width before the model chose (one width per JVM).
             why = "taken before this model was opened";

@@ -17,8 +17,8 @@ import jdk.incubator.vector.FloatVector;
 public final class KernelWidth {
     /** The system property that fixes the width ({@link Dot#floatSpecies} reads it). */
     public static final String PROPERTY = "moed.kernels.bits";
-    /** Set when the width was chosen here, for {@link Dot#describe}. */
-    static final String CHOSEN_FOR = "moed.kernels.bits.chosenFor";
+    /** Why the width was chosen here (null when it was not), for {@link Dot#describe}. */
+    private static volatile String reason;
 
     private KernelWidth() {
     }
@@ -30,8 +30,13 @@ public final class KernelWidth {
         }
         int bits = preferred(weightBytes, FloatVector.SPECIES_PREFERRED.vectorBitSize());
         System.setProperty(PROPERTY, String.valueOf(bits));
-        System.setProperty(CHOSEN_FOR, bits == 512 ? "most weights in formats faster at 512 bits"
-                : "most weights in 32-weight-block formats, faster at 256 bits");
+        reason = bits == 512 ? "most weights in formats faster at 512 bits"
+                : "most weights in 32-weight-block formats, faster at 256 bits";
+    }
+
+    /** Why {@link #chooseFor} took the width, or null when it did not choose (set by the user, or no model yet). */
+    static String reason() {
+        return reason;
     }
 
     /** 512 when the machine has it and more than half the weight bytes are in formats faster there; else 256. */

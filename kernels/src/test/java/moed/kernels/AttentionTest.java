@@ -62,6 +62,29 @@ class AttentionTest {
         }
     }
 
+    /** A position's kv heads land where attend reads them: head g's values at (g * capacity + pos) * headDim. */
+    @org.junit.jupiter.api.Test
+    void shouldStorePositionsInTheLayoutAttendReads() {
+        int kvHeads = 3;
+        int headDim = 8;
+        int capacity = 5;
+        SplittableRandom r = new SplittableRandom(5);
+        short[] cache = new short[capacity * kvHeads * headDim];
+        float[][] rows = new float[capacity][];
+        for (int pos = 0; pos < capacity; pos++) {
+            rows[pos] = gaussian(r, 2 + kvHeads * headDim);
+            Attention.store(cache, kvHeads, headDim, pos, rows[pos], 2);
+        }
+        for (int pos = 0; pos < capacity; pos++) {
+            for (int g = 0; g < kvHeads; g++) {
+                for (int i = 0; i < headDim; i++) {
+                    assertEquals(Float.floatToFloat16(rows[pos][2 + g * headDim + i]), cache[(g * capacity + pos) * headDim + i],
+                            "position " + pos + " head " + g + " value " + i);
+                }
+            }
+        }
+    }
+
     private static float[] gaussian(SplittableRandom r, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {

@@ -11,8 +11,9 @@ public final class InferenceState {
     final int batch;
     final int contextLength;
     /**
-     * Per layer, position-major: keys (values) of position t at [t * width, (t + 1) * width), as F16 bits. With
-     * latent attention the keys hold the latent and rotary key and the values are empty.
+     * Per layer, as F16 bits in the kv-head-major layout {@code Attention.store} writes and {@code Attention.attend}
+     * reads. With latent attention the keys hold the latent and rotary key (one "head" of their width) and the values
+     * are empty.
      */
     final short[][] keys;
     final short[][] values;

@@ -231,14 +231,9 @@ public final class Transformer {
             short[] vc = s.rowKv[i].values[l];
             c.rope().apply(s.q[i], 0, c.heads(), c.headDim(), pos, s.ropeScratch);
             c.rope().apply(s.k[i], 0, c.kvHeads(), c.headDim(), pos, s.ropeScratch);
-            // The KV cache is F16, as llama.cpp's default cache type, and kv-head-major (see Attention.attend).
-            int headDim = c.headDim();
-            int capacity = kc.length / kvDim;
-            for (int j = 0; j < kvDim; j++) {
-                int at = (j / headDim * capacity + pos) * headDim + j % headDim;
-                kc[at] = Float.floatToFloat16(s.k[i][j]);
-                vc[at] = Float.floatToFloat16(s.v[i][j]);
-            }
+            // The KV cache is F16, as llama.cpp's default cache type, in the layout Attention reads.
+            Attention.store(kc, c.kvHeads(), c.headDim(), pos, s.k[i], 0);
+            Attention.store(vc, c.kvHeads(), c.headDim(), pos, s.v[i], 0);
         }
         for (int i = 0; i < n; i++) {
             attn.attendHeads(s.q[i], 0, s.rowKv[i].keys[l], s.rowKv[i].values[l], c.attentionStart(l, s.rowPos[i]),
@@ -281,10 +276,7 @@ public final class Transformer {
             c.rope().apply(s.q[i], nope, heads, headK, pos, s.ropeScratch);
             c.rope().apply(s.k[i], rank, 1, width, pos, s.ropeScratch);
             Ops.rmsNorm(s.k[i], 0, s.k[i], 0, a.kvANorm(), rank, c.rmsEps());
-            short[] kc = s.rowKv[i].keys[l];
-            for (int j = 0; j < width; j++) {
-                kc[pos * width + j] = Float.floatToFloat16(s.k[i][j]);
-            }
+            Attention.store(s.rowKv[i].keys[l], 1, width, pos, s.k[i], 0);
             for (int h = 0; h < heads; h++) {
                 System.arraycopy(s.q[i], h * headK + nope, z.query[i], h * width + rank, width - rank);
             }
