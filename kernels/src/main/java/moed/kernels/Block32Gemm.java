@@ -21,9 +21,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why it is fast: a row's weights are widened to floats once per call and every weight then feeds a whole vector
  * of tokens with one FMA (an outer product), instead of being widened, multiplied and paired once per token. Four
- * rows share each activation load. Used as every {@link Gemm}.
+ * rows share each activation load. One instance per {@link MatMat}.
  */
-final class Block32Gemm extends Gemm {
+final class Block32Gemm extends TokenLaneGemm {
     private static final VectorSpecies<Float> F = Dot.F;
     /** Bytes that widen to one float vector. */
     private static final VectorSpecies<Byte> B = Dot.B;
@@ -45,7 +45,7 @@ final class Block32Gemm extends Gemm {
 
     /** The Q8 forms: integers as floats, [group][k][lane], and block scales, [group][block][lane]. */
     @Override
-    void layOut(Activation[] xs) {
+    void layOutLanes(Activation[] xs) {
         at = tokenMinor(at, xs, cols, a -> a.q8s);
         sd = tokenMinorFloats(sd, xs, cols / 32, a -> a.q8Scale);
     }

@@ -1,24 +1,20 @@
 package moed.kernels;
 
 /**
- * A weight format's mat-mat for several tokens at once whose vector lanes are tokens (groups of {@link #L}), bit-
- * identical per (row, token) to the format's per-token kernel. The calling thread lays the activations out
- * ({@link #prepare}); {@link ParallelExecutor} then runs disjoint row ranges on the workers ({@link #run}, in tiles of
- * {@link #ROWS} rows that share each activation load); {@link #release} forgets the call. One instance per
- * {@link MatMat}; nothing is allocated per call once the buffers have grown.
+ * A weight format's mat-mat for several tokens at once, bit-identical per (row, token) to the format's per-token
+ * kernel, so that a token's logits do not depend on how it was batched. The calling thread lays the activations
+ * out ({@link #prepare}); {@link ParallelExecutor} then runs disjoint row ranges on the workers ({@link #run});
+ * {@link #release} forgets the call. One instance per {@link MatMat}; nothing is allocated per call once the
+ * buffers have grown. Two shapes: {@link TokenLaneGemm} (vector lanes are tokens) and {@link Block32PairGemm}
+ * (vector lanes are the per-token kernel's lanes, for two rows).
  */
 abstract class Gemm implements ParallelExecutor.RangeTask {
-    static final int L = Dot.L;
-    /** Rows computed together: each activation vector loaded feeds this many rows. */
-    static final int ROWS = 4;
     /** The call's arguments, for the worker threads. */
     WeightMatrix m;
     int[] which;
     int count;
     float[][] out;
     int cols;
-    /** Groups of L tokens; the last one's padding lanes hold zero activations. */
-    int groups;
 
     /** Keeps the call's arguments and lays out the activations xs[which[t]] (prepared by the caller). */
     final void prepare(WeightMatrix m, Activation[] xs, int[] which, int count, float[][] out) {
@@ -27,111 +23,25 @@ abstract class Gemm implements ParallelExecutor.RangeTask {
         this.count = count;
         this.out = out;
         this.cols = m.cols();
-        this.groups = (count + L - 1) / L;
         layOut(xs);
     }
 
-    /** Lays out the prepared forms of every token's activation, token-minor ([group][..][lane]). */
+    /** Lays out the prepared forms of every token's activation for the format's inner loop. */
     abstract void layOut(Activation[] xs);
 
-    /** Per worker thread: the rows of the current tile, widened for the format's inner loop. */
-    abstract static class Tile {
-        final int[] row = new int[ROWS];
-        final float[] result = new float[L];
-
-        /** Grows the buffers for rows of {@code cols} weights. */
-        abstract void ensure(int cols);
-
-        /** Widens {@code row[j]} of m into slot j. */
-        abstract void widen(WeightMatrix m, int j);
-    }
-
-    /** The calling worker thread's tile scratch. */
-    abstract Tile tile();
-
-    /** The tile's rows against the tokens of group g, results stored with {@link #store}. */
-    abstract void compute(Tile tile, int g);
-
-    /** out[which[t]][r] = W[r] . x[which[t]] for rows from..to-1 and every token of the call. */
-    @Override
-    public final void run(int from, int to) {
-        Tile s = tile();
-        s.ensure(cols);
-        for (int r = from; r < to; r += ROWS) {
-            for (int j = 0; j < ROWS; j++) {
-                s.row[j] = Math.min(r + j, to - 1); // a short last tile repeats its last row
-                s.widen(m, j);
-            }
-            for (int g = 0; g < groups; g++) {
-                compute(s, g);
-            }
-        }
-    }
-
-    /** One prepared integer form of an activation (its Q8 or Q8_K values). */
-    interface Shorts {
-        short[] of(Activation a);
-    }
-
-    /** One prepared per-block form of an activation (its scales or integer sums). */
-    interface Floats {
-        float[] of(Activation a);
-    }
-
-    /**
-     * The first n values of every token's {@code field}, token-minor: [group][i][lane] at (g * n + i) * L + lane,
-     * zero in padding lanes. Returns {@code dst}, or a larger array when it was too small.
-     */
-    final float[] tokenMinor(float[] dst, Activation[] xs, int n, Shorts field) {
-        float[] d = dst.length < groups * n * L ? new float[groups * n * L] : dst;
-        for (int g = 0; g < groups; g++) {
-            for (int lane = 0; lane < L; lane++) {
-                Activation a = token(xs, g * L + lane);
-                short[] v = a == null ? null : field.of(a);
-                for (int i = 0; i < n; i++) {
-                    d[(g * n + i) * L + lane] = v == null ? 0 : v[i];
-                }
-            }
-        }
-        return d;
-    }
-
-    /** As {@link #tokenMinor}, for a float form. */
-    final float[] tokenMinorFloats(float[] dst, Activation[] xs, int n, Floats field) {
-        float[] d = dst.length < groups * n * L ? new float[groups * n * L] : dst;
-        for (int g = 0; g < groups; g++) {
-            for (int lane = 0; lane < L; lane++) {
-                Activation a = token(xs, g * L + lane);
-                float[] v = a == null ? null : field.of(a);
-                for (int i = 0; i < n; i++) {
-                    d[(g * n + i) * L + lane] = v == null ? 0 : v[i];
-                }
-            }
-        }
-        return d;
-    }
-
-    /** Token t's activation (t counted within the call), or null for a padding lane. */
+    /** Token t's activation (t counted within the call), or null for a padding token. */
     final Activation token(Activation[] xs, int t) {
         return t < count ? xs[which == null ? t : which[t]] : null;
+    }
+
+    /** Where token t's (counted within the call) results go. */
+    final float[] output(int t) {
+        return out[which == null ? t : which[t]];
     }
 
     final void release() {
         m = null;
         which = null;
         out = null;
-    }
-
-    /**
-     * Writes row {@code row}'s results for the tokens of group g from {@code lanes} (one per token of the group). A
-     * short last tile computes its last row again: the same values, stored again. (The caller stores its vector
-     * into {@code lanes}: a vector passed to a call that is not inlined is boxed.)
-     */
-    final void store(int g, int row, float[] lanes) {
-        int n = Math.min(L, count - g * L);
-        for (int lane = 0; lane < n; lane++) {
-            int t = g * L + lane;
-            out[which == null ? t : which[t]][row] = lanes[lane];
-        }
     }
 }

@@ -22,9 +22,9 @@ import jdk.incubator.vector.VectorSpecies;
  * activation's integer sums, at most 2^21) is exact in floats too, and the float products per super-block are then
  * formed in the single kernel's order.
  *
- * <p>Used as every {@link Gemm}.
+ * <p>One instance per format and {@link MatMat}.
  */
-final class KQuantGemm extends Gemm {
+final class KQuantGemm extends TokenLaneGemm {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
     /** Bytes that widen to one float vector. */
@@ -62,7 +62,7 @@ final class KQuantGemm extends Gemm {
 
     /** The Q8_K forms: integers, super-block scales and (Q4_K) per-32 integer sums, each [group][..][lane]. */
     @Override
-    void layOut(Activation[] xs) {
+    void layOutLanes(Activation[] xs) {
         at = tokenMinor(at, xs, cols, a -> a.q8k);
         ad = tokenMinorFloats(ad, xs, cols / 256, a -> a.q8kScale);
         if (mins) {

@@ -15,6 +15,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     static final int GEMM_MIN_TOKENS = 4;
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
+    private final Block32PairGemm pairs32 = new Block32PairGemm();
     private final KQuantGemm q4k = new KQuantGemm(GgmlType.Q4_K);
     private final KQuantGemm q6k = new KQuantGemm(GgmlType.Q6_K);
     private WeightMatrix m;
@@ -46,7 +47,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.count = count;
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
-                : Block32Gemm.supports(m.type()) ? block32 : !KQuantGemm.supports(m.type()) ? null
+                : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32 : !KQuantGemm.supports(m.type()) ? null
                 : m.type() == GgmlType.Q4_K ? q4k : q6k;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);

@@ -181,7 +181,7 @@ class DotTest {
     }
 
     /**
-     * The GEMM that batches of tokens take (Block32Gemm, KQuantGemm) gives, for every token and row, the per-token kernel's
+     * The GEMM that batches of tokens take (Block32Gemm, Block32PairGemm at 512 bits, KQuantGemm) gives, for every token and row, the per-token kernel's
      * result bit for bit: for token counts below, at and above the vector width, a subset of tokens chosen by
      * index, an odd row count, and one or two threads.
      */
