@@ -7,6 +7,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,7 +31,12 @@ final class Block32Dots {
     /** A format's offset in the 16 weight lanes and 0 above, so that lanes above 16 stay zero at 512 bits. */
     private static final short[] OFFSET_8 = new short[Int16Dot.SL];
     private static final short[] OFFSET_16 = new short[Int16Dot.SL];
+    /** At 512 bits: lane i takes lane i + 8 and lane i + 8 takes lane i. */
+    private static final int[] SWAP_HALVES = new int[Int16Dot.I.length()];
     static {
+        for (int i = 0; i < SWAP_HALVES.length; i++) {
+            SWAP_HALVES[i] = (i + 8) % SWAP_HALVES.length;
+        }
         for (int i = 0; i < 16; i++) {
             LANE_BIT[i] = (short) (1 << i);
             OFFSET_8[i] = 8;
@@ -46,6 +52,17 @@ final class Block32Dots {
         short[] q = a.q8s;
         float[] qd = a.q8Scale;
         FloatVector acc = FloatVector.zero(Int16Dot.F);
+        if (Int16Dot.WIDE) {
+            // One 32-lane vector per block: int lane j sums products 2j and 2j+1, so lane i < 8 plus lane 8 + i is
+            // the block's lane i of dot32 (the same integer, so the same result); lanes 8-15 then carry a copy.
+            VectorShuffle<Integer> halves = VectorShuffle.fromArray(Int16Dot.I, SWAP_HALVES, 0);
+            for (int b = 0; b < blocks; b++) {
+                long bo = off + b * 34L;
+                IntVector p = Int16Dot.pairs(Int16Dot.widenAll(s, bo + 2).mul(ShortVector.fromArray(S, q, b * 32)));
+                acc = Int16Dot.scaled(p.add(p.rearrange(halves)), Bytes.f16(s, bo) * qd[b], acc);
+            }
+            return Dot.sum8(acc);
+        }
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 34L;
             acc = Int16Dot.scaled(Int16Dot.dot32(Int16Dot.widen(s, bo + 2), Int16Dot.widen(s, bo + 18), q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
