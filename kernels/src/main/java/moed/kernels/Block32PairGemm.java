@@ -28,9 +28,10 @@ import jdk.incubator.vector.VectorSpecies;
  * partial sum is an integer below 2^24, so exact, equal to the integer lane. The scale is the same float product and
  * the FMA the same, lane for lane, and the final sum is taken in the same order.
  *
- * <p>Layout: each row pair is widened once per call into a panel of floats ({@link #widenPair}: per block four vectors,
- * lane 8p + i holding row p's weight for lane i and step s, and the two rows' weight scales); the activations once per
- * call into the same lane order, duplicated for the two rows ({@link #layOut}). All arrays are block-major so that the
+ * <p>Layout: each row pair is widened once per call, a chunk of blocks at a time, into a panel of floats
+ * ({@link #widenPair}: per block four vectors, lane 8p + i holding row p's weight for lane i and step s, and the two
+ * rows' weight scales); the activations once per call into the same lane order, duplicated for the two rows
+ * ({@link #layOut}). All arrays are block-major so that the
  * inner loop's loads are constant offsets from three bases (C2 then checks bounds once per base, not per load).
  */
 final class Block32PairGemm extends Gemm {
@@ -41,9 +42,13 @@ final class Block32PairGemm extends Gemm {
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     /** Tokens per tile: the kernel's eight accumulators, ten weight vectors and four activations fill the registers. */
     private static final int NT = 4;
-    /** Rows widened together: their panel (80 KiB for 2048 columns) stays in L2 while every token tile reads it. */
+    /** Rows widened together: a chunk of their panel (40 KiB) stays in cache while every token tile reads it. */
     private static final int PANEL = 32;
-    /** Blocks per pass: a token tile's activations for them (8 KiB) stay in L1 across the panel's row tiles. */
+    /**
+     * Blocks per pass, widened just before it: the panel's chunk and a token tile's activations for it (8 KiB) stay
+     * in cache across the row tiles and token tiles, whatever the row length (widening whole rows first made a
+     * 16384-column panel 2.6 MB, streamed from memory).
+     */
     private static final int CHUNK = 8;
     /** Floats per (pair, block) in the panel: four weight vectors and the scale vector. */
     private static final int PB = 5 * VL;
@@ -121,11 +126,11 @@ final class Block32PairGemm extends Gemm {
         for (int r0 = from; r0 < to; r0 += PANEL) {
             int rows = Math.min(PANEL, to - r0);
             int pairs = (rows + 3) / 4 * 2; // whole row tiles of two pairs; rows past the range repeat the last one
-            for (int q = 0; q < pairs; q++) {
-                widenPair(s, Math.min(r0 + 2 * q, to - 1), Math.min(r0 + 2 * q + 1, to - 1), q * PB, pairs * PB, nb);
-            }
             for (int b0 = 0; b0 < nb; b0 += CHUNK) {
                 int b1 = Math.min(nb, b0 + CHUNK);
+                for (int q = 0; q < pairs; q++) {
+                    widenPair(s, Math.min(r0 + 2 * q, to - 1), Math.min(r0 + 2 * q + 1, to - 1), q * PB, pairs * PB, b0, b1);
+                }
                 for (int t0 = 0; t0 < tokensPadded; t0 += NT) {
                     for (int q = 0; q < pairs; q += 2) {
                         kernel(s, q, pairs, t0, b0, b1, b0 == 0);
@@ -146,16 +151,17 @@ final class Block32PairGemm extends Gemm {
         }
     }
 
-    /** Rows ra, rb widened into the pair layout at w[base..], block b at base + b * stride. */
-    private void widenPair(Scratch sc, int ra, int rb, int base, int stride, int nb) {
-        int rowBytes = (int) m.rowBytes();
-        byte[] x = sc.rowA;
-        byte[] y = sc.rowB;
-        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, ra * m.rowBytes(), x, 0, rowBytes);
-        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, rb * m.rowBytes(), y, 0, rowBytes);
-        float[] w = sc.w;
+    /** Blocks b0..b1-1 of rows ra, rb widened into the pair layout at w[base..], block b at base + (b - b0) * stride. */
+    private void widenPair(Scratch sc, int ra, int rb, int base, int stride, int b0, int b1) {
         boolean q8 = m.type() == GgmlType.Q8_0;
         int bb = q8 ? 34 : 18;
+        int bytes = (b1 - b0) * bb;
+        byte[] x = sc.rowA;
+        byte[] y = sc.rowB;
+        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, ra * m.rowBytes() + (long) b0 * bb, x, 0, bytes);
+        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, rb * m.rowBytes() + (long) b0 * bb, y, 0, bytes);
+        float[] w = sc.w;
+        int nb = b1 - b0;
         IntVector even = IntVector.fromArray(I, EVEN, 0);
         IntVector odd = IntVector.fromArray(I, ODD, 0);
         for (int b = 0; b < nb; b++) {
@@ -216,7 +222,7 @@ final class Block32PairGemm extends Gemm {
         FloatVector a12 = first ? z : FloatVector.fromArray(F, acc, c1 + 2 * VL);
         FloatVector a13 = first ? z : FloatVector.fromArray(F, acc, c1 + 3 * VL);
         for (int b = b0; b < b1; b++) {
-            int w0 = (b * pairs + q) * PB;
+            int w0 = ((b - b0) * pairs + q) * PB;
             int w1 = w0 + PB;
             FloatVector p0 = FloatVector.fromArray(F, w, w0 + 0 * VL);
             FloatVector p1 = FloatVector.fromArray(F, w, w0 + 1 * VL);
@@ -278,10 +284,10 @@ final class Block32PairGemm extends Gemm {
 
         void ensure(int nb, int tokens) {
             int pairs = PANEL / 2;
-            if (w.length < pairs * nb * PB) {
-                w = new float[pairs * nb * PB];
-                rowA = new byte[nb * 34];
-                rowB = new byte[nb * 34];
+            if (w.length < pairs * CHUNK * PB) {
+                w = new float[pairs * CHUNK * PB];
+                rowA = new byte[CHUNK * 34];
+                rowB = new byte[CHUNK * 34];
             }
             if (acc.length < pairs * tokens * VL) {
                 acc = new float[pairs * tokens * VL];
