@@ -10,8 +10,9 @@ import jdk.incubator.vector.FloatVector;
  * and so do the float ones (F16 +50%), and prefill's GEMMs gain; the 32-weight-block kernels (Q4_0, ...) keep
  * their 256-bit lane layout and run 25-40% slower there, since a 512-bit instruction issues on two ports, not three.
  * Q8_0 now uses the full width (a fifth faster than before with rows in cache, still at or below 256 bits), and its
- * prefill is a third faster at 512 ({@link Block32PairGemm}), but a Q8_0 model's decode measured 12-14% slower
- * there (Mixtral-shaped file, 2 threads): decode is what a user waits on token by token, so Q8_0 stays with 256.
+ * prefill is a third faster at 512 ({@link Block32PairGemm}), but decode is slower there: 5% on a Mixtral-shaped
+ * file that streams from memory (2 threads, 12.4 against 13.0 tokens/s), 30% on the small trained model whose
+ * weights stay in cache (117 against 169). Decode is what a user waits on token by token, so Q8_0 stays with 256.
  * So: 512 bits where the machine has them and most weight bytes are in formats that gain, else 256.
  *
  * <p>{@code -Dmoed.kernels.bits} set by the user always wins; so does a width the kernels already took (one width
