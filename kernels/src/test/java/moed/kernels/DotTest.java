@@ -127,10 +127,11 @@ class DotTest {
         }
     }
 
+    /** Also covers MatMat's interleaved row runs: 301 rows make runs of unequal length on one thread and on three. */
     @Test
     void shouldGiveTheSameResultWithOneOrSeveralThreadsAndTokens() {
         GgmlType t = GgmlType.Q8_0;
-        int rows = 300;
+        int rows = 301;
         int cols = 512;
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
         SplittableRandom r = new SplittableRandom(9);
