@@ -31,8 +31,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Layout: each row pair is widened once per call, a chunk of blocks at a time, into a panel of floats
  * ({@link #widenPair}: per block four vectors, lane 8p + i holding row p's weight for lane i and step s, and the two
  * rows' weight scales); the activations once per call into the same lane order, duplicated for the two rows
- * ({@link #layOut}). All arrays are block-major so that the
- * inner loop's loads are constant offsets from three bases (C2 then checks bounds once per base, not per load).
+ * ({@link #layOut}). All arrays are block-major so that the inner loop's loads are constant offsets from three bases
+ * (C2 then checks bounds once per base, not per load).
  */
 final class Block32PairGemm extends Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
