@@ -1,7 +1,5 @@
 package moed.kernels;
 
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -25,9 +23,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class Block32Gemm extends TokenLaneGemm {
     private static final VectorSpecies<Float> F = Dot.F;
-    /** Bytes that widen to one float vector. */
-    private static final VectorSpecies<Byte> B = Dot.B;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Blocks per pass over the eight lanes: 16 blocks of activations are 32 KiB at 16 lanes, so they stay in L1. */
     private static final int CHUNK = 16;
     /** Per worker thread: the tile's rows widened, their block scales, and the lane accumulators. */
@@ -40,7 +35,7 @@ final class Block32Gemm extends TokenLaneGemm {
 
     /** True for the weight types this GEMM computes (others take the per-token kernels). */
     static boolean supports(GgmlType t) {
-        return Dot.VECTOR && (t == GgmlType.Q8_0 || t == GgmlType.Q4_0);
+        return Dot.VECTOR && Block32Rows.reads(t);
     }
 
     /** The Q8 forms: integers as floats, [group][k][lane], and block scales, [group][block][lane]. */
@@ -55,30 +50,19 @@ final class Block32Gemm extends TokenLaneGemm {
         return SCRATCH.get();
     }
 
-    /** One row's weights as float integers (natural order) and its block scales. */
-    private static void widen(WeightMatrix m, int row, float[] w, float[] d) {
-        MemorySegment seg = m.data();
-        long off = row * m.rowBytes();
+    /** One row's weights as float integers (natural order) and its block scales; {@code bytes} holds the row's copy. */
+    private static void widen(WeightMatrix m, int row, float[] w, float[] d, byte[] bytes) {
         int nb = m.cols() / 32;
-        if (m.type() == GgmlType.Q8_0) { // block_q8_0 { half d; int8 qs[32]; }
-            for (int b = 0; b < nb; b++) {
-                long bo = off + b * 34L;
-                d[b] = Bytes.f16(seg, bo);
-                for (int c = 0; c < 32; c += L) {
-                    ((FloatVector) ByteVector.fromMemorySegment(B, seg, bo + 2 + c, LE)
-                            .convertShape(VectorOperators.B2F, F, 0)).intoArray(w, b * 32 + c);
-                }
-            }
-        } else { // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j + 16 (high), offset 8
-            for (int b = 0; b < nb; b++) {
-                long bo = off + b * 18L;
-                d[b] = Bytes.f16(seg, bo);
-                for (int c = 0; c < 16; c += L) {
-                    ByteVector p = ByteVector.fromMemorySegment(B, seg, bo + 2 + c, LE);
-                    ((FloatVector) p.and((byte) 0xF).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0))
-                            .intoArray(w, b * 32 + c);
-                    ((FloatVector) p.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0))
-                            .intoArray(w, b * 32 + 16 + c);
+        boolean q8 = m.type() == GgmlType.Q8_0;
+        int bb = Block32Rows.blockBytes(m.type());
+        Block32Rows.copy(m, row, 0, nb, bytes);
+        for (int b = 0; b < nb; b++) {
+            int o = b * bb;
+            d[b] = Block32Rows.scale(bytes, o);
+            for (int half = 0; half < 2; half++) {
+                ByteVector v = Block32Rows.weights(bytes, o, q8, half == 1);
+                for (int part = 0; part < 16 / L; part++) {
+                    ((FloatVector) v.convertShape(VectorOperators.B2F, F, part)).intoArray(w, b * 32 + 16 * half + part * L);
                 }
             }
         }
@@ -162,10 +146,11 @@ final class Block32Gemm extends TokenLaneGemm {
         float[][] d = new float[ROWS][0];
         float[] sc = new float[0];
         final float[] acc = new float[8 * ROWS * L];
+        byte[] bytes = new byte[0];
 
         @Override
         void widen(WeightMatrix m, int j) {
-            Block32Gemm.widen(m, row[j], w[j], d[j]);
+            Block32Gemm.widen(m, row[j], w[j], d[j], bytes);
         }
 
         @Override
@@ -176,6 +161,7 @@ final class Block32Gemm extends TokenLaneGemm {
                     d[j] = new float[cols / 32];
                 }
                 sc = new float[cols / 32 * ROWS * L];
+                bytes = new byte[cols / 32 * Block32Rows.MAX_BLOCK_BYTES];
             }
         }
     }

@@ -1,7 +1,5 @@
 package moed.kernels;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -38,7 +36,6 @@ final class Block32PairGemm extends Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final int VL = F.length();
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     /** Tokens per tile: the kernel's eight accumulators, ten weight vectors and four activations fill the registers. */
     private static final int NT = 4;
@@ -81,7 +78,7 @@ final class Block32PairGemm extends Gemm {
 
     /** True where this GEMM runs: Q8_0 and Q4_0 when the vectors hold 16 floats (two rows of eight lanes). */
     static boolean supports(GgmlType t) {
-        return Dot.VECTOR && VL == 16 && (t == GgmlType.Q8_0 || t == GgmlType.Q4_0);
+        return Dot.VECTOR && VL == 16 && Block32Rows.reads(t);
     }
 
     @Override
@@ -154,43 +151,26 @@ final class Block32PairGemm extends Gemm {
     /** Blocks b0..b1-1 of rows ra, rb widened into the pair layout at w[base..], block b at base + (b - b0) * stride. */
     private void widenPair(Scratch sc, int ra, int rb, int base, int stride, int b0, int b1) {
         boolean q8 = m.type() == GgmlType.Q8_0;
-        int bb = q8 ? 34 : 18;
-        int bytes = (b1 - b0) * bb;
+        int bb = Block32Rows.blockBytes(m.type());
         byte[] x = sc.rowA;
         byte[] y = sc.rowB;
-        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, ra * m.rowBytes() + (long) b0 * bb, x, 0, bytes);
-        MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, rb * m.rowBytes() + (long) b0 * bb, y, 0, bytes);
+        Block32Rows.copy(m, ra, b0, b1, x);
+        Block32Rows.copy(m, rb, b0, b1, y);
         float[] w = sc.w;
-        int nb = b1 - b0;
         IntVector even = IntVector.fromArray(I, EVEN, 0);
         IntVector odd = IntVector.fromArray(I, ODD, 0);
-        for (int b = 0; b < nb; b++) {
+        for (int b = 0; b < b1 - b0; b++) {
             int pa = b * bb;
-            IntVector alo;
-            IntVector ahi;
-            IntVector blo;
-            IntVector bhi;
-            if (q8) { // block_q8_0 { half d; int8 qs[32]; }
-                alo = widen(ByteVector.fromArray(B16, x, pa + 2));
-                ahi = widen(ByteVector.fromArray(B16, x, pa + 18));
-                blo = widen(ByteVector.fromArray(B16, y, pa + 2));
-                bhi = widen(ByteVector.fromArray(B16, y, pa + 18));
-            } else { // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j + 16 (high), offset 8
-                ByteVector u = ByteVector.fromArray(B16, x, pa + 2);
-                ByteVector v = ByteVector.fromArray(B16, y, pa + 2);
-                alo = widen(u.and((byte) 0xF).sub((byte) 8));
-                ahi = widen(u.lanewise(VectorOperators.LSHR, 4).sub((byte) 8));
-                blo = widen(v.and((byte) 0xF).sub((byte) 8));
-                bhi = widen(v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8));
-            }
+            IntVector alo = widen(Block32Rows.weights(x, pa, q8, false));
+            IntVector ahi = widen(Block32Rows.weights(x, pa, q8, true));
+            IntVector blo = widen(Block32Rows.weights(y, pa, q8, false));
+            IntVector bhi = widen(Block32Rows.weights(y, pa, q8, true));
             int o = base + b * stride;
             even.selectFrom(alo, blo).reinterpretAsFloats().intoArray(w, o);
             odd.selectFrom(alo, blo).reinterpretAsFloats().intoArray(w, o + VL);
             even.selectFrom(ahi, bhi).reinterpretAsFloats().intoArray(w, o + 2 * VL);
             odd.selectFrom(ahi, bhi).reinterpretAsFloats().intoArray(w, o + 3 * VL);
-            float dA = Float.float16ToFloat((short) ((x[pa] & 0xFF) | (x[pa + 1] << 8)));
-            float dB = Float.float16ToFloat((short) ((y[pa] & 0xFF) | (y[pa + 1] << 8)));
-            FloatVector.broadcast(F, dA).blend(dB, SECOND_ROW).intoArray(w, o + 4 * VL);
+            FloatVector.broadcast(F, Block32Rows.scale(x, pa)).blend(Block32Rows.scale(y, pa), SECOND_ROW).intoArray(w, o + 4 * VL);
         }
     }
 
@@ -286,8 +266,8 @@ final class Block32PairGemm extends Gemm {
             int pairs = PANEL / 2;
             if (w.length < pairs * CHUNK * PB) {
                 w = new float[pairs * CHUNK * PB];
-                rowA = new byte[CHUNK * 34];
-                rowB = new byte[CHUNK * 34];
+                rowA = new byte[CHUNK * Block32Rows.MAX_BLOCK_BYTES];
+                rowB = new byte[CHUNK * Block32Rows.MAX_BLOCK_BYTES];
             }
             if (acc.length < pairs * tokens * VL) {
                 acc = new float[pairs * tokens * VL];
