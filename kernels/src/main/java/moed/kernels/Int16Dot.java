@@ -20,10 +20,12 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Callers keep every product and every sum of two within 16 bits (|w| <= 128 and |a| <= 127 gives 32,512).
  *
  * <p>Width: the species follow {@link Dot#F} (one width per JVM, see {@link Dot#floatSpecies}), so at 512 bits a
- * short vector holds 32 weights. The 32-weight-block formats still widen 16 weights at a time ({@link #widen}): at
- * 512 bits those sit in the lower 16 lanes with zeros above, so {@link #dot32} leaves the block's sums in lanes 0-7
- * exactly as at 256 bits (lanes 8-15 zero) and Q8_0 results are bit-identical at both widths. The K-quant kernels
- * use the full width ({@link #widenAll}); their sums are exact integers, so lane layout cannot change a result.
+ * short vector holds 32 weights. The 32-weight-block formats other than Q8_0 still widen 16 weights at a time
+ * ({@link #widen}): at 512 bits those sit in the lower 16 lanes with zeros above, so {@link #dot32} leaves the block's
+ * sums in lanes 0-7 exactly as at 256 bits (lanes 8-15 zero) and results are bit-identical at both widths. Q8_0 at
+ * 512 bits widens its whole block and folds the two halves' sums into the same eight lanes
+ * ({@link Block32Dots#q8_0}). The K-quant kernels use the full width ({@link #widenAll}); their sums are exact
+ * integers, so lane layout cannot change a result.
  */
 final class Int16Dot {
     static final VectorSpecies<Float> F = Dot.F;
