@@ -112,7 +112,7 @@ class CliEndToEndTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("the prompt is empty"), r.err());
         r = moed("run", "-m", MODEL.toString(), "-p", "word ".repeat(50), "-c", "32");
-        assertTrue(r.err().contains("shorten the prompt or raise -c"), r.err());
+        assertTrue(r.err().contains("shorten the prompt or raise the context length [-c/--ctx-size]"), r.err());
         r = moed("run", "-m", MODEL.toString(), "-p", "hi", "--top-p", "2");
         assertTrue(r.err().contains("top-p must be in (0, 1]"), r.err());
         r = moed("model", "synth", "--out", dir.resolve("x.gguf").toString(), "--type", "Q9_9");

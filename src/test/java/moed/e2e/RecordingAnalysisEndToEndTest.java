@@ -9,13 +9,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import moed.cache.Backing;
+import moed.cache.EvictionPolicy;
 import moed.cache.ExpertCache;
 import moed.jfr.Events;
 import moed.jfr.Packing;
 import moed.jfr.Recorder;
 import moed.jfr.read.RecordingReader;
-import moed.runtime.CacheOptions;
+import moed.predictor.PredictorKind;
 import moed.runtime.Engine;
+import moed.runtime.config.CacheOptions;
 import moed.runtime.sampling.SamplerConfig;
 import moed.tools.analyze.HtmlReport;
 import moed.tools.analyze.RecordingAnalysis;
@@ -34,13 +37,14 @@ class RecordingAnalysisEndToEndTest {
         Path jfr = dir.resolve("run.jfr");
         int[][] seen = new int[8][16];
         long[] accesses = new long[1];
-        CacheOptions cache = new CacheOptions(3L << 20, "mmap", "lfu", null, ExpertCache.OnMiss.WAIT, 2, 0, 5000, "gate", 1, 1);
+        CacheOptions cache = CacheOptions.of(new CacheOptions.Tier(3L << 20, Backing.MMAP, EvictionPolicy.Kind.LFU, ExpertCache.OnMiss.WAIT, 2))
+                .with(new CacheOptions.Prefetch(PredictorKind.GATE, 1, 1));
         try (Engine e = Engine.open(CliEndToEndTest.MODEL, 2, 256, 16, cache)) {
-            e.observe((seq, pos, layer, ex, w, k) -> {
+            e.observe((seq, pos, layer, ex, w, k, rerouted) -> {
                 for (int i = 0; i < k; i++) {
                     seen[layer][ex[i]]++;
                 }
-            }, 0);
+            });
             var before = e.cache().counters();
             e.startRecording(jfr);
             e.generate("Once upon a time there was a little girl who", 24, SamplerConfig.GREEDY, (id, t) -> true);
@@ -147,7 +151,7 @@ class RecordingAnalysisEndToEndTest {
         Assumptions.assumeTrue(chromium != null, "no Chromium here (.ci/run installs it with apt-get where it can): HTML render check skipped");
         Path jfr = dir.resolve("run.jfr");
         try (Engine e = Engine.open(CliEndToEndTest.MODEL, 2, 128, 16,
-                new CacheOptions(4L << 20, "mmap", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 5000))) {
+                CacheOptions.of(CacheOptions.Tier.of(4L << 20)))) {
             e.startRecording(jfr);
             e.generate("The old king looked at the sea and said", 16, SamplerConfig.GREEDY, (id, t) -> true);
         }

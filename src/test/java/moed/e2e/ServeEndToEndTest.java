@@ -19,8 +19,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import moed.cache.ExpertCache;
-import moed.runtime.CacheOptions;
+import moed.predictor.PredictorKind;
 import moed.runtime.Engine;
+import moed.runtime.config.CacheOptions;
 import moed.runtime.sampling.SamplerConfig;
 import moed.tools.ipc.IpcDirectory;
 import moed.tools.ipc.MoedClient;
@@ -56,7 +57,7 @@ class ServeEndToEndTest {
     static Engine engine() throws Exception {
         // A cache of 40 of the 128 experts with the predictor: the server's real configuration, small.
         return Engine.open(CliEndToEndTest.MODEL, 2, 512, 16,
-                new CacheOptions(4L << 20, "mmap", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 5000, "gate", 1, 0));
+                CacheOptions.of(CacheOptions.Tier.of(4L << 20)).with(new CacheOptions.Prefetch(PredictorKind.GATE, 1, 0)));
     }
 
     /** What one request received. */

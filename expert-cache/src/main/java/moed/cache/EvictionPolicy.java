@@ -24,13 +24,33 @@ public interface EvictionPolicy {
 
     String name();
 
-    /** Creates a policy by its CLI name: lru, lfu, heat (statistics-weighted, needs heat priors). */
-    static EvictionPolicy create(String name, int entries, double[] heat) {
-        return switch (name) {
-            case "lru" -> new LruPolicy(entries);
-            case "lfu" -> new LfuPolicy(entries);
-            case "heat" -> new HeatWeightedPolicy(entries, heat);
-            default -> throw new IllegalArgumentException("unknown --cache-policy '" + name + "'; choose lru, lfu or heat");
-        };
+    /** The policies there are; {@link #toString()} is the name settings and reports use. */
+    enum Kind {
+        /** Least recently used. */
+        LRU("lru"),
+        /** Least frequently used, with ageing. */
+        LFU("lfu"),
+        /** Frequency weighted by the heat persisted from earlier runs. */
+        HEAT("heat");
+
+        private final String label;
+
+        Kind(String label) {
+            this.label = label;
+        }
+
+        /** A policy of this kind over {@code entries} entries; {@code heat} (per entry, or null) seeds HEAT. */
+        public EvictionPolicy create(int entries, double[] heat) {
+            return switch (this) {
+                case LRU -> new LruPolicy(entries);
+                case LFU -> new LfuPolicy(entries);
+                case HEAT -> new HeatWeightedPolicy(entries, heat);
+            };
+        }
+
+        @Override
+        public String toString() {
+            return label;
+        }
     }
 }

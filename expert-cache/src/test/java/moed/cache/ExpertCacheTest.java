@@ -21,9 +21,9 @@ class ExpertCacheTest {
     final MemorySegment data = TestLayouts.fill(LAYERS, EXPERTS);
     final ExpertLayout layout = TestLayouts.layout(data, LAYERS, EXPERTS);
 
-    ExpertCache cache(int slots, String policy, BackingStore backing) {
+    ExpertCache cache(int slots, EvictionPolicy.Kind policy, BackingStore backing) {
         long slot = (backing.slotBytes(layout) + 63) / 64 * 64;
-        return new ExpertCache(layout, backing, EvictionPolicy.create(policy, LAYERS * EXPERTS, null), slots * slot, 2,
+        return new ExpertCache(layout, backing, policy.create(LAYERS * EXPERTS, null), slots * slot, 2,
                 ExpertCache.OnMiss.WAIT, 2);
     }
 
@@ -37,7 +37,7 @@ class ExpertCacheTest {
 
     @Test
     void shouldServeCorrectBytesAndNeverExceedTheBudget() {
-        for (String policy : new String[] {"lru", "lfu", "heat"}) {
+        for (EvictionPolicy.Kind policy : EvictionPolicy.Kind.values()) {
             try (ExpertCache c = cache(5, policy, new MappedBackingStore())) {
                 SplittableRandom r = new SplittableRandom(1);
                 for (int i = 0; i < 3000; i++) {
@@ -49,7 +49,7 @@ class ExpertCacheTest {
                     assertTrue(c.residentBytes() <= c.budgetBytes(), "budget");
                 }
                 CacheCounters k = c.counters();
-                assertEquals(3000, k.hits + k.misses + k.lateHits, policy);
+                assertEquals(3000, k.hits + k.misses + k.lateHits, policy.toString());
                 assertTrue(k.hits > 0 && k.misses > 0, policy + " mixes hits and misses");
                 assertEquals(k.loads - k.evictions, c.residentCount(), policy + ": loads - evictions = resident");
             }
@@ -58,7 +58,7 @@ class ExpertCacheTest {
 
     @Test
     void shouldNeverFreeWhatIsPinnedUnderConcurrentUse() throws Exception {
-        try (ExpertCache c = cache(4, "lru", new MappedBackingStore())) {
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
             c.poisonFreedMemory();
             AtomicReference<Throwable> failure = new AtomicReference<>();
             List<Thread> threads = new ArrayList<>();
@@ -126,7 +126,7 @@ class ExpertCacheTest {
     @Test
     void shouldLoadAnExpertOnceForConcurrentRequests() throws Exception {
         GatedBacking b = new GatedBacking();
-        try (ExpertCache c = cache(4, "lru", b)) {
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
             Thread first = Thread.ofPlatform().start(() -> c.release(1, 2, c.acquire(1, 2)));
             while (c.counters().misses == 0) {
                 Thread.onSpinWait();
@@ -145,7 +145,7 @@ class ExpertCacheTest {
 
     @Test
     void shouldCountPrefetchesUsedWastedAndCancelled() throws Exception {
-        try (ExpertCache c = cache(3, "lru", new MappedBackingStore())) {
+        try (ExpertCache c = cache(3, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
             assertTrue(c.prefetch(0, 1, 1));
             assertFalse(c.prefetch(0, 1, 1), "already loading: not issued twice");
             c.awaitIdle(5000);
@@ -162,7 +162,7 @@ class ExpertCacheTest {
             assertEquals(1, c.counters().prefetchWasted);
         }
         GatedBacking b = new GatedBacking();
-        try (ExpertCache c = cache(3, "lru", b)) {
+        try (ExpertCache c = cache(3, EvictionPolicy.Kind.LRU, b)) {
             Thread t = Thread.ofPlatform().start(() -> c.release(2, 0, c.acquire(2, 0)));
             while (b.reads == 0) {
                 Thread.onSpinWait();
@@ -186,7 +186,7 @@ class ExpertCacheTest {
     void shouldReadTheSameBytesWithODirect(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("experts.bin");
         TestLayouts.write(data, f);
-        try (DirectBackingStore d = new DirectBackingStore(f, layout); ExpertCache c = cache(3, "lru", d)) {
+        try (DirectBackingStore d = new DirectBackingStore(f, layout); ExpertCache c = cache(3, EvictionPolicy.Kind.LRU, d)) {
             c.poisonFreedMemory();
             // Read straight into the slots (no staging copy): slots hold each matrix's aligned span, and the views
             // point inside it at the matrix's own bytes.

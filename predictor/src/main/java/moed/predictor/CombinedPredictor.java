@@ -47,6 +47,6 @@ public final class CombinedPredictor implements ExpertPredictor {
 
     @Override
     public String name() {
-        return "gate+prior";
+        return PredictorKind.GATE_PRIOR.toString();
     }
 }

@@ -48,6 +48,6 @@ public final class GateLookaheadPredictor implements ExpertPredictor {
 
     @Override
     public String name() {
-        return "gate";
+        return PredictorKind.GATE.toString();
     }
 }

@@ -40,7 +40,7 @@ public final class PrefetchPlanner {
     public PrefetchPlanner(ExpertCache cache, ExpertPredictor predictor, boolean[] moeLayers, int experts, int k,
                            int lookahead, int margin, float mass) {
         if (lookahead < 1 || lookahead > 2) {
-            throw new IllegalArgumentException("--lookahead must be 1 or 2, got " + lookahead);
+            throw new IllegalArgumentException("the look-ahead must be 1 or 2 layers, got " + lookahead);
         }
         this.cache = cache;
         this.predictor = predictor;

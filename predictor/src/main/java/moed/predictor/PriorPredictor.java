@@ -88,6 +88,6 @@ public final class PriorPredictor implements ExpertPredictor {
 
     @Override
     public String name() {
-        return "prior";
+        return PredictorKind.PRIOR.toString();
     }
 }

@@ -2,88 +2,64 @@ package moed.runtime;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import moed.cache.BackingStore;
+import java.util.ArrayList;
+import java.util.List;
 import moed.cache.CacheCounters;
-import moed.cache.DirectBackingStore;
-import moed.cache.EvictionPolicy;
 import moed.cache.ExpertCache;
-import moed.cache.ExpertSource;
-import moed.cache.ExpertStatistics;
-import moed.cache.MappedBackingStore;
-import moed.cache.MappedExpertSource;
 import moed.cache.StatisticsStore;
-import moed.predictor.CombinedPredictor;
-import moed.predictor.ExpertPredictor;
-import moed.predictor.GateLookaheadPredictor;
-import moed.predictor.PrefetchPlanner;
-import moed.predictor.PriorPredictor;
-import moed.predictor.RouterWeights;
-import moed.runtime.model.LayerHook;
+import moed.cache.ThrashDetector;
+import moed.jfr.Events;
 import moed.kernels.KernelWidth;
 import moed.kernels.MatMat;
 import moed.kernels.ParallelExecutor;
+import moed.predictor.PrefetchPlanner;
+import moed.runtime.chat.ChatTemplate;
+import moed.runtime.config.CacheOptions;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.model.InferenceState;
+import moed.runtime.model.KvCache;
 import moed.runtime.model.Model;
 import moed.runtime.model.RouterObserver;
+import moed.runtime.model.RoutingOptions;
+import moed.runtime.model.StepScratch;
 import moed.runtime.model.Transformer;
-import moed.runtime.sampling.Sampler;
 import moed.runtime.sampling.SamplerConfig;
-import moed.runtime.tokenizer.StreamingDecoder;
 import moed.runtime.tokenizer.Tokenizer;
 
 /**
- * A loaded model ready to generate: the mapped file, tokenizer, compute threads and forward pass. One
- * sequence at a time per Engine (the daemon's scheduler batches sequences on top of this).
+ * A loaded model ready to generate: the mapped file, tokenizer, compute threads and forward pass, with its experts
+ * served as {@link ExpertServing} wires them and watched by {@link Instrumentation}. Runs one sequence at a time
+ * ({@link #generate}); the daemon's scheduler batches sequences on top of it ({@link #stepRows}).
  */
 public final class Engine implements AutoCloseable {
-    /** Streamed output: each token as it is chosen, with the text it completes (possibly empty). */
-    @FunctionalInterface
-    public interface TokenListener {
-        /** Return false to stop generation. */
-        boolean onToken(int id, String text);
-    }
-
     private final GgufFile file;
     private final Model model;
     private final Tokenizer tokenizer;
     /** The model's chat template, parsed on first use (null until then). */
-    private moed.runtime.chat.ChatTemplate chatTemplate;
+    private ChatTemplate chatTemplate;
     private final ParallelExecutor executor;
-    private final ExpertSource experts;
+    private final ExpertServing experts;
     private final Transformer transformer;
+    private final Instrumentation instrumentation;
+    private final ThrashDetector thrash = new ThrashDetector();
     private final int contextLength;
     private final int batch;
-    private final ExpertCache cache;
-    private final ExpertStatistics statistics;
-    private final StatisticsStore store;
-    private RouterObserver userObserver;
-    private PrefetchPlanner planner;
-    private moed.jfr.Recorder recorder;
+    private final List<String> startupReport = new ArrayList<>();
     private long requestId;
-    private boolean[] pinnedExpertLayers;
-    private String plannerName;
-    private int plannerLookahead;
-    private int plannerMargin;
-    private long stepId;
-    private String predictorName = "none";
-    private final java.util.List<String> startupReport = new java.util.ArrayList<>();
-    private long lastWarning;
 
-    private Engine(GgufFile file, Model model, Tokenizer tokenizer, ParallelExecutor executor, ExpertSource experts,
-                   int contextLength, int batch, ExpertCache cache, ExpertStatistics statistics, StatisticsStore store) {
+    private Engine(GgufFile file, Model model, Tokenizer tokenizer, ParallelExecutor executor, ExpertServing experts,
+                   int contextLength, int batch) {
         this.file = file;
         this.model = model;
         this.tokenizer = tokenizer;
         this.executor = executor;
         this.experts = experts;
-        this.transformer = new Transformer(model, experts, new MatMat(executor));
+        this.transformer = new Transformer(model, experts.source, new MatMat(executor));
+        this.instrumentation = new Instrumentation(transformer, model, experts);
         this.contextLength = contextLength;
         this.batch = batch;
-        this.cache = cache;
-        this.statistics = statistics;
-        this.store = store;
-        installObserver(0);
     }
 
     /**
@@ -96,265 +72,77 @@ public final class Engine implements AutoCloseable {
 
     /** Opens a model with its experts served as {@code cacheOptions} says (in place, or through a bounded cache). */
     public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions) throws IOException {
-        return open(path, threads, contextLength, batch, cacheOptions, java.util.List.of());
+        return open(path, threads, contextLength, batch, cacheOptions, TensorOverrides.NONE);
     }
 
-    /**
-     * As above, with llama.cpp-style tensor overrides {@code REGEX=resident|backing}: expert tensors matched by a
-     * {@code resident} rule stay pinned (read in place, never through the cache); everything else keeps the default
-     * (experts through the cache when there is one, all other tensors resident).
-     */
+    /** As above, with tensor overrides that pin some layers' experts in place. */
     public static Engine open(Path path, int threads, int contextLength, int batch, CacheOptions cacheOptions,
-                              java.util.List<String> tensorOverrides) throws IOException {
+                              TensorOverrides overrides) throws IOException {
+        if (contextLength < 0) {
+            throw new SettingException(Setting.CONTEXT_LENGTH, "the context length must be >= 0 (0: the model's own), got " + contextLength);
+        }
+        if (batch < 1) {
+            throw new SettingException(Setting.PREFILL_BATCH, "the prefill batch must be >= 1 token, got " + batch);
+        }
         GgufFile f = GgufFile.open(path);
         KernelWidth.chooseFor(f.weightBytesByType());
-        ExpertCache cache = null;
-        StatisticsStore store = null;
+        ExpertServing serving = null;
         try {
             Model m = Model.load(f);
             Tokenizer t = Tokenizer.from(f);
             int ctx = contextLength > 0 ? contextLength : Math.min(m.config().contextLength(), 4096);
-            var c = m.config();
-            ExpertStatistics stats = null;
-            if (c.isMoe() && cacheOptions.stateDir() != null) {
-                store = StatisticsStore.open(cacheOptions.stateDir(), m.identity(), c.layers(), c.experts());
-                stats = new ExpertStatistics(c.layers(), c.experts(), c.expertsUsed());
-            }
-            ExpertSource src = null;
-            if (c.isMoe() && cacheOptions.cached()) {
-                BackingStore backing = cacheOptions.backing().equals("direct")
-                        ? new DirectBackingStore(path, m.expertLayout()) : new MappedBackingStore();
-                double[] heat = store != null ? store.heat() : null;
-                EvictionPolicy policy = EvictionPolicy.create(cacheOptions.policy(), c.layers() * c.experts(), heat);
-                cache = new ExpertCache(m.expertLayout(), backing, policy, cacheOptions.budgetBytes(), c.expertsUsed(),
-                        cacheOptions.onMiss(), cacheOptions.ioThreads());
-                src = cache;
-            } else if (c.isMoe()) {
-                src = new MappedExpertSource(m.expertLayout());
-            }
-            boolean[] pinnedLayers = pinnedExpertLayers(f, c.layers(), tensorOverrides);
-            if (cache != null && anyTrue(pinnedLayers)) {
-                src = new moed.cache.LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinnedLayers);
-            }
-            if (store != null) {
-                ExpertCache cc = cache;
-                store.attach(stats, cc != null ? cc::counters : null, cacheOptions.flushMillis());
-            }
-            Engine e = new Engine(f, m, t, new ParallelExecutor(threads), src, ctx, batch, cache, stats, store);
-            e.pinnedExpertLayers = pinnedLayers;
-            for (String o : tensorOverrides) {
-                e.startupReport.add("override " + o + ": " + describeOverride(f, o));
-            }
-            if (cache != null && !cacheOptions.predictor().equals("none")) {
-                e.installPlanner(cacheOptions.predictor(), cacheOptions.lookahead(), cacheOptions.prefetchMargin());
-            }
-            e.reportStartup(cacheOptions);
+            serving = ExpertServing.open(path, f, m, cacheOptions, overrides);
+            Engine e = new Engine(f, m, t, new ParallelExecutor(threads), serving, ctx, batch);
+            e.startupReport.addAll(overrides.describe(f));
+            e.instrumentation.prefetch(cacheOptions.prefetch());
+            addLine(e.startupReport, serving.describe(m, e.instrumentation.describePrefetch()));
+            // Loads run in the background while the caller goes on.
+            addLine(e.startupReport, serving.warmStart(cacheOptions.statistics().warmFraction()));
             return e;
         } catch (RuntimeException | IOException e) {
-            if (cache != null) {
-                cache.close();
-            }
-            if (store != null) {
-                store.close();
+            if (serving != null) {
+                serving.close();
             }
             f.close();
             throw e;
         }
     }
 
-    /** Layers whose expert tensors a {@code =resident} override names; refuses overrides moed cannot honour. */
-    static boolean[] pinnedExpertLayers(GgufFile f, int layers, java.util.List<String> overrides) {
-        boolean[] pinned = new boolean[layers];
-        for (String o : overrides) {
-            int eq = o.lastIndexOf('=');
-            if (eq <= 0) {
-                throw new IllegalArgumentException("--override-tensor takes REGEX=resident|backing, got '" + o + "'");
-            }
-            String where = o.substring(eq + 1);
-            java.util.regex.Pattern p;
-            try {
-                p = java.util.regex.Pattern.compile(o.substring(0, eq));
-            } catch (java.util.regex.PatternSyntaxException ex) {
-                throw new IllegalArgumentException("--override-tensor: '" + o.substring(0, eq) + "' is not a regular expression: "
-                        + ex.getDescription());
-            }
-            if (!where.equals("resident") && !where.equals("backing")) {
-                throw new IllegalArgumentException("--override-tensor: '" + where + "' must be resident or backing");
-            }
-            for (var t : f.tensors().values()) {
-                if (!p.matcher(t.name()).find()) {
-                    continue;
-                }
-                boolean expert = t.name().contains("_exps.");
-                if (!expert && where.equals("backing")) {
-                    throw new IllegalArgumentException("--override-tensor " + o + ": " + t.name() + " is not an expert tensor;"
-                            + " only expert tensors (ffn_*_exps) can go through the expert cache");
-                }
-                if (expert && where.equals("resident")) {
-                    int layer = layerOf(t.name());
-                    if (layer >= 0 && layer < layers) {
-                        pinned[layer] = true;
-                    }
-                }
-            }
+    private static void addLine(List<String> lines, String line) {
+        if (line != null) {
+            lines.add(line);
         }
-        return pinned;
-    }
-
-    private static String describeOverride(GgufFile f, String o) {
-        int eq = o.lastIndexOf('=');
-        java.util.regex.Pattern p = java.util.regex.Pattern.compile(o.substring(0, eq));
-        long n = f.tensors().values().stream().filter(t -> p.matcher(t.name()).find()).count();
-        return n == 0 ? "matches no tensor (check the names with 'moed model info --tensors')" : "matches " + n + " tensors";
-    }
-
-    private static int layerOf(String name) {
-        if (!name.startsWith("blk.")) {
-            return -1;
-        }
-        int dot = name.indexOf('.', 4);
-        try {
-            return Integer.parseInt(name.substring(4, dot));
-        } catch (RuntimeException e) {
-            return -1;
-        }
-    }
-
-    private static boolean anyTrue(boolean[] a) {
-        for (boolean b : a) {
-            if (b) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
      * Applies the routing knobs (smart expert reduction, cache-aware routing, skipped layers); the predictor then
      * predicts only layers whose MoE runs.
      */
-    public void routing(moed.runtime.model.RoutingOptions options) {
-        if (options.cacheAwareMargin() > 0 && cache == null) {
-            throw new IllegalArgumentException("--cache-aware-routing prefers experts resident in the cache: give --cache-gb or --cache-mb too");
+    public void routing(RoutingOptions options) {
+        if (options.cacheAwareMargin() > 0 && experts.cache == null) {
+            throw new SettingException(Setting.CACHE_AWARE_ROUTING,
+                    "cache-aware routing prefers experts resident in the expert cache: give the cache a size too");
         }
         transformer.routing(options);
-        if (planner != null) {
-            installPlanner(plannerName, plannerLookahead, plannerMargin);
-        }
-    }
-
-    /** What the start-up says about memory: budget, expert size, how many fit, pinned bytes; then warms the cache. */
-    private void reportStartup(CacheOptions o) {
-        if (cache == null) {
-            return;
-        }
-        var layout = model.expertLayout();
-        startupReport.add(String.format(
-                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s, predictor: %s); one expert is %.3f MiB, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
-                cache.budgetBytes() / 1048576.0, cache.backingName(), cache.policyName(), cache.onMiss().name().toLowerCase(),
-                planner == null ? "none" : planner.predictorName() + ", look-ahead " + o.lookahead() + ", margin " + o.prefetchMargin(),
-                layout.maxExpertBytes() / 1048576.0, cache.slotCount(), layout.entryCount(),
-                100.0 * cache.slotCount() / layout.entryCount(), model.pinnedBytes() / 1048576.0));
-        if (store != null && o.warmFraction() > 0) {
-            int limit = (int) (cache.slotCount() * o.warmFraction());
-            int warmed = 0;
-            for (int[] h : store.hottest()) {
-                if (warmed >= limit) {
-                    break;
-                }
-                if (cache.warm(h[0], h[1])) {
-                    warmed++;
-                }
-            }
-            startupReport.add(String.format("warm start: loading the %d historically hottest experts (statistics: %s)",
-                    warmed, store.file()));
-        }
-    }
-
-    /** The router weights of every MoE layer, as the predictor takes them. */
-    public static RouterWeights[] routerWeights(Model m) {
-        var c = m.config();
-        RouterWeights[] r = new RouterWeights[c.layers()];
-        for (int l = 0; l < c.layers(); l++) {
-            if (m.layer(l).router() != null) {
-                r[l] = new RouterWeights(m.layer(l).ffnNorm(), c.rmsEps(), m.layer(l).router(), m.layer(l).routerBias(),
-                        m.layer(l).scoring());
-            }
-        }
-        return r;
-    }
-
-    /** Builds the named predictor for this model: gate (look-ahead), prior (transitions + recency) or gate+prior. */
-    public ExpertPredictor newPredictor(String name) {
-        var c = model.config();
-        GateLookaheadPredictor gate = new GateLookaheadPredictor(routerWeights(model), c.dim());
-        PriorPredictor prior = new PriorPredictor(c.layers(), c.experts(), c.expertsUsed(), 0.3f);
-        if (store != null) {
-            for (int l = 0; l + 1 < c.layers(); l++) {
-                for (int e = 0; e < c.experts(); e++) {
-                    prior.seedTransitions(l, e, store.transitions(l, e));
-                }
-            }
-        }
-        return switch (name) {
-            case "gate" -> gate;
-            case "prior" -> prior;
-            case "gate+prior" -> new CombinedPredictor(gate, prior, 0.05f, c.experts());
-            default -> throw new IllegalArgumentException("unknown predictor '" + name + "'");
-        };
-    }
-
-    private void installPlanner(String name, int lookahead, int margin) {
-        plannerName = name;
-        plannerLookahead = lookahead;
-        plannerMargin = margin;
-        var c = model.config();
-        boolean[] moe = new boolean[c.layers()];
-        for (int l = 0; l < c.layers(); l++) {
-            // Layers whose MoE is skipped or whose experts are pinned need no prefetching.
-            moe[l] = model.layer(l).router() != null && !transformer.routing().skipsMoe(l)
-                    && !(pinnedExpertLayers != null && pinnedExpertLayers[l]);
-        }
-        PrefetchPlanner p = new PrefetchPlanner(cache, newPredictor(name), moe, c.experts(), c.expertsUsed(), lookahead, margin, 0.9f);
-        this.planner = p;
-        p.listen(this::recordPrediction);
-        transformer.hook(new LayerHook() {
-            @Override
-            public void afterAttention(int layer, float[][] x, int n) {
-                for (int i = 0; i < n; i++) {
-                    p.afterAttention(layer, i, x[i]);
-                }
-            }
-
-            @Override
-            public void routed(int layer, int[] counts, int experts) {
-                p.routed(layer, counts, experts);
-            }
-
-            @Override
-            public void afterStep() {
-                p.nextToken();
-            }
-        });
-        installObserver(0);
+        instrumentation.replan();
     }
 
     public PrefetchPlanner planner() {
-        return planner;
+        return instrumentation.planner();
     }
 
-    /** Lines describing the cache set-up, for the start-up log. */
-    public java.util.List<String> startupReport() {
+    /** Lines describing the set-up (overrides, cache, warm start), for the start-up log. */
+    public List<String> startupReport() {
         return startupReport;
     }
 
     /** The expert cache, or null when experts are read in place. */
     public ExpertCache cache() {
-        return cache;
+        return experts.cache;
     }
 
     public StatisticsStore statisticsStore() {
-        return store;
+        return experts.store;
     }
 
     /**
@@ -368,117 +156,40 @@ public final class Engine implements AutoCloseable {
 
     /** As {@link #startRecording(Path)}, keeping at most maxBytes of the newest events (0: all). */
     public void startRecording(Path file, long maxBytes) throws IOException {
-        var c = model.config();
-        ExpertCache cc = cache;
-        recorder = new moed.jfr.Recorder(file, cc == null ? null
-                : () -> new long[] {cc.residentBytes(), cc.budgetBytes(), cc.residentCount()}, maxBytes);
-        moed.jfr.Events.Session s = new moed.jfr.Events.Session();
-        s.model = file().path().getFileName().toString();
-        s.layers = c.layers();
-        s.experts = c.experts();
-        s.expertsUsed = c.expertsUsed();
-        s.expertBytes = model.expertLayout() != null ? model.expertLayout().maxExpertBytes() : 0;
-        s.budgetBytes = cc != null ? cc.budgetBytes() : 0;
-        s.slots = cc != null ? cc.slotCount() : 0;
-        s.backing = cc != null ? cc.backingName() : "none";
-        s.policy = cc != null ? cc.policyName() : "none";
-        s.predictor = planner != null ? planner.predictorName() : "none";
-        s.commit();
-        installObserver(0);
+        instrumentation.startRecording(file, maxBytes);
     }
 
     public void stopRecording() {
-        if (recorder != null) {
-            recorder.close();
-            recorder = null;
-            installObserver(0);
-        }
+        instrumentation.stopRecording();
     }
 
-    private void recordPrediction(int token, int layer, int distance, int[] ex, int n) {
-        moed.jfr.Events.Prediction ev = new moed.jfr.Events.Prediction();
-        if (ev.shouldCommit()) {
-            ev.step = stepId;
-            ev.token = token;
-            ev.layer = layer;
-            ev.distance = distance;
-            ev.count = Math.min(n, 16);
-            ev.experts0 = moed.jfr.Packing.ids(ex, ev.count, 0);
-            ev.experts1 = moed.jfr.Packing.ids(ex, ev.count, 4);
-            ev.experts2 = moed.jfr.Packing.ids(ex, ev.count, 8);
-            ev.experts3 = moed.jfr.Packing.ids(ex, ev.count, 12);
-            ev.commit();
+    /** Installs the caller's routing observer (null for none), told every decision after recording and statistics. */
+    public void observe(RouterObserver observer) {
+        instrumentation.observe(observer);
+    }
+
+    /**
+     * Warns when the cache thrashed between two snapshots of its counters taken {@code elapsedNanos} apart (at most
+     * once a minute; see {@link ThrashDetector}), with what to do about it. Returns the warning, or null.
+     */
+    public String thrashWarning(CacheCounters before, CacheCounters after, long elapsedNanos) {
+        if (experts.cache == null) {
+            return null;
         }
+        ThrashDetector.Thrashing t = thrash.check(before, after, elapsedNanos);
+        if (t == null) {
+            return null;
+        }
+        Path rec = instrumentation.recordingFile();
+        return String.format("the expert cache is thrashing: hit rate %.0f%%, %.0f%% of the time spent waiting for loads. "
+                        + "All experts take %.2f GiB: raise the expert cache size toward that, or use the lfu or heat cache policy; "
+                        + "'moed analyze %s' recommends a size from this run's routing",
+                100 * t.hitRate(), 100 * t.stallShare(), model.expertLayout().totalExpertBytes() / (double) (1L << 30),
+                rec != null ? rec : "RUN.jfr (a JFR recording of this run)");
     }
 
     public GgufFile file() {
         return file;
-    }
-
-    private static void recordDecision(long request, long step, int pos, int layer, int[] ex, float[] w, int k, int rerouted) {
-        moed.jfr.Events.RouterDecision d = new moed.jfr.Events.RouterDecision();
-        if (d.shouldCommit()) {
-            d.rerouted = rerouted;
-            d.request = request;
-            d.step = step;
-            d.position = pos;
-            d.layer = layer;
-            d.k = Math.min(k, moed.jfr.Packing.MAX_K);
-            d.experts0 = moed.jfr.Packing.ids(ex, d.k, 0);
-            d.experts1 = moed.jfr.Packing.ids(ex, d.k, 4);
-            d.weights0 = moed.jfr.Packing.halves(w, d.k, 0);
-            d.weights1 = moed.jfr.Packing.halves(w, d.k, 4);
-            d.commit();
-        }
-    }
-
-    private void installObserver(int sequenceId) {
-        RouterObserver user = userObserver;
-        ExpertStatistics st = statistics;
-        PrefetchPlanner p = planner;
-        boolean rec = recorder != null;
-        if (st == null && p == null && !rec) {
-            transformer.observe(user, sequenceId);
-            return;
-        }
-        transformer.observe((seq, pos, layer, ex, w, k) -> {
-            if (rec) {
-                recordDecision(seq, stepId, pos, layer, ex, w, k, transformer.lastRerouted());
-            }
-            if (st != null) {
-                st.recordRoute(pos, layer, ex, k);
-            }
-            if (p != null) {
-                p.observe(layer, ex, k);
-            }
-            if (user != null) {
-                user.onRoute(seq, pos, layer, ex, w, k);
-            }
-        }, sequenceId);
-    }
-
-    /**
-     * Warns (at most once a minute) when the cache is thrashing: most accesses miss and waiting for loads is a
-     * large share of the time. Returns the warning, or null.
-     */
-    public String thrashWarning(CacheCounters before, CacheCounters after, long elapsedNanos) {
-        if (cache == null) {
-            return null;
-        }
-        CacheCounters d = after.since(before);
-        long accesses = d.accesses();
-        long stall = d.stallNanos;
-        double hitRate = d.hitRate();
-        if (accesses < 100 || hitRate >= 0.5 || stall < elapsedNanos / 4 || System.nanoTime() - lastWarning < 60_000_000_000L) {
-            return null;
-        }
-        lastWarning = System.nanoTime();
-        long all = model.expertLayout().totalExpertBytes();
-        return String.format("the expert cache is thrashing: hit rate %.0f%%, %.0f%% of the time spent waiting for loads. "
-                + "All experts take %.2f GiB: raise --cache-gb toward that, or use --cache-policy lfu/heat; "
-                + "'moed analyze %s' recommends a size from this run's routing",
-                100 * hitRate, 100.0 * stall / elapsedNanos, all / (double) (1L << 30),
-                recorder != null ? recorder.file() : "RUN.jfr (record with --jfr RUN.jfr)");
     }
 
     public Model model() {
@@ -506,13 +217,24 @@ public final class Engine implements AutoCloseable {
         return executor.threads();
     }
 
+    /** A sequence run alone over this engine's context length and prefill batch (reported as sequence 0). */
     public InferenceState newState() {
         return transformer.newState(contextLength, batch);
     }
 
-    public void observe(RouterObserver observer, int sequenceId) {
-        userObserver = observer;
-        installObserver(sequenceId);
+    /** A fresh request id (shared by solo generations and the batch scheduler, so recordings never mix them up). */
+    public synchronized long newRequestId() {
+        return ++requestId;
+    }
+
+    /** A KV cache for one more sequence of this engine's context length, reported as {@code sequenceId}. */
+    public KvCache newKvCache(int sequenceId) {
+        return new KvCache(model.config(), contextLength, sequenceId);
+    }
+
+    /** Step buffers for batches of up to {@code rows} rows over sequences' KV caches. */
+    public StepScratch newScratch(int rows) {
+        return new StepScratch(model.config(), rows);
     }
 
     /** Encodes a prompt, refusing an empty one or one that leaves no room to generate. */
@@ -523,11 +245,32 @@ public final class Engine implements AutoCloseable {
         return leavingRoom(tokenizer.encode(prompt, tokenizer.vocabulary().addBos()), "prompt");
     }
 
+    /**
+     * A conversation formatted by the model's chat template and tokenized with its special tokens parsed, ready for
+     * the assistant's reply. A BOS the template writes itself is not added a second time.
+     */
+    public int[] encodeChat(List<ChatTemplate.Message> messages) {
+        ChatTemplate t = chatTemplate();
+        String text = t.render(messages, true);
+        boolean addBos = tokenizer.vocabulary().addBos();
+        if (addBos && !t.bosToken().isEmpty() && text.startsWith(t.bosToken())) {
+            text = text.substring(t.bosToken().length());
+        }
+        return leavingRoom(tokenizer.encode(text, addBos, true), "conversation");
+    }
+
+    private synchronized ChatTemplate chatTemplate() {
+        if (chatTemplate == null) {
+            chatTemplate = ChatTemplate.of(model.file(), tokenizer.vocabulary());
+        }
+        return chatTemplate;
+    }
+
     /** The ids, if they leave at least one position of the context to generate into. */
     private int[] leavingRoom(int[] ids, String what) {
         if (ids.length >= contextLength) {
-            throw new IllegalArgumentException("the " + what + " is " + ids.length + " tokens, the context holds " + contextLength
-                    + ": shorten the " + what + " or raise -c");
+            throw new SettingException(Setting.CONTEXT_LENGTH, "the " + what + " is " + ids.length + " tokens, the context holds "
+                    + contextLength + ": shorten the " + what + " or raise the context length");
         }
         return ids;
     }
@@ -547,84 +290,38 @@ public final class Engine implements AutoCloseable {
         return last;
     }
 
-    /** One forward step, recorded as a moed.TokenStep (phase 0 prefill, 1 decode). */
+    /** One forward step of a sequence run alone, recorded as a moed.TokenStep (phase 0 prefill, 1 decode). */
     public void step(InferenceState s, int[] ids, int off, int n, int logitsFrom, int phase) {
-        stepId++;
-        moed.jfr.Events.TokenStep ev = new moed.jfr.Events.TokenStep();
+        instrumentation.nextStep();
+        Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
         transformer.forward(s, ids, off, n, logitsFrom);
         ev.end();
-        if (ev.shouldCommit()) {
-            commitStep(ev, requestId, phase, n, 0);
-        }
-    }
-
-    private void commitStep(moed.jfr.Events.TokenStep ev, long request, int phase, int tokens, int promptTokens) {
-        ev.request = request;
-        ev.step = stepId;
-        ev.phase = phase;
-        ev.tokens = tokens;
-        ev.promptTokens = promptTokens;
-        ev.commit();
-    }
-
-    /** A fresh request id (shared by solo generations and the batch scheduler, so recordings never mix them up). */
-    public synchronized long newRequestId() {
-        return ++requestId;
-    }
-
-    /** A KV cache for one more sequence of this engine's context length. */
-    public InferenceState newSequenceState() {
-        return InferenceState.kvOnly(model.config(), contextLength);
-    }
-
-    /** Step buffers for batches of up to {@code rows} rows over sequence states. */
-    public InferenceState newScratchState(int rows) {
-        return InferenceState.scratch(model.config(), contextLength, rows);
+        instrumentation.commitStep(ev, s.kv().sequenceId(), phase, n, 0);
     }
 
     /**
-     * One batched step (see {@link moed.runtime.model.Transformer#forwardRows}), recorded as a moed.TokenStep
-     * (request 0: the step serves several); {@code promptRows} of the n rows are prompt tokens mixed into a decode
-     * step, which the recording counts apart from the decode rows.
+     * One batched step (see {@link Transformer#forwardRows}), recorded as a moed.TokenStep (request 0 when the step
+     * serves several); {@code promptRows} of the n rows are prompt tokens mixed into a decode step, which the
+     * recording counts apart from the decode rows.
      */
-    public void stepRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom,
-                         int phase, int promptRows) {
-        stepId++;
-        moed.jfr.Events.TokenStep ev = new moed.jfr.Events.TokenStep();
+    public void stepRows(StepScratch scratch, KvCache[] kv, int[] tokens, int n, int logitsFrom, int phase, int promptRows) {
+        instrumentation.nextStep();
+        Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
-        transformer.forwardRows(scratch, kv, seqIds, tokens, n, logitsFrom);
+        transformer.forwardRows(scratch, kv, tokens, n, logitsFrom);
         ev.end();
-        if (ev.shouldCommit()) {
-            commitStep(ev, n > 0 && allSame(seqIds, n) ? seqIds[0] : 0, phase, phase == 1 ? n - promptRows : n,
-                    phase == 1 ? promptRows : 0);
-        }
+        instrumentation.commitStep(ev, n > 0 && oneSequence(kv, n) ? kv[0].sequenceId() : 0, phase,
+                phase == 1 ? n - promptRows : n, phase == 1 ? promptRows : 0);
     }
 
-    private static boolean allSame(int[] a, int n) {
+    private static boolean oneSequence(KvCache[] kv, int n) {
         for (int i = 1; i < n; i++) {
-            if (a[i] != a[0]) {
+            if (kv[i] != kv[0]) {
                 return false;
             }
         }
         return true;
-    }
-
-    /**
-     * A conversation formatted by the model's chat template and tokenized with its special tokens parsed, ready for
-     * the assistant's reply. A BOS the template writes itself is not added a second time.
-     */
-    public int[] encodeChat(java.util.List<moed.runtime.chat.ChatTemplate.Message> messages) {
-        if (chatTemplate == null) {
-            chatTemplate = moed.runtime.chat.ChatTemplate.of(model.file(), tokenizer.vocabulary());
-        }
-        moed.runtime.chat.ChatTemplate t = chatTemplate;
-        String text = t.render(messages, true);
-        boolean addBos = tokenizer.vocabulary().addBos();
-        if (addBos && !t.bosToken().isEmpty() && text.startsWith(t.bosToken())) {
-            text = text.substring(t.bosToken().length());
-        }
-        return leavingRoom(tokenizer.encode(text, addBos, true), "conversation");
     }
 
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */
@@ -634,64 +331,38 @@ public final class Engine implements AutoCloseable {
 
     /** Generates up to maxTokens after already tokenized prompt ids (from {@link #encodeChat}, say). */
     public Generation generate(int[] ids, int maxTokens, SamplerConfig cfg, TokenListener listener) {
-        requestId++;
-        transformer.sequence((int) requestId);
-        moed.jfr.Events.Request req = new moed.jfr.Events.Request();
+        long request = newRequestId();
+        Events.Request req = new Events.Request();
         req.begin();
-        int room = contextLength - ids.length;
-        int n = Math.min(maxTokens, room);
-        InferenceState s = newState();
-        Sampler sampler = new Sampler(cfg, model.config().vocab());
-        for (int id : ids) {
-            sampler.accept(id);
-        }
-        StreamingDecoder decoder = new StreamingDecoder(tokenizer);
-        StringBuilder text = new StringBuilder();
-        int[] out = new int[n];
-        int produced = 0;
-        String reason = n < maxTokens ? "context" : "length";
+        InferenceState s = transformer.newState(contextLength, batch, (int) request);
+        GenerationLoop g = new GenerationLoop(tokenizer, model.config().vocab(), cfg, ids, maxTokens, contextLength - ids.length,
+                List.of(), listener);
         long t0 = System.nanoTime();
         int last = prefill(s, ids);
         long t1 = System.nanoTime();
         float[] logits = s.logits(last);
         int[] one = new int[1];
-        while (produced < n) {
-            int next = sampler.sample(logits, model.config().vocab());
-            out[produced++] = next;
-            sampler.accept(next);
-            if (tokenizer.vocabulary().isEndOfGeneration(next)) {
-                reason = "eos";
-                break;
-            }
-            String piece = decoder.accept(next);
-            text.append(piece);
-            if (listener != null && !listener.onToken(next, piece)) {
-                reason = "stopped";
-                break;
-            }
-            if (produced == n) {
-                break;
-            }
-            one[0] = next;
+        StopReason reason = g.stopsAtOnce();
+        while (reason == null && (reason = g.next(logits)) == null) {
+            one[0] = g.lastToken();
             step(s, one, 0, 1, 0, 1);
             logits = s.logits(0);
         }
-        String tail = decoder.finish();
-        text.append(tail);
+        g.finish(reason);
         long t2 = System.nanoTime();
         req.end();
         if (req.shouldCommit()) {
-            req.request = requestId;
+            req.request = request;
             req.promptTokens = ids.length;
-            req.generatedTokens = produced;
-            req.stopReason = reason;
+            req.generatedTokens = g.produced();
+            req.stopReason = reason.toString();
             req.commit();
         }
-        return new Generation(ids, java.util.Arrays.copyOf(out, produced), text.toString(), reason, t1 - t0, t2 - t1);
+        return new Generation(ids, g.tokens(), g.text(), reason, t1 - t0, t2 - t1);
     }
 
     /** The outcome of one generation, with timings of its two phases. */
-    public record Generation(int[] promptIds, int[] generatedIds, String text, String stopReason, long prefillNanos,
+    public record Generation(int[] promptIds, int[] generatedIds, String text, StopReason stopReason, long prefillNanos,
                              long decodeNanos) {
         public double prefillTokensPerSecond() {
             return promptIds.length / (prefillNanos / 1e9);
@@ -708,12 +379,7 @@ public final class Engine implements AutoCloseable {
     public void close() {
         stopRecording();
         executor.close();
-        if (experts != null) {
-            experts.close();
-        }
-        if (store != null) {
-            store.close();
-        }
+        experts.close();
         file.close();
     }
 }

@@ -52,8 +52,8 @@ public final class PredictorEvaluation {
     }
 
     public Map<String, Object> run(String text, int maxTokens, int window) {
-        ExpertPredictor gate = engine.newPredictor("gate");
-        ExpertPredictor combined = engine.newPredictor("gate+prior");
+        ExpertPredictor gate = Predictors.create(moed.predictor.PredictorKind.GATE, engine.model(), engine.statisticsStore());
+        ExpertPredictor combined = Predictors.create(moed.predictor.PredictorKind.GATE_PRIOR, engine.model(), engine.statisticsStore());
         Candidates cand = new Candidates(experts);
         List<int[][]> routes = new ArrayList<>();
         engine.transformer().hook(new LayerHook() {
@@ -90,7 +90,7 @@ public final class PredictorEvaluation {
             }
         });
         int[][] current = new int[layers][];
-        engine.observe((seq, pos, layer, ex, w, kk) -> {
+        engine.observe((seq, pos, layer, ex, w, kk, rerouted) -> {
             int[] chosen = java.util.Arrays.copyOf(ex, kk);
             current[layer] = chosen;
             combined.observe(layer, ex, kk);
@@ -111,7 +111,7 @@ public final class PredictorEvaluation {
             if (layer == layers - 1) {
                 routes.add(current.clone());
             }
-        }, 0);
+        });
         int[] ids = engine.tokenizer().encode(text, false);
         int n = Math.min(maxTokens, ids.length);
         InferenceState s = engine.transformer().newState(window + 1, 1);
@@ -129,7 +129,7 @@ public final class PredictorEvaluation {
             }
         } finally {
             engine.transformer().hook(null);
-            engine.observe(null, 0);
+            engine.observe(null);
         }
         // The hottest-k baseline, scored afterwards against every recorded token.
         for (int l = 0; l < layers; l++) {

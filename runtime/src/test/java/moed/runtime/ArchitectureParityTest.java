@@ -73,10 +73,10 @@ class ArchitectureParityTest {
         try (Engine e = Engine.open(file, 2, 64, 5)) {
             prompt = e.tokenizer().encode("The tide came in over the sand, and the gulls cried.", false);
             assertTrue(prompt.length > 5, "the prompt spans more than one prefill step");
-            e.transformer().observe((s, p, l, ex, w, k) -> {
+            e.transformer().observe((s, p, l, ex, w, k, rerouted) -> {
                 fastRoutes.put((long) p << 16 | l, p + ":" + l + ":" + java.util.Arrays.toString(java.util.Arrays.copyOf(ex, k)));
                 fastWeights.put((long) p << 16 | l, java.util.Arrays.copyOf(w, k));
-            }, 0);
+            });
             InferenceState s = e.transformer().newState(64, 5);
             for (int off = 0; off < prompt.length; off += 5) {
                 int n = Math.min(5, prompt.length - off);

@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import moed.cache.Backing;
 import moed.cache.CacheCounters;
+import moed.cache.EvictionPolicy;
 import moed.cache.ExpertCache;
 import moed.cache.StatisticsStore;
 import moed.kernels.GgmlType;
+import moed.predictor.PredictorKind;
+import moed.runtime.config.CacheOptions;
 import moed.runtime.model.SyntheticModel;
 import moed.runtime.sampling.SamplerConfig;
 import org.junit.jupiter.api.Test;
@@ -33,7 +37,8 @@ class CachedInferenceTest {
     }
 
     static CacheOptions cache(long bytes, String backing, String policy, ExpertCache.OnMiss miss) {
-        return new CacheOptions(bytes, backing, policy, null, miss, 2, 0, 0);
+        return CacheOptions.of(new CacheOptions.Tier(bytes, Backing.valueOf(backing.toUpperCase()),
+                EvictionPolicy.Kind.valueOf(policy.toUpperCase()), miss, 2));
     }
 
     /**
@@ -89,7 +94,7 @@ class CachedInferenceTest {
 
     @Test
     void statisticsCountEveryRoutingDecisionAndPersist() throws Exception {
-        CacheOptions o = new CacheOptions(1 << 20, "mmap", "lru", dir, ExpertCache.OnMiss.WAIT, 2, 0, 0);
+        CacheOptions o = CacheOptions.of(CacheOptions.Tier.of(1 << 20)).with(new CacheOptions.Statistics(dir, 0, 0));
         int tokens;
         CacheCounters k;
         try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 256, 16, o)) {
@@ -98,7 +103,7 @@ class CachedInferenceTest {
             tokens = g.promptIds().length + g.generatedIds().length - 1;
             k = e.cache().counters();
         }
-        try (Engine e = Engine.open(TestFiles.defaultModel(), 1, 64, 8, o.withStateDir(dir))) {
+        try (Engine e = Engine.open(TestFiles.defaultModel(), 1, 64, 8, o)) {
             StatisticsStore st = e.statisticsStore();
             long activations = 0;
             long hits = 0;
@@ -132,8 +137,10 @@ class CachedInferenceTest {
         long expert = slot(model, "direct", 34_816);
         for (long size : new long[] {4 * expert, 32 * expert}) {
             for (String[] p : new String[][] {{"gate", "1", "0"}, {"gate", "2", "2"}, {"gate+prior", "1", "1"}}) {
-                CacheOptions o = new CacheOptions(size, "direct", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 0, p[0],
-                        Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+                PredictorKind kind = java.util.Arrays.stream(PredictorKind.values()).filter(k -> k.toString().equals(p[0]))
+                        .findFirst().orElseThrow();
+                CacheOptions o = cache(size, "direct", "lru", ExpertCache.OnMiss.WAIT)
+                        .with(new CacheOptions.Prefetch(kind, Integer.parseInt(p[1]), Integer.parseInt(p[2])));
                 try (Engine e = Engine.open(model, 2, 256, 16, o)) {
                     int[] got = e.generate(PROMPT, 24, SamplerConfig.GREEDY, null).generatedIds();
                     assertArrayEquals(reference, got, size + " B with predictor " + String.join("/", p));

@@ -72,13 +72,13 @@ abstract class ReferenceParity {
     }
 
     static void record(int[][][] into) {
-        engine.observe((sq, pos, layer, experts, weights, k) -> {
+        engine.observe((sq, pos, layer, experts, weights, k, rerouted) -> {
             if (pos < into.length) {
                 int[] c = Arrays.copyOf(experts, k);
                 Arrays.sort(c);
                 into[pos][layer] = c;
             }
-        }, 0);
+        });
     }
 
     /** True when moed's routing at this position differs from the reference's only at router near-ties. */
@@ -107,7 +107,7 @@ abstract class ReferenceParity {
             record(routed);
             InferenceState s = engine.transformer().newState(seq.length + 1, seq.length);
             engine.transformer().forward(s, seq, 0, seq.length, 0);
-            engine.observe(null, 0);
+            engine.observe(null);
             for (int i = 0; i < seq.length; i++) {
                 Reference.Position p = r.positions().get(i);
                 String where = "'" + r.prompt() + "' position " + i;
@@ -144,7 +144,7 @@ abstract class ReferenceParity {
             int[][][] routed = routed(r.positions().size());
             record(routed);
             Engine.Generation g = engine.generate(r.prompt(), r.genIds().length, SamplerConfig.GREEDY, null);
-            engine.observe(null, 0);
+            engine.observe(null);
             // Generated token j comes from the logits at position promptLen-1+j: compare while no position up to
             // there was a near-tie of the logits or routed differently at a router near-tie.
             for (int j = 0; j < r.genIds().length; j++) {

@@ -7,7 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import moed.cache.Backing;
+import moed.cache.EvictionPolicy;
 import moed.cache.ExpertCache;
+import moed.runtime.config.CacheOptions;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 import moed.runtime.model.RoutingOptions;
 import moed.runtime.sampling.SamplerConfig;
 import org.junit.jupiter.api.Test;
@@ -30,7 +35,7 @@ class RoutingKnobsTest {
             assertArrayEquals(base, run(e), "Kmin = K keeps every rank");
             int[] maxK = new int[1];
             int[] minK = {Integer.MAX_VALUE};
-            e.observe((seq, pos, layer, ex, w, k) -> {
+            e.observe((seq, pos, layer, ex, w, k, rerouted) -> {
                 maxK[0] = Math.max(maxK[0], k);
                 minK[0] = Math.min(minK[0], k);
                 float sum = 0;
@@ -38,7 +43,7 @@ class RoutingKnobsTest {
                     sum += w[j];
                 }
                 assertEquals(1f, sum, 1e-5f, "weights renormalized over the kept experts");
-            }, 0);
+            });
             e.routing(RoutingOptions.ser("2,1", RoutingOptions.DEFAULT));
             run(e);
             assertEquals(2, maxK[0]);
@@ -55,7 +60,7 @@ class RoutingKnobsTest {
 
     @Test
     void cacheAwareRoutingReplacesOnlyLowerRanksAndOnlyWhenAsked() throws Exception {
-        CacheOptions cache = new CacheOptions(3L << 20, "mmap", "lfu", null, ExpertCache.OnMiss.WAIT, 2, 0, 5000);
+        CacheOptions cache = CacheOptions.of(new CacheOptions.Tier(3L << 20, Backing.MMAP, EvictionPolicy.Kind.LFU, ExpertCache.OnMiss.WAIT, 2));
         int[] base;
         try (Engine plain = Engine.open(TestFiles.defaultModel(), 2, 128, 16)) {
             base = run(plain);
@@ -70,7 +75,8 @@ class RoutingKnobsTest {
         }
         try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 128, 16)) {
             var ex = assertThrows(IllegalArgumentException.class, () -> e.routing(RoutingOptions.DEFAULT.withCacheAwareMargin(0.1f)));
-            assertTrue(ex.getMessage().contains("--cache-gb"), ex.getMessage());
+            assertTrue(ex.getMessage().contains("give the cache a size"), ex.getMessage());
+            assertEquals(Setting.CACHE_AWARE_ROUTING, ((SettingException) ex).setting());
         }
     }
 
@@ -79,7 +85,7 @@ class RoutingKnobsTest {
         try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 128, 16)) {
             int[] base = run(e);
             boolean[] routed = new boolean[8];
-            e.observe((seq, pos, layer, ex, w, k) -> routed[layer] = true, 0);
+            e.observe((seq, pos, layer, ex, w, k, rerouted) -> routed[layer] = true);
             e.routing(RoutingOptions.skip("moe:6-7,attn:2", 8, RoutingOptions.DEFAULT));
             int[] skipped = run(e);
             assertFalse(routed[6] || routed[7]);
@@ -92,18 +98,18 @@ class RoutingKnobsTest {
 
     @Test
     void overriddenExpertTensorsBypassTheCache() throws Exception {
-        CacheOptions cache = new CacheOptions(3L << 20, "mmap", "lru", null, ExpertCache.OnMiss.WAIT, 2, 0, 5000);
+        CacheOptions cache = CacheOptions.of(CacheOptions.Tier.of(3L << 20));
         int[] base;
         try (Engine plain = Engine.open(TestFiles.defaultModel(), 2, 128, 16)) {
             base = run(plain);
         }
-        try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 128, 16, cache, List.of("blk\\.[0-3]\\.ffn_.*_exps=resident"))) {
+        try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 128, 16, cache, TensorOverrides.parse(List.of("blk\\.[0-3]\\.ffn_.*_exps=resident")))) {
             long[] decisionsHigh = new long[1];
-            e.observe((seq, pos, layer, ex, w, k) -> {
+            e.observe((seq, pos, layer, ex, w, k, rerouted) -> {
                 if (layer >= 4) {
                     decisionsHigh[0]++;
                 }
-            }, 0);
+            });
             assertArrayEquals(base, run(e));
             var k = e.cache().counters();
             long accesses = k.hits + k.misses + k.lateHits;
@@ -111,7 +117,7 @@ class RoutingKnobsTest {
             assertTrue(e.startupReport().stream().anyMatch(l -> l.contains("matches 12 tensors")), e.startupReport().toString());
         }
         var ex = assertThrows(IllegalArgumentException.class, () -> Engine.open(TestFiles.defaultModel(), 2, 128, 16, cache,
-                List.of("token_embd=backing")));
+                TensorOverrides.parse(List.of("token_embd=backing"))));
         assertTrue(ex.getMessage().contains("only expert tensors"), ex.getMessage());
     }
 }

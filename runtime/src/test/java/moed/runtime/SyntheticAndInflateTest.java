@@ -77,13 +77,13 @@ class SyntheticAndInflateTest {
         int[] a;
         int[] b;
         try (Engine e = Engine.open(TestFiles.defaultModel(), 2, 256, 64)) {
-            e.observe((s, p, l, ex, w, k) -> routesA.add(p + ":" + l + ":" + java.util.Arrays.toString(java.util.Arrays.copyOf(ex, k))
-                    + java.util.Arrays.toString(java.util.Arrays.copyOf(w, k))), 0);
+            e.observe((s, p, l, ex, w, k, rerouted) -> routesA.add(p + ":" + l + ":" + java.util.Arrays.toString(java.util.Arrays.copyOf(ex, k))
+                    + java.util.Arrays.toString(java.util.Arrays.copyOf(w, k))));
             a = e.generate(prompt, 24, SamplerConfig.GREEDY, null).generatedIds();
         }
         try (Engine e = Engine.open(out, 2, 256, 64)) {
-            e.observe((s, p, l, ex, w, k) -> routesB.add(p + ":" + l + ":" + java.util.Arrays.toString(java.util.Arrays.copyOf(ex, k))
-                    + java.util.Arrays.toString(java.util.Arrays.copyOf(w, k))), 0);
+            e.observe((s, p, l, ex, w, k, rerouted) -> routesB.add(p + ":" + l + ":" + java.util.Arrays.toString(java.util.Arrays.copyOf(ex, k))
+                    + java.util.Arrays.toString(java.util.Arrays.copyOf(w, k))));
             b = e.generate(prompt, 24, SamplerConfig.GREEDY, null).generatedIds();
             assertEquals(512, e.model().expertLayout().layer(0).gate().rowsPerExpert());
         }

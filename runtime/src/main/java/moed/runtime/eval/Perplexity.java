@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import moed.runtime.Engine;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 import moed.runtime.model.InferenceState;
 
 /**
@@ -40,18 +42,19 @@ public final class Perplexity {
     public static Result run(Engine e, String text, int ctx, int maxChunks, Path saveLogits, Path klBase, Progress progress)
             throws IOException {
         if (ctx < 8) {
-            throw new IllegalArgumentException("-c must be at least 8 for perplexity, got " + ctx);
+            throw new SettingException(Setting.CONTEXT_LENGTH, "perplexity needs a context length of at least 8 tokens, got " + ctx);
         }
         if (ctx > e.contextLength()) {
-            throw new IllegalArgumentException("-c " + ctx + " exceeds the engine's context of " + e.contextLength());
+            throw new SettingException(Setting.CONTEXT_LENGTH, "a perplexity context length of " + ctx + " exceeds the engine's "
+                    + e.contextLength());
         }
         var vocabulary = e.tokenizer().vocabulary();
         boolean addBos = vocabulary.addBos();
         int[] tokens = e.tokenizer().encode(text, addBos);
         int available = tokens.length / ctx;
         if (available < 1 || tokens.length < 2 * ctx) {
-            throw new IllegalArgumentException("the text is " + tokens.length + " tokens; perplexity with -c " + ctx
-                    + " needs at least " + 2 * ctx + " (give more text or a smaller -c)");
+            throw new SettingException(Setting.CONTEXT_LENGTH, "the text is " + tokens.length + " tokens; perplexity with a context length of "
+                    + ctx + " needs at least " + 2 * ctx + " (give more text or a smaller context length)");
         }
         int chunks = maxChunks > 0 ? Math.min(maxChunks, available) : available;
         int vocab = e.model().config().vocab();
@@ -201,11 +204,12 @@ public final class Perplexity {
             int c = in.readInt();
             int n = in.readInt();
             if (v != vocab || c != ctx) {
-                throw new IllegalArgumentException(file + " was saved with vocabulary " + v + " and -c " + c + "; this run has "
-                        + vocab + " and -c " + ctx);
+                throw new SettingException(Setting.CONTEXT_LENGTH, file + " was saved with vocabulary " + v + " and context length " + c
+                        + "; this run has " + vocab + " and context length " + ctx);
             }
             if (n < chunks) {
-                throw new IllegalArgumentException(file + " holds " + n + " chunks; this run needs " + chunks + " (use --chunks " + n + ")");
+                throw new SettingException(Setting.PERPLEXITY_CHUNKS, file + " holds " + n + " chunks; this run needs " + chunks
+                        + " (evaluate at most " + n + " chunks)");
             }
             for (int i = 0; i < n * ctx; i++) {
                 int t = in.readInt();

@@ -8,6 +8,8 @@ import java.util.stream.IntStream;
 import moed.kernels.Dequantize;
 import moed.kernels.GgmlType;
 import moed.kernels.Quantize;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufTensor;
 import moed.runtime.gguf.GgufWriter;
@@ -34,7 +36,7 @@ public final class ModelInflater {
             Model.load(src); // checks every tensor before anything is written
             int ff = c.feedForward();
             if (newFf < ff) {
-                throw new IllegalArgumentException("--expert-ff " + newFf + " is smaller than the model's " + ff);
+                throw new SettingException(Setting.EXPERT_HIDDEN, "an expert hidden size of " + newFf + " is smaller than the model's " + ff);
             }
             GgufWriter w = new GgufWriter();
             String arch = c.architecture();

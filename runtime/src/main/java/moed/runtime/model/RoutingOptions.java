@@ -1,6 +1,8 @@
 package moed.runtime.model;
 
 import java.util.Arrays;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 
 /**
  * Quality-for-speed knobs on routing and layers:
@@ -18,13 +20,13 @@ public record RoutingOptions(int kMin, float threshold, float cacheAwareMargin, 
 
     public RoutingOptions {
         if (kMin < 0) {
-            throw new IllegalArgumentException("-ser Kmin must be >= 1, got " + kMin);
+            throw new SettingException(Setting.EXPERT_REDUCTION, "smart expert reduction keeps at least 1 expert (Kmin), got " + kMin);
         }
         if (!(threshold >= 0 && threshold <= 1)) {
-            throw new IllegalArgumentException("-ser t must be in [0, 1], got " + threshold);
+            throw new SettingException(Setting.EXPERT_REDUCTION, "smart expert reduction's threshold t must be in [0, 1], got " + threshold);
         }
         if (!(cacheAwareMargin >= 0 && cacheAwareMargin <= 1)) {
-            throw new IllegalArgumentException("--cache-aware-routing margin must be in [0, 1], got " + cacheAwareMargin);
+            throw new SettingException(Setting.CACHE_AWARE_ROUTING, "the cache-aware routing margin must be in [0, 1], got " + cacheAwareMargin);
         }
         skipAttention = skipAttention.clone();
         skipMoe = skipMoe.clone();
@@ -34,13 +36,13 @@ public record RoutingOptions(int kMin, float threshold, float cacheAwareMargin, 
     public static RoutingOptions ser(String spec, RoutingOptions base) {
         String[] p = spec.split(",");
         if (p.length != 2) {
-            throw new IllegalArgumentException("-ser takes Kmin,t (for example 2,0.3), got '" + spec + "'");
+            throw new SettingException(Setting.EXPERT_REDUCTION, "smart expert reduction is Kmin,t (for example 2,0.3), got '" + spec + "'");
         }
         try {
             return new RoutingOptions(Integer.parseInt(p[0].trim()), Float.parseFloat(p[1].trim()), base.cacheAwareMargin,
                     base.skipAttention, base.skipMoe);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-ser takes Kmin,t (for example 2,0.3), got '" + spec + "'");
+            throw new SettingException(Setting.EXPERT_REDUCTION, "smart expert reduction is Kmin,t (for example 2,0.3), got '" + spec + "'");
         }
     }
 
@@ -69,10 +71,10 @@ public record RoutingOptions(int kMin, float threshold, float cacheAwareMargin, 
                 from = Integer.parseInt(r[0]);
                 to = r.length > 1 ? Integer.parseInt(r[1]) : from;
             } catch (NumberFormatException | ArrayIndexOutOfBoundsException e) {
-                throw new IllegalArgumentException("--skip-layers: '" + raw + "' is not a layer, a range A-B, or attn:/moe: one");
+                throw new SettingException(Setting.SKIPPED_LAYERS, "skipped layers: '" + raw + "' is not a layer, a range A-B, or attn:/moe: one");
             }
             if (from < 0 || to >= layers || from > to) {
-                throw new IllegalArgumentException("--skip-layers: " + raw + " is outside layers 0.." + (layers - 1));
+                throw new SettingException(Setting.SKIPPED_LAYERS, "skipped layers: " + raw + " is outside layers 0.." + (layers - 1));
             }
             for (int l = from; l <= to; l++) {
                 attn[l] |= a;

@@ -11,6 +11,8 @@ import java.util.stream.IntStream;
 import moed.kernels.Bytes;
 import moed.kernels.GgmlType;
 import moed.kernels.Quantize;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 import moed.runtime.gguf.GgufValueType;
 import moed.runtime.gguf.GgufWriter;
 
@@ -53,7 +55,7 @@ public final class SyntheticModel {
                 throw new IllegalArgumentException(arch.ggufName() + " models have experts: give --experts");
             }
             if (arch == Architecture.QWEN2MOE && sharedFf <= 0) {
-                throw new IllegalArgumentException("qwen2moe has a shared expert: give its hidden size (--shared-ff)");
+                throw new SettingException(Setting.SHARED_EXPERT_HIDDEN, "qwen2moe has a shared expert: give its hidden size");
             }
             if (vocab < 300) {
                 throw new IllegalArgumentException("vocabulary must hold at least 300 tokens (256 bytes, specials, pieces)");

@@ -7,6 +7,8 @@ import moed.kernels.HeadProjections;
 import moed.kernels.MatMat;
 import moed.kernels.Ops;
 import moed.kernels.WeightMatrix;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
 
 /**
  * The forward pass of a decoder-only transformer (llama/Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE, gpt-oss, DeepSeek-V2/V3: the differences
@@ -29,9 +31,7 @@ public final class Transformer {
     private final HeadProjections headProjections;
     private RouterObserver observer;
     private LayerHook hook;
-    private int sequenceId;
     private RoutingOptions routing = RoutingOptions.DEFAULT;
-    private int lastRerouted;
     private long rerouted;
 
     public Transformer(Model model, ExpertSource experts, MatMat mm) {
@@ -47,20 +47,19 @@ public final class Transformer {
         return model;
     }
 
-    /** Installs the routing observer (null for none) and the sequence id it is told. */
-    public void observe(RouterObserver observer, int sequenceId) {
+    /** Installs the routing observer (null for none). */
+    public void observe(RouterObserver observer) {
         this.observer = observer;
-        this.sequenceId = sequenceId;
     }
 
     /** Smart expert reduction, cache-aware routing and layer skipping (see {@link RoutingOptions}). */
     public void routing(RoutingOptions options) {
         if (options.reducesExperts() && options.kMin() > c.expertsUsed()) {
-            throw new IllegalArgumentException("-ser Kmin " + options.kMin() + " exceeds the model's " + c.expertsUsed()
+            throw new SettingException(Setting.EXPERT_REDUCTION, "smart expert reduction's minimum of " + options.kMin() + " experts exceeds the model's " + c.expertsUsed()
                     + " experts per token");
         }
         if (options.cacheAwareMargin() > 0 && !c.isMoe()) {
-            throw new IllegalArgumentException("--cache-aware-routing needs a model with experts");
+            throw new SettingException(Setting.CACHE_AWARE_ROUTING, "cache-aware routing needs a model with experts");
         }
         this.routing = options;
     }
@@ -69,19 +68,9 @@ public final class Transformer {
         return routing;
     }
 
-    /** Experts replaced by cache-aware routing in the decision just reported to the observer. */
-    public int lastRerouted() {
-        return lastRerouted;
-    }
-
     /** Experts replaced by cache-aware routing so far. */
     public long rerouted() {
         return rerouted;
-    }
-
-    /** The sequence id the observer is told for steps run through {@link #forward}. */
-    public void sequence(int id) {
-        this.sequenceId = id;
     }
 
     /** Installs the prediction/prefetch hook (null for none). */
@@ -89,8 +78,14 @@ public final class Transformer {
         this.hook = hook;
     }
 
+    /** A sequence of {@code contextLength} positions run alone, {@code batch} tokens a step, reported as sequence 0. */
     public InferenceState newState(int contextLength, int batch) {
-        return new InferenceState(c, contextLength, batch);
+        return newState(contextLength, batch, 0);
+    }
+
+    /** As {@link #newState(int, int)}, reporting its routing decisions as sequence {@code sequenceId}. */
+    public InferenceState newState(int contextLength, int batch, int sequenceId) {
+        return new InferenceState(c, contextLength, batch, sequenceId);
     }
 
     /**
@@ -98,35 +93,36 @@ public final class Transformer {
      * {@code logitsFrom >= 0}, the logits of tokens logitsFrom..n-1 are computed into state.logits(i).
      */
     public void forward(InferenceState s, int[] tokens, int tokOff, int n, int logitsFrom) {
-        if (n < 1 || n > s.batch) {
-            throw new IllegalArgumentException("batch of " + n + " tokens; this state holds 1 to " + s.batch);
+        StepScratch scratch = s.scratch;
+        KvCache kv = s.kv;
+        if (n < 1 || n > scratch.batch) {
+            throw new IllegalArgumentException("batch of " + n + " tokens; this state holds 1 to " + scratch.batch);
         }
-        if (s.position + n > s.contextLength) {
-            throw new IllegalArgumentException("context full: " + s.position + " + " + n + " tokens exceed the context of "
-                    + s.contextLength + " (raise -c)");
+        if (kv.position + n > kv.contextLength) {
+            throw new SettingException(Setting.CONTEXT_LENGTH, "context full: " + kv.position + " + " + n + " tokens exceed the context length of "
+                    + kv.contextLength);
         }
         for (int i = 0; i < n; i++) {
-            s.rowKv[i] = s;
-            s.rowPos[i] = s.position + i;
-            s.rowSeq[i] = sequenceId;
+            scratch.rowKv[i] = kv;
+            scratch.rowPos[i] = kv.position + i;
         }
-        run(s, tokens, tokOff, n, logitsFrom);
-        s.position += n;
+        run(scratch, tokens, tokOff, n, logitsFrom);
+        kv.position += n;
     }
 
     /**
      * One step over rows of several sequences (continuous batching): row i is token {@code tokens[i]} of sequence
-     * {@code seqIds[i]}, whose KV cache is {@code kv[i]}, at that cache's position plus the number of earlier rows
+     * {@code kv[i]} (whose id it is reported under), at that cache's position plus the number of earlier rows
      * of the same sequence in this step. Every row is computed exactly as it would be alone (the kernels treat
      * rows independently), so experts shared by sequences are read once per step and greedy outputs do not change.
      * Advances each sequence's position by its rows; logits of rows logitsFrom..n-1 go to scratch.logits(i).
      */
-    public void forwardRows(InferenceState scratch, InferenceState[] kv, int[] seqIds, int[] tokens, int n, int logitsFrom) {
+    public void forwardRows(StepScratch scratch, KvCache[] kv, int[] tokens, int n, int logitsFrom) {
         if (n < 1 || n > scratch.batch) {
-            throw new IllegalArgumentException("batch of " + n + " rows; this scratch state holds 1 to " + scratch.batch);
+            throw new IllegalArgumentException("batch of " + n + " rows; this scratch holds 1 to " + scratch.batch);
         }
         for (int i = 0; i < n; i++) {
-            InferenceState q = kv[i];
+            KvCache q = kv[i];
             int pos = q.position;
             for (int j = 0; j < i; j++) {
                 if (kv[j] == q) {
@@ -134,16 +130,11 @@ public final class Transformer {
                 }
             }
             if (pos >= q.contextLength) {
-                throw new IllegalArgumentException("context full: sequence " + seqIds[i] + " has used all " + q.contextLength
-                        + " positions (raise -c)");
-            }
-            if (q.contextLength > scratch.contextLength) {
-                throw new IllegalArgumentException("a sequence's context (" + q.contextLength + ") exceeds the scratch state's ("
-                        + scratch.contextLength + ")");
+                throw new SettingException(Setting.CONTEXT_LENGTH, "context full: sequence " + q.sequenceId() + " has used all " + q.contextLength
+                        + " positions of its context length");
             }
             scratch.rowKv[i] = q;
             scratch.rowPos[i] = pos;
-            scratch.rowSeq[i] = seqIds[i];
         }
         run(scratch, tokens, 0, n, logitsFrom);
         for (int i = 0; i < n; i++) {
@@ -151,7 +142,7 @@ public final class Transformer {
         }
     }
 
-    private void run(InferenceState s, int[] tokens, int tokOff, int n, int logitsFrom) {
+    private void run(StepScratch s, int[] tokens, int tokOff, int n, int logitsFrom) {
         int dim = c.dim();
         for (int i = 0; i < n; i++) {
             int t = tokens[tokOff + i];
@@ -213,7 +204,7 @@ public final class Transformer {
     }
 
     /** Grouped-query attention over the layer's KV cache, into actQ (the output projection's input). */
-    private void attention(InferenceState s, int l, LayerWeights w, int n) {
+    private void attention(StepScratch s, int l, LayerWeights w, int n) {
         mm.apply(w.wq(), s.actDim, null, n, s.q);
         mm.apply(w.wk(), s.actDim, null, n, s.k);
         mm.apply(w.wv(), s.actDim, null, n, s.v);
@@ -250,9 +241,9 @@ public final class Transformer {
      * slice of the value up-projection. Equal to decompressing every cached key and value, at a fraction of the cache
      * and without per-position decompression work.
      */
-    private void latentAttention(InferenceState s, int l, LayerWeights.LatentAttention a, int n) {
+    private void latentAttention(StepScratch s, int l, LayerWeights.LatentAttention a, int n) {
         ModelConfig.LatentShape m = c.latent();
-        InferenceState.LatentScratch z = s.latent;
+        StepScratch.LatentScratch z = s.latent;
         int heads = c.heads();
         int headK = c.headDim();
         int rank = m.kvLoraRank();
@@ -298,7 +289,7 @@ public final class Transformer {
     }
 
     /** Feed-forward: the residual adds the sub-block's input (ffn_inp), as Mixtral defines it. */
-    private void feedForward(InferenceState s, int l, LayerWeights w, int n) {
+    private void feedForward(StepScratch s, int l, LayerWeights w, int n) {
         if (routing.skipsMoe(l)) {
             return;
         }
@@ -309,7 +300,7 @@ public final class Transformer {
         }
     }
 
-    private void denseFfn(InferenceState s, LayerWeights w, int n) {
+    private void denseFfn(StepScratch s, LayerWeights w, int n) {
         swigluFfn(s, w.ffnGate(), w.ffnUp(), w.ffnDown(), n, s.tmp);
         for (int i = 0; i < n; i++) {
             Ops.add(s.x[i], 0, s.tmp[i], 0, c.dim());
@@ -322,7 +313,7 @@ public final class Transformer {
      * architecture does so and scaled where it has a scale; each expert's SwiGLU output (plus its biases, if any) is weighted and the
      * k outputs summed in rank order (as llama.cpp adds them), then the shared expert's output, if any.
      */
-    private void moe(InferenceState s, int l, LayerWeights w, int n) {
+    private void moe(StepScratch s, int l, LayerWeights w, int n) {
         int k = c.expertsUsed();
         int e = c.experts();
         mm.apply(w.router(), s.actDim, null, n, s.routerLogits);
@@ -360,8 +351,7 @@ public final class Transformer {
                 s.expertCount[s.chosen[i][j]]++;
             }
             if (observer != null) {
-                lastRerouted = swapped;
-                observer.onRoute(s.rowSeq[i], s.rowPos[i], l, s.chosen[i], s.weights[i], used);
+                observer.onRoute(s.rowKv[i].sequenceId(), s.rowPos[i], l, s.chosen[i], s.weights[i], used, swapped);
             }
         }
         if (hook != null) {
@@ -435,7 +425,7 @@ public final class Transformer {
     }
 
     /** The shared expert every token runs (Qwen2-MoE, DeepSeek), times its sigmoid gate if it has one, into sharedOut. */
-    private void sharedExpert(InferenceState s, LayerWeights.SharedExpert se, int n) {
+    private void sharedExpert(StepScratch s, LayerWeights.SharedExpert se, int n) {
         swigluFfn(s, se.gate(), se.up(), se.down(), n, s.sharedOut);
         if (se.gateInput() != null) {
             for (int i = 0; i < n; i++) {
@@ -446,7 +436,7 @@ public final class Transformer {
     }
 
     /** down(silu(gate x) * up x) for the n tokens' normed inputs (actDim), into out. */
-    private void swigluFfn(InferenceState s, WeightMatrix gate, WeightMatrix up, WeightMatrix down, int n, float[][] out) {
+    private void swigluFfn(StepScratch s, WeightMatrix gate, WeightMatrix up, WeightMatrix down, int n, float[][] out) {
         mm.apply(gate, s.actDim, null, n, s.gate);
         mm.apply(up, s.actDim, null, n, s.up);
         int hidden = gate.rows();
@@ -520,7 +510,7 @@ public final class Transformer {
     }
 
     /** Applies an expert's gate or up matrix to the chosen tokens' activations, writing rows by slot. */
-    private void gateUp(InferenceState s, WeightMatrix m, int[] toks, int[] slots, int count, float[][] out) {
+    private void gateUp(StepScratch s, WeightMatrix m, int[] toks, int[] slots, int count, float[][] out) {
         // MatMat reads xs[which[t]] and writes out[which[t]]: the input is per token, the output per slot, so
         // the slot rows are aliased by token in a view array (an expert appears once per token).
         for (int t = 0; t < count; t++) {

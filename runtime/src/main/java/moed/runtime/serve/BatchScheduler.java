@@ -9,10 +9,13 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import moed.jfr.Events;
 import moed.runtime.Engine;
-import moed.runtime.model.InferenceState;
-import moed.runtime.sampling.Sampler;
+import moed.runtime.GenerationLoop;
+import moed.runtime.StopReason;
+import moed.runtime.config.Setting;
+import moed.runtime.config.SettingException;
+import moed.runtime.model.KvCache;
+import moed.runtime.model.StepScratch;
 import moed.runtime.sampling.SamplerConfig;
-import moed.runtime.tokenizer.StreamingDecoder;
 
 /**
  * Continuous batching over one engine: requests arrive from any thread; the compute thread admits up to
@@ -35,9 +38,10 @@ public final class BatchScheduler {
 
     /** Where a request's results go. Exactly one of done or error ends every accepted request. */
     public interface Stream {
+        /** The text token {@code id} completes (possibly empty); id -1 carries the detokenizer's last characters. */
         void token(int id, String piece);
 
-        void done(String reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos);
+        void done(StopReason reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos);
 
         void error(String code, String message);
     }
@@ -46,40 +50,35 @@ public final class BatchScheduler {
     public record Status(int active, int queued, long requestsDone, long tokensGenerated, double decodeTokensPerSecond) {
     }
 
-    private record Submission(long id, String prompt, Params params, Stream stream) {
+    /**
+     * A request as it waits for a place: tokenized and given its KV cache on the submitting thread, so a long prompt
+     * arriving never stalls the sequences already decoding; a prompt that cannot run carries its problem instead.
+     */
+    private record Submission(long id, int[] prompt, KvCache kv, String problem, Params params, Stream stream) {
     }
 
     private final class Sequence {
         final long id;
-        final Params params;
         final Stream stream;
-        final InferenceState kv;
-        final Sampler sampler;
-        final StreamingDecoder decoder;
+        final KvCache kv;
+        final int[] prompt;
+        final GenerationLoop generation;
         final Events.Request event = new Events.Request();
-        final StringBuilder text = new StringBuilder();
-        int promptTokens;
-        int[] prompt;
         int prefilled; // prompt tokens already in the KV cache; the sequence decodes once all are
         long admitted;
-        int produced;
-        int limit;
-        int next;
-        int emitted; // chars of text already sent
         long prefillNanos;
         long decodeStart;
 
         Sequence(Submission s) {
             this.id = s.id();
-            this.params = s.params();
             this.stream = s.stream();
-            InferenceState reused = freeStates.poll();
-            if (reused != null) {
-                reused.reset();
-            }
-            this.kv = reused != null ? reused : engine.newSequenceState();
-            this.sampler = new Sampler(params.sampler(), vocab);
-            this.decoder = new StreamingDecoder(engine.tokenizer());
+            this.kv = s.kv();
+            this.prompt = s.prompt();
+            this.generation = new GenerationLoop(engine.tokenizer(), vocab, s.params().sampler(), prompt, s.params().maxTokens(),
+                    engine.contextLength() - prompt.length, s.params().stops(), (id, piece) -> {
+                        stream.token(id, piece);
+                        return true;
+                    });
         }
     }
 
@@ -90,11 +89,14 @@ public final class BatchScheduler {
     private final Queue<Long> cancels = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Submission> waiting = new ArrayDeque<>();
     private final List<Sequence> active = new ArrayList<>();
-    /** KV caches of finished sequences, reused by the next ones (a cache is contextLength x layers x (key + value widths) floats). */
-    private final ArrayDeque<InferenceState> freeStates = new ArrayDeque<>();
-    private final InferenceState scratch;
-    private final InferenceState[] rowKv;
-    private final int[] rowSeq;
+    private final List<Sequence> still = new ArrayList<>();
+    /**
+     * KV caches of finished sequences, reused by the next ones (a cache is contextLength x layers x (key + value
+     * widths) F16 values); taken by submitting threads, given back by the compute thread.
+     */
+    private final Queue<KvCache> freeCaches = new ConcurrentLinkedQueue<>();
+    private final StepScratch scratch;
+    private final KvCache[] rowKv;
     private final int[] rowToken;
     private final AtomicLong done = new AtomicLong();
     private final AtomicLong generated = new AtomicLong();
@@ -106,15 +108,15 @@ public final class BatchScheduler {
 
     public BatchScheduler(Engine engine, int maxSequences) {
         if (maxSequences < 1) {
-            throw new IllegalArgumentException("--max-sequences must be >= 1, got " + maxSequences);
+            throw new SettingException(Setting.MAX_SEQUENCES, "at least one sequence must run at once, got " + maxSequences);
         }
         var c = engine.model().config();
-        long kvBytes = 2L /* F16 */ * c.layers() * (long) engine.contextLength() * (c.keyCacheWidth() + c.valueCacheWidth());
+        long kvBytes = KvCache.bytes(c, engine.contextLength());
         long heap = Runtime.getRuntime().maxMemory();
         if (kvBytes * maxSequences > heap * 3 / 4) {
-            throw new IllegalArgumentException(String.format(
+            throw new SettingException(Setting.MAX_SEQUENCES, String.format(
                     "%d sequences of %d tokens need %.2f GiB of KV cache (%.3f GiB each), more than this JVM's %.2f GiB heap"
-                            + " can spare: lower -c or --max-sequences, or raise the heap (MOED_JAVA_OPTS=-Xmx...)",
+                            + " can spare: lower the context length or the concurrent sequences, or raise the heap (MOED_JAVA_OPTS=-Xmx...)",
                     maxSequences, engine.contextLength(), kvBytes * maxSequences / (double) (1L << 30),
                     kvBytes / (double) (1L << 30), heap / (double) (1L << 30)));
         }
@@ -122,16 +124,31 @@ public final class BatchScheduler {
         this.maxSequences = maxSequences;
         this.vocab = c.vocab();
         int rows = Math.max(maxSequences, engine.batch());
-        this.scratch = engine.newScratchState(rows);
-        this.rowKv = new InferenceState[rows];
-        this.rowSeq = new int[rows];
+        this.scratch = engine.newScratch(rows);
+        this.rowKv = new KvCache[rows];
         this.rowToken = new int[rows];
     }
 
-    /** Queues a request (any thread); returns its id. Its prompt is checked on admission; problems come back as errors. */
+    /**
+     * Queues a request (any thread); returns its id. The prompt is tokenized and the sequence's KV cache found here,
+     * on the caller's thread; a prompt that cannot run is answered with an error once the compute thread reaches it.
+     */
     public long submit(String prompt, Params params, Stream stream) {
         long id = engine.newRequestId();
-        incoming.add(new Submission(id, prompt, params, stream));
+        Submission s;
+        try {
+            int[] ids = engine.encodePrompt(prompt);
+            KvCache kv = freeCaches.poll();
+            if (kv != null) {
+                kv.reset((int) id);
+            } else {
+                kv = engine.newKvCache((int) id);
+            }
+            s = new Submission(id, ids, kv, null, params, stream);
+        } catch (IllegalArgumentException e) {
+            s = new Submission(id, null, null, e.getMessage(), params, stream);
+        }
+        incoming.add(s);
         wake();
         return id;
     }
@@ -164,11 +181,13 @@ public final class BatchScheduler {
         // Whatever is still in flight gets a reply: the server is going away.
         drainIncoming();
         for (Sequence s : active) {
-            finish(s, null);
-            s.stream.error("shutdown", "the server is shutting down; request " + s.id + " stopped after " + s.produced + " tokens");
+            finish(s, StopReason.SHUTDOWN);
+            s.stream.error("shutdown", "the server is shutting down; request " + s.id + " stopped after "
+                    + s.generation.produced() + " tokens");
         }
         active.clear();
         for (Submission s : waiting) {
+            release(s.kv());
             s.stream().error("shutdown", "the server is shutting down before request " + s.id() + " started");
         }
         waiting.clear();
@@ -216,7 +235,7 @@ public final class BatchScheduler {
                 Sequence s = active.get(i);
                 if (s.id == target) {
                     active.remove(i);
-                    complete(s, "cancelled");
+                    complete(s, StopReason.CANCELLED);
                     break;
                 }
             }
@@ -224,7 +243,8 @@ public final class BatchScheduler {
                 Submission w = it.next();
                 if (w.id() == target) {
                     it.remove();
-                    w.stream().done("cancelled", 0, 0, 0, 0);
+                    release(w.kv());
+                    w.stream().done(StopReason.CANCELLED, 0, 0, 0, 0);
                     done.incrementAndGet();
                 }
             }
@@ -233,22 +253,13 @@ public final class BatchScheduler {
     }
 
     private void admit(Submission sub) {
-        int[] ids;
-        try {
-            ids = engine.encodePrompt(sub.prompt());
-        } catch (IllegalArgumentException e) {
-            sub.stream().error("bad_request", e.getMessage());
+        if (sub.problem() != null) {
+            sub.stream().error("bad_request", sub.problem());
             done.incrementAndGet();
             return;
         }
         Sequence s = new Sequence(sub);
         s.event.begin();
-        s.prompt = ids;
-        s.promptTokens = ids.length;
-        s.limit = Math.min(sub.params().maxTokens(), engine.contextLength() - ids.length);
-        for (int id : ids) {
-            s.sampler.accept(id);
-        }
         s.admitted = System.nanoTime();
         active.add(s);
     }
@@ -277,27 +288,25 @@ public final class BatchScheduler {
             chunk = Math.min(filling.prompt.length - filling.prefilled, Math.min(engine.batch(), rowKv.length - decoding));
             for (int i = 0; i < chunk; i++) {
                 rowKv[n] = filling.kv;
-                rowSeq[n] = (int) filling.id;
                 rowToken[n++] = filling.prompt[filling.prefilled + i];
             }
         }
         for (Sequence s : active) {
             if (s.prefilled == s.prompt.length) {
                 rowKv[n] = s.kv;
-                rowSeq[n] = (int) s.id;
-                rowToken[n++] = s.next;
+                rowToken[n++] = s.generation.lastToken();
             }
         }
         boolean promptDone = filling != null && filling.prefilled + chunk == filling.prompt.length;
         int logitsFrom = promptDone ? chunk - 1 : decoding > 0 ? chunk : -1;
         long t0 = System.nanoTime();
-        engine.stepRows(scratch, rowKv, rowSeq, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0, chunk);
+        engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0, chunk);
         long took = System.nanoTime() - t0;
         if (decoding > 0) {
             recentTokensPerSecond = decoding * 1e9 / Math.max(took, 1);
         }
         // Sample every row first (logits live in the shared scratch), then drop the finished sequences.
-        List<Sequence> still = new ArrayList<>(active.size());
+        still.clear();
         int row = chunk;
         for (Sequence s : active) {
             boolean finished = false;
@@ -320,97 +329,43 @@ public final class BatchScheduler {
         java.util.Arrays.fill(rowKv, 0, n, null);
     }
 
-    /** Samples the next token of s from logits and sends it; returns whether s has finished. */
+    /** Chooses the next token of s from logits and sends it; returns whether s has finished. */
     private boolean emit(Sequence s, float[] logits) {
-        if (s.limit <= 0) {
-            complete(s, "context");
-            return true;
-        }
-        int next = s.sampler.sample(logits, vocab);
-        s.produced++;
-        generated.incrementAndGet();
-        s.sampler.accept(next);
-        if (engine.tokenizer().vocabulary().isEndOfGeneration(next)) {
-            complete(s, "eos");
-            return true;
-        }
-        s.text.append(s.decoder.accept(next));
-        String reason = null;
-        int cut = -1;
-        for (String stop : s.params.stops()) {
-            int at = s.text.indexOf(stop, Math.max(0, s.emitted - stop.length() + 1));
-            if (at >= 0 && (cut < 0 || at < cut)) {
-                cut = at;
-            }
-        }
-        int upTo = s.text.length();
-        if (cut >= 0) {
-            upTo = cut;
-            reason = "stop";
-        } else {
-            // Hold back a tail that could still become a stop string.
-            for (String stop : s.params.stops()) {
-                for (int len = Math.min(stop.length() - 1, s.text.length() - s.emitted); len > 0; len--) {
-                    if (tailIs(s.text, stop, len)) {
-                        upTo = Math.min(upTo, s.text.length() - len);
-                        break;
-                    }
-                }
-            }
-        }
-        if (upTo > s.emitted) {
-            s.stream.token(next, s.text.substring(s.emitted, upTo));
-            s.emitted = upTo;
-        } else {
-            s.stream.token(next, "");
-        }
-        if (reason == null && s.produced >= s.limit) {
-            reason = s.limit < s.params.maxTokens() ? "context" : "length";
+        StopReason reason = s.generation.stopsAtOnce();
+        if (reason == null) {
+            reason = s.generation.next(logits);
+            generated.incrementAndGet();
         }
         if (reason != null) {
             complete(s, reason);
             return true;
         }
-        s.next = next;
         return false;
     }
 
-    /** Whether text ends with the first len characters of stop. */
-    private static boolean tailIs(StringBuilder text, String stop, int len) {
-        int from = text.length() - len;
-        for (int i = 0; i < len; i++) {
-            if (text.charAt(from + i) != stop.charAt(i)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private void complete(Sequence s, String reason) {
-        if (!reason.equals("stop")) {
-            String tail = s.decoder.finish();
-            s.text.append(tail);
-            if (s.text.length() > s.emitted) {
-                s.stream.token(-1, s.text.substring(s.emitted));
-                s.emitted = s.text.length();
-            }
-        }
+    private void complete(Sequence s, StopReason reason) {
+        s.generation.finish(reason);
         finish(s, reason);
-        s.stream.done(reason, s.promptTokens, s.produced, s.prefillNanos, System.nanoTime() - s.decodeStart);
+        s.stream.done(reason, s.prompt.length, s.generation.produced(), s.prefillNanos, System.nanoTime() - s.decodeStart);
     }
 
-    private void finish(Sequence s, String reason) {
-        if (freeStates.size() < maxSequences) {
-            freeStates.add(s.kv);
-        }
+    private void finish(Sequence s, StopReason reason) {
+        release(s.kv);
         s.event.end();
         if (s.event.shouldCommit()) {
             s.event.request = s.id;
-            s.event.promptTokens = s.promptTokens;
-            s.event.generatedTokens = s.produced;
-            s.event.stopReason = reason == null ? "shutdown" : reason;
+            s.event.promptTokens = s.prompt.length;
+            s.event.generatedTokens = s.generation.produced();
+            s.event.stopReason = reason.toString();
             s.event.commit();
         }
         done.incrementAndGet();
+    }
+
+    /** Keeps a finished sequence's KV cache for the next one (up to one per place). */
+    private void release(KvCache kv) {
+        if (kv != null && freeCaches.size() < maxSequences) {
+            freeCaches.add(kv);
+        }
     }
 }

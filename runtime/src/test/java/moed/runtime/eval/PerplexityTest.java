@@ -70,7 +70,7 @@ class PerplexityTest {
             assertTrue(one.kl().mean() > 10 * same.kl().mean(), "one expert instead of four changes the distribution");
             assertTrue(one.kl().top1Agreement() < 1.0);
             var wrongCtx = assertThrows(IllegalArgumentException.class, () -> Perplexity.run(e, TEXT, 16, 4, null, base, null));
-            assertTrue(wrongCtx.getMessage().contains("-c 32"), wrongCtx.getMessage());
+            assertTrue(wrongCtx.getMessage().contains("context length 32"), wrongCtx.getMessage());
         }
     }
 }

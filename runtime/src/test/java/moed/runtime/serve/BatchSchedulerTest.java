@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import moed.runtime.Engine;
+import moed.runtime.StopReason;
 import moed.runtime.TestFiles;
 import moed.runtime.sampling.SamplerConfig;
 import org.junit.jupiter.api.Test;
@@ -39,9 +40,9 @@ class BatchSchedulerTest {
         }
 
         @Override
-        public void done(String reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
+        public void done(StopReason reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
             assertEquals(ids.size(), generatedTokens);
-            end.complete(reason);
+            end.complete(reason.toString());
         }
 
         @Override

@@ -4,10 +4,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import moed.cache.CacheCounters;
 import moed.runtime.Engine;
+import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
 import moed.runtime.serve.BatchScheduler;
 import picocli.CommandLine.Command;
@@ -96,7 +97,7 @@ final class BatchBench implements Callable<Integer> {
                         }
 
                         @Override
-                        public void done(String reason, int p, int g, long pn, long dn) {
+                        public void done(StopReason reason, int p, int g, long pn, long dn) {
                             left.countDown();
                         }
 

@@ -88,14 +88,14 @@ final class BenchCommand implements Callable<Integer> {
                 deep.rewind(depth);
                 moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
                 if (e.cache() != null) {
-                    e.observe((seq, pos, layer, ex, w, k) -> {
+                    e.observe((seq, pos, layer, ex, w, k, rerouted) -> {
                         for (int j = 0; j < k; j++) {
                             if (traceLength[0] == trace[0].length) {
                                 trace[0] = java.util.Arrays.copyOf(trace[0], trace[0].length * 2);
                             }
                             trace[0][traceLength[0]++] = layer * experts + ex[j];
                         }
-                    }, 0);
+                    });
                 }
                 long t1 = System.nanoTime();
                 decode(e, deep, gen);
@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                 decodeNanos += dt;
                 if (d0 != null) {
                     decodeCache = accumulate(decodeCache, d0, e.cache().counters());
-                    e.observe(null, 0);
+                    e.observe(null);
                 }
                 bar.update(r + 1, reps);
             }

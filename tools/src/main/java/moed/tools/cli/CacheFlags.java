@@ -2,8 +2,11 @@ package moed.tools.cli;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import moed.cache.Backing;
+import moed.cache.EvictionPolicy;
 import moed.cache.ExpertCache;
-import moed.runtime.CacheOptions;
+import moed.predictor.PredictorKind;
+import moed.runtime.config.CacheOptions;
 import picocli.CommandLine.Option;
 
 /** The expert-cache flags shared by run, bench and serve. */
@@ -15,13 +18,13 @@ final class CacheFlags {
     Double cacheMb;
 
     @Option(names = "--backing", defaultValue = "mmap", description = "where missed experts are read from: mmap (page cache) or direct (O_DIRECT reads) (default: ${DEFAULT-VALUE})")
-    String backing;
+    Backing backing;
 
     @Option(names = "--cache-policy", defaultValue = "lru", description = "eviction policy: lru, lfu (with ageing) or heat (persisted statistics) (default: ${DEFAULT-VALUE})")
-    String policy;
+    EvictionPolicy.Kind policy;
 
     @Option(names = "--on-miss", defaultValue = "wait", description = "wait for the load, or (mmap backing) compute the missed expert from the mapped file while it loads: wait or direct (default: ${DEFAULT-VALUE})")
-    String onMiss;
+    ExpertCache.OnMiss onMiss;
 
     @Option(names = "--io-threads", defaultValue = "2", description = "expert loader threads (default: ${DEFAULT-VALUE})")
     int ioThreads;
@@ -36,7 +39,7 @@ final class CacheFlags {
     double warm;
 
     @Option(names = "--predictor", defaultValue = "none", description = "prefetch by prediction: none (load on demand), gate (look-ahead through the next layer's router) or gate+prior (with transition and recency priors) (default: ${DEFAULT-VALUE})")
-    String predictor;
+    PredictorKind predictor;
 
     @Option(names = "--lookahead", defaultValue = "1", description = "layers predicted ahead: 1 or 2 (default: ${DEFAULT-VALUE})")
     int lookahead;
@@ -59,21 +62,8 @@ final class CacheFlags {
         if ((cacheGb != null || cacheMb != null) && bytes <= 0) {
             throw new IllegalArgumentException("the cache size must be positive");
         }
-        ExpertCache.OnMiss miss = switch (onMiss) {
-            case "wait" -> ExpertCache.OnMiss.WAIT;
-            case "direct" -> ExpertCache.OnMiss.DIRECT;
-            default -> throw new IllegalArgumentException("--on-miss must be wait or direct, got '" + onMiss + "'");
-        };
-        if (miss == ExpertCache.OnMiss.DIRECT && backing.equals("direct")) {
-            throw new IllegalArgumentException("--on-miss direct computes from the mapped file: it needs --backing mmap");
-        }
         Path dir = noStats ? null : stateDir != null ? stateDir : defaultStateDir();
-        if (!predictor.equals("none") && bytes == 0) {
-            throw new IllegalArgumentException("--predictor prefetches into the expert cache: give --cache-gb or --cache-mb too");
-        }
-        if (margin < 0) {
-            throw new IllegalArgumentException("--prefetch-margin must be >= 0");
-        }
-        return new CacheOptions(bytes, backing, policy, dir, miss, ioThreads, warm, 5000, predictor, lookahead, margin);
+        return new CacheOptions(new CacheOptions.Tier(bytes, backing, policy, onMiss, ioThreads),
+                new CacheOptions.Statistics(dir, warm, 5000), new CacheOptions.Prefetch(predictor, lookahead, margin));
     }
 }

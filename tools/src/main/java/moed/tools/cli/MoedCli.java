@@ -1,7 +1,8 @@
 package moed.tools.cli;
 
-import picocli.CommandLine;
+import moed.runtime.config.SettingException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code moed} command line: one subcommand per job; {@code moed help COMMAND} explains each. */
 @Command(name = "moed", mixinStandardHelpOptions = true, version = "moed 0.1.0",
@@ -10,6 +11,9 @@ import picocli.CommandLine.Command;
 public final class MoedCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.Option(names = "--debug", description = "print the stack trace of an error, not only its message (give it before the command)")
+    boolean debug;
 
     @Override
     public void run() {
@@ -22,7 +26,9 @@ public final class MoedCli implements Runnable {
 
     /** Runs the CLI; errors a person can act on are printed as one line, not a stack trace. */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new MoedCli());
+        MoedCli top = new MoedCli();
+        CommandLine cl = new CommandLine(top);
+        SettingFlags.registerConverters(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex;
             if (t instanceof java.io.UncheckedIOException u) {
@@ -32,8 +38,11 @@ public final class MoedCli implements Runnable {
             if (t instanceof java.nio.file.NoSuchFileException) {
                 msg = "no such file: " + t.getMessage();
             }
+            if (t instanceof SettingException s) {
+                msg += " [" + SettingFlags.flag(s.setting()) + "]";
+            }
             cmd.getErr().println("moed: " + msg);
-            if (Boolean.getBoolean("moed.debug")) {
+            if (top.debug) {
                 t.printStackTrace(cmd.getErr());
             }
             return 1;

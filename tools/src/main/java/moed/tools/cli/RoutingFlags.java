@@ -1,8 +1,9 @@
 package moed.tools.cli;
 
 import java.util.List;
-import moed.runtime.CacheOptions;
 import moed.runtime.Engine;
+import moed.runtime.TensorOverrides;
+import moed.runtime.config.CacheOptions;
 import moed.runtime.model.RoutingOptions;
 import picocli.CommandLine.Option;
 
@@ -25,7 +26,7 @@ final class RoutingFlags {
     List<String> overrides = List.of();
 
     Engine open(ModelOptions opts, int context, int batch, CacheOptions cache) throws java.io.IOException {
-        Engine e = Engine.open(opts.model(), opts.threads(), context, batch, cache, overrides);
+        Engine e = Engine.open(opts.model(), opts.threads(), context, batch, cache, TensorOverrides.parse(overrides));
         try {
             RoutingOptions r = RoutingOptions.DEFAULT;
             if (ser != null) {

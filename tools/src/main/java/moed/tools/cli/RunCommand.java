@@ -106,7 +106,7 @@ final class RunCommand implements Callable<Integer> {
                 r.put("prompt_ids", g.promptIds());
                 r.put("generated_ids", g.generatedIds());
                 r.put("text", g.text());
-                r.put("stop_reason", g.stopReason());
+                r.put("stop_reason", g.stopReason().toString());
                 r.put("threads", e.threads());
                 r.put("prefill_ms", g.prefillNanos() / 1e6);
                 r.put("decode_ms", g.decodeNanos() / 1e6);

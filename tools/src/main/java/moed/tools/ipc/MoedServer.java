@@ -12,6 +12,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import moed.runtime.Engine;
+import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
 import moed.runtime.serve.BatchScheduler;
 import org.agrona.MutableDirectBuffer;
@@ -301,9 +302,9 @@ public final class MoedServer implements AutoCloseable {
         }
 
         @Override
-        public void done(String reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
+        public void done(StopReason reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
             c.inFlight.remove(req);
-            write(c, Protocol.DONE, c.writer.begin(c.id, req).putString(reason).putInt(promptTokens).putInt(generatedTokens)
+            write(c, Protocol.DONE, c.writer.begin(c.id, req).putString(reason.toString()).putInt(promptTokens).putInt(generatedTokens)
                     .putLong(prefillNanos).putLong(decodeNanos));
         }
 
