@@ -35,17 +35,14 @@ moed_find_maven() {
   return 1
 }
 
-# The JVM flags every moed process needs (the same list as moed.jvm.flags in pom.xml).
-MOED_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED
-  -Dchronicle.analytics.disable=true
-  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED
-  --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
-  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/jdk.internal.misc=ALL-UNNAMED
-  --add-opens=java.base/java.util=ALL-UNNAMED
-  --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED
-  --add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED
-  --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED --add-opens=jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
-  --sun-misc-unsafe-memory-access=allow)
+# The JVM flags every moed process needs. Their one home is the moed.jvm.flags property of pom.xml (the tests'
+# argLine uses it too); read from there so the launcher, the JMH script and the tests cannot drift apart.
+moed_pom="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/pom.xml"
+read -r -a MOED_JVM_FLAGS <<< "$(sed -n 's:.*<moed.jvm.flags>\(.*\)</moed.jvm.flags>.*:\1:p' "$moed_pom")"
+if [ "${#MOED_JVM_FLAGS[@]}" -eq 0 ]; then
+  echo "moed: no <moed.jvm.flags> in $moed_pom" >&2
+  return 1 2>/dev/null || exit 1
+fi
 # Maven itself runs on the JDK found above; keep its own JDK-25 warnings (guava's Unsafe use) out of the output.
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 
