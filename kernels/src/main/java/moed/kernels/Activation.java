@@ -10,6 +10,13 @@ package moed.kernels;
  * <p>Not thread safe to prepare; once prepared, any number of threads may read it.
  */
 public final class Activation {
+    /**
+     * The forms a weight format's dot product reads ({@link BlockFormat#activation}; ggml's {@code vec_dot_type}):
+     * the float values, the values rounded to F16, Q8_0 blocks (32 integers and a scale), or Q8_K blocks (256
+     * integers, a scale and per-32 sums).
+     */
+    public enum Form { FLOAT, F16, Q8_0, Q8_K }
+
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
     private final int capacity;
     /** The float values, valid for {@code length} entries. */
@@ -70,13 +77,21 @@ public final class Activation {
         return this;
     }
 
-    /** Makes the form the given weight type's kernel reads. Call before handing the vector to several threads. */
+    /**
+     * Makes the form the given weight type's kernel reads. Call before handing the vector to several threads. A type
+     * moed cannot compute is refused here, with the error that names the types it computes.
+     */
     public void prepareFor(GgmlType weightType) {
-        switch (weightType) {
-            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> prepareQ8();
+        prepare(weightType.format().activation);
+    }
+
+    /** Makes the given form (nothing to do for the float values). */
+    public void prepare(Form form) {
+        switch (form) {
+            case FLOAT -> { }
             case F16 -> prepareF16();
-            case Q4_K, Q5_K, Q6_K -> prepareQ8K();
-            default -> { }
+            case Q8_0 -> prepareQ8();
+            case Q8_K -> prepareQ8K();
         }
     }
 

@@ -155,7 +155,7 @@ final class Block32Dots {
     static float iq4_nl(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8s;
         float[] qd = a.q8Scale;
-        ByteVector table = ByteVector.fromArray(B16, Dequantize.IQ4NL_VALUES, 0);
+        ByteVector table = ByteVector.fromArray(B16, IQ4_NLFormat.VALUES, 0);
         FloatVector acc = FloatVector.zero(Int16Dot.F);
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 18L;
@@ -167,11 +167,11 @@ final class Block32Dots {
     static float mxfp4(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8s;
         float[] qd = a.q8Scale;
-        ByteVector table = ByteVector.fromArray(B16, Dequantize.MXFP4_VALUES, 0);
+        ByteVector table = ByteVector.fromArray(B16, MXFP4Format.VALUES, 0);
         FloatVector acc = FloatVector.zero(Int16Dot.F);
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 17L;
-            float d = Dequantize.e8m0Half(Bytes.u8(s, bo)) * qd[b];
+            float d = MXFP4Format.e8m0Half(Bytes.u8(s, bo)) * qd[b];
             acc = Int16Dot.scaled(lookupBlock(s, bo + 1, table, q, b * 32), d, acc);
         }
         return Dot.sum8(acc);

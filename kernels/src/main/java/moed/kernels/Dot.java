@@ -13,8 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Dot products of one weight row (read in place from a {@link MemorySegment}) with a prepared
- * {@link Activation}. Each format has a fused Vector API loop, written under the block layout it decodes,
- * and a scalar twin ({@link #scalar}) that is the definition the tests compare against.
+ * {@link Activation}, dispatched once per row to the weight type's {@link BlockFormat}. Each format has a fused Vector
+ * API loop, written under the block layout it decodes (the float formats' are here, the others' in
+ * {@link Block32Dots} and {@link KQuantDots}), and a scalar twin ({@link #scalar}) that is the definition the tests
+ * compare against.
  *
  * <p>Vector width: 256 or 512 bits, one per JVM ({@link #floatSpecies}), chosen for the model by {@link KernelWidth}
  * or set with {@code -Dmoed.kernels.bits}; results are the same at both ({@link #CANON}). Narrower machines, or
@@ -75,28 +77,9 @@ public final class Dot {
 
     /** Dot product of row {@code row} of {@code m} with the activation (prepared for {@code m.type()}). */
     public static float row(WeightMatrix m, int row, Activation a) {
-        MemorySegment s = m.data();
+        BlockFormat f = m.type().format();
         long off = row * m.rowBytes();
-        int n = m.cols();
-        if (!VECTOR) {
-            return scalar(m.type(), s, off, a, n);
-        }
-        return switch (m.type()) {
-            case F32 -> f32(s, off, a.x, n);
-            case F16 -> f16(s, off, a.f16, n);
-            case BF16 -> bf16(s, off, a.x, n);
-            case Q8_0 -> Block32Dots.q8_0(s, off, a, n / 32);
-            case Q4_0 -> Block32Dots.q4_0(s, off, a, n / 32);
-            case Q4_1 -> Block32Dots.q4_1(s, off, a, n / 32);
-            case Q5_0 -> Block32Dots.q5_0(s, off, a, n / 32);
-            case Q5_1 -> Block32Dots.q5_1(s, off, a, n / 32);
-            case IQ4_NL -> Block32Dots.iq4_nl(s, off, a, n / 32);
-            case MXFP4 -> Block32Dots.mxfp4(s, off, a, n / 32);
-            case Q4_K -> KQuantDots.q4_k(s, off, a, n / 256);
-            case Q5_K -> KQuantDots.q5_k(s, off, a, n / 256);
-            case Q6_K -> KQuantDots.q6_k(s, off, a, n / 256);
-            default -> scalar(m.type(), s, off, a, n);
-        };
+        return VECTOR ? f.dot(m.data(), off, a, m.cols()) : f.scalarDot(m.data(), off, a, m.cols());
     }
 
     /**
@@ -106,7 +89,8 @@ public final class Dot {
      * F32 rows need no widening (and F32 matrices are small: routers), so four passes cost as little.
      */
     public static boolean hasTiled(GgmlType t) {
-        return VECTOR && (L == 8 || L == 16) && t == GgmlType.F16;
+        BlockFormat f = BlockFormat.find(t);
+        return f != null && f.hasTiled();
     }
 
     /**
@@ -117,18 +101,7 @@ public final class Dot {
      */
     public static void row4(WeightMatrix m, int row, Activation a0, Activation a1, Activation a2, Activation a3,
                             float[] out) {
-        MemorySegment s = m.data();
-        long off = row * m.rowBytes();
-        int n = m.cols();
-        switch (hasTiled(m.type()) ? m.type() : GgmlType.I8) {
-            case F16 -> f16x4(s, off, a0.f16, a1.f16, a2.f16, a3.f16, n, out);
-            default -> {
-                out[0] = row(m, row, a0);
-                out[1] = row(m, row, a1);
-                out[2] = row(m, row, a2);
-                out[3] = row(m, row, a3);
-            }
-        }
+        m.type().format().row4(m.data(), row * m.rowBytes(), m.cols(), a0, a1, a2, a3, out);
     }
 
     static void f16x4(MemorySegment s, long off, float[] x0, float[] x1, float[] x2, float[] x3, int n, float[] out) {
@@ -183,51 +156,9 @@ public final class Dot {
     }
 
 
-    /**
-     * The scalar definition: dequantize with the reference and multiply by the same activation form the
-     * vector kernel reads (Q8_0 values for Q8_0-family weights, Q8_K values for K-quants, F16-rounded values for F16).
-     */
+    /** The scalar definition of {@link #row} ({@link BlockFormat#scalarDot}), which the tests compare against. */
     public static float scalar(GgmlType t, MemorySegment s, long off, Activation a, int n) {
-        float[] w = SCRATCH.get();
-        if (w.length < t.blockSize) {
-            w = new float[t.blockSize];
-            SCRATCH.set(w);
-        }
-        switch (t) {
-            // Per block, the weights times the activation's integers, then times the activation's block scale: as
-            // ggml's vec_dot_q*_q8_0 (32 per scale) and vec_dot_q*_K_q8_K (256 per scale) do.
-            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4 -> {
-                return perActivationBlock(t, s, off, n, 32, a.q8s, a.q8Scale, w);
-            }
-            case Q4_K, Q5_K, Q6_K -> {
-                return perActivationBlock(t, s, off, n, 256, a.q8k, a.q8kScale, w);
-            }
-            default -> {
-                float[] xs = t == GgmlType.F16 ? a.f16 : a.x;
-                float sum = 0;
-                for (int b = 0; b < n / t.blockSize; b++) {
-                    Dequantize.row(t, s, off + (long) b * t.blockBytes, w, 0, t.blockSize);
-                    for (int j = 0; j < t.blockSize; j++) {
-                        sum += w[j] * xs[b * t.blockSize + j];
-                    }
-                }
-                return sum;
-            }
-        }
-    }
-
-    private static float perActivationBlock(GgmlType t, MemorySegment s, long off, int n, int block, short[] q,
-                                            float[] scale, float[] w) {
-        float sum = 0;
-        for (int b = 0; b < n / block; b++) {
-            Dequantize.row(t, s, off + (long) b * block / t.blockSize * t.blockBytes, w, 0, block);
-            float bs = 0;
-            for (int j = 0; j < block; j++) {
-                bs += w[j] * q[b * block + j];
-            }
-            sum += bs * scale[b];
-        }
-        return sum;
+        return t.format().scalarDot(s, off, a, n);
     }
 
     /**
@@ -273,8 +204,6 @@ public final class Dot {
         }
         return s;
     }
-
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[256]);
 
     static float f32(MemorySegment s, long off, float[] x, int n) {
         FloatVector acc0 = FloatVector.zero(F);

@@ -2,7 +2,8 @@ package moed.kernels;
 
 /**
  * Every ggml tensor type by its GGUF id, with its block geometry. Types whose kernels do not exist yet are
- * still known here, so a reader can describe any file and say precisely which type it cannot compute.
+ * still known here, so a reader can describe any file and say precisely which type it cannot compute; those moed
+ * computes have a {@link BlockFormat} ({@link #format}).
  *
  * <p>Sizes follow the block structs of ggml's {@code ggml-common.h}.
  */
@@ -85,9 +86,18 @@ public enum GgmlType {
         return elements / blockSize * blockBytes;
     }
 
-    /** True when moed can dequantize (and therefore compute with) this type. */
+    /** True when moed can dequantize (and therefore compute with) this type: it has a {@link BlockFormat}. */
     public boolean isComputable() {
-        return Dequantize.supports(this);
+        return BlockFormat.find(this) != null;
+    }
+
+    /** The format that computes this type; for a type moed only recognises, the error that says which it computes. */
+    BlockFormat format() {
+        BlockFormat f = BlockFormat.find(this);
+        if (f == null) {
+            throw new Dequantize.UnsupportedTypeException(this);
+        }
+        return f;
     }
 
     /** True for the types whose block holds 256 weights (the "K" and IQ families). */

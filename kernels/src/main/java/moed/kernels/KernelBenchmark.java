@@ -162,34 +162,14 @@ public final class KernelBenchmark {
     /** Fills a matrix with random but valid blocks: random quant bits, small finite scales. */
     public static void fillRandomBlocks(GgmlType t, MemorySegment data, SplittableRandom rnd) {
         byte[] b = new byte[t.blockBytes];
-        short half = Float.floatToFloat16(0.01f);
+        BlockFormat format = BlockFormat.find(t);
         long blocks = data.byteSize() / t.blockBytes;
         for (long i = 0; i < blocks; i++) {
             long o = i * t.blockBytes;
             rnd.nextBytes(b);
             MemorySegment.copy(b, 0, data, java.lang.foreign.ValueLayout.JAVA_BYTE, o, b.length);
-            switch (t) {
-                case F16 -> data.set(Bytes.LE_SHORT, o, Float.floatToFloat16((float) rnd.nextGaussian()));
-                case BF16 -> data.set(Bytes.LE_SHORT, o, Bytes.toBf16((float) rnd.nextGaussian()));
-                case F32 -> data.set(Bytes.LE_FLOAT, o, (float) rnd.nextGaussian());
-                case Q4_0, Q5_0, Q8_0, IQ4_NL -> data.set(Bytes.LE_SHORT, o, half);
-                case Q4_1, Q5_1 -> {
-                    data.set(Bytes.LE_SHORT, o, half);
-                    data.set(Bytes.LE_SHORT, o + 2, half);
-                }
-                case Q4_K, Q5_K -> {
-                    data.set(Bytes.LE_SHORT, o, half);
-                    data.set(Bytes.LE_SHORT, o + 2, half);
-                }
-                case Q2_K -> {
-                    data.set(Bytes.LE_SHORT, o + 80, half);
-                    data.set(Bytes.LE_SHORT, o + 82, half);
-                }
-                case Q3_K -> data.set(Bytes.LE_SHORT, o + 108, half);
-                case Q6_K -> data.set(Bytes.LE_SHORT, o + 208, half);
-                case Q8_K -> data.set(Bytes.LE_FLOAT, o, 0.01f);
-                case MXFP4 -> data.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o, (byte) 120);
-                default -> { }
+            if (format != null) {
+                format.makeRandomBlockValid(data, o, rnd);
             }
         }
     }

@@ -60,9 +60,7 @@ public final class KernelWidth {
     }
 
     private static boolean fasterAt512(GgmlType t) {
-        return switch (t) {
-            case Q4_K, Q5_K, Q6_K, F16, BF16, F32 -> true;
-            default -> false;
-        };
+        BlockFormat f = BlockFormat.find(t);
+        return f != null && f.fasterAt512();
     }
 }

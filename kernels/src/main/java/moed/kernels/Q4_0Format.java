@@ -1,0 +1,73 @@
+package moed.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+/**
+ * Q4_0: block_q4_0 { half d; uint8 qs[16]; }: low nibbles are weights 0..15, high nibbles 16..31, w = d * (q - 8).
+ * Dotted against Q8_0 activations.
+ */
+final class Q4_0Format extends BlockFormat {
+    Q4_0Format() {
+        super(GgmlType.Q4_0, 32, 18, Activation.Form.Q8_0);
+    }
+
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        return Block32Dots.q4_0(s, off, a, n / 32);
+    }
+
+    @Override
+    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + 18L * b;
+            int yo = o + 32 * b;
+            float d = Bytes.f16(s, bo);
+            for (int j = 0; j < 16; j++) {
+                int q = Bytes.u8(s, bo + 2 + j);
+                y[yo + j] = ((q & 0xF) - 8) * d;
+                y[yo + j + 16] = ((q >>> 4) - 8) * d;
+            }
+        }
+    }
+
+    @Override
+    boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
+        for (int b = 0; b < blocks; b++) {
+            block(x, xo + 32 * b, dst, off + 18L * b);
+        }
+    }
+
+    // quantize_row_q4_0_ref: the signed value of largest magnitude maps to -8.
+    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+        float amax = 0;
+        float max = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = x[xo + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        float d = max / -8;
+        float id = d != 0 ? 1f / d : 0f;
+        dst.set(Bytes.LE_SHORT, bo, Float.floatToFloat16(d));
+        for (int j = 0; j < 16; j++) {
+            // (int8_t)(x*id + 8.5f) truncates toward zero, as the C cast does.
+            int x0 = Math.min(15, (byte) (int) (x[xo + j] * id + 8.5f));
+            int x1 = Math.min(15, (byte) (int) (x[xo + 16 + j] * id + 8.5f));
+            dst.set(ValueLayout.JAVA_BYTE, bo + 2 + j, (byte) (x0 | (x1 << 4)));
+        }
+    }
+
+    @Override
+    void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
+        s.set(Bytes.LE_SHORT, bo, SMALL_SCALE);
+    }
+}

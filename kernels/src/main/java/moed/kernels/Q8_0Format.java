@@ -1,0 +1,59 @@
+package moed.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+/** Q8_0: block_q8_0 { half d; int8 qs[32]; }, w = d * q. Dotted against Q8_0 activations. */
+final class Q8_0Format extends BlockFormat {
+    Q8_0Format() {
+        super(GgmlType.Q8_0, 32, 34, Activation.Form.Q8_0);
+    }
+
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        return Block32Dots.q8_0(s, off, a, n / 32);
+    }
+
+    @Override
+    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + 34L * b;
+            float d = Bytes.f16(s, bo);
+            for (int j = 0; j < 32; j++) {
+                y[o + 32 * b + j] = Bytes.i8(s, bo + 2 + j) * d;
+            }
+        }
+    }
+
+    @Override
+    boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
+        for (int b = 0; b < blocks; b++) {
+            block(x, xo + 32 * b, dst, off + 34L * b);
+        }
+    }
+
+    // quantize_row_q8_0_ref: d = amax/127, q = round(x/d) (roundf: half away from zero).
+    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) {
+            amax = Math.max(amax, Math.abs(x[xo + j]));
+        }
+        float d = amax / 127f;
+        float id = d != 0 ? 1f / d : 0f;
+        dst.set(Bytes.LE_SHORT, bo, Float.floatToFloat16(d));
+        for (int j = 0; j < 32; j++) {
+            dst.set(ValueLayout.JAVA_BYTE, bo + 2 + j, (byte) Quantize.roundf(x[xo + j] * id));
+        }
+    }
+
+    @Override
+    void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
+        s.set(Bytes.LE_SHORT, bo, SMALL_SCALE);
+    }
+}
