@@ -96,14 +96,14 @@ class RecordingAnalysisEndToEndTest {
                         Events.ExpertAccess a = new Events.ExpertAccess();
                         a.layer = l;
                         a.expert = ex[i];
-                        a.outcome = i & 1;
+                        a.outcome = (i & 1) == 0 ? Events.ExpertAccess.HIT : Events.ExpertAccess.MISS;
                         a.waitNanos = (i & 1) * 1000;
                         a.commit();
                     }
                 }
                 step.end();
                 step.step = t + 1;
-                step.phase = 1;
+                step.phase = Events.TokenStep.DECODE;
                 step.tokens = 1;
                 step.commit();
             }

@@ -7,12 +7,13 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
 import moed.cache.TraceReplay;
+import moed.jfr.Events.ExpertAccess;
+import moed.jfr.Events.ExpertLoad;
+import moed.jfr.Events.Prefetch;
+import moed.jfr.Events.TokenStep;
 import moed.jfr.read.EventSource;
 import moed.jfr.read.EventVisitor;
 import moed.jfr.read.MoedRecording;
-import moed.jfr.read.MoedRecording.Access;
-import moed.jfr.read.MoedRecording.Load;
-import moed.jfr.read.MoedRecording.PrefetchAction;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.IntArrayList;
 import org.agrona.collections.LongArrayList;
@@ -183,16 +184,16 @@ public final class RecordingAnalysis {
     /** Everything pass 2 accumulates. */
     private final class Accumulator implements EventVisitor {
         final boolean decodeBasis;
-        final long[] outcome = new long[4];
-        final long[][] layerOutcome = new long[layers][4];
+        final long[] outcome = new long[ExpertAccess.OUTCOMES];
+        final long[][] layerOutcome = new long[layers][ExpertAccess.OUTCOMES];
         final long[] layerWait = new long[layers];
         long basisWait;
         long loads;
         long loadBytes;
         long loadNanos;
         long demandPrefetchBytes;
-        final long[] pf = new long[4];
-        final long[][] layerPf = new long[layers][4];
+        final long[] pf = new long[Prefetch.ACTIONS];
+        final long[][] layerPf = new long[layers][Prefetch.ACTIONS];
         long evictions;
         long requests;
         final int[][] heat = new int[layers][experts];
@@ -231,12 +232,12 @@ public final class RecordingAnalysis {
 
         boolean inBasis(long time) {
             int i = stepAt(time);
-            return i < 0 ? !decodeBasis : (stepPhase.getInt(i) == 1) == decodeBasis;
+            return i < 0 ? !decodeBasis : (stepPhase.getInt(i) == TokenStep.DECODE) == decodeBasis;
         }
 
         @Override
         public void access(long time, int layer, int expert, int out, long waitNanos) {
-            if (out < 0 || out > 3 || layer < 0 || layer >= layers) {
+            if (out < 0 || out >= ExpertAccess.OUTCOMES || layer < 0 || layer >= layers) {
                 return;
             }
             outcome[out]++;
@@ -247,7 +248,7 @@ public final class RecordingAnalysis {
             }
             int b = (int) Math.max(0, Math.min(buckets - 1, endTime <= 0 ? 0 : time * buckets / (endTime + 1)));
             bucketN[b]++;
-            if (out == Access.HIT) {
+            if (out == ExpertAccess.HIT) {
                 bucketHit[b]++;
             }
             if (waitNanos > 0) {
@@ -267,14 +268,14 @@ public final class RecordingAnalysis {
             loads++;
             loadBytes += bytes;
             loadNanos += nanos;
-            if (reason != Load.WARM) {
+            if (reason != ExpertLoad.WARM) {
                 demandPrefetchBytes += bytes;
             }
         }
 
         @Override
         public void prefetch(long time, int layer, int expert, int action) {
-            if (action >= 0 && action < 4) {
+            if (action >= 0 && action < Prefetch.ACTIONS) {
                 pf[action]++;
                 if (layer >= 0 && layer < layers) {
                     layerPf[layer][action]++;
@@ -361,7 +362,7 @@ public final class RecordingAnalysis {
                 groupStart = traceLength;
             }
             int phase = phaseOfStep(step);
-            boolean basis = phase < 0 || (phase == 1) == decodeBasis;
+            boolean basis = phase < 0 || (phase == TokenStep.DECODE) == decodeBasis;
             for (int j = 0; j < kk; j++) {
                 int entry = layer * experts + ex[j];
                 boolean seen = false;
@@ -414,7 +415,7 @@ public final class RecordingAnalysis {
         long decodeTokens = 0;
         long decodeNanos = 0;
         for (int i = 0; i < stepStart.size(); i++) {
-            if (stepPhase.getInt(i) == 0) {
+            if (stepPhase.getInt(i) == TokenStep.PREFILL) {
                 prefillTokens += stepTokens.getInt(i);
                 prefillNanos += stepNanos.getLong(i);
             } else {
@@ -450,12 +451,12 @@ public final class RecordingAnalysis {
                 s != null ? s.budgetBytes() : 0, s != null ? s.slots() : 0, s != null ? s.backing() : "?",
                 s != null ? s.policy() : "?", s != null ? s.predictor() : "?", (int) a.requests, prefillTokens + mixedPromptTokens,
                 decodeTokens, rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos), accesses,
-                ratio(a.outcome[Access.HIT], accesses), ratio(a.outcome[Access.LATE_HIT], accesses),
-                ratio(a.outcome[Access.MISS] + a.outcome[Access.IN_PLACE], accesses),
+                ratio(a.outcome[ExpertAccess.HIT], accesses), ratio(a.outcome[ExpertAccess.LATE_HIT], accesses),
+                ratio(a.outcome[ExpertAccess.MISS] + a.outcome[ExpertAccess.IN_PLACE], accesses),
                 a.basisWait / 1e6 / basisTokens, computeMs,
                 totalTokens == 0 ? 0 : a.demandPrefetchBytes / 1e6 / totalTokens, a.loads, a.loadBytes,
-                a.pf[PrefetchAction.ISSUED], a.pf[PrefetchAction.USED], a.pf[PrefetchAction.WASTED],
-                a.pf[PrefetchAction.CANCELLED], a.evictions, gbps, gbpsSource);
+                a.pf[Prefetch.ISSUED], a.pf[Prefetch.USED], a.pf[Prefetch.WASTED],
+                a.pf[Prefetch.CANCELLED], a.evictions, gbps, gbpsSource);
         if (accesses == 0) {
             notes.add("no expert cache in this run (experts read in place): hit rates are empty; the miss-ratio curves"
                     + " below still say what a cache would do with this workload");
@@ -471,10 +472,10 @@ public final class RecordingAnalysis {
                     hot = e;
                 }
             }
-            rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][Access.HIT], n),
-                    ratio(a.layerOutcome[l][Access.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
-                    a.layerPf[l][PrefetchAction.ISSUED], a.layerPf[l][PrefetchAction.USED],
-                    a.layerPf[l][PrefetchAction.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
+            rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][ExpertAccess.HIT], n),
+                    ratio(a.layerOutcome[l][ExpertAccess.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
+                    a.layerPf[l][Prefetch.ISSUED], a.layerPf[l][Prefetch.USED],
+                    a.layerPf[l][Prefetch.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
         }
         List<Report.TimePoint> overTime = new ArrayList<>();
         if (accesses > 0) {
