@@ -52,9 +52,9 @@ class RecordingAnalysisEndToEndTest {
         for (int l = 0; l < 8; l++) {
             assertArrayEquals(seen[l], rep.heat()[l], "layer " + l);
         }
-        assertEquals(2, rep.summary().requests());
-        assertEquals(23 + 11, rep.summary().decodeTokens());
-        assertEquals(accesses[0], rep.summary().accesses(), "one access event per cache lookup");
+        assertEquals(2, rep.summary().throughput().requests());
+        assertEquals(23 + 11, rep.summary().throughput().decodeTokens());
+        assertEquals(accesses[0], rep.summary().outcomes().accesses(), "one access event per cache lookup");
         assertEquals(accesses[0], rep.layers().stream().mapToLong(Report.LayerRow::accesses).sum());
         assertTrue(rep.predictor().stream().anyMatch(p -> p.layer() < 0 && p.recall() > 0.5), rep.predictor().toString());
     }

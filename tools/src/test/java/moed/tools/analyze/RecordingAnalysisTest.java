@@ -57,15 +57,15 @@ class RecordingAnalysisTest {
     void figuresMatchTheHandWorkedValues() throws Exception {
         Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
         Report.Summary s = rep.summary();
-        assertEquals(2, s.promptTokens());
-        assertEquals(2, s.decodeTokens());
-        assertEquals(2 / 0.018, s.decodeTokensPerSecond(), 1e-6); // 2 tokens in 10 + 8 ms
-        assertEquals(8, s.accesses());
-        assertEquals(6 / 8.0, s.hitRate(), 1e-12);
-        assertEquals(1 / 8.0, s.lateHitRate(), 1e-12);
-        assertEquals(1 / 8.0, s.missRate(), 1e-12);
-        assertEquals(1.5, s.stallMsPerToken(), 1e-9);   // 3 ms of waits over 2 decode tokens
-        assertEquals(7.5, s.computeMsPerToken(), 1e-9); // (18 ms - 3 ms) / 2
+        assertEquals(2, s.throughput().promptTokens());
+        assertEquals(2, s.throughput().decodeTokens());
+        assertEquals(2 / 0.018, s.throughput().decodeTokensPerSecond(), 1e-6); // 2 tokens in 10 + 8 ms
+        assertEquals(8, s.outcomes().accesses());
+        assertEquals(6 / 8.0, s.outcomes().hitRate(), 1e-12);
+        assertEquals(1 / 8.0, s.outcomes().lateHitRate(), 1e-12);
+        assertEquals(1 / 8.0, s.outcomes().missRate(), 1e-12);
+        assertEquals(1.5, s.perToken().stallMsPerToken(), 1e-9);   // 3 ms of waits over 2 decode tokens
+        assertEquals(7.5, s.perToken().computeMsPerToken(), 1e-9); // (18 ms - 3 ms) / 2
         assertEquals(0.5, rep.layers().get(1).hitRate(), 1e-12);
         assertEquals(1.0, rep.layers().get(0).hitRate(), 1e-12);
         // heat: layer 0 chose 0 three times, 1 four times, 2 once
@@ -142,5 +142,21 @@ class RecordingAnalysisTest {
         assertTrue(text.contains("recommended: --cache-gb"), text);
         String html = HtmlReport.render(rep);
         assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("<svg") && html.endsWith("</html>\n"));
+    }
+
+    /** Scripts read {@code moed analyze --json}: the summary's parts must not nest it, rename or reorder its fields. */
+    @Test
+    void theJsonSummaryIsOneFlatObjectWithTheFieldsScriptsRead() throws Exception {
+        Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(rep).get("summary");
+        List<String> names = new java.util.ArrayList<>();
+        summary.fieldNames().forEachRemaining(names::add);
+        assertEquals(List.of("model", "layers", "experts", "expertsUsed", "expertBytes", "budgetBytes", "slots", "backing",
+                "policy", "predictor", "requests", "promptTokens", "decodeTokens", "prefillTokensPerSecond",
+                "decodeTokensPerSecond", "accesses", "hitRate", "lateHitRate", "missRate", "stallMsPerToken",
+                "computeMsPerToken", "loadedMbPerToken", "loads", "bytesLoaded", "prefetchesIssued", "prefetchesUsed",
+                "prefetchesWasted", "prefetchesCancelled", "evictions", "backingGbps", "backingGbpsSource"), names);
+        assertEquals("t.gguf", summary.get("model").asText());
+        assertEquals(8, summary.get("accesses").asLong());
     }
 }
