@@ -165,6 +165,9 @@ public final class Events {
      */
     @Name(PREDICTION) @Label("Prediction") @Category({"moed", "Routing"}) @StackTrace(false)
     public static final class Prediction extends Event {
+        /** The most experts one prediction holds (four packed longs); a writer keeps the best this many. */
+        public static final int MAX_EXPERTS = 16;
+
         @Label("Step") public long step;
         @Label("Token in step") public int token;
         @Label("Layer predicted") public int layer;
