@@ -56,9 +56,9 @@ class RecordingAnalysisEndToEndTest {
         for (int l = 0; l < 8; l++) {
             assertArrayEquals(seen[l], rep.heat()[l], "layer " + l);
         }
-        assertEquals(2, rep.summary().requests());
-        assertEquals(23 + 11, rep.summary().decodeTokens());
-        assertEquals(accesses[0], rep.summary().accesses(), "one access event per cache lookup");
+        assertEquals(2, rep.summary().throughput().requests());
+        assertEquals(23 + 11, rep.summary().throughput().decodeTokens());
+        assertEquals(accesses[0], rep.summary().outcomes().accesses(), "one access event per cache lookup");
         assertEquals(accesses[0], rep.layers().stream().mapToLong(Report.LayerRow::accesses).sum());
         assertTrue(rep.predictor().stream().anyMatch(p -> p.layer() < 0 && p.recall() > 0.5), rep.predictor().toString());
     }
@@ -100,14 +100,14 @@ class RecordingAnalysisEndToEndTest {
                         Events.ExpertAccess a = new Events.ExpertAccess();
                         a.layer = l;
                         a.expert = ex[i];
-                        a.outcome = i & 1;
+                        a.outcome = (i & 1) == 0 ? Events.ExpertAccess.HIT : Events.ExpertAccess.MISS;
                         a.waitNanos = (i & 1) * 1000;
                         a.commit();
                     }
                 }
                 step.end();
                 step.step = t + 1;
-                step.phase = 1;
+                step.phase = Events.TokenStep.DECODE;
                 step.tokens = 1;
                 step.commit();
             }

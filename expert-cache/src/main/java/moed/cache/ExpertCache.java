@@ -243,7 +243,7 @@ public final class ExpertCache implements ExpertSource {
                     long waited = System.nanoTime() - t0;
                     counters.stallNanos += waited;
                     counters.entryStallNanos[e] += waited;
-                    access(e, experts, lateHit ? 2 : 1, waited);
+                    access(e, experts, lateHit ? Events.ExpertAccess.LATE_HIT : Events.ExpertAccess.MISS, waited);
                     pins[e]++;
                     policy.onAccess(e);
                     usePrefetch(e);
@@ -268,7 +268,7 @@ public final class ExpertCache implements ExpertSource {
                             startLoad(e, PREFETCH, Long.MAX_VALUE);
                             directUses[e]++;
                             counters.directComputes++;
-                            access(e, experts, 3, 0);
+                            access(e, experts, Events.ExpertAccess.IN_PLACE, 0);
                             return backing.inPlace(layout.layer(layer), expert);
                         }
                     }
@@ -313,7 +313,7 @@ public final class ExpertCache implements ExpertSource {
     }
 
     private ExpertWeights hit(int e) {
-        access(e, experts, 0, 0);
+        access(e, experts, Events.ExpertAccess.HIT, 0);
         counters.hits++;
         counters.entryHits[e]++;
         pins[e]++;
@@ -327,7 +327,7 @@ public final class ExpertCache implements ExpertSource {
             prefetchedUnused[e] = false;
             counters.prefetchUsed++;
             counters.entryPrefetchUsed[e]++;
-            prefetchEvent(e, experts, 1);
+            prefetchEvent(e, experts, Events.Prefetch.USED);
         }
     }
 
@@ -373,7 +373,7 @@ public final class ExpertCache implements ExpertSource {
             }
             prefetchedUnused[e] = true;
             counters.prefetchIssued++;
-            prefetchEvent(e, experts, 0);
+            prefetchEvent(e, experts, Events.Prefetch.ISSUED);
             return true;
         } finally {
             lock.unlock();
@@ -417,7 +417,7 @@ public final class ExpertCache implements ExpertSource {
             state[e] = ABSENT;
             freeSlot(slotOf[e]);
             counters.prefetchCancelled++;
-            prefetchEvent(e, experts, 3);
+            prefetchEvent(e, experts, Events.Prefetch.CANCELLED);
             changed.signalAll();
             return true;
         } finally {
@@ -519,7 +519,7 @@ public final class ExpertCache implements ExpertSource {
             prefetchedUnused[e] = false;
             counters.prefetchWasted++;
             counters.entryPrefetchWasted[e]++;
-            prefetchEvent(e, experts, 2);
+            prefetchEvent(e, experts, Events.Prefetch.WASTED);
         }
         freeSlot(slotOf[e]);
     }
@@ -562,7 +562,10 @@ public final class ExpertCache implements ExpertSource {
                 }
                 loadStarted[e] = true;
                 dst = slab.asSlice(slotOf[e] * slotBytes, slotBytes);
-                reason = prefetchedUnused[e] ? 1 : r.cls() == WARM ? 2 : 0;
+                // The recorded reason is why the expert was wanted, not the queue class: an in-place miss's copy is queued
+                // as a prefetch but was not predicted.
+                reason = prefetchedUnused[e] ? Events.ExpertLoad.PREFETCH
+                        : r.cls() == WARM ? Events.ExpertLoad.WARM : Events.ExpertLoad.DEMAND;
             } finally {
                 lock.unlock();
             }

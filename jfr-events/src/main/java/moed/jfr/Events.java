@@ -14,6 +14,11 @@ import jdk.jfr.Timespan;
  * moed's JFR event types. Names are stable (readers depend on them): {@code moed.Session}, {@code moed.RouterDecision},
  * {@code moed.ExpertAccess}, {@code moed.ExpertLoad}, {@code moed.Prefetch}, {@code moed.Eviction},
  * {@code moed.TokenStep}, {@code moed.Request}, {@code moed.CacheGauge}. None records a stack trace.
+ *
+ * <p>Fields that say what happened (an access's outcome, a load's reason, a prefetch's action, a step's phase) are
+ * int codes, so that emitting them allocates nothing; each code is named once, on its event class, and the writers
+ * (cache, runtime) and the readers ({@code moed analyze}) use those names. The values are part of the recording
+ * format: old recordings must still read the same, so a value never changes meaning and new ones are appended.
  */
 public final class Events {
     private Events() {
@@ -61,18 +66,36 @@ public final class Events {
         @Label("Experts replaced by cache-aware routing") public int rerouted;
     }
 
-    /** The forward pass asked for an expert: outcome 0 hit, 1 miss (waited for a demand load), 2 late hit (waited for a load already under way), 3 computed in place from the backing. */
+    /** The forward pass asked for an expert; {@code outcome} is one of the codes below. */
     @Name(EXPERT_ACCESS) @Label("Expert Access") @Category({"moed", "Cache"}) @StackTrace(false)
     public static final class ExpertAccess extends Event {
+        /** The expert was resident. */
+        public static final int HIT = 0;
+        /** It was not: the access waited for a demand load. */
+        public static final int MISS = 1;
+        /** It was on its way (a prefetch, or another thread's miss): the access waited for that load. */
+        public static final int LATE_HIT = 2;
+        /** It was not resident and was computed in place from the backing instead ({@code --on-miss direct}). */
+        public static final int IN_PLACE = 3;
+        /** The number of outcome codes: arrays indexed by outcome have this length. */
+        public static final int OUTCOMES = 4;
+
         @Label("Layer") public int layer;
         @Label("Expert") public int expert;
         @Label("Outcome") public int outcome;
         @Label("Wait") @Timespan public long waitNanos;
     }
 
-    /** Bytes moved from the backing into the resident tier; duration is the read. Reason 0 demand, 1 prefetch, 2 warm. */
+    /** Bytes moved from the backing into the resident tier; duration is the read; {@code reason} one of the codes below. */
     @Name(EXPERT_LOAD) @Label("Expert Load") @Category({"moed", "Cache"}) @StackTrace(false)
     public static final class ExpertLoad extends Event {
+        /** A forward pass is waiting for this expert. */
+        public static final int DEMAND = 0;
+        /** The predictor asked for it ahead of use. */
+        public static final int PREFETCH = 1;
+        /** Filling the cache at start with historically hot experts. */
+        public static final int WARM = 2;
+
         @Label("Layer") public int layer;
         @Label("Expert") public int expert;
         @Label("Bytes") @DataAmount public long bytes;
@@ -80,9 +103,20 @@ public final class Events {
         @Label("Tier") public String tier;
     }
 
-    /** A prefetch's fate: action 0 issued, 1 used, 2 wasted (evicted unused), 3 cancelled. */
+    /** A step in a prefetch's life; {@code action} is one of the codes below. */
     @Name(PREFETCH) @Label("Prefetch") @Category({"moed", "Cache"}) @StackTrace(false)
     public static final class Prefetch extends Event {
+        /** The predictor asked for an expert that was not resident: a load was queued. */
+        public static final int ISSUED = 0;
+        /** A forward pass used the prefetched expert. */
+        public static final int USED = 1;
+        /** It was evicted before any use. */
+        public static final int WASTED = 2;
+        /** Its load was dropped before it started (the prediction went stale). */
+        public static final int CANCELLED = 3;
+        /** The number of action codes: arrays indexed by action have this length. */
+        public static final int ACTIONS = 4;
+
         @Label("Layer") public int layer;
         @Label("Expert") public int expert;
         @Label("Action") public int action;
@@ -95,11 +129,19 @@ public final class Events {
     }
 
     /**
-     * One forward step; duration is its time. Phase 0 prefill, 1 decode. {@code tokens} counts the step's decode
-     * rows (all rows in a prefill step); {@code promptTokens} the prompt rows a serving step mixed in with them.
+     * One forward step; duration is its time; {@code phase} one of the codes below. {@code tokens} counts the step's
+     * decode rows (all rows in a prefill step); {@code promptTokens} the prompt rows a serving step mixed in with them.
      */
     @Name(TOKEN_STEP) @Label("Token Step") @Category({"moed", "Inference"}) @StackTrace(false)
     public static final class TokenStep extends Event {
+        /** Only prompt rows. */
+        public static final int PREFILL = 0;
+        /**
+         * At least one decode row. A serving step that mixes prompt rows in is a decode step too (its time is decode
+         * time, the user waits on it for a token); its prompt rows are counted in {@code promptTokens}.
+         */
+        public static final int DECODE = 1;
+
         @Label("Request") public long request;
         @Label("Step") public long step;
         @Label("Phase") public int phase;
@@ -123,6 +165,9 @@ public final class Events {
      */
     @Name(PREDICTION) @Label("Prediction") @Category({"moed", "Routing"}) @StackTrace(false)
     public static final class Prediction extends Event {
+        /** The most experts one prediction holds (four packed longs); a writer keeps the best this many. */
+        public static final int MAX_EXPERTS = 16;
+
         @Label("Step") public long step;
         @Label("Token in step") public int token;
         @Label("Layer predicted") public int layer;

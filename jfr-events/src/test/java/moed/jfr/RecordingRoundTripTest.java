@@ -75,7 +75,7 @@ class RecordingRoundTripTest {
             Events.ExpertAccess a = new Events.ExpertAccess();
             a.layer = 1;
             a.expert = 15;
-            a.outcome = 1;
+            a.outcome = Events.ExpertAccess.MISS;
             a.waitNanos = 777;
             a.commit();
             Events.ExpertLoad l = new Events.ExpertLoad();
@@ -84,13 +84,13 @@ class RecordingRoundTripTest {
             l.layer = 1;
             l.expert = 15;
             l.bytes = 1234;
-            l.reason = 1;
+            l.reason = Events.ExpertLoad.PREFETCH;
             l.tier = "direct";
             l.commit();
             step.end();
             step.request = 5;
             step.step = 11;
-            step.phase = 1;
+            step.phase = Events.TokenStep.DECODE;
             step.tokens = 1;
             step.commit();
         }
@@ -107,11 +107,12 @@ class RecordingRoundTripTest {
         assertArrayEquals(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, rec.predictions().get(0).experts());
         assertEquals(2, rec.predictions().get(0).distance());
         assertEquals(777, rec.accesses().get(0).waitNanos());
-        assertEquals(1, rec.accesses().get(0).outcome());
+        assertEquals(Events.ExpertAccess.MISS, rec.accesses().get(0).outcome());
         assertEquals("direct", rec.loads().get(0).tier());
         assertEquals(1234, rec.loads().get(0).bytes());
         assertEquals(1, rec.steps().size());
-        assertEquals(1, rec.steps().get(0).phase());
+        assertEquals(Events.TokenStep.DECODE, rec.steps().get(0).phase());
+        assertEquals(Events.ExpertLoad.PREFETCH, rec.loads().get(0).reason());
         assertTrue(rec.steps().get(0).nanos() > 0);
         // Time order: the step began before the decision inside it.
         assertTrue(rec.steps().get(0).time() <= d.time());

@@ -17,19 +17,25 @@ public interface EventVisitor {
                           int rerouted) {
     }
 
+    /** {@code outcome}: an {@link moed.jfr.Events.ExpertAccess} code. */
     default void access(long time, int layer, int expert, int outcome, long waitNanos) {
     }
 
+    /** {@code reason}: an {@link moed.jfr.Events.ExpertLoad} code. */
     default void load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
     }
 
+    /** {@code action}: an {@link moed.jfr.Events.Prefetch} code. */
     default void prefetch(long time, int layer, int expert, int action) {
     }
 
     default void eviction(long time, int layer, int expert) {
     }
 
-    /** {@code promptTokens}: prompt rows a serving step carried besides its {@code tokens} decode rows. */
+    /**
+     * {@code phase}: an {@link moed.jfr.Events.TokenStep} code; {@code promptTokens}: prompt rows a serving step
+     * carried besides its {@code tokens} decode rows.
+     */
     default void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
     }
 

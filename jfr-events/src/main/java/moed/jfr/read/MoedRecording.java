@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import moed.jfr.Events;
 
 /**
  * A moed recording as plain data in memory, for small recordings and tests (large ones are streamed through an
@@ -27,28 +28,19 @@ public record MoedRecording(Session session, List<Decision> decisions, List<Acce
         }
     }
 
-    /** Outcomes as in {@code moed.ExpertAccess}. */
+    /** {@code outcome}: an {@link Events.ExpertAccess} code ({@code HIT}, {@code MISS}, ...). */
     public record Access(long time, int layer, int expert, int outcome, long waitNanos) {
-        public static final int HIT = 0;
-        public static final int MISS = 1;
-        public static final int LATE_HIT = 2;
-        public static final int IN_PLACE = 3;
     }
 
+    /** {@code reason}: an {@link Events.ExpertLoad} code ({@code DEMAND}, {@code PREFETCH}, {@code WARM}). */
     public record Load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
-        public static final int DEMAND = 0;
-        public static final int PREFETCH = 1;
-        public static final int WARM = 2;
     }
 
+    /** {@code action}: an {@link Events.Prefetch} code ({@code ISSUED}, {@code USED}, ...). */
     public record PrefetchAction(long time, int layer, int expert, int action) {
-        public static final int ISSUED = 0;
-        public static final int USED = 1;
-        public static final int WASTED = 2;
-        public static final int CANCELLED = 3;
     }
 
-    /** Phase 0 prefill, 1 decode; promptTokens: prompt rows mixed into a decode step. */
+    /** {@code phase}: an {@link Events.TokenStep} code; promptTokens: prompt rows mixed into a decode step. */
     public record Step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
         public Step(long time, long request, long step, int phase, int tokens, long nanos) {
             this(time, request, step, phase, tokens, 0, nanos);

@@ -10,6 +10,7 @@ import java.util.List;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
 import moed.jfr.Events;
+import moed.jfr.Packing;
 
 /**
  * Reads moed's events out of a JFR file; other events in the file are ignored. {@link #source} streams them (bounded
@@ -36,8 +37,8 @@ public final class RecordingReader {
 
     private static void scan(Path file, EventVisitor v) throws IOException {
         Instant origin = null;
-        int[] ids = new int[16];
-        float[] weights = new float[8];
+        int[] ids = new int[Math.max(Packing.MAX_K, Events.Prediction.MAX_EXPERTS)];
+        float[] weights = new float[Packing.MAX_K];
         try (RecordingFile rf = openFile(file)) {
             RecordedEvent e;
             while ((e = next(rf, file)) != null) {
@@ -54,7 +55,7 @@ public final class RecordingReader {
                             e.getInt("experts"), e.getInt("expertsUsed"), e.getLong("expertBytes"), e.getLong("budgetBytes"),
                             e.getInt("slots"), e.getString("backing"), e.getString("policy"), e.getString("predictor")));
                     case Events.ROUTER_DECISION -> {
-                        int k = Math.min(8, e.getInt("k"));
+                        int k = Math.min(Packing.MAX_K, e.getInt("k"));
                         unpack(ids, k, e.getLong("experts0"), e.getLong("experts1"));
                         long w0 = e.getLong("weights0");
                         long w1 = e.getLong("weights1");
@@ -79,7 +80,7 @@ public final class RecordingReader {
                     case Events.CACHE_GAUGE -> v.gauge(t, e.getLong("residentBytes"), e.getLong("budgetBytes"),
                             e.getInt("entries"));
                     case Events.PREDICTION -> {
-                        int n = Math.min(16, e.getInt("count"));
+                        int n = Math.min(Events.Prediction.MAX_EXPERTS, e.getInt("count"));
                         unpack(ids, n, e.getLong("experts0"), e.getLong("experts1"), e.getLong("experts2"),
                                 e.getLong("experts3"));
                         v.prediction(t, e.getLong("step"), e.getInt("token"), e.getInt("layer"), e.getInt("distance"), ids, n);

@@ -14,12 +14,12 @@ public final class HtmlReport {
 
     public static String render(Report rep) {
         StringBuilder h = new StringBuilder();
-        Report.Summary s = rep.summary();
-        h.append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>moed analyze: ").append(esc(s.model()))
+        String model = rep.summary().model().name();
+        h.append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>moed analyze: ").append(esc(model))
                 .append("</title><style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
                         + "td,th{padding:2px 6px;text-align:right;font-size:12px}th{background:#eee}"
                         + "pre{background:#f6f6f6;padding:1em;font-size:12px;overflow-x:auto}</style></head><body>");
-        h.append("<h1>moed analyze: ").append(esc(s.model())).append("</h1>");
+        h.append("<h1>moed analyze: ").append(esc(model)).append("</h1>");
         java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
         TextReport.print(rep, new java.io.PrintStream(text, true, java.nio.charset.StandardCharsets.UTF_8));
         h.append("<h2>Summary</h2><pre>").append(esc(text.toString(java.nio.charset.StandardCharsets.UTF_8))).append("</pre>");

@@ -3,19 +3,19 @@ package moed.tools.analyze;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
 import moed.cache.TraceReplay;
+import moed.jfr.Events.ExpertAccess;
+import moed.jfr.Events.ExpertLoad;
+import moed.jfr.Events.Prefetch;
+import moed.jfr.Events.TokenStep;
 import moed.jfr.read.EventSource;
 import moed.jfr.read.EventVisitor;
 import moed.jfr.read.MoedRecording;
-import moed.jfr.read.MoedRecording.Access;
-import moed.jfr.read.MoedRecording.Load;
-import moed.jfr.read.MoedRecording.PrefetchAction;
 import org.agrona.collections.Int2ObjectHashMap;
-import org.agrona.collections.IntArrayList;
-import org.agrona.collections.LongArrayList;
 
 /**
  * Turns a recording into a {@link Report} in two streaming passes, so a recording of any size is read in bounded
@@ -30,6 +30,8 @@ import org.agrona.collections.LongArrayList;
 public final class RecordingAnalysis {
     /** 16 M accesses (64 MiB of trace); beyond it the curves describe the first part of the recording. */
     static final int MAX_TRACE = 16 << 20;
+    /** Predictions are made at most this many layers ahead ({@code --lookahead} 1 or 2). */
+    private static final int MAX_DISTANCE = 2;
 
     /** What the analysis is asked for; NaN targets mean "not given". */
     public record Options(double backingGbps, double targetHitRate, double targetTokensPerSecond) {
@@ -39,19 +41,23 @@ public final class RecordingAnalysis {
     private final Options o;
     private final List<String> notes = new ArrayList<>();
     private MoedRecording.Session session;
+    // The model's shape (pass 1): the session's, or, without one, what the routing and loads show.
     private int layers;
     private int experts;
     private int k;
     private long expertBytes;
-    // Steps, in time order (pass 1).
-    private final LongArrayList stepStart = new LongArrayList();
-    private final LongArrayList stepNanos = new LongArrayList();
-    private final LongArrayList stepId = new LongArrayList();
-    private final IntArrayList stepPhase = new IntArrayList();
-    private final IntArrayList stepTokens = new IntArrayList();
+    /** The forward steps, in time order (pass 1). */
+    private final List<StepSpan> steps = new ArrayList<>();
     private long endTime;
     /** Prompt rows that serving steps carried alongside decode rows (counted as prompt tokens, timed as decode). */
     private long mixedPromptTokens;
+
+    /** One forward step: when it began, how long it took, its id, its {@link TokenStep} phase, its token rows. */
+    private record StepSpan(long start, long nanos, long id, int phase, int tokens) {
+        boolean decode() {
+            return phase == TokenStep.DECODE;
+        }
+    }
 
     private RecordingAnalysis(Options o) {
         this.o = o;
@@ -63,136 +69,137 @@ public final class RecordingAnalysis {
         return a.secondPass(source);
     }
 
+    /** Pass 1: the session, the steps, and the model's shape as far as the routing and the loads show it. */
+    private final class FirstPass implements EventVisitor {
+        /** One more than the highest layer routed. */
+        int routedLayers;
+        /** One more than the highest expert chosen. */
+        int routedExperts;
+        /** The most experts chosen in one decision. */
+        int routedK;
+        long decisions;
+        long largestLoad;
+
+        @Override
+        public void session(MoedRecording.Session s) {
+            session = s;
+        }
+
+        @Override
+        public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk,
+                             int rerouted) {
+            routedLayers = Math.max(routedLayers, layer + 1);
+            routedK = Math.max(routedK, kk);
+            for (int i = 0; i < kk; i++) {
+                routedExperts = Math.max(routedExperts, ex[i] + 1);
+            }
+            decisions++;
+            endTime = Math.max(endTime, time);
+        }
+
+        @Override
+        public void load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
+            largestLoad = Math.max(largestLoad, bytes);
+        }
+
+        @Override
+        public void access(long time, int layer, int expert, int outcome, long waitNanos) {
+            endTime = Math.max(endTime, time);
+        }
+
+        @Override
+        public void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
+            mixedPromptTokens += promptTokens;
+            steps.add(new StepSpan(time, nanos, step, phase, tokens));
+            endTime = Math.max(endTime, time + nanos);
+        }
+    }
+
     private void firstPass(EventSource source) throws IOException {
-        int[] dims = new int[4]; // layers, experts, k, decisions
-        long[] maxLoadBytes = new long[1];
-        source.scan(new EventVisitor() {
-            @Override
-            public void session(MoedRecording.Session s) {
-                session = s;
-            }
-
-            @Override
-            public void decision(long time, long request, long step, int position, int layer, int[] ex, float[] w, int kk,
-                                 int rerouted) {
-                dims[0] = Math.max(dims[0], layer + 1);
-                dims[2] = Math.max(dims[2], kk);
-                for (int i = 0; i < kk; i++) {
-                    dims[1] = Math.max(dims[1], ex[i] + 1);
-                }
-                dims[3]++;
-                endTime = Math.max(endTime, time);
-            }
-
-            @Override
-            public void load(long time, int layer, int expert, long bytes, long nanos, int reason, String tier) {
-                maxLoadBytes[0] = Math.max(maxLoadBytes[0], bytes);
-            }
-
-            @Override
-            public void access(long time, int layer, int expert, int outcome, long waitNanos) {
-                endTime = Math.max(endTime, time);
-            }
-
-            @Override
-            public void step(long time, long request, long step, int phase, int tokens, int promptTokens, long nanos) {
-                mixedPromptTokens += promptTokens;
-                stepStart.addLong(time);
-                stepNanos.addLong(nanos);
-                stepId.addLong(step);
-                stepPhase.addInt(phase);
-                stepTokens.addInt(tokens);
-                endTime = Math.max(endTime, time + nanos);
-            }
-        });
-        if (dims[3] == 0 && stepStart.isEmpty()) {
+        FirstPass p = new FirstPass();
+        source.scan(p);
+        if (p.decisions == 0 && steps.isEmpty()) {
             throw new IllegalArgumentException("the recording holds no moed events (no routing, no steps): record one with"
                     + " 'moed run --jfr FILE ...'");
         }
-        layers = session != null ? session.layers() : dims[0];
-        experts = session != null ? session.experts() : dims[1];
-        k = session != null ? session.expertsUsed() : dims[2];
-        expertBytes = session != null && session.expertBytes() > 0 ? session.expertBytes() : maxLoadBytes[0];
-        sortStepsByTime();
+        layers = session != null ? session.layers() : p.routedLayers;
+        experts = session != null ? session.experts() : p.routedExperts;
+        k = session != null ? session.expertsUsed() : p.routedK;
+        expertBytes = session != null && session.expertBytes() > 0 ? session.expertBytes() : p.largestLoad;
+        // Stable: steps that began at the same time keep the order in which they were read.
+        steps.sort(Comparator.comparingLong(StepSpan::start));
     }
 
-    private void sortStepsByTime() {
-        Integer[] order = new Integer[stepStart.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> Long.compare(stepStart.getLong(a), stepStart.getLong(b)));
-        long[][] l = {new long[order.length], new long[order.length], new long[order.length]};
-        int[][] n = {new int[order.length], new int[order.length]};
-        for (int i = 0; i < order.length; i++) {
-            l[0][i] = stepStart.getLong(order[i]);
-            l[1][i] = stepNanos.getLong(order[i]);
-            l[2][i] = stepId.getLong(order[i]);
-            n[0][i] = stepPhase.getInt(order[i]);
-            n[1][i] = stepTokens.getInt(order[i]);
-        }
-        stepStart.clear();
-        stepNanos.clear();
-        stepId.clear();
-        stepPhase.clear();
-        stepTokens.clear();
-        for (int i = 0; i < order.length; i++) {
-            stepStart.addLong(l[0][i]);
-            stepNanos.addLong(l[1][i]);
-            stepId.addLong(l[2][i]);
-            stepPhase.addInt(n[0][i]);
-            stepTokens.addInt(n[1][i]);
-        }
-    }
-
-    /** The index of the step whose time span holds {@code time}, or -1. */
-    private int stepAt(long time) {
+    /** The step whose time span holds {@code time}, or null. */
+    private StepSpan stepAt(long time) {
         int lo = 0;
-        int hi = stepStart.size() - 1;
+        int hi = steps.size() - 1;
         int found = -1;
         while (lo <= hi) {
             int mid = (lo + hi) >>> 1;
-            if (stepStart.getLong(mid) <= time) {
+            if (steps.get(mid).start() <= time) {
                 found = mid;
                 lo = mid + 1;
             } else {
                 hi = mid - 1;
             }
         }
-        return found >= 0 && time <= stepStart.getLong(found) + stepNanos.getLong(found) ? found : -1;
+        if (found < 0) {
+            return null;
+        }
+        StepSpan s = steps.get(found);
+        return time <= s.start() + s.nanos() ? s : null;
     }
 
-    /** The phase of step {@code id} (steps are numbered in time order), or -1 if it was not recorded. */
-    private int phaseOfStep(long id) {
+    /** Step {@code id} (steps are numbered in time order), or null if it was not recorded. */
+    private StepSpan stepById(long id) {
         int lo = 0;
-        int hi = stepId.size() - 1;
+        int hi = steps.size() - 1;
         while (lo <= hi) {
             int mid = (lo + hi) >>> 1;
-            long v = stepId.getLong(mid);
+            long v = steps.get(mid).id();
             if (v == id) {
-                return stepPhase.getInt(mid);
+                return steps.get(mid);
             } else if (v < id) {
                 lo = mid + 1;
             } else {
                 hi = mid - 1;
             }
         }
-        return -1;
+        return null;
+    }
+
+    /** Predictions for one layer at one distance, against the router's choices for the same tokens. */
+    private static final class PredictionTally {
+        long predictions;
+        /** Predicted experts that the router chose. */
+        long right;
+        /** Experts the router chose: recall is right / chosen. */
+        long chosen;
+        /** Experts predicted: precision is right / predicted. */
+        long predicted;
+
+        void add(PredictionTally t) {
+            predictions += t.predictions;
+            right += t.right;
+            chosen += t.chosen;
+            predicted += t.predicted;
+        }
     }
 
     /** Everything pass 2 accumulates. */
     private final class Accumulator implements EventVisitor {
         final boolean decodeBasis;
-        final long[] outcome = new long[4];
-        final long[][] layerOutcome = new long[layers][4];
+        final long[] outcome = new long[ExpertAccess.OUTCOMES];
+        final long[][] layerOutcome = new long[layers][ExpertAccess.OUTCOMES];
         final long[] layerWait = new long[layers];
         long basisWait;
         long loads;
         long loadBytes;
         long loadNanos;
         long demandPrefetchBytes;
-        final long[] pf = new long[4];
-        final long[][] layerPf = new long[layers][4];
+        final long[] pf = new long[Prefetch.ACTIONS];
+        final long[][] layerPf = new long[layers][Prefetch.ACTIONS];
         long evictions;
         long requests;
         final int[][] heat = new int[layers][experts];
@@ -210,9 +217,9 @@ public final class RecordingAnalysis {
         long currentStep = Long.MIN_VALUE;
         final Int2ObjectHashMap<int[][]> stepTokens = new Int2ObjectHashMap<>();
         final int[] decisionsAtLayer = new int[layers];
-        // predictions of the current step: key layer * 65536 + token -> per distance the predicted experts
-        final Int2ObjectHashMap<int[][]> pending = new Int2ObjectHashMap<>();
-        final long[][][] pred = new long[layers][3][4]; // predictions, right, chosen, predicted; distance 1..2
+        // The current step's predictions not yet met by a decision: per layer, token -> per distance the experts.
+        final List<Int2ObjectHashMap<int[][]>> pending = new ArrayList<>();
+        final PredictionTally[][] pred = new PredictionTally[layers][MAX_DISTANCE + 1]; // [layer][distance]
         // trace
         int[] trace = new int[1024];
         boolean[] counted = new boolean[1024];
@@ -227,16 +234,22 @@ public final class RecordingAnalysis {
 
         Accumulator(boolean decodeBasis) {
             this.decodeBasis = decodeBasis;
+            for (int l = 0; l < layers; l++) {
+                pending.add(new Int2ObjectHashMap<>());
+                for (int d = 1; d <= MAX_DISTANCE; d++) {
+                    pred[l][d] = new PredictionTally();
+                }
+            }
         }
 
         boolean inBasis(long time) {
-            int i = stepAt(time);
-            return i < 0 ? !decodeBasis : (stepPhase.getInt(i) == 1) == decodeBasis;
+            StepSpan s = stepAt(time);
+            return s == null ? !decodeBasis : s.decode() == decodeBasis;
         }
 
         @Override
         public void access(long time, int layer, int expert, int out, long waitNanos) {
-            if (out < 0 || out > 3 || layer < 0 || layer >= layers) {
+            if (out < 0 || out >= ExpertAccess.OUTCOMES || layer < 0 || layer >= layers) {
                 return;
             }
             outcome[out]++;
@@ -247,7 +260,7 @@ public final class RecordingAnalysis {
             }
             int b = (int) Math.max(0, Math.min(buckets - 1, endTime <= 0 ? 0 : time * buckets / (endTime + 1)));
             bucketN[b]++;
-            if (out == Access.HIT) {
+            if (out == ExpertAccess.HIT) {
                 bucketHit[b]++;
             }
             if (waitNanos > 0) {
@@ -267,14 +280,14 @@ public final class RecordingAnalysis {
             loads++;
             loadBytes += bytes;
             loadNanos += nanos;
-            if (reason != Load.WARM) {
+            if (reason != ExpertLoad.WARM) {
                 demandPrefetchBytes += bytes;
             }
         }
 
         @Override
         public void prefetch(long time, int layer, int expert, int action) {
-            if (action >= 0 && action < 4) {
+            if (action >= 0 && action < Prefetch.ACTIONS) {
                 pf[action]++;
                 if (layer >= 0 && layer < layers) {
                     layerPf[layer][action]++;
@@ -297,10 +310,10 @@ public final class RecordingAnalysis {
             if (step != currentStep) {
                 endStep(step);
             }
-            if (layer < 0 || layer >= layers || distance < 1 || distance > 2 || token < 0 || token >= 65536) {
+            if (layer < 0 || layer >= layers || distance < 1 || distance > MAX_DISTANCE || token < 0) {
                 return;
             }
-            int[][] byDistance = pending.computeIfAbsent(layer * 65536 + token, x -> new int[3][]);
+            int[][] byDistance = pending.get(layer).computeIfAbsent(token, x -> new int[MAX_DISTANCE + 1][]);
             byDistance[distance] = Arrays.copyOf(ex, n);
         }
 
@@ -325,9 +338,9 @@ public final class RecordingAnalysis {
             }
             // Token i of the step is the i-th decision at this layer (positions come in order).
             int token = decisionsAtLayer[layer]++;
-            int[][] p = pending.remove(layer * 65536 + token);
+            int[][] p = pending.get(layer).remove(token);
             if (p != null) {
-                for (int d = 1; d <= 2; d++) {
+                for (int d = 1; d <= MAX_DISTANCE; d++) {
                     if (p[d] == null) {
                         continue;
                     }
@@ -340,11 +353,11 @@ public final class RecordingAnalysis {
                             }
                         }
                     }
-                    long[] a = pred[layer][d];
-                    a[0]++;
-                    a[1] += right;
-                    a[2] += kk;
-                    a[3] += p[d].length;
+                    PredictionTally t = pred[layer][d];
+                    t.predictions++;
+                    t.right += right;
+                    t.chosen += kk;
+                    t.predicted += p[d].length;
                 }
             }
             // Rows, not positions, name a step's tokens: in a batched step two sequences may share a position.
@@ -360,8 +373,8 @@ public final class RecordingAnalysis {
                 groupLayer = layer;
                 groupStart = traceLength;
             }
-            int phase = phaseOfStep(step);
-            boolean basis = phase < 0 || (phase == 1) == decodeBasis;
+            StepSpan s = stepById(step);
+            boolean basis = s == null || s.decode() == decodeBasis;
             for (int j = 0; j < kk; j++) {
                 int entry = layer * experts + ex[j];
                 boolean seen = false;
@@ -402,7 +415,7 @@ public final class RecordingAnalysis {
                 }
             }
             stepTokens.clear();
-            pending.clear();
+            pending.forEach(Int2ObjectHashMap::clear);
             Arrays.fill(decisionsAtLayer, 0);
             currentStep = next;
         }
@@ -413,13 +426,13 @@ public final class RecordingAnalysis {
         long prefillNanos = 0;
         long decodeTokens = 0;
         long decodeNanos = 0;
-        for (int i = 0; i < stepStart.size(); i++) {
-            if (stepPhase.getInt(i) == 0) {
-                prefillTokens += stepTokens.getInt(i);
-                prefillNanos += stepNanos.getLong(i);
+        for (StepSpan s : steps) {
+            if (s.phase() == TokenStep.PREFILL) {
+                prefillTokens += s.tokens();
+                prefillNanos += s.nanos();
             } else {
-                decodeTokens += stepTokens.getInt(i);
-                decodeNanos += stepNanos.getLong(i);
+                decodeTokens += s.tokens();
+                decodeNanos += s.nanos();
             }
         }
         // Per-token figures are per decode token (the user's tokens/s) unless the recording has no decode.
@@ -446,16 +459,20 @@ public final class RecordingAnalysis {
         long totalTokens = prefillTokens + mixedPromptTokens + decodeTokens;
         double computeMs = (basisNanos - a.basisWait) / 1e6 / basisTokens;
         var s = session;
-        Report.Summary summary = new Report.Summary(s != null ? s.model() : "?", layers, experts, k, expertBytes,
-                s != null ? s.budgetBytes() : 0, s != null ? s.slots() : 0, s != null ? s.backing() : "?",
-                s != null ? s.policy() : "?", s != null ? s.predictor() : "?", (int) a.requests, prefillTokens + mixedPromptTokens,
-                decodeTokens, rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos), accesses,
-                ratio(a.outcome[Access.HIT], accesses), ratio(a.outcome[Access.LATE_HIT], accesses),
-                ratio(a.outcome[Access.MISS] + a.outcome[Access.IN_PLACE], accesses),
-                a.basisWait / 1e6 / basisTokens, computeMs,
-                totalTokens == 0 ? 0 : a.demandPrefetchBytes / 1e6 / totalTokens, a.loads, a.loadBytes,
-                a.pf[PrefetchAction.ISSUED], a.pf[PrefetchAction.USED], a.pf[PrefetchAction.WASTED],
-                a.pf[PrefetchAction.CANCELLED], a.evictions, gbps, gbpsSource);
+        Report.Summary summary = new Report.Summary(
+                new Report.Model(s != null ? s.model() : "?", layers, experts, k, expertBytes),
+                s != null ? new Report.CacheSetup(s.budgetBytes(), s.slots(), s.backing(), s.policy(), s.predictor())
+                        : new Report.CacheSetup(0, 0, "?", "?", "?"),
+                new Report.Throughput((int) a.requests, prefillTokens + mixedPromptTokens, decodeTokens,
+                        rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos)),
+                new Report.Outcomes(accesses, ratio(a.outcome[ExpertAccess.HIT], accesses),
+                        ratio(a.outcome[ExpertAccess.LATE_HIT], accesses),
+                        ratio(a.outcome[ExpertAccess.MISS] + a.outcome[ExpertAccess.IN_PLACE], accesses)),
+                new Report.PerToken(a.basisWait / 1e6 / basisTokens, computeMs,
+                        totalTokens == 0 ? 0 : a.demandPrefetchBytes / 1e6 / totalTokens),
+                new Report.Traffic(a.loads, a.loadBytes, new Report.Prefetches(a.pf[Prefetch.ISSUED], a.pf[Prefetch.USED],
+                        a.pf[Prefetch.WASTED], a.pf[Prefetch.CANCELLED]), a.evictions),
+                new Report.Bandwidth(gbps, gbpsSource));
         if (accesses == 0) {
             notes.add("no expert cache in this run (experts read in place): hit rates are empty; the miss-ratio curves"
                     + " below still say what a cache would do with this workload");
@@ -471,10 +488,10 @@ public final class RecordingAnalysis {
                     hot = e;
                 }
             }
-            rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][Access.HIT], n),
-                    ratio(a.layerOutcome[l][Access.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
-                    a.layerPf[l][PrefetchAction.ISSUED], a.layerPf[l][PrefetchAction.USED],
-                    a.layerPf[l][PrefetchAction.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
+            rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][ExpertAccess.HIT], n),
+                    ratio(a.layerOutcome[l][ExpertAccess.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
+                    a.layerPf[l][Prefetch.ISSUED], a.layerPf[l][Prefetch.USED],
+                    a.layerPf[l][Prefetch.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
         }
         List<Report.TimePoint> overTime = new ArrayList<>();
         if (accesses > 0) {
@@ -511,8 +528,8 @@ public final class RecordingAnalysis {
                     };
                     notes.add(String.format("check: the live cache (%s, %d entries) hit %.1f%% (+%.1f%% late hits);"
                             + " replaying the recorded routing through %s at that size gives %.1f%% (the replay has no"
-                            + " prefetch, pins or warm start)", s.policy(), s.slots(), 100 * summary.hitRate(),
-                            100 * summary.lateHitRate(), s.policy(), 100 * replay));
+                            + " prefetch, pins or warm start)", s.policy(), s.slots(), 100 * summary.outcomes().hitRate(),
+                            100 * summary.outcomes().lateHitRate(), s.policy(), 100 * replay));
                 }
             }
         }
@@ -568,23 +585,25 @@ public final class RecordingAnalysis {
 
     private List<Report.PredictorRow> predictor(Accumulator a) {
         List<Report.PredictorRow> out = new ArrayList<>();
-        for (int d = 1; d <= 2; d++) {
-            long[] all = new long[4];
+        for (int d = 1; d <= MAX_DISTANCE; d++) {
+            PredictionTally all = new PredictionTally();
             for (int l = 0; l < layers; l++) {
-                long[] p = a.pred[l][d];
-                if (p[0] == 0) {
+                PredictionTally t = a.pred[l][d];
+                if (t.predictions == 0) {
                     continue;
                 }
-                out.add(new Report.PredictorRow(l, d, p[0], ratio(p[1], p[2]), ratio(p[1], p[3])));
-                for (int i = 0; i < 4; i++) {
-                    all[i] += p[i];
-                }
+                out.add(row(l, d, t));
+                all.add(t);
             }
-            if (all[0] > 0) {
-                out.add(new Report.PredictorRow(-1, d, all[0], ratio(all[1], all[2]), ratio(all[1], all[3])));
+            if (all.predictions > 0) {
+                out.add(row(-1, d, all));
             }
         }
         return out;
+    }
+
+    private static Report.PredictorRow row(int layer, int distance, PredictionTally t) {
+        return new Report.PredictorRow(layer, distance, t.predictions, ratio(t.right, t.chosen), ratio(t.right, t.predicted));
     }
 
     private Report.Curves curves(Accumulator a, long tokens, double gbps, double computeMs) {

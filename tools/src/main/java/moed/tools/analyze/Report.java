@@ -1,5 +1,7 @@
 package moed.tools.analyze;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import java.util.List;
 
 /**
@@ -10,13 +12,48 @@ public record Report(Summary summary, List<LayerRow> layers, int[][] heat, List<
                      List<HistogramBin> stallHistogram, List<Transition> transitions, List<PredictorRow> predictor,
                      Curves curves, Recommendation recommendation, List<String> notes) {
 
-    public record Summary(String model, int layers, int experts, int expertsUsed, long expertBytes, long budgetBytes,
-                          int slots, String backing, String policy, String predictor, int requests, long promptTokens,
-                          long decodeTokens, double prefillTokensPerSecond, double decodeTokensPerSecond,
-                          long accesses, double hitRate, double lateHitRate, double missRate, double stallMsPerToken,
-                          double computeMsPerToken, double loadedMbPerToken, long loads, long bytesLoaded,
-                          long prefetchesIssued, long prefetchesUsed, long prefetchesWasted, long prefetchesCancelled,
-                          long evictions, double backingGbps, String backingGbpsSource) {
+    /**
+     * The headline figures, in named parts. In JSON the parts are unwrapped into one flat {@code summary} object (its
+     * field names and order are those of the single record it once was), so scripts reading it are unaffected.
+     */
+    public record Summary(@JsonUnwrapped Model model, @JsonUnwrapped CacheSetup cache, @JsonUnwrapped Throughput throughput,
+                          @JsonUnwrapped Outcomes outcomes, @JsonUnwrapped PerToken perToken, @JsonUnwrapped Traffic traffic,
+                          @JsonUnwrapped Bandwidth bandwidth) {
+    }
+
+    /** The model: from the recording's session, or, without one, as far as its routing shows. */
+    public record Model(@JsonProperty("model") String name, int layers, int experts, int expertsUsed, long expertBytes) {
+    }
+
+    /** How the expert cache was set up; budget 0 means no cache, "?" a recording without a session. */
+    public record CacheSetup(long budgetBytes, int slots, String backing, String policy, String predictor) {
+    }
+
+    /** Requests and tokens, and the rate of each phase. */
+    public record Throughput(int requests, long promptTokens, long decodeTokens, double prefillTokensPerSecond,
+                             double decodeTokensPerSecond) {
+    }
+
+    /** The expert accesses and the share of each outcome; a miss counts an in-place computation too. */
+    public record Outcomes(long accesses, double hitRate, double lateHitRate, double missRate) {
+    }
+
+    /** Per token (of decode, or of prefill when the recording has no decode): waiting, computing, bytes loaded. */
+    public record PerToken(double stallMsPerToken, double computeMsPerToken, double loadedMbPerToken) {
+    }
+
+    /** What moved between the backing and the resident tier. */
+    public record Traffic(long loads, long bytesLoaded, @JsonUnwrapped Prefetches prefetches, long evictions) {
+    }
+
+    /** Prefetches by fate (see {@code moed.Prefetch}'s actions). */
+    public record Prefetches(@JsonProperty("prefetchesIssued") long issued, @JsonProperty("prefetchesUsed") long used,
+                             @JsonProperty("prefetchesWasted") long wasted,
+                             @JsonProperty("prefetchesCancelled") long cancelled) {
+    }
+
+    /** The backing's read rate that prices a miss, and where that figure comes from. */
+    public record Bandwidth(double backingGbps, String backingGbpsSource) {
     }
 
     public record LayerRow(int layer, long accesses, double hitRate, double lateHitRate, double stallMsPerToken,

@@ -9,21 +9,28 @@ public final class TextReport {
 
     public static void print(Report rep, PrintStream out) {
         Report.Summary s = rep.summary();
-        out.printf("moed analyze: %s, %d layers x %d experts (top-%d), %.3f MiB per expert%n", s.model(), s.layers(),
-                s.experts(), s.expertsUsed(), s.expertBytes() / 1048576.0);
+        Report.Model m = s.model();
+        out.printf("moed analyze: %s, %d layers x %d experts (top-%d), %.3f MiB per expert%n", m.name(), m.layers(),
+                m.experts(), m.expertsUsed(), m.expertBytes() / 1048576.0);
+        Report.CacheSetup c = s.cache();
         out.printf("cache: %s budget, %d slots, backing %s, policy %s, predictor %s%n",
-                s.budgetBytes() == 0 ? "no" : String.format("%.2f MiB", s.budgetBytes() / 1048576.0), s.slots(),
-                s.backing(), s.policy(), s.predictor());
-        out.printf("requests %d | prompt tokens %d (%.1f tok/s) | decode tokens %d (%.1f tok/s)%n", s.requests(),
-                s.promptTokens(), s.prefillTokensPerSecond(), s.decodeTokens(), s.decodeTokensPerSecond());
-        if (s.accesses() > 0) {
-            out.printf("expert accesses %d: hit %s, late hit %s, miss %s%n", s.accesses(), pct(s.hitRate()),
-                    pct(s.lateHitRate()), pct(s.missRate()));
+                c.budgetBytes() == 0 ? "no" : String.format("%.2f MiB", c.budgetBytes() / 1048576.0), c.slots(),
+                c.backing(), c.policy(), c.predictor());
+        Report.Throughput tp = s.throughput();
+        out.printf("requests %d | prompt tokens %d (%.1f tok/s) | decode tokens %d (%.1f tok/s)%n", tp.requests(),
+                tp.promptTokens(), tp.prefillTokensPerSecond(), tp.decodeTokens(), tp.decodeTokensPerSecond());
+        Report.Outcomes o = s.outcomes();
+        if (o.accesses() > 0) {
+            out.printf("expert accesses %d: hit %s, late hit %s, miss %s%n", o.accesses(), pct(o.hitRate()),
+                    pct(o.lateHitRate()), pct(o.missRate()));
+            Report.PerToken p = s.perToken();
+            Report.Traffic tr = s.traffic();
             out.printf("per token: stall %.2f ms, compute %.2f ms, loaded %.2f MB | loads %d (%.1f MB) at %.2f GB/s (%s)%n",
-                    s.stallMsPerToken(), s.computeMsPerToken(), s.loadedMbPerToken(), s.loads(), s.bytesLoaded() / 1e6,
-                    s.backingGbps(), s.backingGbpsSource());
-            out.printf("prefetches: issued %d, used %d, wasted %d, cancelled %d | evictions %d%n", s.prefetchesIssued(),
-                    s.prefetchesUsed(), s.prefetchesWasted(), s.prefetchesCancelled(), s.evictions());
+                    p.stallMsPerToken(), p.computeMsPerToken(), p.loadedMbPerToken(), tr.loads(), tr.bytesLoaded() / 1e6,
+                    s.bandwidth().backingGbps(), s.bandwidth().backingGbpsSource());
+            Report.Prefetches pf = tr.prefetches();
+            out.printf("prefetches: issued %d, used %d, wasted %d, cancelled %d | evictions %d%n", pf.issued(),
+                    pf.used(), pf.wasted(), pf.cancelled(), tr.evictions());
         }
         out.println();
         out.println("layer  accesses  hit     late    stall ms/tok  prefetch used/issued  hottest expert (share)");
@@ -58,12 +65,12 @@ public final class TextReport {
                 out.printf("  %-16s %7d waits  %9.2f ms%n", range(b), b.count(), b.totalMs());
             }
         }
-        Report.Curves c = rep.curves();
+        Report.Curves curves = rep.curves();
         out.println();
         out.printf("miss-ratio curves: hit rate replaying %d recorded accesses (%d tokens, %d distinct experts)%n",
-                c.traceLength(), c.tokens(), c.distinctExperts());
+                curves.traceLength(), curves.tokens(), curves.distinctExperts());
         out.println("entries    GiB      lru     lfu     heat    belady  est. stall ms/tok  est. tok/s");
-        for (Report.CurvePoint p : c.points()) {
+        for (Report.CurvePoint p : curves.points()) {
             out.printf("%7d  %7.3f  %-6s  %-6s  %-6s  %-6s  %17.2f  %10.1f%n", p.entries(), p.gib(), pct(p.lru()),
                     pct(p.lfu()), pct(p.heat()), pct(p.belady()), p.stallMsPerToken(), p.tokensPerSecond());
         }

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import moed.jfr.Events.ExpertAccess;
+import moed.jfr.Events.ExpertLoad;
+import moed.jfr.Events.TokenStep;
 import moed.jfr.read.MoedRecording;
 import moed.jfr.read.MoedRecording.Access;
 import moed.jfr.read.MoedRecording.Decision;
@@ -24,20 +27,20 @@ class RecordingAnalysisTest {
     static MoedRecording recording() {
         var session = new MoedRecording.Session("t.gguf", 2, 4, 2, 1_000_000, 4_000_000, 4, "mmap", "lru", "gate");
         List<Step> steps = List.of(
-                new Step(0, 1, 1, 0, 2, 100 * MS),
-                new Step(200 * MS, 1, 2, 1, 1, 10 * MS),
-                new Step(400 * MS, 1, 3, 1, 1, 8 * MS));
+                new Step(0, 1, 1, TokenStep.PREFILL, 2, 100 * MS),
+                new Step(200 * MS, 1, 2, TokenStep.DECODE, 1, 10 * MS),
+                new Step(400 * MS, 1, 3, TokenStep.DECODE, 1, 8 * MS));
         List<Decision> decisions = List.of(
                 d(10, 1, 0, 0, 0, 1), d(11, 1, 1, 0, 1, 2), d(20, 1, 0, 1, 0, 3), d(21, 1, 1, 1, 3, 2),
                 d(201 * MS, 2, 2, 0, 0, 1), d(202 * MS, 2, 2, 1, 0, 3),
                 d(401 * MS, 3, 3, 0, 0, 1), d(402 * MS, 3, 3, 1, 0, 3));
         List<Access> accesses = List.of(
-                new Access(201 * MS, 0, 0, Access.HIT, 0), new Access(201 * MS, 0, 1, Access.HIT, 0),
-                new Access(203 * MS, 1, 0, Access.MISS, 2 * MS), new Access(205 * MS, 1, 3, Access.LATE_HIT, MS),
-                new Access(401 * MS, 0, 0, Access.HIT, 0), new Access(401 * MS, 0, 1, Access.HIT, 0),
-                new Access(402 * MS, 1, 0, Access.HIT, 0), new Access(402 * MS, 1, 3, Access.HIT, 0));
-        List<Load> loads = List.of(new Load(202 * MS, 1, 0, 1_000_000, MS, Load.DEMAND, "mmap"),
-                new Load(203 * MS, 1, 3, 1_000_000, MS, Load.PREFETCH, "mmap"));
+                new Access(201 * MS, 0, 0, ExpertAccess.HIT, 0), new Access(201 * MS, 0, 1, ExpertAccess.HIT, 0),
+                new Access(203 * MS, 1, 0, ExpertAccess.MISS, 2 * MS), new Access(205 * MS, 1, 3, ExpertAccess.LATE_HIT, MS),
+                new Access(401 * MS, 0, 0, ExpertAccess.HIT, 0), new Access(401 * MS, 0, 1, ExpertAccess.HIT, 0),
+                new Access(402 * MS, 1, 0, ExpertAccess.HIT, 0), new Access(402 * MS, 1, 3, ExpertAccess.HIT, 0));
+        List<Load> loads = List.of(new Load(202 * MS, 1, 0, 1_000_000, MS, ExpertLoad.DEMAND, "mmap"),
+                new Load(203 * MS, 1, 3, 1_000_000, MS, ExpertLoad.PREFETCH, "mmap"));
         List<Prediction> predictions = List.of(
                 new Prediction(15, 1, 1, 1, 1, new int[] {3, 2}),            // token 1 of the prompt: both right
                 new Prediction(201 * MS, 2, 0, 1, 1, new int[] {0, 2}),      // 1 of 2 right
@@ -54,15 +57,15 @@ class RecordingAnalysisTest {
     void figuresMatchTheHandWorkedValues() throws Exception {
         Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
         Report.Summary s = rep.summary();
-        assertEquals(2, s.promptTokens());
-        assertEquals(2, s.decodeTokens());
-        assertEquals(2 / 0.018, s.decodeTokensPerSecond(), 1e-6); // 2 tokens in 10 + 8 ms
-        assertEquals(8, s.accesses());
-        assertEquals(6 / 8.0, s.hitRate(), 1e-12);
-        assertEquals(1 / 8.0, s.lateHitRate(), 1e-12);
-        assertEquals(1 / 8.0, s.missRate(), 1e-12);
-        assertEquals(1.5, s.stallMsPerToken(), 1e-9);   // 3 ms of waits over 2 decode tokens
-        assertEquals(7.5, s.computeMsPerToken(), 1e-9); // (18 ms - 3 ms) / 2
+        assertEquals(2, s.throughput().promptTokens());
+        assertEquals(2, s.throughput().decodeTokens());
+        assertEquals(2 / 0.018, s.throughput().decodeTokensPerSecond(), 1e-6); // 2 tokens in 10 + 8 ms
+        assertEquals(8, s.outcomes().accesses());
+        assertEquals(6 / 8.0, s.outcomes().hitRate(), 1e-12);
+        assertEquals(1 / 8.0, s.outcomes().lateHitRate(), 1e-12);
+        assertEquals(1 / 8.0, s.outcomes().missRate(), 1e-12);
+        assertEquals(1.5, s.perToken().stallMsPerToken(), 1e-9);   // 3 ms of waits over 2 decode tokens
+        assertEquals(7.5, s.perToken().computeMsPerToken(), 1e-9); // (18 ms - 3 ms) / 2
         assertEquals(0.5, rep.layers().get(1).hitRate(), 1e-12);
         assertEquals(1.0, rep.layers().get(0).hitRate(), 1e-12);
         // heat: layer 0 chose 0 three times, 1 four times, 2 once
@@ -139,5 +142,21 @@ class RecordingAnalysisTest {
         assertTrue(text.contains("recommended: --cache-gb"), text);
         String html = HtmlReport.render(rep);
         assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("<svg") && html.endsWith("</html>\n"));
+    }
+
+    /** Scripts read {@code moed analyze --json}: the summary's parts must not nest it, rename or reorder its fields. */
+    @Test
+    void theJsonSummaryIsOneFlatObjectWithTheFieldsScriptsRead() throws Exception {
+        Report rep = RecordingAnalysis.analyze(recording(), new RecordingAnalysis.Options(1.0, 0.9, Double.NaN));
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(rep).get("summary");
+        List<String> names = new java.util.ArrayList<>();
+        summary.fieldNames().forEachRemaining(names::add);
+        assertEquals(List.of("model", "layers", "experts", "expertsUsed", "expertBytes", "budgetBytes", "slots", "backing",
+                "policy", "predictor", "requests", "promptTokens", "decodeTokens", "prefillTokensPerSecond",
+                "decodeTokensPerSecond", "accesses", "hitRate", "lateHitRate", "missRate", "stallMsPerToken",
+                "computeMsPerToken", "loadedMbPerToken", "loads", "bytesLoaded", "prefetchesIssued", "prefetchesUsed",
+                "prefetchesWasted", "prefetchesCancelled", "evictions", "backingGbps", "backingGbpsSource"), names);
+        assertEquals("t.gguf", summary.get("model").asText());
+        assertEquals(8, summary.get("accesses").asLong());
     }
 }
