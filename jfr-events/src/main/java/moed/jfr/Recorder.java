@@ -15,7 +15,12 @@ public final class Recorder implements AutoCloseable {
     private final Path file;
     private final Runnable gaugeHook;
 
-    public Recorder(Path file, java.util.function.Supplier<long[]> gauge) throws IOException {
+    /** What the cache gauge samples every second: the resident tier's bytes, its budget and its resident experts. */
+    public record CacheLevel(long residentBytes, long budgetBytes, int entries) {
+    }
+
+    /** A recording with the cache gauge sampled from {@code gauge} (null: no cache, no gauge). */
+    public Recorder(Path file, java.util.function.Supplier<CacheLevel> gauge) throws IOException {
         this(file, gauge, 0);
     }
 
@@ -23,7 +28,7 @@ public final class Recorder implements AutoCloseable {
      * As above, keeping at most {@code maxBytes} of the newest events (0: everything): a rotating recording for a
      * long-running daemon. The file is also written if the JVM exits without {@link #close}.
      */
-    public Recorder(Path file, java.util.function.Supplier<long[]> gauge, long maxBytes) throws IOException {
+    public Recorder(Path file, java.util.function.Supplier<CacheLevel> gauge, long maxBytes) throws IOException {
         this.file = file;
         this.recording = new Recording();
         recording.setName("moed");
@@ -40,11 +45,11 @@ public final class Recorder implements AutoCloseable {
         }
         if (gauge != null) {
             gaugeHook = () -> {
-                long[] g = gauge.get();
+                CacheLevel g = gauge.get();
                 Events.CacheGauge e = new Events.CacheGauge();
-                e.residentBytes = g[0];
-                e.budgetBytes = g[1];
-                e.entries = (int) g[2];
+                e.residentBytes = g.residentBytes();
+                e.budgetBytes = g.budgetBytes();
+                e.entries = g.entries();
                 e.commit();
             };
             FlightRecorder.addPeriodicEvent(Events.CacheGauge.class, gaugeHook);

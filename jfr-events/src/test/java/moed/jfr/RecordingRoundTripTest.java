@@ -35,7 +35,7 @@ class RecordingRoundTripTest {
     @Test
     void everyEventTypeRoundTrips() throws Exception {
         Path file = dir.resolve("run.jfr");
-        try (Recorder r = new Recorder(file, () -> new long[] {1000, 4000, 3})) {
+        try (Recorder r = new Recorder(file, () -> new Recorder.CacheLevel(1000, 4000, 3))) {
             Events.Session s = new Events.Session();
             s.model = "m.gguf";
             s.layers = 2;

@@ -284,20 +284,20 @@ public final class Engine implements AutoCloseable {
         for (int off = 0; off < ids.length; off += batch) {
             int n = Math.min(batch, ids.length - off);
             boolean lastChunk = off + n == ids.length;
-            step(s, ids, off, n, lastChunk ? n - 1 : -1, 0);
+            step(s, ids, off, n, lastChunk ? n - 1 : -1, StepPhase.PREFILL);
             last = n - 1;
         }
         return last;
     }
 
-    /** One forward step of a sequence run alone, recorded as a moed.TokenStep (phase 0 prefill, 1 decode). */
-    public void step(InferenceState s, int[] ids, int off, int n, int logitsFrom, int phase) {
+    /** One forward step of a sequence run alone, recorded as a moed.TokenStep of that phase. */
+    public void step(InferenceState s, int[] ids, int off, int n, int logitsFrom, StepPhase phase) {
         instrumentation.nextStep();
         Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
         transformer.forward(s, ids, off, n, logitsFrom);
         ev.end();
-        instrumentation.commitStep(ev, s.kv().sequenceId(), phase, n, 0);
+        instrumentation.commitStep(ev, s.kv().sequenceId(), phase.code, n, 0);
     }
 
     /**
@@ -305,14 +305,15 @@ public final class Engine implements AutoCloseable {
      * serves several); {@code promptRows} of the n rows are prompt tokens mixed into a decode step, which the
      * recording counts apart from the decode rows.
      */
-    public void stepRows(StepScratch scratch, KvCache[] kv, int[] tokens, int n, int logitsFrom, int phase, int promptRows) {
+    public void stepRows(StepScratch scratch, KvCache[] kv, int[] tokens, int n, int logitsFrom, StepPhase phase, int promptRows) {
         instrumentation.nextStep();
         Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
         transformer.forwardRows(scratch, kv, tokens, n, logitsFrom);
         ev.end();
-        instrumentation.commitStep(ev, n > 0 && oneSequence(kv, n) ? kv[0].sequenceId() : 0, phase,
-                phase == 1 ? n - promptRows : n, phase == 1 ? promptRows : 0);
+        boolean decode = phase == StepPhase.DECODE;
+        instrumentation.commitStep(ev, n > 0 && oneSequence(kv, n) ? kv[0].sequenceId() : 0, phase.code,
+                decode ? n - promptRows : n, decode ? promptRows : 0);
     }
 
     private static boolean oneSequence(KvCache[] kv, int n) {
@@ -345,7 +346,7 @@ public final class Engine implements AutoCloseable {
         StopReason reason = g.stopsAtOnce();
         while (reason == null && (reason = g.next(logits)) == null) {
             one[0] = g.lastToken();
-            step(s, one, 0, 1, 0, 1);
+            step(s, one, 0, 1, 0, StepPhase.DECODE);
             logits = s.logits(0);
         }
         g.finish(reason);

@@ -106,7 +106,7 @@ final class Instrumentation {
         var c = model.config();
         ExpertCache cc = experts.cache;
         recorder = new Recorder(file, cc == null ? null
-                : () -> new long[] {cc.residentBytes(), cc.budgetBytes(), cc.residentCount()}, maxBytes);
+                : () -> new Recorder.CacheLevel(cc.residentBytes(), cc.budgetBytes(), cc.residentCount()), maxBytes);
         Events.Session s = new Events.Session();
         s.model = model.file().path().getFileName().toString();
         s.layers = c.layers();
@@ -159,7 +159,7 @@ final class Instrumentation {
             ev.token = token;
             ev.layer = layer;
             ev.distance = distance;
-            ev.count = Math.min(n, 16);
+            ev.count = Math.min(n, Events.Prediction.MAX_EXPERTS);
             ev.experts0 = Packing.ids(ex, ev.count, 0);
             ev.experts1 = Packing.ids(ex, ev.count, 4);
             ev.experts2 = Packing.ids(ex, ev.count, 8);

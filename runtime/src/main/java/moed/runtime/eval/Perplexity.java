@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import moed.runtime.Engine;
+import moed.runtime.StepPhase;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
 import moed.runtime.model.InferenceState;
@@ -96,7 +97,7 @@ public final class Perplexity {
                     // Logits only where they are scored: positions first .. ctx-2.
                     int from = Math.max(0, first - off);
                     boolean any = off + n - 1 >= first && off <= ctx - 2;
-                    e.step(s, chunkTokens, off, n, any ? from : -1, 0);
+                    e.step(s, chunkTokens, off, n, any ? from : -1, StepPhase.PREFILL);
                     if (!any) {
                         continue;
                     }

@@ -10,6 +10,7 @@ import java.util.concurrent.locks.LockSupport;
 import moed.jfr.Events;
 import moed.runtime.Engine;
 import moed.runtime.GenerationLoop;
+import moed.runtime.StepPhase;
 import moed.runtime.StopReason;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
@@ -300,7 +301,7 @@ public final class BatchScheduler {
         boolean promptDone = filling != null && filling.prefilled + chunk == filling.prompt.length;
         int logitsFrom = promptDone ? chunk - 1 : decoding > 0 ? chunk : -1;
         long t0 = System.nanoTime();
-        engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? 1 : 0, chunk);
+        engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? StepPhase.DECODE : StepPhase.PREFILL, chunk);
         long took = System.nanoTime() - t0;
         if (decoding > 0) {
             recentTokensPerSecond = decoding * 1e9 / Math.max(took, 1);

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import moed.kernels.Dot;
 import moed.kernels.Ops;
 import moed.runtime.Engine;
+import moed.runtime.StepPhase;
 import moed.runtime.model.InferenceState;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -192,7 +193,7 @@ final class BenchCommand implements Callable<Integer> {
     private static void decode(Engine e, InferenceState s, int n) {
         int[] one = {1};
         for (int i = 0; i < n; i++) {
-            e.step(s, one, 0, 1, 0, 1);
+            e.step(s, one, 0, 1, 0, StepPhase.DECODE);
             float[] l = s.logits(0);
             one[0] = Ops.argmax(l, 0, e.model().config().vocab());
         }
