@@ -178,7 +178,8 @@ class MessageCodecTest {
 
     @Test
     void tokenRoundTrips() {
-        TokenCodec m = new TokenCodec().wrapForEncode(new ExpandableArrayBuffer(8), AT, CLIENT, REQUEST).tokenId(-1).piece(" sea 🌊");
+        TokenCodec m = new TokenCodec().wrapForEncode(new ExpandableArrayBuffer(8), AT, CLIENT, REQUEST).tokenId(-1)
+                .piece(" sea 🌊");
         TokenCodec d = new TokenCodec().wrapForDecode(received(m), 3, m.encodedLength());
         assertEquals(REQUEST, d.requestId());
         assertEquals(-1, d.tokenId());
@@ -216,7 +217,8 @@ class MessageCodecTest {
             x.prefillNanos();
             x.decodeNanos();
         });
-        assertThrows(IllegalStateException.class, () -> new DoneCodec().wrapForDecode(received(m), 3, m.encodedLength()).promptTokens());
+        DoneCodec noReason = new DoneCodec().wrapForDecode(received(m), 3, m.encodedLength());
+        assertThrows(IllegalStateException.class, noReason::promptTokens, "the counts' place is known after the reason");
     }
 
     @Test

@@ -14,7 +14,8 @@ class Utf8Test {
         int n = Utf8.encode(s, b, 5);
         byte[] got = new byte[n];
         b.getBytes(5, got);
-        assertArrayEquals(s.getBytes(StandardCharsets.UTF_8), got, () -> s.chars().mapToObj(Integer::toHexString).toList().toString());
+        assertArrayEquals(s.getBytes(StandardCharsets.UTF_8), got,
+                () -> s.chars().mapToObj(Integer::toHexString).toList().toString());
     }
 
     @Test
