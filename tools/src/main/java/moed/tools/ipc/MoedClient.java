@@ -12,6 +12,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
@@ -64,7 +65,8 @@ public final class MoedClient implements AutoCloseable {
         }
 
         public void cancel() {
-            send(Protocol.CANCEL, writer().begin(clientId, id));
+            Encoders out = encoders.get();
+            send(out.headerOnly.wrapForEncode(out.buffer, 0, Protocol.CANCEL, clientId, id));
         }
     }
 
@@ -92,7 +94,7 @@ public final class MoedClient implements AutoCloseable {
     private final Map<Long, Request> open = new ConcurrentHashMap<>();
     private final Map<Long, CompletableFuture<String>> statusWaiters = new ConcurrentHashMap<>();
     private final AtomicLong nextRequest = new AtomicLong();
-    private final ThreadLocal<MessageWriter> writers = ThreadLocal.withInitial(MessageWriter::new);
+    private final ThreadLocal<Encoders> encoders = ThreadLocal.withInitial(Encoders::new);
     private final Thread poller;
     private volatile boolean running = true;
     private volatile String lost;
@@ -116,7 +118,8 @@ public final class MoedClient implements AutoCloseable {
         this.poller = new Thread(() -> poll(welcome), "moed-client-" + Long.toHexString(clientId));
         poller.setDaemon(true);
         poller.start();
-        send(Protocol.HELLO, writer().begin(clientId, 0).putInt((int) ProcessHandle.current().pid()));
+        Encoders out = encoders.get();
+        send(out.hello.wrapForEncode(out.buffer, 0, clientId).pid((int) ProcessHandle.current().pid()));
         Object[] w;
         try {
             w = welcome.get(timeoutMillis, TimeUnit.MILLISECONDS);
@@ -146,16 +149,29 @@ public final class MoedClient implements AutoCloseable {
         return model;
     }
 
-    private MessageWriter writer() {
-        return writers.get();
+    /** The request codecs of one sending thread, over its own scratch buffer (no allocation once it has grown). */
+    private static final class Encoders {
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
+        final HelloCodec hello = new HelloCodec();
+        final SubmitCodec submit = new SubmitCodec();
+        final HeaderOnlyCodec headerOnly = new HeaderOnlyCodec();
     }
 
-    private void send(int type, MessageWriter w) {
+    /** The reply codecs of the poller thread. */
+    private static final class Decoders {
+        final WelcomeCodec welcome = new WelcomeCodec();
+        final TokenCodec token = new TokenCodec();
+        final DoneCodec done = new DoneCodec();
+        final ErrorCodec error = new ErrorCodec();
+        final StatusCodec status = new StatusCodec();
+    }
+
+    private void send(MessageCodec message) {
         if (lost != null) {
             throw new ServerError("server_lost", lost);
         }
         long deadline = System.currentTimeMillis() + timeoutMillis;
-        while (!requests.ring().write(type, w.buffer(), 0, w.length())) {
+        while (!message.writeTo(requests.ring())) {
             if (System.currentTimeMillis() > deadline) {
                 throw new ServerError("busy", "the server's request ring stayed full for " + timeoutMillis + " ms");
             }
@@ -175,18 +191,13 @@ public final class MoedClient implements AutoCloseable {
             throw new IllegalArgumentException("the prompt is too long to send (" + text.length + " bytes)");
         }
         try {
+            Encoders out = encoders.get();
             for (int c = 0; c < chunks; c++) {
-                MessageWriter w = writer().begin(clientId, id).putInt(o.maxTokens()).putFloat(o.temperature()).putInt(o.topK())
-                        .putFloat(o.topP()).putFloat(o.minP()).putFloat(o.repeatPenalty()).putLong(o.seed())
-                        .putShort(c).putShort(chunks).putShort(c == 0 ? o.stops().size() : 0);
-                if (c == 0) {
-                    for (String s : o.stops()) {
-                        w.putString(s);
-                    }
-                }
                 int from = c * Protocol.MAX_CHUNK_BYTES;
-                w.putBytes(text, from, Math.min(Protocol.MAX_CHUNK_BYTES, text.length - from));
-                send(Protocol.SUBMIT, w);
+                send(out.submit.wrapForEncode(out.buffer, 0, clientId, id).maxTokens(o.maxTokens()).temperature(o.temperature())
+                        .topK(o.topK()).topP(o.topP()).minP(o.minP()).repeatPenalty(o.repeatPenalty()).seed(o.seed())
+                        .chunk(c, chunks).stops(c == 0 ? o.stops() : List.of())
+                        .promptChunk(text, from, Math.min(Protocol.MAX_CHUNK_BYTES, text.length - from)));
             }
         } catch (RuntimeException e) {
             open.remove(id);
@@ -200,7 +211,8 @@ public final class MoedClient implements AutoCloseable {
         long id = nextRequest.incrementAndGet();
         CompletableFuture<String> f = new CompletableFuture<>();
         statusWaiters.put(id, f);
-        send(Protocol.STATUS_REQUEST, writer().begin(clientId, id));
+        Encoders out = encoders.get();
+        send(out.headerOnly.wrapForEncode(out.buffer, 0, Protocol.STATUS_REQUEST, clientId, id));
         try {
             return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } finally {
@@ -209,10 +221,11 @@ public final class MoedClient implements AutoCloseable {
     }
 
     private void poll(CompletableFuture<Object[]> welcome) {
-        MessageReader reader = new MessageReader();
+        Decoders decoders = new Decoders();
         long lastBeat = 0;
         while (running) {
-            int n = replies.ring().read((type, buffer, index, length) -> onReply(reader, welcome, type, buffer, index, length), 64);
+            int n = replies.ring().read((type, buffer, index, length) -> onReply(decoders, welcome, type, buffer, index, length),
+                    64);
             long now = System.currentTimeMillis();
             if (now - lastBeat >= Protocol.HEARTBEAT_MILLIS) {
                 replies.ring().consumerHeartbeatTime(now);
@@ -258,35 +271,40 @@ public final class MoedClient implements AutoCloseable {
         }
     }
 
-    private void onReply(MessageReader rd, CompletableFuture<Object[]> welcome, int type, MutableDirectBuffer b, int index, int length) {
+    private void onReply(Decoders d, CompletableFuture<Object[]> welcome, int type, MutableDirectBuffer b, int index,
+                         int length) {
         try {
-            rd.wrap(b, index, length);
-            long id = rd.requestId();
             switch (type) {
-                case Protocol.WELCOME -> welcome.complete(new Object[] {rd.getLong("instance"), rd.getString("model")});
+                case Protocol.WELCOME -> {
+                    WelcomeCodec w = d.welcome.wrapForDecode(b, index, length);
+                    welcome.complete(new Object[] {w.instance(), w.model()});
+                }
                 case Protocol.TOKEN -> {
-                    Request r = open.get(id);
-                    int tok = rd.getInt("token");
-                    String piece = rd.getString("piece");
+                    TokenCodec t = d.token.wrapForDecode(b, index, length);
+                    Request r = open.get(t.requestId());
+                    int tok = t.tokenId();
+                    String piece = t.piece();
                     if (r != null) {
                         r.listener.onToken(tok, piece);
                     }
                 }
                 case Protocol.DONE -> {
-                    Done d = new Done(rd.getString("reason"), rd.getInt("prompt tokens"), rd.getInt("generated tokens"),
-                            rd.getLong("prefill nanos"), rd.getLong("decode nanos"));
-                    Request r = open.remove(id);
+                    DoneCodec m = d.done.wrapForDecode(b, index, length);
+                    Done done = new Done(m.reason(), m.promptTokens(), m.generatedTokens(), m.prefillNanos(), m.decodeNanos());
+                    Request r = open.remove(m.requestId());
                     if (r != null) {
                         try {
-                            r.listener.onDone(d);
+                            r.listener.onDone(done);
                         } finally {
-                            r.end.complete(d);
+                            r.end.complete(done);
                         }
                     }
                 }
                 case Protocol.ERROR -> {
-                    String code = rd.getString("code");
-                    String msg = rd.getString("message");
+                    ErrorCodec m = d.error.wrapForDecode(b, index, length);
+                    long id = m.requestId();
+                    String code = m.code();
+                    String msg = m.message();
                     Request r = open.remove(id);
                     if (r != null) {
                         failRequest(r, code, msg);
@@ -300,8 +318,9 @@ public final class MoedClient implements AutoCloseable {
                     }
                 }
                 case Protocol.STATUS -> {
-                    CompletableFuture<String> f = statusWaiters.remove(id);
-                    String json = rd.getString("status");
+                    StatusCodec m = d.status.wrapForDecode(b, index, length);
+                    CompletableFuture<String> f = statusWaiters.remove(m.requestId());
+                    String json = m.json();
                     if (f != null) {
                         f.complete(json);
                     }
@@ -325,7 +344,8 @@ public final class MoedClient implements AutoCloseable {
         }
         try {
             if (lost == null) {
-                send(Protocol.BYE, writer().begin(clientId, 0));
+                Encoders out = encoders.get();
+                send(out.headerOnly.wrapForEncode(out.buffer, 0, Protocol.BYE, clientId, 0));
             }
         } catch (RuntimeException e) {
             // the server is gone already

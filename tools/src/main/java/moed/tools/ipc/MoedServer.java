@@ -15,6 +15,7 @@ import moed.runtime.Engine;
 import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
 import moed.runtime.serve.BatchScheduler;
+import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 
@@ -46,8 +47,8 @@ public final class MoedServer implements AutoCloseable {
         final IpcDirectory.MappedRing ring;
         final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
         final Map<Long, PendingPrompt> pending = new ConcurrentHashMap<>();
-        final MessageWriter writer = new MessageWriter(); // compute-thread replies
-        final MessageWriter ipcWriter = new MessageWriter(); // IPC-thread replies
+        final Replies computeReplies = new Replies(); // written on the compute thread
+        final Replies ipcReplies = new Replies(); // written on the IPC thread
         final long connectedMillis = System.currentTimeMillis();
         volatile boolean dead;
 
@@ -55,6 +56,23 @@ public final class MoedServer implements AutoCloseable {
             this.id = id;
             this.ring = ring;
         }
+    }
+
+    /** The reply codecs of one thread, over its own scratch buffer (no allocation once it has grown). */
+    private static final class Replies {
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
+        final WelcomeCodec welcome = new WelcomeCodec();
+        final TokenCodec token = new TokenCodec();
+        final DoneCodec done = new DoneCodec();
+        final ErrorCodec error = new ErrorCodec();
+        final StatusCodec status = new StatusCodec();
+    }
+
+    /** The request codecs of the IPC thread. */
+    private static final class Requests {
+        final HeaderOnlyCodec header = new HeaderOnlyCodec();
+        final HelloCodec hello = new HelloCodec();
+        final SubmitCodec submit = new SubmitCodec();
     }
 
     /** A prompt arriving in chunks. */
@@ -109,12 +127,12 @@ public final class MoedServer implements AutoCloseable {
 
     private void ipcLoop() {
         ManyToOneRingBuffer ring = requests.ring();
-        MessageReader reader = new MessageReader();
+        Requests codecs = new Requests();
         long lastBeat = 0;
         long lastCheck = System.nanoTime();
         var cacheBefore = engine.cache() != null ? engine.cache().counters() : null;
         while (running) {
-            int n = ring.read((type, buffer, index, length) -> onMessage(reader, type, buffer, index, length), 64);
+            int n = ring.read((type, buffer, index, length) -> onMessage(codecs, type, buffer, index, length), 64);
             long now = System.currentTimeMillis();
             if (now - lastBeat >= Protocol.HEARTBEAT_MILLIS) {
                 ring.consumerHeartbeatTime(now);
@@ -137,12 +155,14 @@ public final class MoedServer implements AutoCloseable {
         }
     }
 
-    private void onMessage(MessageReader r, int type, MutableDirectBuffer buffer, int index, int length) {
+    private void onMessage(Requests codecs, int type, MutableDirectBuffer buffer, int index, int length) {
+        // The header first, whatever the type: a message refused later can still be answered to its sender.
+        HeaderOnlyCodec r = codecs.header;
         try {
-            r.wrap(buffer, index, length);
+            r.wrapForDecode(type, buffer, index, length);
             switch (type) {
-                case Protocol.HELLO -> hello(r);
-                case Protocol.SUBMIT -> submit(r);
+                case Protocol.HELLO -> hello(codecs.hello.wrapForDecode(buffer, index, length));
+                case Protocol.SUBMIT -> submit(codecs.submit.wrapForDecode(buffer, index, length));
                 case Protocol.CANCEL -> cancel(r.clientId(), r.requestId());
                 case Protocol.BYE -> drop(r.clientId(), null);
                 case Protocol.STATUS_REQUEST -> status(r);
@@ -152,7 +172,7 @@ public final class MoedServer implements AutoCloseable {
             malformed.incrementAndGet();
             Client c = clients.get(r.clientId());
             if (c != null) {
-                sendError(c, c.ipcWriter, r.requestId(), "bad_message", Protocol.typeName(type) + ": " + e.getMessage());
+                sendError(c, c.ipcReplies, r.requestId(), "bad_message", Protocol.typeName(type) + ": " + e.getMessage());
             } else {
                 log.println("moed serve: ignored a malformed message from an unknown client: " + e.getMessage());
             }
@@ -162,13 +182,13 @@ public final class MoedServer implements AutoCloseable {
             log.println("moed serve: error handling a " + Protocol.typeName(type) + " message: " + e);
             Client c = clients.get(r.clientId());
             if (c != null) {
-                sendError(c, c.ipcWriter, r.requestId(), "internal", e.toString());
+                sendError(c, c.ipcReplies, r.requestId(), "internal", e.toString());
             }
         }
     }
 
-    private void hello(MessageReader r) {
-        int pid = r.getInt("pid");
+    private void hello(HelloCodec r) {
+        int pid = r.pid();
         long id = r.clientId();
         if (clients.containsKey(id)) {
             throw new MalformedMessageException("client id " + Long.toHexString(id) + " is already connected");
@@ -183,11 +203,12 @@ public final class MoedServer implements AutoCloseable {
         }
         Client c = new Client(id, ring);
         clients.put(id, c);
-        MessageWriter w = c.ipcWriter.begin(id, 0).putLong(instanceId).putString(engine.file().path().getFileName().toString());
-        write(c, Protocol.WELCOME, w);
+        Replies out = c.ipcReplies;
+        write(c, out.welcome.wrapForEncode(out.buffer, 0, id).instance(instanceId)
+                .model(engine.file().path().getFileName().toString()));
     }
 
-    private Client known(MessageReader r) {
+    private Client known(MessageCodec r) {
         Client c = clients.get(r.clientId());
         if (c == null) {
             throw new MalformedMessageException("client " + Long.toHexString(r.clientId()) + " has not said hello");
@@ -195,19 +216,19 @@ public final class MoedServer implements AutoCloseable {
         return c;
     }
 
-    private void submit(MessageReader r) {
+    private void submit(SubmitCodec r) {
         Client c = known(r);
         long req = r.requestId();
-        int maxTokens = r.getInt("max tokens");
-        float temp = r.getFloat("temperature");
-        int topK = r.getInt("top-k");
-        float topP = r.getFloat("top-p");
-        float minP = r.getFloat("min-p");
-        float repeat = r.getFloat("repeat penalty");
-        long seed = r.getLong("seed");
-        int chunk = r.getShort("chunk index");
-        int count = r.getShort("chunk count");
-        int stopCount = r.getShort("stop count");
+        int maxTokens = r.maxTokens();
+        float temp = r.temperature();
+        int topK = r.topK();
+        float topP = r.topP();
+        float minP = r.minP();
+        float repeat = r.repeatPenalty();
+        long seed = r.seed();
+        int chunk = r.chunkIndex();
+        int count = r.chunkCount();
+        int stopCount = r.stopCount();
         if (count < 1 || chunk < 0 || chunk >= count) {
             throw new MalformedMessageException("chunk " + chunk + " of " + count);
         }
@@ -216,13 +237,13 @@ public final class MoedServer implements AutoCloseable {
         }
         List<String> stops = new ArrayList<>();
         for (int i = 0; i < stopCount; i++) {
-            String s = r.getString("stop string");
+            String s = r.nextStop();
             if (s.isEmpty()) {
                 throw new MalformedMessageException("an empty stop string");
             }
             stops.add(s);
         }
-        byte[] text = r.getBytes("prompt");
+        byte[] text = r.promptChunk();
         PendingPrompt p = c.pending.get(req);
         if (chunk == 0) {
             if (p != null || c.inFlight.containsKey(req)) {
@@ -271,7 +292,7 @@ public final class MoedServer implements AutoCloseable {
         }
     }
 
-    private void status(MessageReader r) {
+    private void status(HeaderOnlyCodec r) {
         Client c = known(r);
         BatchScheduler.Status s = scheduler.status();
         var cache = engine.cache();
@@ -283,7 +304,8 @@ public final class MoedServer implements AutoCloseable {
                 s.active(), s.queued(), s.requestsDone(), s.tokensGenerated(), s.decodeTokensPerSecond(), malformed.get(),
                 cache == null ? 0 : cache.residentBytes(), cache == null ? 0 : cache.budgetBytes(),
                 cache == null ? "null" : String.format(java.util.Locale.ROOT, "%.4f", cache.counters().hitRate()));
-        write(c, Protocol.STATUS, c.ipcWriter.begin(c.id, r.requestId()).putString(json));
+        Replies out = c.ipcReplies;
+        write(c, out.status.wrapForEncode(out.buffer, 0, c.id, r.requestId()).json(json));
     }
 
     /** Sends a request's results to its client, on the compute thread. */
@@ -298,37 +320,39 @@ public final class MoedServer implements AutoCloseable {
 
         @Override
         public void token(int id, String piece) {
-            write(c, Protocol.TOKEN, c.writer.begin(c.id, req).putInt(id).putString(piece));
+            Replies out = c.computeReplies;
+            write(c, out.token.wrapForEncode(out.buffer, 0, c.id, req).tokenId(id).piece(piece));
         }
 
         @Override
         public void done(StopReason reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
             c.inFlight.remove(req);
-            write(c, Protocol.DONE, c.writer.begin(c.id, req).putString(reason.toString()).putInt(promptTokens).putInt(generatedTokens)
-                    .putLong(prefillNanos).putLong(decodeNanos));
+            Replies out = c.computeReplies;
+            write(c, out.done.wrapForEncode(out.buffer, 0, c.id, req).reason(reason.toString())
+                    .counts(promptTokens, generatedTokens, prefillNanos, decodeNanos));
         }
 
         @Override
         public void error(String code, String message) {
             c.inFlight.remove(req);
-            sendError(c, c.writer, req, code, message);
+            sendError(c, c.computeReplies, req, code, message);
         }
     }
 
-    private void sendError(Client c, MessageWriter w, long req, String code, String message) {
-        write(c, Protocol.ERROR, w.begin(c.id, req).putString(code).putString(message));
+    private void sendError(Client c, Replies out, long req, String code, String message) {
+        write(c, out.error.wrapForEncode(out.buffer, 0, c.id, req).code(code).message(message));
     }
 
     /**
      * Writes into a client's ring; a client that does not drain its ring for the timeout is dropped (its requests
      * are cancelled) rather than allowed to stall everyone else.
      */
-    private void write(Client c, int type, MessageWriter w) {
+    private void write(Client c, MessageCodec message) {
         if (c.dead) {
             return;
         }
         long deadline = 0;
-        while (!c.ring.ring().write(type, w.buffer(), 0, w.length())) {
+        while (!message.writeTo(c.ring.ring())) {
             long now = System.currentTimeMillis();
             if (deadline == 0) {
                 deadline = now + timeoutMillis;

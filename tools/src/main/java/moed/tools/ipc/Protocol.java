@@ -1,32 +1,24 @@
 package moed.tools.ipc;
 
 /**
- * moed's IPC protocol, version 1. Every message travels in an Agrona ring buffer as (type id, payload); every
- * payload starts with the same 20-byte header, little-endian:
- * <pre>
- *   0  short  version (1)
- *   2  short  reserved (0)
- *   4  long   client id (chosen by the client at random; names its reply ring)
- *   12 long   request id (chosen by the client, unique per client; 0 where none applies)
- * </pre>
- * Strings are an int byte length followed by UTF-8 bytes. Client to server (the request ring, many writers):
+ * moed's IPC protocol, version 1: the message kinds, their type ids and the limits. Every message travels in an
+ * Agrona ring buffer as (type id, payload). The layout of each kind has one home, its codec, which the client and
+ * the server both use; {@link MessageCodec} holds the header every payload starts with (version, client id,
+ * request id) and the rules for fields and strings. Client to server (the request ring, many writers):
  * <ul>
- *   <li>{@link #HELLO}: header, int pid. The reply ring {@code client-<id>.ring} must exist before.</li>
- *   <li>{@link #SUBMIT}: header, int max tokens, float temperature, int top-k, float top-p, float min-p, float
- *       repeat penalty, long seed, short chunk index, short chunk count, short stop count, stop strings (in chunk
- *       0 only), string prompt chunk. A prompt longer than one message is cut into chunks with the same request
- *       id; the request starts when the last chunk arrives.</li>
- *   <li>{@link #CANCEL}, {@link #BYE}, {@link #STATUS_REQUEST}: header only.</li>
+ *   <li>{@link #HELLO}: {@link HelloCodec}.</li>
+ *   <li>{@link #SUBMIT}: {@link SubmitCodec}; a long prompt comes in chunks of {@link #MAX_CHUNK_BYTES}.</li>
+ *   <li>{@link #CANCEL}, {@link #BYE}, {@link #STATUS_REQUEST}: the header alone, {@link HeaderOnlyCodec}.</li>
  * </ul>
  * Server to client (the client's reply ring):
  * <ul>
- *   <li>{@link #WELCOME}: header, long server instance id, string model.</li>
- *   <li>{@link #TOKEN}: header, int token id (-1 for trailing text with no token), string piece.</li>
- *   <li>{@link #DONE}: header, string reason, int prompt tokens, int generated tokens, long prefill nanos,
- *       long decode nanos.</li>
- *   <li>{@link #ERROR}: header, string code, string message.</li>
- *   <li>{@link #STATUS}: header, string JSON.</li>
+ *   <li>{@link #WELCOME}: {@link WelcomeCodec}.</li>
+ *   <li>{@link #TOKEN}: {@link TokenCodec}.</li>
+ *   <li>{@link #DONE}: {@link DoneCodec}.</li>
+ *   <li>{@link #ERROR}: {@link ErrorCodec}.</li>
+ *   <li>{@link #STATUS}: {@link StatusCodec}.</li>
  * </ul>
+ * A change to any layout changes {@link #VERSION}: a message of another version is refused as malformed.
  * Heartbeats both ways use the rings' consumer heartbeat fields (Agrona's own): the server stamps the request
  * ring's, each client its reply ring's, every {@link #HEARTBEAT_MILLIS}; a side whose peer's stamp is older than
  * the timeout considers the peer gone.
@@ -36,7 +28,6 @@ public final class Protocol {
     }
 
     public static final short VERSION = 1;
-    public static final int HEADER_LENGTH = 20;
 
     public static final int HELLO = 1;
     public static final int SUBMIT = 2;
