@@ -29,7 +29,7 @@ public final class DirectBackingStore implements BackingStore {
             channel = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
         } catch (UnsupportedOperationException | IOException e) {
             throw new IOException("cannot open " + file + " with O_DIRECT (" + e.getMessage()
-                    + "); the file system may not support direct I/O (tmpfs does not): use --backing mmap", e);
+                    + "); the file system may not support direct I/O (tmpfs does not): use the mmap backing", e);
         }
         block = Math.max(512, Files.getFileStore(file).getBlockSize());
         long span = 0;

@@ -32,7 +32,7 @@ public final class ChatTemplate {
     public static ChatTemplate of(GgufFile f, Vocabulary v) {
         if (!f.has("tokenizer.chat_template")) {
             throw new IllegalArgumentException(f.path().getFileName() + " has no tokenizer.chat_template: it carries no chat "
-                    + "format, so --chat cannot be used with it (give the prompt as plain text instead)");
+                    + "format, so it cannot be used as a chat (give the prompt as plain text instead)");
         }
         String bos = v.bos() >= 0 && v.bos() < v.size() ? v.token(v.bos()) : "";
         String eos = v.eos() >= 0 && v.eos() < v.size() ? v.token(v.eos()) : "";

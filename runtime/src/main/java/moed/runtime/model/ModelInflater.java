@@ -130,7 +130,7 @@ public final class ModelInflater {
 
     private static void quantizeAny(GgmlType to, float[] row, MemorySegment dst, long off) {
         if (!Quantize.supports(to)) {
-            throw new IllegalArgumentException("moed cannot write " + to + " rows; choose --type Q8_0, Q4_0, Q4_K, Q6_K, F16, BF16 or F32");
+            throw new IllegalArgumentException("moed cannot write " + to + " rows; choose a type it writes: Q8_0, Q4_0, Q4_K, Q6_K, F16, BF16 or F32");
         }
         Quantize.row(to, row, 0, row.length, dst, off);
     }

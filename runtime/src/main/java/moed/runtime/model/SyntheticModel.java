@@ -46,13 +46,13 @@ public final class SyntheticModel {
                 throw new IllegalArgumentException("need layers, dim, heads >= 1 and heads a multiple of kv-heads");
             }
             if (headDim < 2 || headDim % 2 != 0) {
-                throw new IllegalArgumentException("head size " + headDim + " must be even for RoPE (--head-dim, or dim / heads)");
+                throw new IllegalArgumentException("head size " + headDim + " must be even for RoPE (the head dimension, or dim / heads)");
             }
             if (experts < 0 || (experts > 0 && (topK < 1 || topK > experts))) {
                 throw new IllegalArgumentException("top-k must be between 1 and the number of experts");
             }
             if (arch != Architecture.LLAMA && experts == 0) {
-                throw new IllegalArgumentException(arch.ggufName() + " models have experts: give --experts");
+                throw new IllegalArgumentException(arch.ggufName() + " models have experts: give their number");
             }
             if (arch == Architecture.QWEN2MOE && sharedFf <= 0) {
                 throw new SettingException(Setting.SHARED_EXPERT_HIDDEN, "qwen2moe has a shared expert: give its hidden size");
