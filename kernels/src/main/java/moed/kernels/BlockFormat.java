@@ -9,11 +9,14 @@ import java.util.SplittableRandom;
  * block layout, the activation form its dot product reads ({@link Activation.Form}, ggml's {@code vec_dot_type}),
  * the dot products (the fast one delegates to the format's Vector API kernel), the scalar reference dequantizer and,
  * where moed writes the format, the reference quantizer. {@link Dot}, {@link Activation}, {@link Dequantize} and
- * {@link Quantize} dispatch through it. Adding a format is one subclass, its line in {@link #ALL}, and its test.
+ * {@link Quantize} dispatch through it. Adding a format is one subclass, its line in {@link #ALL}, and its test; the
+ * subclass states its layout in its constructor and writes its {@link #dot}, how one block dequantizes
+ * ({@link #dequantizeBlock}) and, when constructed {@link #WRITTEN}, how one block quantizes ({@link #quantizeBlock});
+ * the loops over blocks are here, once.
  *
  * <p>One final subclass per format, so a call site that sees one format (a model in one format, a test) is
- * devirtualised. Dispatch is once per row or per run of blocks, never per block: each method takes a whole row or
- * run. Stateless and thread safe.
+ * devirtualised. The dot products dispatch once per row, never per block; the reference dequantizer and quantizer
+ * call the format once per block, which is cheap next to the block's scalar arithmetic. Stateless and thread safe.
  */
 abstract class BlockFormat {
     /** Weights per chunk that {@link #scalarDot} dequantizes at once for the float forms (a multiple of every block). */
@@ -42,11 +45,24 @@ abstract class BlockFormat {
     /** The form of the activation its dot products read. */
     final Activation.Form activation;
 
+    /** The {@code written} argument of the constructor of a format moed writes (the others leave it out). */
+    static final boolean WRITTEN = true;
+
+    /** True when moed writes this format: it overrides {@link #quantizeBlock}. */
+    private final boolean written;
+
+    /** A format moed reads only. */
     BlockFormat(GgmlType type, int blockSize, int blockBytes, Activation.Form activation) {
+        this(type, blockSize, blockBytes, activation, false);
+    }
+
+    /** A format moed also writes when {@code written} ({@link #WRITTEN}); it then overrides {@link #quantizeBlock}. */
+    BlockFormat(GgmlType type, int blockSize, int blockBytes, Activation.Form activation, boolean written) {
         this.type = type;
         this.blockSize = blockSize;
         this.blockBytes = blockBytes;
         this.activation = activation;
+        this.written = written;
     }
 
     /** The format of type t, or null when moed cannot compute t. */
@@ -125,20 +141,44 @@ abstract class BlockFormat {
 
     /**
      * The reference dequantizer: {@code blocks} blocks at byte {@code off} of {@code s} into
-     * {@code y[o..o + blocks * blockSize)}, written to be read next to ggml's {@code dequantize_row_*}.
+     * {@code y[o..o + blocks * blockSize)}, one {@link #dequantizeBlock} after another.
      */
-    abstract void dequantize(MemorySegment s, long off, float[] y, int o, int blocks);
-
-    /** True when moed writes this format ({@link #quantize}). */
-    boolean canQuantize() {
-        return false;
+    final void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            dequantizeBlock(s, off + (long) blockBytes * b, y, o + blockSize * b);
+        }
     }
 
     /**
-     * The reference quantizer, following ggml's {@code quantize_row_*_ref} step by step: {@code blocks} blocks of
-     * {@code x[xo..]} into {@code dst} at byte {@code off}. Only where {@link #canQuantize}.
+     * The reference dequantizer of one block: the block at byte {@code bo} of {@code s} into
+     * {@code y[o..o + blockSize)}, written to be read next to ggml's {@code dequantize_row_*}.
      */
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
+    abstract void dequantizeBlock(MemorySegment s, long bo, float[] y, int o);
+
+    /** True when moed writes this format ({@link #quantize}). */
+    final boolean canQuantize() {
+        return written;
+    }
+
+    /**
+     * The reference quantizer: {@code blocks} blocks of {@code x[xo..]} into {@code dst} at byte {@code off}, one
+     * {@link #quantizeBlock} after another. Only where {@link #canQuantize}.
+     */
+    final void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
+        if (!written) {
+            throw new UnsupportedOperationException("moed cannot write " + type + " tensors");
+        }
+        for (int b = 0; b < blocks; b++) {
+            quantizeBlock(x, xo + blockSize * b, dst, off + (long) blockBytes * b);
+        }
+    }
+
+    /**
+     * The reference quantizer of one block, following ggml's {@code quantize_row_*_ref} step by step:
+     * {@code x[xo..xo + blockSize)} into the block at byte {@code bo} of {@code dst}. Overridden by the formats
+     * constructed {@link #WRITTEN}, and only called on them.
+     */
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
         throw new UnsupportedOperationException("moed cannot write " + type + " tensors");
     }
 

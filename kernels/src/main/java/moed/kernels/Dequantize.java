@@ -42,6 +42,19 @@ public final class Dequantize {
     }
 
     /**
+     * The scale of sub-block j (of eight) of the Q4_K/Q5_K block at byte {@code bo}: the block's half d times the
+     * sub-block's 6-bit scale, ggml's {@code d1 = d * sc} in {@code dequantize_row_q4_K} and {@code _q5_K}.
+     */
+    static float subBlockScaleK4(MemorySegment s, long bo, int j) {
+        return Bytes.f16(s, bo) * scaleMinK4(s, bo + 4, j, false);
+    }
+
+    /** The minimum of sub-block j of the Q4_K/Q5_K block at {@code bo}: its half dmin times the 6-bit min. */
+    static float subBlockMinK4(MemorySegment s, long bo, int j) {
+        return Bytes.f16(s, bo + 2) * scaleMinK4(s, bo + 4, j, true);
+    }
+
+    /**
      * ggml's {@code get_scale_min_k4}: the j-th 6-bit scale (index 0) and min (index 1) of a Q4_K/Q5_K block; shared
      * by those two formats and Q4_K's quantizer.
      */

@@ -1,15 +1,14 @@
 package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
-import java.util.SplittableRandom;
 
 /**
  * F16: IEEE halves. Dotted against activations rounded to F16 (ggml_vec_dot_f16 with f32 accumulation), and the one
  * format whose {@link #row4} is tiled: four tokens share each widened block of the row.
  */
-final class F16Format extends BlockFormat {
+final class F16Format extends FloatFormat {
     F16Format() {
-        super(GgmlType.F16, 1, 2, Activation.Form.F16);
+        super(GgmlType.F16, 2, Activation.Form.F16);
     }
 
     @Override
@@ -33,31 +32,12 @@ final class F16Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int i = 0; i < blocks; i++) {
-            y[o + i] = Bytes.f16(s, off + 2L * i);
-        }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        y[o] = Bytes.f16(s, bo);
     }
 
     @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int i = 0; i < blocks; i++) {
-            dst.set(Bytes.LE_SHORT, off + 2L * i, Float.floatToFloat16(x[xo + i]));
-        }
-    }
-
-    @Override
-    void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
-        s.set(Bytes.LE_SHORT, bo, Float.floatToFloat16((float) rnd.nextGaussian()));
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return true;
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
+        dst.set(Bytes.LE_SHORT, bo, Float.floatToFloat16(x[xo]));
     }
 }

@@ -1,12 +1,11 @@
 package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
-import java.util.SplittableRandom;
 
 /** F32: plain little-endian floats, a "block" of one. Dotted against the float activations. */
-final class F32Format extends BlockFormat {
+final class F32Format extends FloatFormat {
     F32Format() {
-        super(GgmlType.F32, 1, 4, Activation.Form.FLOAT);
+        super(GgmlType.F32, 4, Activation.Form.FLOAT);
     }
 
     @Override
@@ -15,31 +14,12 @@ final class F32Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int i = 0; i < blocks; i++) {
-            y[o + i] = s.get(Bytes.LE_FLOAT, off + 4L * i);
-        }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        y[o] = s.get(Bytes.LE_FLOAT, bo);
     }
 
     @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int i = 0; i < blocks; i++) {
-            dst.set(Bytes.LE_FLOAT, off + 4L * i, x[xo + i]);
-        }
-    }
-
-    @Override
-    void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
-        s.set(Bytes.LE_FLOAT, bo, (float) rnd.nextGaussian());
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return true;
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
+        dst.set(Bytes.LE_FLOAT, bo, x[xo]);
     }
 }

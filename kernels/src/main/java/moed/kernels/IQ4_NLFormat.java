@@ -21,16 +21,12 @@ final class IQ4_NLFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 18L * b;
-            int yo = o + 32 * b;
-            float d = Bytes.f16(s, bo);
-            for (int j = 0; j < 16; j++) {
-                int q = Bytes.u8(s, bo + 2 + j);
-                y[yo + j] = d * VALUES[q & 0xF];
-                y[yo + j + 16] = d * VALUES[q >>> 4];
-            }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = Bytes.f16(s, bo);
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(s, bo + 2 + j);
+            y[o + j] = d * VALUES[q & 0xF];
+            y[o + j + 16] = d * VALUES[q >>> 4];
         }
     }
 

@@ -23,16 +23,12 @@ final class MXFP4Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 17L * b;
-            int yo = o + 32 * b;
-            float d = e8m0Half(Bytes.u8(s, bo));
-            for (int j = 0; j < 16; j++) {
-                int q = Bytes.u8(s, bo + 1 + j);
-                y[yo + j] = d * VALUES[q & 0xF];
-                y[yo + j + 16] = d * VALUES[q >>> 4];
-            }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = e8m0Half(Bytes.u8(s, bo));
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(s, bo + 1 + j);
+            y[o + j] = d * VALUES[q & 0xF];
+            y[o + j + 16] = d * VALUES[q >>> 4];
         }
     }
 

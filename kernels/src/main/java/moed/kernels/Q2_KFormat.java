@@ -19,13 +19,7 @@ final class Q2_KFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            block(s, off + 84L * b, y, o + 256 * b);
-        }
-    }
-
-    private static void block(MemorySegment s, long bo, float[] y, int o) {
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         float d = Bytes.f16(s, bo + 80);
         float min = Bytes.f16(s, bo + 82);
         int is = 0;

@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
  */
 final class Q4_0Format extends BlockFormat {
     Q4_0Format() {
-        super(GgmlType.Q4_0, 32, 18, Activation.Form.Q8_0);
+        super(GgmlType.Q4_0, 32, 18, Activation.Form.Q8_0, WRITTEN);
     }
 
     @Override
@@ -19,33 +19,18 @@ final class Q4_0Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 18L * b;
-            int yo = o + 32 * b;
-            float d = Bytes.f16(s, bo);
-            for (int j = 0; j < 16; j++) {
-                int q = Bytes.u8(s, bo + 2 + j);
-                y[yo + j] = ((q & 0xF) - 8) * d;
-                y[yo + j + 16] = ((q >>> 4) - 8) * d;
-            }
-        }
-    }
-
-    @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int b = 0; b < blocks; b++) {
-            block(x, xo + 32 * b, dst, off + 18L * b);
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = Bytes.f16(s, bo);
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(s, bo + 2 + j);
+            y[o + j] = ((q & 0xF) - 8) * d;
+            y[o + j + 16] = ((q >>> 4) - 8) * d;
         }
     }
 
     // quantize_row_q4_0_ref: the signed value of largest magnitude maps to -8.
-    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+    @Override
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
         float amax = 0;
         float max = 0;
         for (int j = 0; j < 32; j++) {

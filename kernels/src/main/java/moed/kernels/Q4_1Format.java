@@ -18,17 +18,13 @@ final class Q4_1Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 20L * b;
-            int yo = o + 32 * b;
-            float d = Bytes.f16(s, bo);
-            float m = Bytes.f16(s, bo + 2);
-            for (int j = 0; j < 16; j++) {
-                int q = Bytes.u8(s, bo + 4 + j);
-                y[yo + j] = (q & 0xF) * d + m;
-                y[yo + j + 16] = (q >>> 4) * d + m;
-            }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = Bytes.f16(s, bo);
+        float m = Bytes.f16(s, bo + 2);
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(s, bo + 4 + j);
+            y[o + j] = (q & 0xF) * d + m;
+            y[o + j + 16] = (q >>> 4) * d + m;
         }
     }
 

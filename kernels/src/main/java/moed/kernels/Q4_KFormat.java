@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
  */
 final class Q4_KFormat extends BlockFormat {
     Q4_KFormat() {
-        super(GgmlType.Q4_K, 256, 144, Activation.Form.Q8_K);
+        super(GgmlType.Q4_K, 256, 144, Activation.Form.Q8_K, WRITTEN);
     }
 
     @Override
@@ -20,22 +20,18 @@ final class Q4_KFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            block(s, off + 144L * b, y, o + 256 * b);
-        }
+    boolean fasterAt512() {
+        return true;
     }
 
-    private static void block(MemorySegment s, long bo, float[] y, int o) {
-        float d = Bytes.f16(s, bo);
-        float min = Bytes.f16(s, bo + 2);
-        long sc = bo + 4;
+    @Override
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         long q = bo + 16;
         for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-            float d1 = d * Dequantize.scaleMinK4(s, sc, is, false);
-            float m1 = min * Dequantize.scaleMinK4(s, sc, is, true);
-            float d2 = d * Dequantize.scaleMinK4(s, sc, is + 1, false);
-            float m2 = min * Dequantize.scaleMinK4(s, sc, is + 1, true);
+            float d1 = Dequantize.subBlockScaleK4(s, bo, is);
+            float m1 = Dequantize.subBlockMinK4(s, bo, is);
+            float d2 = Dequantize.subBlockScaleK4(s, bo, is + 1);
+            float m2 = Dequantize.subBlockMinK4(s, bo, is + 1);
             for (int l = 0; l < 32; l++) {
                 y[o + j + l] = d1 * (Bytes.u8(s, q + l) & 0xF) - m1;
             }
@@ -45,21 +41,10 @@ final class Q4_KFormat extends BlockFormat {
         }
     }
 
-    @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int b = 0; b < blocks; b++) {
-            block(x, xo + 256 * b, dst, off + 144L * b);
-        }
-    }
-
     // quantize_row_q4_K_ref: per 32-weight sub-block a scale and a min by weighted least squares
     // (make_qkx2_quants), both quantized to 6 bits against the block's largest.
-    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+    @Override
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
         int[] lq = new int[256];
         int[] laux = new int[32];
         float[] weights = new float[32];
@@ -135,10 +120,5 @@ final class Q4_KFormat extends BlockFormat {
     void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
         s.set(Bytes.LE_SHORT, bo, SMALL_SCALE);
         s.set(Bytes.LE_SHORT, bo + 2, SMALL_SCALE);
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return true;
     }
 }

@@ -18,19 +18,15 @@ final class Q5_0Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 22L * b;
-            int yo = o + 32 * b;
-            float d = Bytes.f16(s, bo);
-            int qh = Bytes.u32(s, bo + 2);
-            for (int j = 0; j < 16; j++) {
-                int q = Bytes.u8(s, bo + 6 + j);
-                int h0 = ((qh >>> j) << 4) & 0x10;
-                int h1 = (qh >>> (j + 12)) & 0x10;
-                y[yo + j] = (((q & 0xF) | h0) - 16) * d;
-                y[yo + j + 16] = (((q >>> 4) | h1) - 16) * d;
-            }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = Bytes.f16(s, bo);
+        int qh = Bytes.u32(s, bo + 2);
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(s, bo + 6 + j);
+            int h0 = ((qh >>> j) << 4) & 0x10;
+            int h1 = (qh >>> (j + 12)) & 0x10;
+            y[o + j] = (((q & 0xF) | h0) - 16) * d;
+            y[o + j + 16] = (((q >>> 4) | h1) - 16) * d;
         }
     }
 

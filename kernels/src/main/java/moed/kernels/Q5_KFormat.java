@@ -18,25 +18,21 @@ final class Q5_KFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            block(s, off + 176L * b, y, o + 256 * b);
-        }
+    boolean fasterAt512() {
+        return true;
     }
 
-    private static void block(MemorySegment s, long bo, float[] y, int o) {
-        float d = Bytes.f16(s, bo);
-        float min = Bytes.f16(s, bo + 2);
-        long sc = bo + 4;
+    @Override
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         long qh = bo + 16;
         long ql = bo + 48;
         int u1 = 1;
         int u2 = 2;
         for (int j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
-            float d1 = d * Dequantize.scaleMinK4(s, sc, is, false);
-            float m1 = min * Dequantize.scaleMinK4(s, sc, is, true);
-            float d2 = d * Dequantize.scaleMinK4(s, sc, is + 1, false);
-            float m2 = min * Dequantize.scaleMinK4(s, sc, is + 1, true);
+            float d1 = Dequantize.subBlockScaleK4(s, bo, is);
+            float m1 = Dequantize.subBlockMinK4(s, bo, is);
+            float d2 = Dequantize.subBlockScaleK4(s, bo, is + 1);
+            float m2 = Dequantize.subBlockMinK4(s, bo, is + 1);
             for (int l = 0; l < 32; l++) {
                 int h = Bytes.u8(s, qh + l);
                 y[o + j + l] = d1 * ((Bytes.u8(s, ql + l) & 0xF) + ((h & u1) != 0 ? 16 : 0)) - m1;
@@ -49,10 +45,5 @@ final class Q5_KFormat extends BlockFormat {
     void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
         s.set(Bytes.LE_SHORT, bo, SMALL_SCALE);
         s.set(Bytes.LE_SHORT, bo + 2, SMALL_SCALE);
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return true;
     }
 }

@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
  */
 final class Q6_KFormat extends BlockFormat {
     Q6_KFormat() {
-        super(GgmlType.Q6_K, 256, 210, Activation.Form.Q8_K);
+        super(GgmlType.Q6_K, 256, 210, Activation.Form.Q8_K, WRITTEN);
     }
 
     @Override
@@ -19,13 +19,12 @@ final class Q6_KFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            block(s, off + 210L * b, y, o + 256 * b);
-        }
+    boolean fasterAt512() {
+        return true;
     }
 
-    private static void block(MemorySegment s, long bo, float[] y, int o) {
+    @Override
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         float d = Bytes.f16(s, bo + 208);
         for (int n = 0; n < 2; n++) {
             long ql = bo + n * 64L;
@@ -49,20 +48,9 @@ final class Q6_KFormat extends BlockFormat {
         }
     }
 
-    @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int b = 0; b < blocks; b++) {
-            block(x, xo + 256 * b, dst, off + 210L * b);
-        }
-    }
-
     // quantize_row_q6_K_ref: 16 sub-blocks of 16 with signed 8-bit scales, 6-bit weights offset by 32.
-    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+    @Override
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
         int[] lq = new int[256];
         float[] scales = new float[16];
         float[] sub = new float[16];
@@ -123,10 +111,5 @@ final class Q6_KFormat extends BlockFormat {
     @Override
     void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
         s.set(Bytes.LE_SHORT, bo + 208, SMALL_SCALE);
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return true;
     }
 }

@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
 /** Q8_0: block_q8_0 { half d; int8 qs[32]; }, w = d * q. Dotted against Q8_0 activations. */
 final class Q8_0Format extends BlockFormat {
     Q8_0Format() {
-        super(GgmlType.Q8_0, 32, 34, Activation.Form.Q8_0);
+        super(GgmlType.Q8_0, 32, 34, Activation.Form.Q8_0, WRITTEN);
     }
 
     @Override
@@ -16,30 +16,16 @@ final class Q8_0Format extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 34L * b;
-            float d = Bytes.f16(s, bo);
-            for (int j = 0; j < 32; j++) {
-                y[o + 32 * b + j] = Bytes.i8(s, bo + 2 + j) * d;
-            }
-        }
-    }
-
-    @Override
-    boolean canQuantize() {
-        return true;
-    }
-
-    @Override
-    void quantize(float[] x, int xo, int blocks, MemorySegment dst, long off) {
-        for (int b = 0; b < blocks; b++) {
-            block(x, xo + 32 * b, dst, off + 34L * b);
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = Bytes.f16(s, bo);
+        for (int j = 0; j < 32; j++) {
+            y[o + j] = Bytes.i8(s, bo + 2 + j) * d;
         }
     }
 
     // quantize_row_q8_0_ref: d = amax/127, q = round(x/d) (roundf: half away from zero).
-    private static void block(float[] x, int xo, MemorySegment dst, long bo) {
+    @Override
+    void quantizeBlock(float[] x, int xo, MemorySegment dst, long bo) {
         float amax = 0;
         for (int j = 0; j < 32; j++) {
             amax = Math.max(amax, Math.abs(x[xo + j]));

@@ -19,14 +19,10 @@ final class Q8_KFormat extends BlockFormat {
     }
 
     @Override
-    void dequantize(MemorySegment s, long off, float[] y, int o, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 292L * b;
-            int yo = o + 256 * b;
-            float d = s.get(Bytes.LE_FLOAT, bo);
-            for (int j = 0; j < 256; j++) {
-                y[yo + j] = d * Bytes.i8(s, bo + 4 + j);
-            }
+    void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
+        float d = s.get(Bytes.LE_FLOAT, bo);
+        for (int j = 0; j < 256; j++) {
+            y[o + j] = d * Bytes.i8(s, bo + 4 + j);
         }
     }
 
