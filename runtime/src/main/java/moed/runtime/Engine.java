@@ -228,7 +228,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** A KV cache for one more sequence of this engine's context length, reported as {@code sequenceId}. */
-    public KvCache newKvCache(int sequenceId) {
+    public KvCache newKvCache(long sequenceId) {
         return new KvCache(model.config(), contextLength, sequenceId);
     }
 
@@ -335,7 +335,7 @@ public final class Engine implements AutoCloseable {
         long request = newRequestId();
         Events.Request req = new Events.Request();
         req.begin();
-        InferenceState s = transformer.newState(contextLength, batch, (int) request);
+        InferenceState s = transformer.newState(contextLength, batch, request);
         GenerationLoop g = new GenerationLoop(tokenizer, model.config().vocab(), cfg, ids, maxTokens, contextLength - ids.length,
                 List.of(), listener);
         long t0 = System.nanoTime();

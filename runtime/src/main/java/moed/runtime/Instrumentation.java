@@ -168,7 +168,7 @@ final class Instrumentation {
         }
     }
 
-    private void recordDecision(int sequence, int pos, int layer, int[] ex, float[] w, int k, int rerouted) {
+    private void recordDecision(long sequence, int pos, int layer, int[] ex, float[] w, int k, int rerouted) {
         Events.RouterDecision d = new Events.RouterDecision();
         if (d.shouldCommit()) {
             d.rerouted = rerouted;

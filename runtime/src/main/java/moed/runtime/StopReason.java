@@ -15,7 +15,9 @@ public enum StopReason {
     /** The request was cancelled. */
     CANCELLED("cancelled"),
     /** The server shut down with the request in flight. */
-    SHUTDOWN("shutdown");
+    SHUTDOWN("shutdown"),
+    /** A step it was part of failed (an expert that could not be loaded, say); the request got the error. */
+    ERROR("error");
 
     private final String label;
 

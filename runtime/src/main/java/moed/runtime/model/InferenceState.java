@@ -9,7 +9,7 @@ public final class InferenceState {
     final KvCache kv;
     final StepScratch scratch;
 
-    public InferenceState(ModelConfig c, int contextLength, int batch, int sequenceId) {
+    public InferenceState(ModelConfig c, int contextLength, int batch, long sequenceId) {
         this.kv = new KvCache(c, contextLength, sequenceId);
         this.scratch = new StepScratch(c, batch);
     }

@@ -15,9 +15,9 @@ public final class KvCache {
     final short[][] keys;
     final short[][] values;
     int position;
-    private int sequenceId;
+    private long sequenceId;
 
-    public KvCache(ModelConfig c, int contextLength, int sequenceId) {
+    public KvCache(ModelConfig c, int contextLength, long sequenceId) {
         if (contextLength < 1) {
             throw new IllegalArgumentException("context length must be positive, got " + contextLength);
         }
@@ -42,12 +42,12 @@ public final class KvCache {
     }
 
     /** The id routing decisions over this cache are reported under. */
-    public int sequenceId() {
+    public long sequenceId() {
         return sequenceId;
     }
 
     /** Empties the cache for a new sequence (the contents are simply overwritten later), reported as {@code sequenceId}. */
-    public void reset(int sequenceId) {
+    public void reset(long sequenceId) {
         this.position = 0;
         this.sequenceId = sequenceId;
     }

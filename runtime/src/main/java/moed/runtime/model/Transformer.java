@@ -84,7 +84,7 @@ public final class Transformer {
     }
 
     /** As {@link #newState(int, int)}, reporting its routing decisions as sequence {@code sequenceId}. */
-    public InferenceState newState(int contextLength, int batch, int sequenceId) {
+    public InferenceState newState(int contextLength, int batch, long sequenceId) {
         return new InferenceState(c, contextLength, batch, sequenceId);
     }
 

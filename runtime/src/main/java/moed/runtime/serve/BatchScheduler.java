@@ -141,9 +141,9 @@ public final class BatchScheduler {
             int[] ids = engine.encodePrompt(prompt);
             KvCache kv = freeCaches.poll();
             if (kv != null) {
-                kv.reset((int) id);
+                kv.reset(id);
             } else {
-                kv = engine.newKvCache((int) id);
+                kv = engine.newKvCache(id);
             }
             s = new Submission(id, ids, kv, null, params, stream);
         } catch (IllegalArgumentException e) {
@@ -301,7 +301,16 @@ public final class BatchScheduler {
         boolean promptDone = filling != null && filling.prefilled + chunk == filling.prompt.length;
         int logitsFrom = promptDone ? chunk - 1 : decoding > 0 ? chunk : -1;
         long t0 = System.nanoTime();
-        engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? StepPhase.DECODE : StepPhase.PREFILL, chunk);
+        try {
+            engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? StepPhase.DECODE : StepPhase.PREFILL, chunk);
+        } catch (RuntimeException e) {
+            // A step that cannot run (an expert that failed to load, a file that changed under us) ends the
+            // requests whose rows it held, with the reason; their positions were not advanced, and every other
+            // request, queued or arriving, is served as before.
+            java.util.Arrays.fill(rowKv, 0, n, null);
+            failStep(e);
+            return;
+        }
         long took = System.nanoTime() - t0;
         if (decoding > 0) {
             recentTokensPerSecond = decoding * 1e9 / Math.max(took, 1);
@@ -328,6 +337,16 @@ public final class BatchScheduler {
         active.clear();
         active.addAll(still);
         java.util.Arrays.fill(rowKv, 0, n, null);
+    }
+
+    /** Ends every active sequence (all had rows in the failed step) with an error saying why. */
+    private void failStep(RuntimeException e) {
+        String why = e.getMessage() != null ? e.getMessage() : e.toString();
+        for (Sequence s : active) {
+            finish(s, StopReason.ERROR);
+            s.stream.error("step_failed", "request " + s.id + " stopped after " + s.generation.produced() + " tokens: " + why);
+        }
+        active.clear();
     }
 
     /** Chooses the next token of s from logits and sends it; returns whether s has finished. */
