@@ -44,14 +44,16 @@ public final class Engine implements AutoCloseable {
     private final Transformer transformer;
     private final Instrumentation instrumentation;
     private final ThrashDetector thrash = new ThrashDetector();
+    private final ModelFileWatch fileWatch;
     private final int contextLength;
     private final int batch;
     private final List<String> startupReport = new ArrayList<>();
     private long requestId;
 
-    private Engine(GgufFile file, Model model, Tokenizer tokenizer, ParallelExecutor executor, ExpertServing experts,
-                   int contextLength, int batch) {
+    private Engine(GgufFile file, ModelFileWatch fileWatch, Model model, Tokenizer tokenizer, ParallelExecutor executor,
+                   ExpertServing experts, int contextLength, int batch) {
         this.file = file;
+        this.fileWatch = fileWatch;
         this.model = model;
         this.tokenizer = tokenizer;
         this.executor = executor;
@@ -87,12 +89,14 @@ public final class Engine implements AutoCloseable {
         GgufFile f = GgufFile.open(path);
         KernelWidth.chooseFor(f.weightBytesByType());
         ExpertServing serving = null;
+        ModelFileWatch watch = null;
         try {
+            watch = new ModelFileWatch(path);
             Model m = Model.load(f);
             Tokenizer t = Tokenizer.from(f);
             int ctx = contextLength > 0 ? contextLength : Math.min(m.config().contextLength(), 4096);
             serving = ExpertServing.open(path, f, m, cacheOptions, overrides);
-            Engine e = new Engine(f, m, t, new ParallelExecutor(threads), serving, ctx, batch);
+            Engine e = new Engine(f, watch, m, t, new ParallelExecutor(threads), serving, ctx, batch);
             e.startupReport.addAll(overrides.describe(f));
             e.instrumentation.prefetch(cacheOptions.prefetch());
             addLine(e.startupReport, serving.describe(m, e.instrumentation.describePrefetch()));
@@ -102,6 +106,9 @@ public final class Engine implements AutoCloseable {
         } catch (RuntimeException | IOException e) {
             if (serving != null) {
                 serving.close();
+            }
+            if (watch != null) {
+                watch.close();
             }
             f.close();
             throw e;
@@ -292,10 +299,15 @@ public final class Engine implements AutoCloseable {
 
     /** One forward step of a sequence run alone, recorded as a moed.TokenStep of that phase. */
     public void step(InferenceState s, int[] ids, int off, int n, int logitsFrom, StepPhase phase) {
+        fileWatch.check();
         instrumentation.nextStep();
         Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
-        transformer.forward(s, ids, off, n, logitsFrom);
+        try {
+            transformer.forward(s, ids, off, n, logitsFrom);
+        } catch (InternalError fault) {
+            throw explained(fault);
+        }
         ev.end();
         instrumentation.commitStep(ev, s.kv().sequenceId(), phase.code, n, 0);
     }
@@ -306,14 +318,33 @@ public final class Engine implements AutoCloseable {
      * recording counts apart from the decode rows.
      */
     public void stepRows(StepScratch scratch, KvCache[] kv, int[] tokens, int n, int logitsFrom, StepPhase phase, int promptRows) {
+        fileWatch.check();
         instrumentation.nextStep();
         Events.TokenStep ev = new Events.TokenStep();
         ev.begin();
-        transformer.forwardRows(scratch, kv, tokens, n, logitsFrom);
+        try {
+            transformer.forwardRows(scratch, kv, tokens, n, logitsFrom);
+        } catch (InternalError fault) {
+            throw explained(fault);
+        }
         ev.end();
         boolean decode = phase == StepPhase.DECODE;
         instrumentation.commitStep(ev, n > 0 && oneSequence(kv, n) ? kv[0].sequenceId() : 0, phase.code,
                 decode ? n - promptRows : n, decode ? promptRows : 0);
+    }
+
+    /**
+     * A fault in a mapped page during a step (the JVM's InternalError for a SIGBUS) is most likely the model file
+     * shrinking mid-step: say so when the file shows it, else pass the fault on.
+     */
+    private RuntimeException explained(InternalError fault) {
+        try {
+            fileWatch.check();
+        } catch (RuntimeException clear) {
+            clear.addSuppressed(fault);
+            return clear;
+        }
+        throw fault;
     }
 
     private static boolean oneSequence(KvCache[] kv, int n) {
@@ -381,6 +412,7 @@ public final class Engine implements AutoCloseable {
         stopRecording();
         executor.close();
         experts.close();
+        fileWatch.close();
         file.close();
     }
 }

@@ -303,7 +303,8 @@ public final class BatchScheduler {
         long t0 = System.nanoTime();
         try {
             engine.stepRows(scratch, rowKv, rowToken, n, logitsFrom, decoding > 0 ? StepPhase.DECODE : StepPhase.PREFILL, chunk);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) {
+            // InternalError: the JVM's report of a fault in a mapped page (a file truncated mid-step).
             // A step that cannot run (an expert that failed to load, a file that changed under us) ends the
             // requests whose rows it held, with the reason; their positions were not advanced, and every other
             // request, queued or arriving, is served as before.
@@ -340,7 +341,7 @@ public final class BatchScheduler {
     }
 
     /** Ends every active sequence (all had rows in the failed step) with an error saying why. */
-    private void failStep(RuntimeException e) {
+    private void failStep(Throwable e) {
         String why = e.getMessage() != null ? e.getMessage() : e.toString();
         for (Sequence s : active) {
             finish(s, StopReason.ERROR);

@@ -2,8 +2,13 @@ package moed.runtime.serve;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,6 +18,7 @@ import moed.runtime.StopReason;
 import moed.runtime.TestFiles;
 import moed.runtime.sampling.SamplerConfig;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Continuous batching gives every request exactly what it would get alone. */
 class BatchSchedulerTest {
@@ -112,6 +118,37 @@ class BatchSchedulerTest {
             assertTrue(tooLong.end.get(60, TimeUnit.SECONDS).contains("shorten the prompt"), tooLong.end.get());
             s.stop();
             t.join();
+        }
+    }
+
+    @Test
+    void aModelFileTruncatedUnderTheServerFailsRequestsWithTheReasonAndServingGoesOn(@TempDir Path dir) throws Exception {
+        Path copy = dir.resolve("model.gguf");
+        Files.copy(TestFiles.defaultModel(), copy);
+        try (Engine e = Engine.open(copy, 2, 64, 8)) {
+            BatchScheduler s = new BatchScheduler(e, 2);
+            Thread t = new Thread(s::run);
+            t.start();
+            Collected before = new Collected();
+            s.submit(PROMPTS[0], new BatchScheduler.Params(4, SamplerConfig.GREEDY, List.of()), before);
+            assertEquals("length", before.end.get(60, TimeUnit.SECONDS));
+            try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.WRITE)) {
+                ch.truncate(ch.size() / 2);
+            }
+            Collected after = new Collected();
+            s.submit(PROMPTS[1], new BatchScheduler.Params(4, SamplerConfig.GREEDY, List.of()), after);
+            String end = after.end.get(60, TimeUnit.SECONDS);
+            assertTrue(end.startsWith("error:step_failed:") && end.contains("shrank") && end.contains(copy.toString()), end);
+            // The compute thread is still there: a cancel and a new request are still answered.
+            Collected again = new Collected();
+            long id = s.submit(PROMPTS[2], new BatchScheduler.Params(4, SamplerConfig.GREEDY, List.of()), again);
+            s.cancel(id);
+            assertTrue(again.end.get(60, TimeUnit.SECONDS).matches("cancelled|error:step_failed:.*"), again.end.get());
+            assertTrue(t.isAlive());
+            s.stop();
+            t.join();
+            var solo = assertThrows(IllegalStateException.class, () -> e.generate(PROMPTS[0], 2, SamplerConfig.GREEDY, null));
+            assertTrue(solo.getMessage().contains("shrank"), solo.getMessage());
         }
     }
 }
