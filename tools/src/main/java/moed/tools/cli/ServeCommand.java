@@ -3,6 +3,7 @@ package moed.tools.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import moed.runtime.Engine;
+import moed.tools.ipc.IpcAccess;
 import moed.tools.ipc.IpcDirectory;
 import moed.tools.ipc.MoedServer;
 import picocli.CommandLine.Command;
@@ -26,6 +27,10 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--ipc-dir", description = "directory of the shared-memory rings (default: ~/.moed/ipc)")
     Path ipcDir;
+
+    @Option(names = "--ipc-group", paramLabel = "GROUP", description = "share the IPC directory with this group (directory"
+            + " 0770, files 0660); by default only this user may use it (0700, files 0600)")
+    String ipcGroup;
 
     @Option(names = "--max-sequences", defaultValue = "8", description = "requests decoded together; more wait in a queue (default: ${DEFAULT-VALUE})")
     int maxSequences;
@@ -64,7 +69,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         MoedServer server;
         try {
-            server = new MoedServer(engine, new IpcDirectory(dir), maxSequences, clientTimeout, System.err);
+            IpcAccess access = ipcGroup != null ? IpcAccess.group(dir, ipcGroup) : IpcAccess.owner();
+            server = new MoedServer(engine, new IpcDirectory(dir, access), maxSequences, clientTimeout, System.err);
         } catch (RuntimeException | java.io.IOException e) {
             engine.close();
             throw e;

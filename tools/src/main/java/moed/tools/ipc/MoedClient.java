@@ -141,7 +141,7 @@ public final class MoedClient implements AutoCloseable {
             throw new IOException("the moed server at " + dir.path() + " is not responding (last heartbeat "
                     + (System.currentTimeMillis() - beat) + " ms ago): restart it with 'moed serve'");
         }
-        this.replies = IpcDirectory.createRing(dir.clientRing(clientId), Protocol.REPLY_RING_BYTES);
+        this.replies = dir.createRing(dir.clientRing(clientId), Protocol.REPLY_RING_BYTES);
         replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
         CompletableFuture<Object[]> welcome = new CompletableFuture<>();
         this.poller = new Thread(() -> poll(welcome), "moed-client-" + Long.toHexString(clientId));
@@ -161,11 +161,15 @@ public final class MoedClient implements AutoCloseable {
     }
 
     public static MoedClient connect(java.nio.file.Path ipcDir) throws IOException {
-        return new MoedClient(new IpcDirectory(ipcDir), Protocol.DEFAULT_TIMEOUT_MILLIS);
+        return connect(ipcDir, Protocol.DEFAULT_TIMEOUT_MILLIS);
     }
 
+    /** Connects; refused when the directory is missing or others can write it (see {@link IpcAccess}). */
     public static MoedClient connect(java.nio.file.Path ipcDir, long timeoutMillis) throws IOException {
-        return new MoedClient(new IpcDirectory(ipcDir), timeoutMillis);
+        if (!Files.isDirectory(ipcDir)) {
+            throw new IOException("no moed server at " + ipcDir + ": start one with 'moed serve --ipc-dir " + ipcDir + "'");
+        }
+        return new MoedClient(IpcDirectory.forClient(ipcDir), timeoutMillis);
     }
 
     /** This client's id (it names the reply ring). */

@@ -111,7 +111,7 @@ public final class MoedServer implements AutoCloseable {
         this.scheduler = new BatchScheduler(engine, maxSequences);
         this.lock = dir.lockForServer();
         try {
-            this.requests = IpcDirectory.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
+            this.requests = dir.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
             requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
             dir.writeInfo(instanceId, engine.file().path().getFileName().toString());
         } catch (IOException | RuntimeException e) {

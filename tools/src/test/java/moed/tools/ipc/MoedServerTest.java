@@ -205,7 +205,7 @@ class MoedServerTest {
         RawClient(Path ipc) throws Exception {
             dir = new IpcDirectory(ipc);
             requests = IpcDirectory.openRing(dir.requestRing());
-            replies = IpcDirectory.createRing(dir.clientRing(id), Protocol.REPLY_RING_BYTES);
+            replies = dir.createRing(dir.clientRing(id), Protocol.REPLY_RING_BYTES);
             replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
             assertTrue(new HelloCodec().wrapForEncode(buffer, 0, id).pid(1).writeTo(requests.ring()));
             assertEquals(Protocol.WELCOME, awaitReply(5000).type());
