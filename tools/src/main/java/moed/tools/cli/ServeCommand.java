@@ -76,16 +76,22 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         Path recording = jfr;
-        Thread hook = new Thread(() -> {
-            System.err.println("moed serve: stopping: requests in flight get an error reply; flushing statistics"
-                    + (recording != null ? " and the recording " + recording : ""));
+        // SIGTERM and SIGINT stop the server from here, before the JVM begins to exit, and the main thread then
+        // closes the engine (statistics, the recording). Stopping from a shutdown hook raced JFR's own exit hook,
+        // which runs at the same time and dumps and removes the same recording: now and then serve.jfr came out
+        // empty ("Unable to complete I/O operation when dumping recording"). Now JFR's hook finds it closed.
+        sun.misc.SignalHandler stop = signal -> {
+            System.err.println("moed serve: stopping (SIG" + signal.getName() + "): requests in flight get an error reply;"
+                    + " flushing statistics" + (recording != null ? " and the recording " + recording : ""));
             server.close();
-            engine.close();
-        }, "moed-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        };
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         System.err.printf("moed serve: serving %s on %s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
                 opts.model().getFileName(), dir, maxSequences, engine.threads(), (System.nanoTime() - t0) / 1e9);
         server.awaitStop();
+        engine.close();
+        System.err.println("moed serve: stopped");
         return 0;
     }
 
