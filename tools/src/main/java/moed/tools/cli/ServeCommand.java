@@ -3,6 +3,7 @@ package moed.tools.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import moed.runtime.Engine;
+import moed.tools.ipc.IpcAccess;
 import moed.tools.ipc.IpcDirectory;
 import moed.tools.ipc.MoedServer;
 import picocli.CommandLine.Command;
@@ -26,6 +27,10 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--ipc-dir", description = "directory of the shared-memory rings (default: ~/.moed/ipc)")
     Path ipcDir;
+
+    @Option(names = "--ipc-group", paramLabel = "GROUP", description = "share the IPC directory with this group (directory"
+            + " 0770, files 0660); by default only this user may use it (0700, files 0600)")
+    String ipcGroup;
 
     @Option(names = "--max-sequences", defaultValue = "8", description = "requests decoded together; more wait in a queue (default: ${DEFAULT-VALUE})")
     int maxSequences;
@@ -64,22 +69,29 @@ final class ServeCommand implements Callable<Integer> {
         }
         MoedServer server;
         try {
-            server = new MoedServer(engine, new IpcDirectory(dir), maxSequences, clientTimeout, System.err);
+            IpcAccess access = ipcGroup != null ? IpcAccess.group(dir, ipcGroup) : IpcAccess.owner();
+            server = new MoedServer(engine, new IpcDirectory(dir, access), maxSequences, clientTimeout, System.err);
         } catch (RuntimeException | java.io.IOException e) {
             engine.close();
             throw e;
         }
         Path recording = jfr;
-        Thread hook = new Thread(() -> {
-            System.err.println("moed serve: stopping: requests in flight get an error reply; flushing statistics"
-                    + (recording != null ? " and the recording " + recording : ""));
+        // SIGTERM and SIGINT stop the server from here, before the JVM begins to exit, and the main thread then
+        // closes the engine (statistics, the recording). Stopping from a shutdown hook raced JFR's own exit hook,
+        // which runs at the same time and dumps and removes the same recording: now and then serve.jfr came out
+        // empty ("Unable to complete I/O operation when dumping recording"). Now JFR's hook finds it closed.
+        sun.misc.SignalHandler stop = signal -> {
+            System.err.println("moed serve: stopping (SIG" + signal.getName() + "): requests in flight get an error reply;"
+                    + " flushing statistics" + (recording != null ? " and the recording " + recording : ""));
             server.close();
-            engine.close();
-        }, "moed-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        };
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         System.err.printf("moed serve: serving %s on %s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
                 opts.model().getFileName(), dir, maxSequences, engine.threads(), (System.nanoTime() - t0) / 1e9);
         server.awaitStop();
+        engine.close();
+        System.err.println("moed serve: stopped");
         return 0;
     }
 

@@ -24,9 +24,29 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  */
 public final class IpcDirectory {
     private final Path dir;
+    private final IpcAccess access;
 
+    /** A directory for the owner only (0700, files 0600). */
     public IpcDirectory(Path dir) {
+        this(dir, IpcAccess.owner());
+    }
+
+    /** A directory with the given access; see {@link IpcAccess}. */
+    public IpcDirectory(Path dir, IpcAccess access) {
         this.dir = dir;
+        this.access = access;
+    }
+
+    /**
+     * A client's view of a server's directory: refused when others can write it; the client's files follow the
+     * directory (shared with its group when it is).
+     */
+    public static IpcDirectory forClient(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new NoSuchFileException(dir.toString());
+        }
+        IpcAccess.checkNotLoose(dir, true);
+        return new IpcDirectory(dir, IpcAccess.of(dir));
     }
 
     public Path path() {
@@ -57,14 +77,19 @@ public final class IpcDirectory {
         }
     }
 
-    /** Creates (or replaces) a ring file with a data part of {@code capacity} bytes and maps it. */
-    public static MappedRing createRing(Path file, int capacity) {
+    /** Creates (or replaces) a ring file with a data part of {@code capacity} bytes, with this directory's access, and maps it. */
+    public MappedRing createRing(Path file, int capacity) {
+        MappedByteBuffer m;
         try {
             Files.deleteIfExists(file);
+            access.createFile(file);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                // A file grown by truncate reads as zeros: an empty ring.
+                m = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity + RingBufferDescriptor.TRAILER_LENGTH);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        MappedByteBuffer m = IoUtil.mapNewFile(file.toFile(), capacity + RingBufferDescriptor.TRAILER_LENGTH);
         return new MappedRing(new ManyToOneRingBuffer(new UnsafeBuffer(m)), m, file);
     }
 
@@ -96,8 +121,15 @@ public final class IpcDirectory {
      * by a crashed server (files present, lock free) is cleaned up and reused.
      */
     public ServerLock lockForServer() throws IOException {
-        Files.createDirectories(dir);
-        FileChannel ch = FileChannel.open(lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        access.prepareDirectory(dir);
+        if (!Files.exists(lockFile())) {
+            try {
+                access.createFile(lockFile());
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                // another server is starting: the lock below decides
+            }
+        }
+        FileChannel ch = FileChannel.open(lockFile(), StandardOpenOption.WRITE);
         FileLock lock;
         try {
             lock = ch.tryLock();
@@ -111,6 +143,7 @@ public final class IpcDirectory {
                     + ", model " + p.getProperty("model", "?") + "): stop it first, or use another --ipc-dir");
         }
         // We hold the lock: anything left here is from a server that died without cleaning up.
+        access.apply(lockFile());
         Files.deleteIfExists(requestRing());
         Files.deleteIfExists(infoFile());
         return new ServerLock(ch, lock);
@@ -122,6 +155,8 @@ public final class IpcDirectory {
         p.setProperty("instance", Long.toString(instanceId));
         p.setProperty("model", model);
         Path tmp = dir.resolve("server.info.tmp");
+        Files.deleteIfExists(tmp);
+        access.createFile(tmp);
         try (var w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             p.store(w, "moed server");
         }

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.ExpandableArrayBuffer;
@@ -49,6 +50,7 @@ public final class MoedClient implements AutoCloseable {
         private final long id;
         private final Listener listener;
         private final CompletableFuture<Done> end = new CompletableFuture<>();
+        private final AtomicBoolean ended = new AtomicBoolean();
 
         Request(long id, Listener listener) {
             this.id = id;
@@ -67,6 +69,31 @@ public final class MoedClient implements AutoCloseable {
         public void cancel() {
             Encoders out = encoders.get();
             send(out.headerOnly.wrapForEncode(out.buffer, 0, Protocol.CANCEL, clientId, id));
+        }
+
+        /**
+         * Ends the request with its DONE. The poller, a closing thread and a lost server may each try to end it;
+         * the first wins, so the listener hears exactly one of onDone and onError, once.
+         */
+        void finish(Done done) {
+            if (ended.compareAndSet(false, true)) {
+                try {
+                    listener.onDone(done);
+                } finally {
+                    end.complete(done);
+                }
+            }
+        }
+
+        /** Ends the request with an error; see {@link #finish}. */
+        void fail(String code, String message) {
+            if (ended.compareAndSet(false, true)) {
+                try {
+                    listener.onError(code, message);
+                } finally {
+                    end.completeExceptionally(new ServerError(code, message));
+                }
+            }
         }
     }
 
@@ -97,6 +124,8 @@ public final class MoedClient implements AutoCloseable {
     private final ThreadLocal<Encoders> encoders = ThreadLocal.withInitial(Encoders::new);
     private final Thread poller;
     private volatile boolean running = true;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean unmapped = new AtomicBoolean();
     private volatile String lost;
 
     private MoedClient(IpcDirectory dir, long timeoutMillis) throws IOException {
@@ -112,7 +141,7 @@ public final class MoedClient implements AutoCloseable {
             throw new IOException("the moed server at " + dir.path() + " is not responding (last heartbeat "
                     + (System.currentTimeMillis() - beat) + " ms ago): restart it with 'moed serve'");
         }
-        this.replies = IpcDirectory.createRing(dir.clientRing(clientId), Protocol.REPLY_RING_BYTES);
+        this.replies = dir.createRing(dir.clientRing(clientId), Protocol.REPLY_RING_BYTES);
         replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
         CompletableFuture<Object[]> welcome = new CompletableFuture<>();
         this.poller = new Thread(() -> poll(welcome), "moed-client-" + Long.toHexString(clientId));
@@ -132,11 +161,15 @@ public final class MoedClient implements AutoCloseable {
     }
 
     public static MoedClient connect(java.nio.file.Path ipcDir) throws IOException {
-        return new MoedClient(new IpcDirectory(ipcDir), Protocol.DEFAULT_TIMEOUT_MILLIS);
+        return connect(ipcDir, Protocol.DEFAULT_TIMEOUT_MILLIS);
     }
 
+    /** Connects; refused when the directory is missing or others can write it (see {@link IpcAccess}). */
     public static MoedClient connect(java.nio.file.Path ipcDir, long timeoutMillis) throws IOException {
-        return new MoedClient(new IpcDirectory(ipcDir), timeoutMillis);
+        if (!Files.isDirectory(ipcDir)) {
+            throw new IOException("no moed server at " + ipcDir + ": start one with 'moed serve --ipc-dir " + ipcDir + "'");
+        }
+        return new MoedClient(IpcDirectory.forClient(ipcDir), timeoutMillis);
     }
 
     /** This client's id (it names the reply ring). */
@@ -220,7 +253,26 @@ public final class MoedClient implements AutoCloseable {
         }
     }
 
+    /** Unmaps both rings, once, by whichever of close() and the exiting poller comes last. */
+    private void unmapRings() {
+        if (unmapped.compareAndSet(false, true)) {
+            requests.close();
+            // The server may still hold the reply ring mapped; its own mapping stays valid.
+            replies.close();
+        }
+    }
+
     private void poll(CompletableFuture<Object[]> welcome) {
+        try {
+            pollUntilClosed(welcome);
+        } finally {
+            if (closed.get()) {
+                unmapRings();
+            }
+        }
+    }
+
+    private void pollUntilClosed(CompletableFuture<Object[]> welcome) {
         Decoders decoders = new Decoders();
         long lastBeat = 0;
         while (running) {
@@ -256,18 +308,15 @@ public final class MoedClient implements AutoCloseable {
         }
         if (why != null) {
             lost = why;
-            for (Request r : open.values()) {
-                failRequest(r, "server_lost", why);
-            }
-            open.clear();
+            failAll("server_lost", why);
         }
     }
 
-    private void failRequest(Request r, String code, String message) {
-        try {
-            r.listener.onError(code, message);
-        } finally {
-            r.end.completeExceptionally(new ServerError(code, message));
+    /** Fails every open request (each one only if nothing else ended it first). */
+    private void failAll(String code, String message) {
+        for (Request r : open.values()) {
+            open.remove(r.id);
+            r.fail(code, message);
         }
     }
 
@@ -293,11 +342,7 @@ public final class MoedClient implements AutoCloseable {
                     Done done = new Done(m.reason(), m.promptTokens(), m.generatedTokens(), m.prefillNanos(), m.decodeNanos());
                     Request r = open.remove(m.requestId());
                     if (r != null) {
-                        try {
-                            r.listener.onDone(done);
-                        } finally {
-                            r.end.complete(done);
-                        }
+                        r.finish(done);
                     }
                 }
                 case Protocol.ERROR -> {
@@ -307,7 +352,7 @@ public final class MoedClient implements AutoCloseable {
                     String msg = m.message();
                     Request r = open.remove(id);
                     if (r != null) {
-                        failRequest(r, code, msg);
+                        r.fail(code, msg);
                     } else {
                         CompletableFuture<String> f = statusWaiters.remove(id);
                         if (f != null) {
@@ -339,7 +384,7 @@ public final class MoedClient implements AutoCloseable {
     /** Says goodbye (the server cancels what is still running), stops the poller and removes the reply ring. */
     @Override
     public void close() {
-        if (!running) {
+        if (!closed.compareAndSet(false, true)) {
             return;
         }
         try {
@@ -358,13 +403,12 @@ public final class MoedClient implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (Request r : open.values()) {
-            failRequest(r, "closed", "the client was closed");
+        failAll("closed", "the client was closed");
+        // A poller still inside a listener (close called from one, or one slower than the join) reads the rings
+        // once more: it unmaps them on its way out instead.
+        if (!poller.isAlive()) {
+            unmapRings();
         }
-        open.clear();
-        requests.close();
-        // The server may still hold this ring mapped; removing the file is safe, the mapping stays valid for it.
-        replies.close();
         try {
             Files.deleteIfExists(replies.file());
         } catch (IOException e) {

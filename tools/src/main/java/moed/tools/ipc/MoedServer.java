@@ -4,13 +4,18 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import moed.runtime.Engine;
 import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
@@ -25,6 +30,8 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
  * rings, so both threads may write). A malformed message costs its sender an error reply, never the server.
  */
 public final class MoedServer implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private final Engine engine;
     private final BatchScheduler scheduler;
     private final IpcDirectory dir;
@@ -39,18 +46,25 @@ public final class MoedServer implements AutoCloseable {
     private final Thread computeThread;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean running = true;
+    /** Set by close(): the IPC thread stops passing SUBMITs to the scheduler and says when it has. */
+    private volatile boolean closing;
+    private final CountDownLatch refusing = new CountDownLatch(1);
+    /** IPC thread (then the closing thread): new SUBMITs are answered "shutdown" instead of started. */
+    private boolean refuseSubmits;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** For tests: runs in close() once the compute thread has stopped, before the IPC thread does. */
+    volatile Runnable afterComputeStopped = () -> { };
     private final long startedNanos = System.nanoTime();
 
     /** One connected client: its reply ring and its requests in flight (client request id -> scheduler id). */
     private final class Client {
         final long id;
         final IpcDirectory.MappedRing ring;
-        final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
-        final Map<Long, PendingPrompt> pending = new ConcurrentHashMap<>();
+        final ClientRequests requests = new ClientRequests(scheduler::cancel);
+        final Map<Long, PendingPrompt> pending = new HashMap<>(); // IPC thread only
         final Replies computeReplies = new Replies(); // written on the compute thread
         final Replies ipcReplies = new Replies(); // written on the IPC thread
         final long connectedMillis = System.currentTimeMillis();
-        volatile boolean dead;
 
         Client(long id, IpcDirectory.MappedRing ring) {
             this.id = id;
@@ -75,10 +89,11 @@ public final class MoedServer implements AutoCloseable {
         final SubmitCodec submit = new SubmitCodec();
     }
 
-    /** A prompt arriving in chunks. */
+    /** A prompt arriving in chunks; one whose last chunk does not come within the client timeout is answered with an error. */
     private static final class PendingPrompt {
         final BatchScheduler.Params params;
         final byte[][] chunks;
+        final long firstChunkMillis = System.currentTimeMillis();
         int received;
         long bytes;
 
@@ -96,7 +111,7 @@ public final class MoedServer implements AutoCloseable {
         this.scheduler = new BatchScheduler(engine, maxSequences);
         this.lock = dir.lockForServer();
         try {
-            this.requests = IpcDirectory.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
+            this.requests = dir.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
             requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
             dir.writeInfo(instanceId, engine.file().path().getFileName().toString());
         } catch (IOException | RuntimeException e) {
@@ -132,12 +147,16 @@ public final class MoedServer implements AutoCloseable {
         long lastCheck = System.nanoTime();
         var cacheBefore = engine.cache() != null ? engine.cache().counters() : null;
         while (running) {
+            if (closing && !refuseSubmits) {
+                startRefusing();
+            }
             int n = ring.read((type, buffer, index, length) -> onMessage(codecs, type, buffer, index, length), 64);
             long now = System.currentTimeMillis();
             if (now - lastBeat >= Protocol.HEARTBEAT_MILLIS) {
                 ring.consumerHeartbeatTime(now);
                 lastBeat = now;
                 dropSilentClients(now);
+                expireIncompletePrompts(now);
             }
             // Every 10 s: is the cache thrashing? (The engine limits the warning to one a minute.)
             if (cacheBefore != null && System.nanoTime() - lastCheck > 10_000_000_000L) {
@@ -177,9 +196,11 @@ public final class MoedServer implements AutoCloseable {
                 log.println("moed serve: ignored a malformed message from an unknown client: " + e.getMessage());
             }
         } catch (RuntimeException e) {
-            // A bug must not take the daemon down: report it to the sender and go on.
+            // A bug must not take the daemon down: report it to the sender and go on. The log names the exception's
+            // class only: its message may quote the client's text, which stays out of the server's log.
             malformed.incrementAndGet();
-            log.println("moed serve: error handling a " + Protocol.typeName(type) + " message: " + e);
+            log.println("moed serve: error handling a " + Protocol.typeName(type) + " message from client "
+                    + Long.toHexString(r.clientId()) + " (request " + r.requestId() + "): " + e.getClass().getName());
             Client c = clients.get(r.clientId());
             if (c != null) {
                 sendError(c, c.ipcReplies, r.requestId(), "internal", e.toString());
@@ -244,10 +265,20 @@ public final class MoedServer implements AutoCloseable {
             stops.add(s);
         }
         byte[] text = r.promptChunk();
+        if (refuseSubmits) {
+            if (chunk == 0) {
+                sendError(c, c.ipcReplies, req, "shutdown", "the server is shutting down; request " + req + " was not started");
+            }
+            return;
+        }
         PendingPrompt p = c.pending.get(req);
         if (chunk == 0) {
-            if (p != null || c.inFlight.containsKey(req)) {
+            if (p != null || c.requests.contains(req)) {
                 throw new MalformedMessageException("request id " + req + " is already in use");
+            }
+            if (c.pending.size() >= Protocol.MAX_PROMPTS_ARRIVING) {
+                throw new MalformedMessageException("more than " + Protocol.MAX_PROMPTS_ARRIVING
+                        + " prompts of this client are arriving in chunks at once");
             }
             // Parameters are checked here, so a bad value is answered at once with its name.
             BatchScheduler.Params params = new BatchScheduler.Params(maxTokens,
@@ -276,9 +307,11 @@ public final class MoedServer implements AutoCloseable {
             at += b.length;
         }
         String prompt = new String(all, StandardCharsets.UTF_8);
-        c.inFlight.put(req, -1L);
+        if (!c.requests.reserve(req)) {
+            return; // the client died meanwhile: nobody to answer
+        }
         long sid = scheduler.submit(prompt, p.params, new ReplyStream(c, req));
-        c.inFlight.replace(req, -1L, sid);
+        c.requests.started(req, sid);
     }
 
     private void cancel(long clientId, long req) {
@@ -286,26 +319,71 @@ public final class MoedServer implements AutoCloseable {
         if (c == null) {
             return;
         }
-        Long sid = c.inFlight.get(req);
-        if (sid != null && sid >= 0) {
-            scheduler.cancel(sid);
+        if (c.pending.remove(req) != null) {
+            // Cancelled before its last chunk came: it never started.
+            Replies out = c.ipcReplies;
+            write(c, out.done.wrapForEncode(out.buffer, 0, c.id, req).reason(StopReason.CANCELLED.toString()).counts(0, 0, 0, 0));
+            return;
         }
+        c.requests.cancel(req);
+    }
+
+    /** IPC thread: a prompt whose later chunks did not come within the client timeout is dropped with an error. */
+    private void expireIncompletePrompts(long now) {
+        for (Client c : clients.values()) {
+            for (var it = c.pending.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                PendingPrompt p = e.getValue();
+                if (now - p.firstChunkMillis > timeoutMillis) {
+                    it.remove();
+                    sendError(c, c.ipcReplies, e.getKey(), "incomplete_prompt", "only " + p.received + " of " + p.chunks.length
+                            + " chunks of the prompt arrived within " + timeoutMillis + " ms");
+                }
+            }
+        }
+    }
+
+    /** IPC thread, once close() has begun: from now on no SUBMIT reaches the scheduler; half-arrived prompts are answered. */
+    private void startRefusing() {
+        refuseSubmits = true;
+        for (Client c : clients.values()) {
+            for (long req : c.pending.keySet()) {
+                sendError(c, c.ipcReplies, req, "shutdown", "the server is shutting down; request " + req + " was not started");
+            }
+            c.pending.clear();
+        }
+        refusing.countDown();
     }
 
     private void status(HeaderOnlyCodec r) {
         Client c = known(r);
+        Replies out = c.ipcReplies;
+        write(c, out.status.wrapForEncode(out.buffer, 0, c.id, r.requestId()).json(statusJson()));
+    }
+
+    /** The status as JSON; Jackson escapes the model's file name, whatever characters it has. */
+    String statusJson() {
         BatchScheduler.Status s = scheduler.status();
         var cache = engine.cache();
-        String json = String.format(java.util.Locale.ROOT,
-                "{\"model\":\"%s\",\"instance\":%d,\"uptime_s\":%.1f,\"clients\":%d,\"active_sequences\":%d,\"queued\":%d,"
-                        + "\"requests_done\":%d,\"tokens_generated\":%d,\"decode_tokens_per_s\":%.2f,\"malformed_messages\":%d,"
-                        + "\"cache_resident_bytes\":%d,\"cache_budget_bytes\":%d,\"cache_hit_rate\":%s}",
-                engine.file().path().getFileName(), instanceId, (System.nanoTime() - startedNanos) / 1e9, clients.size(),
-                s.active(), s.queued(), s.requestsDone(), s.tokensGenerated(), s.decodeTokensPerSecond(), malformed.get(),
-                cache == null ? 0 : cache.residentBytes(), cache == null ? 0 : cache.budgetBytes(),
-                cache == null ? "null" : String.format(java.util.Locale.ROOT, "%.4f", cache.counters().hitRate()));
-        Replies out = c.ipcReplies;
-        write(c, out.status.wrapForEncode(out.buffer, 0, c.id, r.requestId()).json(json));
+        ObjectNode j = JSON.createObjectNode();
+        j.put("model", engine.file().path().getFileName().toString());
+        j.put("instance", instanceId);
+        j.put("uptime_s", Math.round((System.nanoTime() - startedNanos) / 1e8) / 10.0);
+        j.put("clients", clients.size());
+        j.put("active_sequences", s.active());
+        j.put("queued", s.queued());
+        j.put("requests_done", s.requestsDone());
+        j.put("tokens_generated", s.tokensGenerated());
+        j.put("decode_tokens_per_s", Math.round(s.decodeTokensPerSecond() * 100) / 100.0);
+        j.put("malformed_messages", malformed.get());
+        j.put("cache_resident_bytes", cache == null ? 0 : cache.residentBytes());
+        j.put("cache_budget_bytes", cache == null ? 0 : cache.budgetBytes());
+        if (cache == null) {
+            j.putNull("cache_hit_rate");
+        } else {
+            j.put("cache_hit_rate", Math.round(cache.counters().hitRate() * 10_000) / 10_000.0);
+        }
+        return j.toString();
     }
 
     /** Sends a request's results to its client, on the compute thread. */
@@ -326,7 +404,7 @@ public final class MoedServer implements AutoCloseable {
 
         @Override
         public void done(StopReason reason, int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos) {
-            c.inFlight.remove(req);
+            c.requests.finished(req);
             Replies out = c.computeReplies;
             write(c, out.done.wrapForEncode(out.buffer, 0, c.id, req).reason(reason.toString())
                     .counts(promptTokens, generatedTokens, prefillNanos, decodeNanos));
@@ -334,7 +412,7 @@ public final class MoedServer implements AutoCloseable {
 
         @Override
         public void error(String code, String message) {
-            c.inFlight.remove(req);
+            c.requests.finished(req);
             sendError(c, c.computeReplies, req, code, message);
         }
     }
@@ -348,7 +426,7 @@ public final class MoedServer implements AutoCloseable {
      * are cancelled) rather than allowed to stall everyone else.
      */
     private void write(Client c, MessageCodec message) {
-        if (c.dead) {
+        if (c.requests.isClosed()) {
             return;
         }
         long deadline = 0;
@@ -356,7 +434,7 @@ public final class MoedServer implements AutoCloseable {
             long now = System.currentTimeMillis();
             if (deadline == 0) {
                 deadline = now + timeoutMillis;
-            } else if (now > deadline || c.dead || !running) {
+            } else if (now > deadline || c.requests.isClosed() || !running) {
                 markDead(c, "its reply ring stayed full");
                 return;
             }
@@ -374,17 +452,10 @@ public final class MoedServer implements AutoCloseable {
         }
     }
 
+    /** Either thread: the client's requests are cancelled and its drop logged, once. */
     private void markDead(Client c, String why) {
-        if (!c.dead) {
-            c.dead = true;
-            if (why != null) {
-                log.println("moed serve: dropping client " + Long.toHexString(c.id) + ": " + why);
-            }
-            for (long sid : c.inFlight.values()) {
-                if (sid >= 0) {
-                    scheduler.cancel(sid);
-                }
-            }
+        if (c.requests.close() && why != null) {
+            log.println("moed serve: dropping client " + Long.toHexString(c.id) + ": " + why);
         }
     }
 
@@ -405,25 +476,37 @@ public final class MoedServer implements AutoCloseable {
     }
 
     /**
-     * Graceful stop: no new work; requests in flight get an error reply saying the server is going away; the IPC
-     * files are removed and the lock released. The engine (statistics, recording) is closed by its owner.
+     * Graceful stop: no new work; every request the server has read gets a reply (requests in flight an error saying
+     * the server is going away, SUBMITs read from now on a "shutdown" error); the IPC files are removed and the lock
+     * released. The engine (statistics, recording) is closed by its owner. The order matters: the IPC thread stops
+     * passing SUBMITs on before the scheduler stops, else a request accepted in between would never be answered.
      */
     @Override
     public void close() {
-        if (!running) {
+        if (!closed.compareAndSet(false, true)) {
             return;
         }
-        scheduler.stop();
-        try {
-            computeThread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        closing = true;
+        boolean interrupted = false;
+        while (ipcThread.isAlive()) {
+            try {
+                if (refusing.await(100, TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
         }
+        scheduler.stop();
+        interrupted |= join(computeThread);
+        afterComputeStopped.run();
         running = false;
-        try {
-            ipcThread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        interrupted |= join(ipcThread);
+        // Messages the IPC thread left in the ring: answered here, as it would have.
+        refuseSubmits = true;
+        Requests codecs = new Requests();
+        while (requests.ring().read((type, buffer, index, length) -> onMessage(codecs, type, buffer, index, length)) > 0) {
+            // drained
         }
         requests.close();
         for (Client c : clients.values()) {
@@ -437,5 +520,21 @@ public final class MoedServer implements AutoCloseable {
             // the process is going away anyway
         }
         stopped.countDown();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Joins a thread to the end; true when the wait was interrupted (the join is finished all the same). */
+    private static boolean join(Thread t) {
+        boolean interrupted = false;
+        while (t.isAlive()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        return interrupted;
     }
 }

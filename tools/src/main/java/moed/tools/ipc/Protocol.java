@@ -51,6 +51,11 @@ public final class Protocol {
     public static final int MAX_CHUNK_BYTES = 32 * 1024;
     /** The longest prompt a server accepts (reassembled), before tokenizing. */
     public static final int MAX_PROMPT_BYTES = 4 << 20;
+    /**
+     * How many prompts of one client may be arriving in chunks at once; each waits at most the server's client
+     * timeout for its last chunk. Together they bound what a client can make the server hold.
+     */
+    public static final int MAX_PROMPTS_ARRIVING = 8;
 
     public static String typeName(int type) {
         return switch (type) {

@@ -1,0 +1,248 @@
+package moed.tools.ipc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import moed.runtime.Engine;
+import org.agrona.ExpandableArrayBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The server and client in the racy orders and with the hostile input issue 23 names, on the tiny model. */
+class MoedServerTest {
+    static final Path MODEL = Path.of(System.getProperty("moed.repo.dir", ".."), "models", "moed-tinymoe-16x4-q8_0.gguf");
+    static final long TIMEOUT_MS = 1500;
+
+    @TempDir
+    Path tmp;
+
+    Path ipc() {
+        return tmp.resolve("ipc");
+    }
+
+    static Engine engine(Path model) throws Exception {
+        return Engine.open(model, 1, 256, 16);
+    }
+
+    @Test
+    void aSubmitReadAfterTheComputeThreadStoppedIsStillAnswered() throws Exception {
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
+             MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS);
+             IpcDirectory.MappedRing ring = IpcDirectory.openRing(new IpcDirectory(ipc()).requestRing())) {
+            AtomicReference<MoedClient.Request> late = new AtomicReference<>();
+            server.afterComputeStopped = () -> {
+                late.set(client.submit("The ship sailed", MoedClient.Options.greedy(4), (id, piece) -> { }));
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                while (ring.ring().consumerPosition() < ring.ring().producerPosition() && System.nanoTime() < deadline) {
+                    Thread.onSpinWait(); // until the server has read it
+                }
+            };
+            server.close();
+            ExecutionException ex = assertThrows(ExecutionException.class, () -> late.get().end().get(10, TimeUnit.SECONDS));
+            assertEquals("shutdown", ((MoedClient.ServerError) ex.getCause()).code(), ex.getCause().getMessage());
+        }
+    }
+
+    @Test
+    void aPromptWhoseLastChunkNeverComesIsAnsweredAndTheirNumberIsBounded() throws Exception {
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
+             RawClient raw = new RawClient(ipc())) {
+            raw.submitFirstChunkOf(1, 2);
+            RawClient.Reply r = raw.awaitReply(3 * TIMEOUT_MS);
+            assertEquals(Protocol.ERROR, r.type());
+            assertEquals(1, r.requestId());
+            assertEquals("incomplete_prompt", r.code(), r.message());
+            for (long req = 10; req < 10 + Protocol.MAX_PROMPTS_ARRIVING; req++) {
+                raw.submitFirstChunkOf(req, 2);
+            }
+            raw.submitFirstChunkOf(99, 2);
+            RawClient.Reply refused = raw.awaitReply(3 * TIMEOUT_MS);
+            assertEquals(99, refused.requestId(), refused.message());
+            assertEquals("bad_message", refused.code());
+            assertTrue(refused.message().contains("prompts of this client are arriving in chunks at once"), refused.message());
+            assertEquals(1, server.clientCount(), "the client is still served");
+        }
+    }
+
+    @Test
+    void statusJsonNamesAModelWhoseFileNameHasQuotesAndBackslashes() throws Exception {
+        Path odd = tmp.resolve("we\"ird\\name.gguf");
+        Files.createSymbolicLink(odd, MODEL.toAbsolutePath());
+        try (Engine e = engine(odd); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
+             MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+            var json = new ObjectMapper().readTree(client.status());
+            assertEquals("we\"ird\\name.gguf", json.get("model").asText());
+            assertEquals(1, json.get("clients").asInt());
+        }
+    }
+
+    @Test
+    void noPromptStopStringOrAnswerReachesTheServerLog() throws Exception {
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
+        String secret = "zebra-secret";
+        StringBuilder text = new StringBuilder();
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, log)) {
+            try (MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+                client.submit("The " + secret + " sailed", new MoedClient.Options(8, 0, 0, 1, 0, 1, 0, List.of(secret + "-stop")),
+                        (id, piece) -> text.append(piece)).end().get(60, TimeUnit.SECONDS);
+                MoedClient.Request bad = client.submit(secret + " bad", new MoedClient.Options(4, 0, 0, 2f, 0, 1, 0,
+                        List.of(secret + "-stop")), (id, piece) -> { });
+                assertThrows(ExecutionException.class, () -> bad.end().get(30, TimeUnit.SECONDS));
+                MoedClient.Request big = client.submit((secret + " ").repeat(20_000), MoedClient.Options.greedy(2), (id, piece) -> { });
+                assertThrows(ExecutionException.class, () -> big.end().get(60, TimeUnit.SECONDS));
+                // One never says goodbye: the server drops it for its silence and logs that.
+                RawClient silent = new RawClient(ipc());
+                silent.submitFirstChunkOf(5, 2);
+                long deadline = System.currentTimeMillis() + 10 * TIMEOUT_MS;
+                while (server.clientCount() > 1 && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertEquals(1, server.clientCount());
+            }
+        }
+        String out = logged.toString(StandardCharsets.UTF_8);
+        assertTrue(out.contains("dropping client"), out);
+        assertFalse(out.contains(secret), out);
+        String answer = text.toString().strip();
+        assertTrue(answer.length() >= 8, answer);
+        assertFalse(out.contains(answer), out);
+    }
+
+    /**
+     * close() on one thread while the poller ends a request: the closing thread's walk over the open requests has
+     * already taken request B when the poller completes B; B's listener must still hear onDone alone.
+     */
+    @Test
+    void aRequestEndsOnceWhenCloseRacesThePoller() throws Exception {
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err)) {
+            MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS);
+            CountDownLatch pollerHeld = new CountDownLatch(1);
+            CountDownLatch releasePoller = new CountDownLatch(1);
+            CountDownLatch closeInA = new CountDownLatch(1);
+            CountDownLatch releaseClose = new CountDownLatch(1);
+            CountDownLatch bDone = new CountDownLatch(1);
+            AtomicInteger bEnds = new AtomicInteger();
+            client.submit("The ship sailed", MoedClient.Options.greedy(2), new MoedClient.Listener() {
+                @Override
+                public void onToken(int id, String piece) {
+                    if (pollerHeld.getCount() > 0) {
+                        pollerHeld.countDown();
+                        await(releasePoller);
+                    }
+                }
+
+                @Override
+                public void onError(String code, String message) {
+                    closeInA.countDown();
+                    await(releaseClose);
+                }
+            });
+            client.submit("The wind", MoedClient.Options.greedy(2), new MoedClient.Listener() {
+                @Override
+                public void onToken(int id, String piece) {
+                }
+
+                @Override
+                public void onDone(MoedClient.Done done) {
+                    bEnds.incrementAndGet();
+                    bDone.countDown();
+                }
+
+                @Override
+                public void onError(String code, String message) {
+                    bEnds.incrementAndGet();
+                }
+            });
+            assertTrue(pollerHeld.await(60, TimeUnit.SECONDS));
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (server.scheduler().status().requestsDone() < 2 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(10);
+            }
+            Thread closer = Thread.ofPlatform().start(client::close);
+            assertTrue(closeInA.await(10, TimeUnit.SECONDS), "close() fails A while the poller is held");
+            releasePoller.countDown();
+            assertTrue(bDone.await(10, TimeUnit.SECONDS), "the poller ends B with its DONE");
+            releaseClose.countDown();
+            closer.join(10_000);
+            assertEquals(1, bEnds.get(), "B heard exactly one of onDone and onError");
+        }
+    }
+
+    static void await(CountDownLatch l) {
+        try {
+            l.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A client written by hand, to send what MoedClient never would (half a prompt) and read the raw replies. */
+    static final class RawClient implements AutoCloseable {
+        record Reply(int type, long requestId, String code, String message) {
+        }
+
+        final IpcDirectory dir;
+        final long id = System.nanoTime() & Long.MAX_VALUE;
+        final IpcDirectory.MappedRing requests;
+        final IpcDirectory.MappedRing replies;
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
+
+        RawClient(Path ipc) throws Exception {
+            dir = new IpcDirectory(ipc);
+            requests = IpcDirectory.openRing(dir.requestRing());
+            replies = dir.createRing(dir.clientRing(id), Protocol.REPLY_RING_BYTES);
+            replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
+            assertTrue(new HelloCodec().wrapForEncode(buffer, 0, id).pid(1).writeTo(requests.ring()));
+            assertEquals(Protocol.WELCOME, awaitReply(5000).type());
+        }
+
+        void submitFirstChunkOf(long req, int chunks) {
+            assertTrue(new SubmitCodec().wrapForEncode(buffer, 0, id, req).maxTokens(4).temperature(0).topK(0).topP(1).minP(0)
+                    .repeatPenalty(1).seed(0).chunk(0, chunks).stops(List.of()).promptChunk(new byte[] {'a'}, 0, 1)
+                    .writeTo(requests.ring()));
+        }
+
+        /** The next reply, stamping this client's heartbeat meanwhile (as a live client does). */
+        Reply awaitReply(long millis) {
+            AtomicReference<Reply> got = new AtomicReference<>();
+            long deadline = System.currentTimeMillis() + millis;
+            while (got.get() == null) {
+                assertTrue(System.currentTimeMillis() < deadline, "no reply within " + millis + " ms");
+                replies.ring().consumerHeartbeatTime(System.currentTimeMillis());
+                replies.ring().read((type, b, index, length) -> {
+                    if (type == Protocol.ERROR) {
+                        ErrorCodec m = new ErrorCodec().wrapForDecode(b, index, length);
+                        long req = m.requestId();
+                        String code = m.code();
+                        got.set(new Reply(type, req, code, m.message()));
+                    } else {
+                        got.set(new Reply(type, 0, null, null));
+                    }
+                }, 1);
+                Thread.onSpinWait();
+            }
+            return got.get();
+        }
+
+        @Override
+        public void close() {
+            requests.close();
+            replies.close();
+        }
+    }
+}
