@@ -1,8 +1,11 @@
 package moed.tools.ipc;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -14,8 +17,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import moed.runtime.Engine;
 import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
@@ -468,6 +469,13 @@ public final class MoedServer implements AutoCloseable {
         markDead(c, why);
         // The compute thread may be writing a token to this ring right now; unmapping is left to the GC of the
         // mapping (IoUtil.unmap here could race), so a dropped client costs at most one mapped ring until then.
+        // Its file goes now: a client that died without saying goodbye never removes it, and unlinking does not
+        // disturb the mapping.
+        try {
+            Files.deleteIfExists(c.ring.file());
+        } catch (IOException e) {
+            log.println("moed serve: could not remove " + c.ring.file() + ": " + e.getMessage());
+        }
     }
 
     /** Blocks until the server has stopped. */
