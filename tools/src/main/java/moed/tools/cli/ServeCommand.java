@@ -2,6 +2,8 @@ package moed.tools.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import moed.runtime.Engine;
 import moed.tools.ipc.IpcAccess;
 import moed.tools.ipc.IpcDirectory;
@@ -52,12 +54,36 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path dir = ipcDir != null ? ipcDir : defaultIpcDir();
         long t0 = System.nanoTime();
+        // SIGTERM and SIGINT are handled here from the start, not by the JVM's default (shutdown hooks, exit 143):
+        // before the server runs, they make loading and warming stop at the next check and the engine close on
+        // this thread; once it runs, they stop the server (see below).
+        AtomicReference<MoedServer> running = new AtomicReference<>();
+        AtomicBoolean stopRequested = new AtomicBoolean();
+        AtomicReference<Path> recordingFile = new AtomicReference<>();
+        sun.misc.SignalHandler stop = signal -> {
+            stopRequested.set(true);
+            MoedServer s = running.get();
+            Path recording = recordingFile.get();
+            System.err.println("moed serve: stopping (SIG" + signal.getName() + ")" + (s == null ? " before serving"
+                    : ": requests in flight get an error reply; flushing statistics"
+                            + (recording != null ? " and the recording " + recording : "")));
+            if (s != null) {
+                s.close();
+            }
+        };
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
         load.update(0, 1);
         Engine engine = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options());
         load.update(1, 1);
         engine.startupReport().forEach(l -> System.err.println("moed serve: " + l));
-        warmProgress(engine);
+        warmProgress(engine, stopRequested);
+        if (stopRequested.get()) {
+            engine.close();
+            System.err.println("moed serve: stopped before serving");
+            return 0;
+        }
         Path jfr = cacheFlags.jfr;
         if (jfr == null && !noJfr) {
             Path state = cacheFlags.stateDir != null ? cacheFlags.stateDir : CacheFlags.defaultStateDir();
@@ -75,18 +101,15 @@ final class ServeCommand implements Callable<Integer> {
             engine.close();
             throw e;
         }
-        Path recording = jfr;
-        // SIGTERM and SIGINT stop the server from here, before the JVM begins to exit, and the main thread then
+        // From now on SIGTERM and SIGINT stop the server, before the JVM begins to exit, and this thread then
         // closes the engine (statistics, the recording). Stopping from a shutdown hook raced JFR's own exit hook,
         // which runs at the same time and dumps and removes the same recording: now and then serve.jfr came out
         // empty ("Unable to complete I/O operation when dumping recording"). Now JFR's hook finds it closed.
-        sun.misc.SignalHandler stop = signal -> {
-            System.err.println("moed serve: stopping (SIG" + signal.getName() + "): requests in flight get an error reply;"
-                    + " flushing statistics" + (recording != null ? " and the recording " + recording : ""));
-            server.close();
-        };
-        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
-        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
+        recordingFile.set(jfr);
+        running.set(server);
+        if (stopRequested.get()) {
+            server.close(); // a signal between the check above and now
+        }
         System.err.printf("moed serve: serving %s on %s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
                 opts.model().getFileName(), dir, maxSequences, engine.threads(), (System.nanoTime() - t0) / 1e9);
         server.awaitStop();
@@ -95,15 +118,15 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Waits (with a progress bar) for the warm-start loads the engine queued. */
-    private static void warmProgress(Engine e) throws InterruptedException {
+    /** Waits (with a progress bar) for the warm-start loads the engine queued, or until a stop is asked for. */
+    private static void warmProgress(Engine e, AtomicBoolean stop) throws InterruptedException {
         var cache = e.cache();
         if (cache == null) {
             return;
         }
         Progress p = new Progress("moed serve: warming the cache");
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (System.nanoTime() < deadline) {
+        while (System.nanoTime() < deadline && !stop.get()) {
             int loading = cache.loadingCount();
             int resident = cache.residentCount();
             p.update(resident, resident + loading);
