@@ -107,6 +107,34 @@ class CliEndToEndTest {
     }
 
     @Test
+    void runAndBenchReportTheSameCacheFigures() throws Exception {
+        Path state = dir.resolve("state");
+        Result run = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "12",
+                "--cache-mb", "3", "--state-dir", state.toString(), "--output", "json");
+        assertEquals(0, run.code(), run.err());
+        Result bench = moed("bench", "-m", MODEL.toString(), "-p", "8", "-n", "4", "-r", "1", "--cache-mb", "3",
+                "--state-dir", state.toString(), "--json");
+        assertEquals(0, bench.code(), bench.err());
+        JsonNode r = JSON.readTree(run.out()).get("cache");
+        JsonNode b = JSON.readTree(bench.out()).get("cache");
+        assertTrue(r != null && r.isObject(), "run --output json has the cache's figures: " + run.out());
+        java.util.Set<String> runKeys = new java.util.TreeSet<>();
+        r.fieldNames().forEachRemaining(runKeys::add);
+        java.util.Set<String> benchKeys = new java.util.TreeSet<>();
+        b.fieldNames().forEachRemaining(benchKeys::add);
+        // bench adds what only it measures: its decode accesses replayed through LRU and Belady's optimum.
+        benchKeys.removeIf(k -> k.startsWith("replay_"));
+        assertEquals(benchKeys, runKeys);
+        for (String k : new String[] {"decode_hit_rate", "decode_stall_ms_per_token", "decode_mb_read_per_token"}) {
+            assertTrue(runKeys.contains(k), k);
+        }
+        double hit = r.get("decode_hit_rate").asDouble();
+        assertTrue(hit > 0 && hit <= 1, r.toString());
+        assertTrue(r.get("decode_mb_read_per_token").asDouble() > 0, "3 MiB hold 40 of 128 experts: decode reads some: " + r);
+        assertTrue(Files.list(state).findAny().isPresent(), "statistics went to --state-dir");
+    }
+
+    @Test
     void badInputGetsOneClearLine() throws Exception {
         Path junk = dir.resolve("junk.gguf");
         Files.writeString(junk, "not a model");
