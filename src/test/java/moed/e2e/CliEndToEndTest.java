@@ -13,9 +13,14 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import moed.tools.cli.MoedCli;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The CLI end to end on the embedded model and on files it makes itself: what a user types, what they see. */
+/**
+ * The CLI end to end on the embedded model and on files it makes itself: what a user types, what they see. Every
+ * command that opens a model says where its statistics go (--no-stats, or --state-dir under the test's folder).
+ */
+@ExtendWith(DefaultStateDirGuard.class)
 class CliEndToEndTest {
     static final Path MODEL = Paths.get(System.getProperty("moed.repo.dir", "../.."), "models", "moed-tinymoe-16x4-q8_0.gguf");
     static final ObjectMapper JSON = new ObjectMapper();
@@ -66,7 +71,7 @@ class CliEndToEndTest {
     @Test
     void runPrintsJsonWithIdsTextAndTimings() throws Exception {
         Result r = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "12",
-                "-t", "2", "--output", "json");
+                "-t", "2", "--output", "json", "--no-stats");
         assertEquals(0, r.code(), r.err());
         JsonNode j = JSON.readTree(r.out());
         assertEquals(1, j.get("prompt_ids").get(0).asInt());
@@ -78,7 +83,7 @@ class CliEndToEndTest {
 
     @Test
     void greedyOutputIsTheSameWithOneAndTwoThreads() throws Exception {
-        String[] base = {"run", "-m", MODEL.toString(), "-p", "Once upon a time there was a little girl who", "-n", "32", "--output", "json"};
+        String[] base = {"run", "-m", MODEL.toString(), "-p", "Once upon a time there was a little girl who", "-n", "32", "--output", "json", "--no-stats"};
         JsonNode one = JSON.readTree(moed(concat(base, "-t", "1")).out());
         JsonNode two = JSON.readTree(moed(concat(base, "-t", "2", "-b", "3")).out());
         assertEquals(one.get("generated_ids"), two.get("generated_ids"));
@@ -93,12 +98,40 @@ class CliEndToEndTest {
         Path big = dir.resolve("big.gguf");
         Result inf = moed("model", "inflate", synth.toString(), big.toString(), "--expert-ff", "128");
         assertEquals(0, inf.code(), inf.err());
-        JsonNode a = JSON.readTree(moed("run", "-m", synth.toString(), "-p", "the cat", "-n", "8", "--output", "json").out());
-        JsonNode b = JSON.readTree(moed("run", "-m", big.toString(), "-p", "the cat", "-n", "8", "--output", "json").out());
+        JsonNode a = JSON.readTree(moed("run", "-m", synth.toString(), "-p", "the cat", "-n", "8", "--output", "json", "--no-stats").out());
+        JsonNode b = JSON.readTree(moed("run", "-m", big.toString(), "-p", "the cat", "-n", "8", "--output", "json", "--no-stats").out());
         assertEquals(a.get("generated_ids"), b.get("generated_ids"), "inflation keeps the tokens");
-        Result bench = moed("bench", "-m", big.toString(), "-p", "8", "-n", "4", "-r", "1", "--json");
+        Result bench = moed("bench", "-m", big.toString(), "-p", "8", "-n", "4", "-r", "1", "--json", "--no-stats");
         assertEquals(0, bench.code(), bench.err());
         assertTrue(JSON.readTree(bench.out()).get("decode_tokens_per_s").asDouble() > 0);
+    }
+
+    @Test
+    void runAndBenchReportTheSameCacheFigures() throws Exception {
+        Path state = dir.resolve("state");
+        Result run = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "12",
+                "--cache-mb", "3", "--state-dir", state.toString(), "--output", "json");
+        assertEquals(0, run.code(), run.err());
+        Result bench = moed("bench", "-m", MODEL.toString(), "-p", "8", "-n", "4", "-r", "1", "--cache-mb", "3",
+                "--state-dir", state.toString(), "--json");
+        assertEquals(0, bench.code(), bench.err());
+        JsonNode r = JSON.readTree(run.out()).get("cache");
+        JsonNode b = JSON.readTree(bench.out()).get("cache");
+        assertTrue(r != null && r.isObject(), "run --output json has the cache's figures: " + run.out());
+        java.util.Set<String> runKeys = new java.util.TreeSet<>();
+        r.fieldNames().forEachRemaining(runKeys::add);
+        java.util.Set<String> benchKeys = new java.util.TreeSet<>();
+        b.fieldNames().forEachRemaining(benchKeys::add);
+        // bench adds what only it measures: its decode accesses replayed through LRU and Belady's optimum.
+        benchKeys.removeIf(k -> k.startsWith("replay_"));
+        assertEquals(benchKeys, runKeys);
+        for (String k : new String[] {"decode_hit_rate", "decode_stall_ms_per_token", "decode_mb_read_per_token"}) {
+            assertTrue(runKeys.contains(k), k);
+        }
+        double hit = r.get("decode_hit_rate").asDouble();
+        assertTrue(hit > 0 && hit <= 1, r.toString());
+        assertTrue(r.get("decode_mb_read_per_token").asDouble() > 0, "3 MiB hold 40 of 128 experts: decode reads some: " + r);
+        assertTrue(Files.list(state).findAny().isPresent(), "statistics went to --state-dir");
     }
 
     @Test
@@ -108,12 +141,12 @@ class CliEndToEndTest {
         Result r = moed("model", "info", junk.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().startsWith("moed: " + junk + " at byte 0: not a GGUF file"), r.err());
-        r = moed("run", "-m", MODEL.toString(), "-p", "");
+        r = moed("run", "-m", MODEL.toString(), "-p", "", "--no-stats");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("the prompt is empty"), r.err());
-        r = moed("run", "-m", MODEL.toString(), "-p", "word ".repeat(50), "-c", "32");
+        r = moed("run", "-m", MODEL.toString(), "-p", "word ".repeat(50), "-c", "32", "--no-stats");
         assertTrue(r.err().contains("shorten the prompt or raise the context length [-c/--ctx-size]"), r.err());
-        r = moed("run", "-m", MODEL.toString(), "-p", "hi", "--top-p", "2");
+        r = moed("run", "-m", MODEL.toString(), "-p", "hi", "--top-p", "2", "--no-stats");
         assertTrue(r.err().contains("top-p must be in (0, 1]"), r.err());
         r = moed("model", "synth", "--out", dir.resolve("x.gguf").toString(), "--type", "Q9_9");
         assertTrue(r.err().contains("unknown tensor type 'Q9_9'"), r.err());
@@ -180,17 +213,17 @@ class CliEndToEndTest {
         Files.writeString(text, "The old king looked at the sea and said that the ship would come back in the spring. ".repeat(20));
         Path base = dir.resolve("base.logits");
         Result a = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3",
-                "--save-logits", base.toString(), "--json");
+                "--save-logits", base.toString(), "--json", "--no-stats");
         assertEquals(0, a.code(), a.err());
         double ppl = JSON.readTree(a.out()).get("ppl").asDouble();
         assertTrue(ppl > 1 && ppl < 2048, a.out());
         Result b = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3",
-                "--kl-base", base.toString(), "-ser", "2,1", "--json");
+                "--kl-base", base.toString(), "-ser", "2,1", "--json", "--no-stats");
         assertEquals(0, b.code(), b.err());
         JsonNode j = JSON.readTree(b.out());
         assertEquals(ppl, j.get("base_ppl").asDouble(), 0.01 * ppl);
         assertTrue(j.get("kl_mean").asDouble() > 0);
-        Result bad = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "4096");
+        Result bad = moed("perplexity", "-m", MODEL.toString(), "-f", text.toString(), "-c", "4096", "--no-stats");
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("needs at least"), bad.err());
     }

@@ -51,7 +51,13 @@ public final class Events {
         @Label("Predictor") public String predictor;
     }
 
-    /** One token's routing at one layer: the chosen experts, best first, and their weights. */
+    /**
+     * One token's routing at one layer: the chosen experts, best first, and their weights. An event packs
+     * {@link Packing#PER_EVENT} of them; a decision of more (Qwen3-Next routes 10) is recorded as consecutive events
+     * with the same request, step, position and layer, {@code first} = 0, 8, 16..., each carrying the experts from
+     * {@code first} on and the decision's whole {@code k}. Recordings made before {@code first} existed have one
+     * event per decision (their k was at most 8) and read as {@code first} = 0.
+     */
     @Name(ROUTER_DECISION) @Label("Router Decision") @Category({"moed", "Routing"}) @StackTrace(false)
     public static final class RouterDecision extends Event {
         @Label("Request") public long request;
@@ -59,11 +65,38 @@ public final class Events {
         @Label("Position") public int position;
         @Label("Layer") public int layer;
         @Label("k") public int k;
-        @Label("Experts 0-3 (16 bits each)") public long experts0;
-        @Label("Experts 4-7 (16 bits each)") public long experts1;
-        @Label("Weights 0-3 (F16 each)") public long weights0;
-        @Label("Weights 4-7 (F16 each)") public long weights1;
+        @Label("Index of this event's first expert in the decision") public int first;
+        @Label("Experts first..first+3 (16 bits each)") public long experts0;
+        @Label("Experts first+4..first+7 (16 bits each)") public long experts1;
+        @Label("Weights first..first+3 (F16 each)") public long weights0;
+        @Label("Weights first+4..first+7 (F16 each)") public long weights1;
         @Label("Experts replaced by cache-aware routing") public int rerouted;
+
+        /**
+         * Records a decision of any k as one event per {@link Packing#PER_EVENT} experts; allocates nothing beyond
+         * the events themselves (which the JIT scalar-replaces, as for every event emitted here).
+         */
+        public static void emit(long request, long step, int position, int layer, int[] experts, float[] weights, int k,
+                                int rerouted) {
+            for (int first = 0; first < k; first += Packing.PER_EVENT) {
+                RouterDecision d = new RouterDecision();
+                if (!d.shouldCommit()) {
+                    return;
+                }
+                d.request = request;
+                d.step = step;
+                d.position = position;
+                d.layer = layer;
+                d.k = k;
+                d.first = first;
+                d.experts0 = Packing.ids(experts, k, first);
+                d.experts1 = Packing.ids(experts, k, first + 4);
+                d.weights0 = Packing.halves(weights, k, first);
+                d.weights1 = Packing.halves(weights, k, first + 4);
+                d.rerouted = rerouted;
+                d.commit();
+            }
+        }
     }
 
     /** The forward pass asked for an expert; {@code outcome} is one of the codes below. */

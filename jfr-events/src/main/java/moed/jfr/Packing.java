@@ -1,11 +1,13 @@
 package moed.jfr;
 
 /**
- * JFR fields cannot hold arrays, and a String per router decision would allocate on the hot path, so up to 8
- * expert ids are packed 16 bits each into two longs, and up to 8 weights as IEEE halves into two longs.
+ * JFR fields cannot hold arrays, and a String per router decision would allocate on the hot path, so expert ids are
+ * packed 16 bits each into longs (4 a long), and weights as IEEE halves (4 a long). A router decision event carries
+ * {@link #PER_EVENT} of each; larger decisions take several events (see {@link Events.RouterDecision}).
  */
 public final class Packing {
-    public static final int MAX_K = 8;
+    /** Experts (and weights) one router decision event carries. */
+    public static final int PER_EVENT = 8;
 
     private Packing() {
     }

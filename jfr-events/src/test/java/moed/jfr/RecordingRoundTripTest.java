@@ -119,6 +119,51 @@ class RecordingRoundTripTest {
     }
 
     @Test
+    void decisionsOfMoreThanEightExpertsComeBackWhole() throws Exception {
+        Path file = dir.resolve("wide.jfr");
+        int[] ten = {11, 3, 7, 0, 9, 2, 5, 1, 8, 4};
+        float[] tenW = {0.3f, 0.2f, 0.1f, 0.1f, 0.05f, 0.05f, 0.05f, 0.05f, 0.05f, 0.05f};
+        int[] seventeen = new int[17];
+        float[] seventeenW = new float[17];
+        for (int i = 0; i < 17; i++) {
+            seventeen[i] = 40 - i;
+            seventeenW[i] = 1f / (i + 1);
+        }
+        try (Recorder r = new Recorder(file, null)) {
+            Events.RouterDecision.emit(1, 2, 3, 0, ten, tenW, 10, 1);
+            // Another thread's decision read between the parts of a wide one: written here by hand, second part first.
+            part(9, 0, 17, 8, seventeen, seventeenW);
+            Events.RouterDecision.emit(1, 2, 3, 1, new int[] {6, 5}, new float[] {0.5f, 0.5f}, 2, 0);
+            part(9, 0, 17, 0, seventeen, seventeenW);
+            part(9, 0, 17, 16, seventeen, seventeenW);
+        }
+        MoedRecording rec = RecordingReader.read(file);
+        assertEquals(3, rec.decisions().size());
+        MoedRecording.Decision a = rec.decisions().get(0);
+        assertArrayEquals(ten, a.experts());
+        assertEquals(Float.float16ToFloat(Float.floatToFloat16(0.05f)), a.weights()[9], 0f);
+        assertEquals(1, a.rerouted());
+        assertArrayEquals(new int[] {6, 5}, rec.decisions().get(1).experts());
+        MoedRecording.Decision c = rec.decisions().get(2);
+        assertEquals(9, c.request());
+        assertArrayEquals(seventeen, c.experts());
+        assertEquals(Float.float16ToFloat(Float.floatToFloat16(1f / 17)), c.weights()[16], 0f);
+    }
+
+    private static void part(long request, int layer, int k, int first, int[] ex, float[] w) {
+        Events.RouterDecision d = new Events.RouterDecision();
+        d.request = request;
+        d.layer = layer;
+        d.k = k;
+        d.first = first;
+        d.experts0 = Packing.ids(ex, k, first);
+        d.experts1 = Packing.ids(ex, k, first + 4);
+        d.weights0 = Packing.halves(w, k, first);
+        d.weights1 = Packing.halves(w, k, first + 4);
+        d.commit();
+    }
+
+    @Test
     void aFileThatIsNotARecordingIsNamed() throws Exception {
         Path junk = dir.resolve("junk.jfr");
         Files.writeString(junk, "no flight recorder here");

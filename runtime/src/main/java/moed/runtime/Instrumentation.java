@@ -169,20 +169,7 @@ final class Instrumentation {
     }
 
     private void recordDecision(long sequence, int pos, int layer, int[] ex, float[] w, int k, int rerouted) {
-        Events.RouterDecision d = new Events.RouterDecision();
-        if (d.shouldCommit()) {
-            d.rerouted = rerouted;
-            d.request = sequence;
-            d.step = stepId;
-            d.position = pos;
-            d.layer = layer;
-            d.k = Math.min(k, Packing.MAX_K);
-            d.experts0 = Packing.ids(ex, d.k, 0);
-            d.experts1 = Packing.ids(ex, d.k, 4);
-            d.weights0 = Packing.halves(w, d.k, 0);
-            d.weights1 = Packing.halves(w, d.k, 4);
-            d.commit();
-        }
+        Events.RouterDecision.emit(sequence, stepId, pos, layer, ex, w, k, rerouted);
     }
 
     /** Tells the transformer one observer that fans out to the parts that are on (or the caller's alone, or none). */

@@ -10,7 +10,6 @@ import java.util.List;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
 import moed.jfr.Events;
-import moed.jfr.Packing;
 
 /**
  * Reads moed's events out of a JFR file; other events in the file are ignored. {@link #source} streams them (bounded
@@ -37,8 +36,8 @@ public final class RecordingReader {
 
     private static void scan(Path file, EventVisitor v) throws IOException {
         Instant origin = null;
-        int[] ids = new int[Math.max(Packing.MAX_K, Events.Prediction.MAX_EXPERTS)];
-        float[] weights = new float[Packing.MAX_K];
+        int[] ids = new int[Events.Prediction.MAX_EXPERTS];
+        DecisionAssembler decisions = new DecisionAssembler();
         try (RecordingFile rf = openFile(file)) {
             RecordedEvent e;
             while ((e = next(rf, file)) != null) {
@@ -54,18 +53,7 @@ public final class RecordingReader {
                     case Events.SESSION -> v.session(new MoedRecording.Session(e.getString("model"), e.getInt("layers"),
                             e.getInt("experts"), e.getInt("expertsUsed"), e.getLong("expertBytes"), e.getLong("budgetBytes"),
                             e.getInt("slots"), e.getString("backing"), e.getString("policy"), e.getString("predictor")));
-                    case Events.ROUTER_DECISION -> {
-                        int k = Math.min(Packing.MAX_K, e.getInt("k"));
-                        unpack(ids, k, e.getLong("experts0"), e.getLong("experts1"));
-                        long w0 = e.getLong("weights0");
-                        long w1 = e.getLong("weights1");
-                        for (int i = 0; i < k; i++) {
-                            long w = i < 4 ? w0 : w1;
-                            weights[i] = Float.float16ToFloat((short) (w >>> (16 * (i % 4))));
-                        }
-                        v.decision(t, e.getLong("request"), e.getLong("step"), e.getInt("position"), e.getInt("layer"),
-                                ids, weights, k, e.hasField("rerouted") ? e.getInt("rerouted") : 0);
-                    }
+                    case Events.ROUTER_DECISION -> decisions.read(e, t, v);
                     case Events.EXPERT_ACCESS -> v.access(t, e.getInt("layer"), e.getInt("expert"), e.getInt("outcome"),
                             e.getLong("waitNanos"));
                     case Events.EXPERT_LOAD -> v.load(t, e.getInt("layer"), e.getInt("expert"), e.getLong("bytes"),
@@ -112,7 +100,7 @@ public final class RecordingReader {
         }
     }
 
-    private static void unpack(int[] out, int n, long... packed) {
+    static void unpack(int[] out, int n, long... packed) {
         for (int i = 0; i < n; i++) {
             out[i] = (int) ((packed[i / 4] >>> (16 * (i % 4))) & 0xFFFF);
         }

@@ -10,6 +10,7 @@ import moed.kernels.GgmlType;
 import moed.kernels.Quantize;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
+import moed.runtime.gguf.FileType;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufTensor;
 import moed.runtime.gguf.GgufWriter;
@@ -40,7 +41,11 @@ public final class ModelInflater {
             }
             GgufWriter w = new GgufWriter();
             String arch = c.architecture();
-            w.copyMetadata(src, k -> !k.equals(arch + ".expert_feed_forward_length") && !k.equals(arch + ".feed_forward_length"));
+            w.copyMetadata(src, k -> !k.equals(arch + ".expert_feed_forward_length") && !k.equals(arch + ".feed_forward_length")
+                    && (type == null || !k.equals(FileType.KEY)));
+            if (type != null) {
+                FileType.put(w, type); // every weight matrix but the routers' is re-quantized to it
+            }
             w.putU32(arch + ".feed_forward_length", newFf);
             w.putU32(arch + ".expert_feed_forward_length", newFf);
             w.putString("general.moed.inflated_from", in.getFileName().toString());

@@ -13,6 +13,7 @@ import moed.kernels.GgmlType;
 import moed.kernels.Quantize;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
+import moed.runtime.gguf.FileType;
 import moed.runtime.gguf.GgufValueType;
 import moed.runtime.gguf.GgufWriter;
 
@@ -153,7 +154,9 @@ public final class SyntheticModel {
         int kvDim = s.kvHeads * hd;
         w.putString("general.architecture", s.arch.ggufName());
         w.putString("general.name", "moed-synthetic-" + s.arch.ggufName());
-        w.putU32("general.file_type", s.type.id);
+        // Named, as llama.cpp names files, after the experts' type: they hold most of the bytes (and make gpt-oss's
+        // MXFP4 experts an MXFP4_MOE file, as its real files are).
+        FileType.put(w, s.expertType);
         w.putU32(a + "block_count", s.layers);
         w.putU32(a + "context_length", s.context);
         w.putU32(a + "embedding_length", s.dim);

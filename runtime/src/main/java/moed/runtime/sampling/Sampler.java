@@ -12,6 +12,12 @@ public final class Sampler {
     private final SplittableRandom random;
     private final int[] order;
     private final float[] probs;
+    // The full sort's buffers (top-k 0), made on its first use so that greedy and top-k samplers go without:
+    // keys, the other half of each radix pass, the digits' start positions.
+    private int[] keys;
+    private int[] spareKeys;
+    private int[] spareOrder;
+    private int[] digitStart;
     private final int[] history;
     private int historyLength;
 
@@ -111,17 +117,13 @@ public final class Sampler {
         return order[m - 1];
     }
 
-    /** Moves the k largest logits' indices to order[0..k), sorted descending (selection; k is small or n once). */
+    /**
+     * Moves the k largest logits' indices to order[0..k), sorted descending: by selection when k is small (top-k),
+     * else by {@link #sortDescending}.
+     */
     private void partialSort(float[] logits, int n, int k) {
         if (k == n) {
-            Integer[] boxed = new Integer[n];
-            for (int i = 0; i < n; i++) {
-                boxed[i] = i;
-            }
-            java.util.Arrays.sort(boxed, (a, b) -> Float.compare(logits[b], logits[a]));
-            for (int i = 0; i < n; i++) {
-                order[i] = boxed[i];
-            }
+            sortDescending(logits, n);
             return;
         }
         for (int j = 0; j < k; j++) {
@@ -134,6 +136,44 @@ public final class Sampler {
             int t = order[j];
             order[j] = order[best];
             order[best] = t;
+        }
+    }
+
+    /**
+     * Sorts all n indices by logit, largest first, equal logits in index order (Float.compare's order, as the
+     * stable sort of boxed indices this replaces gave, so a seed draws the same tokens): a stable radix sort of
+     * 32-bit keys in two passes of 16 bits, over buffers allocated once. Linear, and no boxing per token.
+     */
+    private void sortDescending(float[] logits, int n) {
+        if (keys == null) {
+            keys = new int[order.length];
+            spareKeys = new int[order.length];
+            spareOrder = new int[order.length];
+            digitStart = new int[(1 << 16) + 1];
+        }
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToIntBits(logits[i]);
+            int ascending = bits ^ ((bits >> 31) & 0x7FFFFFFF); // signed ints in Float.compare's order
+            keys[i] = ~ascending ^ Integer.MIN_VALUE;           // reversed, then as unsigned digits
+            order[i] = i;
+        }
+        radixPass(keys, order, spareKeys, spareOrder, n, 0);
+        radixPass(spareKeys, spareOrder, keys, order, n, 16);
+    }
+
+    /** One stable counting-sort pass on the 16-bit digit at {@code shift}, from (keys, ids) into (toKeys, toIds). */
+    private void radixPass(int[] from, int[] ids, int[] toKeys, int[] toIds, int n, int shift) {
+        java.util.Arrays.fill(digitStart, 0);
+        for (int i = 0; i < n; i++) {
+            digitStart[((from[i] >>> shift) & 0xFFFF) + 1]++;
+        }
+        for (int d = 1; d < digitStart.length; d++) {
+            digitStart[d] += digitStart[d - 1];
+        }
+        for (int i = 0; i < n; i++) {
+            int at = digitStart[(from[i] >>> shift) & 0xFFFF]++;
+            toKeys[at] = from[i];
+            toIds[at] = ids[i];
         }
     }
 }

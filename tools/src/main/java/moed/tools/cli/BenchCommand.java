@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                 tg.add(gen / (dt / 1e9));
                 decodeNanos += dt;
                 if (d0 != null) {
-                    decodeCache = accumulate(decodeCache, d0, e.cache().counters());
+                    CacheFigures.add(decodeCache, d0, e.cache().counters());
                     e.observe(null);
                 }
                 bar.update(r + 1, reps);
@@ -126,23 +126,11 @@ final class BenchCommand implements Callable<Integer> {
                 if (e.cache().backingName().equals("direct")) {
                     cache.put("disk_direct_read_gbps", moed.cache.DirectBackingStore.measureReadGbps(opts.model(), 1L << 30));
                 }
-                var k = decodeCache;
-                long steps = (long) gen * reps;
-                long accesses = k[0] + k[1] + k[2];
-                cache.put("budget_mib", e.cache().budgetBytes() / 1048576.0);
-                cache.put("experts_fit", e.cache().slotCount());
-                cache.put("experts_total", e.model().expertLayout().entryCount());
-                cache.put("backing", e.cache().backingName());
-                cache.put("policy", e.cache().policyName());
-                cache.put("decode_hit_rate", accesses == 0 ? 0 : (double) k[0] / accesses);
+                cache.putAll(CacheFigures.decode(e, decodeCache, (long) gen * reps, decodeNanos));
                 int[] t = java.util.Arrays.copyOf(trace[0], traceLength[0]);
                 int cap = e.cache().slotCount();
                 cache.put("replay_lru_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.lruHits(t, cap) / (double) t.length);
                 cache.put("replay_belady_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.beladyHits(t, cap) / (double) t.length);
-                cache.put("decode_stall_ms_per_token", k[3] / 1e6 / steps);
-                cache.put("decode_mb_read_per_token", k[4] / 1e6 / steps);
-                cache.put("decode_ms_per_token", decodeNanos / 1e6 / steps);
-                cache.put("backing_read_gbps", k[5] == 0 ? 0 : k[4] / (double) k[5]);
                 out.put("cache", cache);
             }
             if (json) {
@@ -168,18 +156,8 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Running totals over decode phases: hits, misses, late hits, stall nanos, bytes loaded, load nanos. */
-    private long[] decodeCache = new long[6];
-
-    private static long[] accumulate(long[] acc, moed.cache.CacheCounters a, moed.cache.CacheCounters b) {
-        acc[0] += b.hits - a.hits;
-        acc[1] += b.misses - a.misses;
-        acc[2] += b.lateHits - a.lateHits;
-        acc[3] += b.stallNanos - a.stallNanos;
-        acc[4] += b.bytesLoaded - a.bytesLoaded;
-        acc[5] += b.loadNanos - a.loadNanos;
-        return acc;
-    }
+    /** The cache's counters summed over the timed decode phases. */
+    private final moed.cache.CacheCounters decodeCache = new moed.cache.CacheCounters(0);
 
     private static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {
         int[] t = new int[n];

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import moed.kernels.GgmlType;
+import moed.runtime.gguf.FileType;
 import moed.runtime.gguf.GgufArray;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufTensor;
@@ -70,6 +71,7 @@ final class ModelCommand implements Runnable {
             r.put("gguf_version", f.version());
             r.put("file_bytes", f.fileSize());
             r.put("alignment", f.alignment());
+            r.put("file_type", FileType.describe(f));
             Map<String, Object> meta = new LinkedHashMap<>();
             for (var e : f.metadata().entrySet()) {
                 Object v = e.getValue();
@@ -152,6 +154,9 @@ final class ModelCommand implements Runnable {
                 }
             } else {
                 System.out.println("architecture: " + r.get("model_error"));
+            }
+            if (r.get("file_type") != null) {
+                System.out.println("file type: " + r.get("file_type"));
             }
             System.out.println("tensor types: " + r.get("tensor_types"));
             long ex = (Long) r.get("expert_bytes");

@@ -3,6 +3,7 @@ package moed.tools.cli;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import moed.cache.CacheCounters;
 import moed.kernels.Dot;
 import moed.runtime.Engine;
 import moed.runtime.chat.ChatTemplate;
@@ -61,6 +62,8 @@ final class RunCommand implements Callable<Integer> {
                 e.startRecording(cacheFlags.jfr);
             }
             var before = e.cache() != null ? e.cache().counters() : null;
+            // Taken when the first token is chosen (from the prefill's logits): what follows is decode alone.
+            CacheCounters[] decodeStart = {null};
             int[] ids;
             if (chat) {
                 java.util.List<ChatTemplate.Message> turns = new java.util.ArrayList<>();
@@ -82,6 +85,9 @@ final class RunCommand implements Callable<Integer> {
                 System.out.flush();
             }
             Engine.Generation g = e.generate(ids, n, cfg, (id, piece) -> {
+                if (before != null && decodeStart[0] == null) {
+                    decodeStart[0] = e.cache().counters();
+                }
                 if (text) {
                     System.out.print(piece);
                     System.out.flush();
@@ -112,6 +118,11 @@ final class RunCommand implements Callable<Integer> {
                 r.put("decode_ms", g.decodeNanos() / 1e6);
                 r.put("prefill_tokens_per_s", g.prefillTokensPerSecond());
                 r.put("decode_tokens_per_s", g.decodeTokensPerSecond());
+                if (before != null) {
+                    CacheCounters start = decodeStart[0] != null ? decodeStart[0] : e.cache().counters();
+                    CacheCounters decode = CacheFigures.add(new CacheCounters(0), start, e.cache().counters());
+                    r.put("cache", CacheFigures.decode(e, decode, Math.max(g.generatedIds().length - 1, 0), g.decodeNanos()));
+                }
                 System.out.println(Json.write(r));
             }
         }

@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.List;
+import moed.jfr.Events;
+import moed.jfr.Recorder;
+import moed.jfr.read.RecordingReader;
 import moed.jfr.Events.ExpertAccess;
 import moed.jfr.Events.ExpertLoad;
 import moed.jfr.Events.TokenStep;
@@ -16,6 +20,7 @@ import moed.jfr.read.MoedRecording.Load;
 import moed.jfr.read.MoedRecording.Prediction;
 import moed.jfr.read.MoedRecording.Step;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A hand-built recording (2 layers x 4 experts, top-2; a 2-token prompt and 2 decode tokens) whose figures can be
@@ -122,6 +127,26 @@ class RecordingAnalysisTest {
                 assertTrue(p.tokensPerSecond() < 130, "a smaller size already reached the target: " + p);
             }
         }
+    }
+
+    @Test
+    void aRecordingOfATopTenModelIsAnalyzedWithAllTenExperts(@TempDir Path dir) throws Exception {
+        // No session event: the analysis learns k and the expert count from the decisions themselves.
+        Path file = dir.resolve("top10.jfr");
+        int[] ex = {11, 10, 9, 8, 7, 6, 5, 4, 3, 2};
+        float[] w = new float[10];
+        java.util.Arrays.fill(w, 0.1f);
+        try (Recorder r = new Recorder(file, null)) {
+            for (int pos = 0; pos < 3; pos++) {
+                Events.RouterDecision.emit(1, pos + 1, pos, 0, ex, w, 10, 0);
+            }
+        }
+        Report rep = RecordingAnalysis.analyze(RecordingReader.source(file), RecordingAnalysis.Options.DEFAULTS);
+        assertEquals(10, rep.summary().model().expertsUsed());
+        assertEquals(12, rep.summary().model().experts());
+        assertEquals(3, rep.heat()[0][2], "the tenth expert of each decision counted");
+        assertEquals(3, rep.heat()[0][11]);
+        assertEquals(0, rep.heat()[0][1]);
     }
 
     @Test

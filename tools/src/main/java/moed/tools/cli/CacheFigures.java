@@ -1,0 +1,46 @@
+package moed.tools.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import moed.cache.CacheCounters;
+import moed.cache.ExpertCache;
+import moed.runtime.Engine;
+
+/**
+ * The expert cache's figures over decode, under the same keys wherever a command prints JSON ({@code run --output
+ * json}, {@code bench --json}): its size, how often decode found its experts, how long it waited, how much it read.
+ */
+final class CacheFigures {
+    private CacheFigures() {
+    }
+
+    /** Totals over several decode phases: {@code into} plus what happened between {@code before} and {@code after}. */
+    static CacheCounters add(CacheCounters into, CacheCounters before, CacheCounters after) {
+        CacheCounters d = after.since(before);
+        into.hits += d.hits;
+        into.misses += d.misses;
+        into.lateHits += d.lateHits;
+        into.stallNanos += d.stallNanos;
+        into.bytesLoaded += d.bytesLoaded;
+        into.loadNanos += d.loadNanos;
+        return into;
+    }
+
+    /** The figures of {@code decode} (the cache's counters over {@code steps} decode steps that took {@code decodeNanos}). */
+    static Map<String, Object> decode(Engine e, CacheCounters decode, long steps, long decodeNanos) {
+        ExpertCache c = e.cache();
+        long perStep = Math.max(steps, 1);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("budget_mib", c.budgetBytes() / 1048576.0);
+        m.put("experts_fit", c.slotCount());
+        m.put("experts_total", e.model().expertLayout().entryCount());
+        m.put("backing", c.backingName());
+        m.put("policy", c.policyName());
+        m.put("decode_hit_rate", decode.hitRate());
+        m.put("decode_stall_ms_per_token", decode.stallNanos / 1e6 / perStep);
+        m.put("decode_mb_read_per_token", decode.bytesLoaded / 1e6 / perStep);
+        m.put("decode_ms_per_token", decodeNanos / 1e6 / perStep);
+        m.put("backing_read_gbps", decode.loadNanos == 0 ? 0.0 : decode.bytesLoaded / (double) decode.loadNanos);
+        return m;
+    }
+}
