@@ -52,6 +52,40 @@ class ServeStopEndToEndTest {
         }
     }
 
+    @Test
+    void sigtermWhileLoadingStopsCleanly() throws Exception {
+        Path state = tmp.resolve("state-early");
+        Path ipc = tmp.resolve("ipc-early");
+        Path log = tmp.resolve("serve-early.log");
+        Process p = ChildJvm.builder(List.of(), moed.tools.cli.MoedCli.class.getName(), "serve", "-m",
+                CliEndToEndTest.MODEL.toString(), "--state-dir", state.toString(), "--ipc-dir", ipc.toString(), "--cache-mb", "4",
+                "--backing", "direct", "--warm", "1", "-t", "1").redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            // As soon as it says it is loading: the signal lands while it loads or warms (or, on a fast machine,
+            // just after it began serving; either way it must stop cleanly).
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (!Files.readString(log).contains("moed serve: loading")) {
+                assertTrue(System.currentTimeMillis() < deadline, "serve never started loading: " + Files.readString(log));
+                Thread.sleep(5);
+            }
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve stops within 30 s of SIGTERM");
+        } finally {
+            p.destroyForcibly();
+        }
+        String out = Files.readString(log);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("moed serve: stopped"), out);
+        System.out.println("SIGTERM while loading: " + out.lines().filter(l -> l.contains("stopping")).findFirst().orElse("?"));
+        assertTrue(Files.notExists(ipc.resolve("requests.ring")), "no IPC files left");
+        // The statistics it may have opened reopen.
+        try (moed.runtime.Engine e = moed.runtime.Engine.open(CliEndToEndTest.MODEL, 1, 64, 8,
+                moed.runtime.config.CacheOptions.of(moed.runtime.config.CacheOptions.Tier.of(4L << 20))
+                        .with(new moed.runtime.config.CacheOptions.Statistics(state, 0, 5000)))) {
+            assertTrue(e.statisticsStore() != null);
+        }
+    }
+
     static MoedClient connectWithin(Path ipc, long millis) throws Exception {
         long deadline = System.currentTimeMillis() + millis;
         while (true) {
