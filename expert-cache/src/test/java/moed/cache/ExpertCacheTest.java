@@ -2,6 +2,8 @@ package moed.cache;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,8 +12,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,28 +105,43 @@ class ExpertCacheTest {
         }
     }
 
-    /** A backing whose reads wait for a latch, so a load can be held in flight. */
+    /**
+     * A backing whose reads wait for a latch, so a load can be held in flight. Its counters are atomics because the
+     * test thread spins on them while loader threads write them.
+     */
     static final class GatedBacking implements BackingStore {
         final MappedBackingStore inner = new MappedBackingStore();
         final CountDownLatch gate = new CountDownLatch(1);
-        int reads;
+        final AtomicInteger reads = new AtomicInteger();
+        /** Counted down when the cache closes its backing, which it does together with freeing its slots. */
+        final CountDownLatch closed = new CountDownLatch(1);
+        /** What a read threw when it finally wrote into its slot (e.g. the slot's memory already freed). */
+        final AtomicReference<Throwable> writeFailure = new AtomicReference<>();
 
         @Override
         public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
-            synchronized (this) {
-                reads++;
-            }
+            reads.incrementAndGet();
             try {
                 gate.await();
             } catch (InterruptedException e) {
                 throw new IllegalStateException(e);
             }
-            inner.read(layer, expert, dst);
+            try {
+                inner.read(layer, expert, dst);
+            } catch (RuntimeException e) {
+                writeFailure.compareAndSet(null, e);
+                throw e;
+            }
         }
 
         @Override
         public String name() {
             return "gated";
+        }
+
+        @Override
+        public void close() {
+            closed.countDown();
         }
     }
 
@@ -138,8 +160,107 @@ class ExpertCacheTest {
             b.gate.countDown();
             first.join();
             second.join();
-            assertEquals(1, b.reads, "one read for two requests");
+            assertEquals(1, b.reads.get(), "one read for two requests");
             assertEquals(1, c.counters().loads);
+        }
+    }
+
+    @Test
+    void shouldWakeWaitersOnCloseAndFreeTheSlotsOnlyAfterTheLoaderLeft() throws Exception {
+        GatedBacking b = new GatedBacking();
+        ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b);
+        CompletableFuture<Throwable> waiter = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                c.acquire(1, 2);
+                waiter.complete(null);
+            } catch (Throwable t) {
+                waiter.complete(t);
+            }
+        });
+        while (b.reads.get() == 0) {
+            Thread.onSpinWait(); // the loader is now inside a slow read, and the acquirer waits for it
+        }
+        CompletableFuture.runAsync(c::close).get(10, TimeUnit.SECONDS);
+        Throwable woken = waiter.get(10, TimeUnit.SECONDS);
+        assertInstanceOf(IllegalStateException.class, woken);
+        assertEquals("the expert cache is closed", woken.getMessage());
+        assertEquals(1, b.closed.getCount(), "slots freed while a loader still reads into one");
+        b.gate.countDown();
+        assertTrue(b.closed.await(10, TimeUnit.SECONDS), "slots freed once the last loader left");
+        assertNull(b.writeFailure.get(), "the loader wrote into freed memory");
+    }
+
+    @Test
+    void shouldKeepAPinnedExpertReadableAfterCloseUntilItIsReleased() throws Exception {
+        GatedBacking b = new GatedBacking();
+        b.gate.countDown();
+        ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b);
+        ExpertWeights w = c.acquire(0, 3);
+        c.close();
+        assertEquals(1, b.closed.getCount(), "slots freed under a pinned expert");
+        assertTrue(TestLayouts.intact(w, 0, 3));
+        IllegalStateException late = assertThrows(IllegalStateException.class, () -> c.acquire(0, 4));
+        assertEquals("the expert cache is closed", late.getMessage());
+        assertFalse(c.prefetch(0, 4, 1), "nothing is loaded after close");
+        c.release(0, 3);
+        assertTrue(b.closed.await(10, TimeUnit.SECONDS), "slots freed with the last release");
+    }
+
+    @Test
+    void shouldAnswerIsResidentWhileTheLockIsHeld() throws Exception {
+        // Cache-aware routing asks once per expert per token: the answer must not wait for loads or evictions.
+        CountDownLatch inInsert = new CountDownLatch(1);
+        CountDownLatch letGo = new CountDownLatch(1);
+        AtomicBoolean holdInsert = new AtomicBoolean();
+        LruPolicy lru = new LruPolicy(LAYERS * EXPERTS);
+        EvictionPolicy holding = new EvictionPolicy() {
+            @Override
+            public void onAccess(int entry) {
+                lru.onAccess(entry);
+            }
+
+            @Override
+            public void onInsert(int entry) {
+                lru.onInsert(entry);
+                if (holdInsert.get()) {
+                    inInsert.countDown(); // called with the cache's lock held: hold it
+                    try {
+                        letGo.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+
+            @Override
+            public void onEvict(int entry) {
+                lru.onEvict(entry);
+            }
+
+            @Override
+            public int victim(int[] resident, int n, IntPredicate evictable) {
+                return lru.victim(resident, n, evictable);
+            }
+
+            @Override
+            public String name() {
+                return "holding";
+            }
+        };
+        MappedBackingStore backing = new MappedBackingStore();
+        long slot = (backing.slotBytes(layout) + 63) / 64 * 64;
+        try (ExpertCache c = new ExpertCache(layout, backing, holding, 4 * slot, 2, ExpertCache.OnMiss.WAIT, 1)) {
+            try {
+                c.release(0, 1, c.acquire(0, 1));
+                holdInsert.set(true);
+                assertTrue(c.fetchAhead(0, 2));
+                assertTrue(inInsert.await(10, TimeUnit.SECONDS));
+                CompletableFuture<Boolean> answer = CompletableFuture.supplyAsync(() -> c.isResident(0, 1) && !c.isResident(0, 5));
+                assertTrue(answer.get(5, TimeUnit.SECONDS));
+            } finally {
+                letGo.countDown();
+            }
         }
     }
 
@@ -164,12 +285,12 @@ class ExpertCacheTest {
         GatedBacking b = new GatedBacking();
         try (ExpertCache c = cache(3, EvictionPolicy.Kind.LRU, b)) {
             Thread t = Thread.ofPlatform().start(() -> c.release(2, 0, c.acquire(2, 0)));
-            while (b.reads == 0) {
+            while (b.reads.get() == 0) {
                 Thread.onSpinWait();
             }
             // With the loader busy... (two loader threads: make both busy before the prefetch queues)
             Thread t2 = Thread.ofPlatform().start(() -> c.release(2, 1, c.acquire(2, 1)));
-            while (b.reads < 2) {
+            while (b.reads.get() < 2) {
                 Thread.onSpinWait();
             }
             assertTrue(c.prefetch(2, 3, 5));
