@@ -69,7 +69,9 @@ public final class ExpertCache implements ExpertSource {
     private final int[] directUses;
     private final boolean[] loadStarted;
     private final boolean[] prefetchedUnused;
-    private final boolean[] failed;
+    /** Per entry: how many of its loads failed, and the last failure, told to those waiting when it happened. */
+    private final int[] failedLoads;
+    private final RuntimeException[] lastFailure;
     private final long[] protectedUntil;
     private long layerClock = 1;
     private final ExpertWeights[] views;
@@ -77,7 +79,6 @@ public final class ExpertCache implements ExpertSource {
     private final int[] residentPos;
     private int residentCount;
     private final CacheCounters counters;
-    private RuntimeException loadFailure;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -134,7 +135,8 @@ public final class ExpertCache implements ExpertSource {
         directUses = new int[entries];
         loadStarted = new boolean[entries];
         prefetchedUnused = new boolean[entries];
-        failed = new boolean[entries];
+        failedLoads = new int[entries];
+        lastFailure = new RuntimeException[entries];
         protectedUntil = new long[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
@@ -225,6 +227,16 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    /** Pins held right now (acquired and not released), over all entries; for tests of the pinning invariant. */
+    int pinnedCount() {
+        lock.lock();
+        try {
+            return pinned;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public CacheCounters counters() {
         lock.lock();
         try {
@@ -252,6 +264,8 @@ public final class ExpertCache implements ExpertSource {
             long t0 = -1;
             boolean counted = false;
             boolean lateHit = false;
+            // Failures before this call belong to earlier requests (a prefetch nobody waited for): this one retries.
+            int failuresSeen = failedLoads[e];
             // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
             // be evicted again by another thread; then it simply goes round once more.
             while (true) {
@@ -272,16 +286,13 @@ public final class ExpertCache implements ExpertSource {
                     usePrefetch(e);
                     return views[e];
                 }
+                if (failedLoads[e] != failuresSeen) {
+                    throw new ExpertLoadException(layer, expert, backing.describe(), lastFailure[e]);
+                }
                 if (t0 < 0) {
                     t0 = System.nanoTime();
                 }
                 if (state[e] == ABSENT) {
-                    if (failed[e]) {
-                        failed[e] = false;
-                        RuntimeException f = loadFailure;
-                        throw new IllegalStateException("loading expert " + expert + " of layer " + layer + " failed"
-                                + (f != null ? ": " + f.getMessage() : ""), f);
-                    }
                     if (!counted) {
                         counted = true;
                         counters.misses++;
@@ -630,6 +641,9 @@ public final class ExpertCache implements ExpertSource {
                 loaded = backing.load(layout.layer(layer), expert, dst);
             } catch (RuntimeException ex) {
                 failure = ex;
+            } catch (InternalError ex) {
+                // How the JDK reports a fault in a mapped read (the file cut short under the mapping, a disk error).
+                failure = new IllegalStateException(ex.getMessage(), ex);
             }
             ev.end();
             if (failure == null && ev.shouldCommit()) {
@@ -644,8 +658,11 @@ public final class ExpertCache implements ExpertSource {
             lock.lock();
             try {
                 if (failure != null) {
-                    loadFailure = failure;
-                    failed[e] = true;
+                    // Back to ABSENT with its slot free, as if never requested: those waiting are told, the next
+                    // request reads again.
+                    lastFailure[e] = failure;
+                    failedLoads[e]++;
+                    counters.loadFailures++;
                     setState(e, ABSENT);
                     prefetchedUnused[e] = false;
                     freeSlot(slotOf[e]);
