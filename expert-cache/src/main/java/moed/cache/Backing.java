@@ -19,7 +19,7 @@ public enum Backing {
     /** Opens this backing over the GGUF file whose experts {@code layout} describes. */
     public BackingStore open(Path file, ExpertLayout layout) throws IOException {
         return switch (this) {
-            case MMAP -> new MappedBackingStore();
+            case MMAP -> new MappedBackingStore(file);
             case DIRECT -> new DirectBackingStore(file, layout);
         };
     }

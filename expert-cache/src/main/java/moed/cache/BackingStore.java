@@ -27,6 +27,11 @@ public interface BackingStore extends AutoCloseable {
     /** "mmap" or "direct", for reports. */
     String name();
 
+    /** Where the experts are read from, for error messages: the file's path where the backing knows it. */
+    default String describe() {
+        return name();
+    }
+
     /**
      * The expert's weights readable in place without a copy, or null when this backing has no such view (direct
      * reads): what the miss policy "direct" computes from while the resident copy loads.

@@ -19,6 +19,8 @@ public final class CacheCounters {
     public long prefetchWasted;
     public long prefetchCancelled;
     public long directComputes;
+    /** Reads of the backing that failed (the slot was freed again; a later acquire retries). */
+    public long loadFailures;
     public final long[] entryHits;
     public final long[] entryMisses;
     public final long[] entryStallNanos;
@@ -48,6 +50,7 @@ public final class CacheCounters {
         c.prefetchWasted = prefetchWasted;
         c.prefetchCancelled = prefetchCancelled;
         c.directComputes = directComputes;
+        c.loadFailures = loadFailures;
         System.arraycopy(entryHits, 0, c.entryHits, 0, entryHits.length);
         System.arraycopy(entryMisses, 0, c.entryMisses, 0, entryMisses.length);
         System.arraycopy(entryStallNanos, 0, c.entryStallNanos, 0, entryStallNanos.length);
@@ -83,6 +86,7 @@ public final class CacheCounters {
         d.prefetchWasted = prefetchWasted - before.prefetchWasted;
         d.prefetchCancelled = prefetchCancelled - before.prefetchCancelled;
         d.directComputes = directComputes - before.directComputes;
+        d.loadFailures = loadFailures - before.loadFailures;
         return d;
     }
 }

@@ -18,6 +18,7 @@ import java.nio.file.StandardOpenOption;
  * span is read and the slice copied out. Thread safe: one staging buffer per reading thread.
  */
 public final class DirectBackingStore implements BackingStore {
+    private final Path file;
     private final FileChannel channel;
     private final long block;
     private final long maxSpan;
@@ -25,6 +26,7 @@ public final class DirectBackingStore implements BackingStore {
     private final Arena arena = Arena.ofShared();
 
     public DirectBackingStore(Path file, ExpertLayout layout) throws IOException {
+        this.file = file;
         try {
             channel = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
         } catch (UnsupportedOperationException | IOException e) {
@@ -87,7 +89,10 @@ public final class DirectBackingStore implements BackingStore {
         return new ExpertWeights(layer.gate().view(views[0]), layer.up().view(views[1]), layer.down().view(views[2]));
     }
 
-    /** Reads the aligned span starting at {@code start} into buf (aligned), checking that [off, off + n) arrived. */
+    /**
+     * Reads the aligned span starting at {@code start} into buf (aligned), checking that [off, off + n) arrived: a
+     * file cut short under the model (an interrupted copy) reads short here rather than as garbage weights.
+     */
     private void readSpan(MemorySegment buf, long start, long off, long n) {
         ByteBuffer bb = buf.asByteBuffer();
         try {
@@ -101,10 +106,18 @@ public final class DirectBackingStore implements BackingStore {
                 }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("direct read of " + n + " bytes at " + off + " failed", e);
+            throw new UncheckedIOException("direct read of " + n + " bytes at offset " + off + " failed: " + e.getMessage(), e);
         }
-        if (bb.position() < off - start + n) {
-            throw new UncheckedIOException(new IOException("short direct read at " + off + ": file truncated?"));
+        long got = Math.max(0, bb.position() - (off - start));
+        if (got < n) {
+            String size;
+            try {
+                size = String.valueOf(channel.size());
+            } catch (IOException e) {
+                size = "?";
+            }
+            throw new UncheckedIOException(new IOException("short read at offset " + off + ": " + got + " of " + n
+                    + " bytes, the file ends at " + size + " (truncated?)"));
         }
     }
 
@@ -154,6 +167,11 @@ public final class DirectBackingStore implements BackingStore {
     @Override
     public String name() {
         return "direct";
+    }
+
+    @Override
+    public String describe() {
+        return file.toString();
     }
 
     private boolean closed;

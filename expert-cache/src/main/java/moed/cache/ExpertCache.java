@@ -2,6 +2,8 @@ package moed.cache;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,8 +22,14 @@ import moed.jfr.Events;
  *   <li>pinning: an entry with {@code pins > 0} (acquired and not yet released) is never evicted, and its slot is
  *       never freed or reused;</li>
  *   <li>one load per expert: an entry is LOADING from the moment it is given a slot until one loader thread has
- *       filled it; every later request for it waits for that load instead of starting another.</li>
+ *       filled it; every later request for it waits for that load instead of starting another;</li>
+ *   <li>memory outlives its users: the slots (and the backing) are freed only once the cache is closed, the last
+ *       loader thread has left (it may be inside a slow read into a slot) and the last pin is released; closing wakes
+ *       every waiting acquirer with "the expert cache is closed" and starts no further load.</li>
  * </ul>
+ * The one read without the lock is {@link #isResident}: a routing hint. It may race with a load finishing or an
+ * eviction; the state is published with release/acquire, so it sees a recent value, and a stale answer only makes
+ * routing prefer an expert that then misses (or skip one that just arrived), which {@link #acquire} handles anyway.
  * Loads are queued by class (demand before prefetch before warm-up) and then by deadline.
  *
  * <p>Thread safety: every public method may be called from any thread.
@@ -35,6 +43,12 @@ public final class ExpertCache implements ExpertSource {
     static final int DEMAND = 0;
     static final int PREFETCH = 1;
     static final int WARM = 2;
+    /** Queued ahead of every load by {@link #close}: the loader that takes it leaves. */
+    private static final int STOP = -1;
+    /** How long close waits for loaders inside a read before leaving the freeing of the slots to the last of them. */
+    private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Writes of {@code state} (under the lock) are releases so that {@link #isResident} can read without it. */
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
 
     private final ExpertLayout layout;
     private final int experts;
@@ -55,7 +69,9 @@ public final class ExpertCache implements ExpertSource {
     private final int[] directUses;
     private final boolean[] loadStarted;
     private final boolean[] prefetchedUnused;
-    private final boolean[] failed;
+    /** Per entry: how many of its loads failed, and the last failure, told to those waiting when it happened. */
+    private final int[] failedLoads;
+    private final RuntimeException[] lastFailure;
     private final long[] protectedUntil;
     private long layerClock = 1;
     private final ExpertWeights[] views;
@@ -63,7 +79,6 @@ public final class ExpertCache implements ExpertSource {
     private final int[] residentPos;
     private int residentCount;
     private final CacheCounters counters;
-    private RuntimeException loadFailure;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -71,6 +86,10 @@ public final class ExpertCache implements ExpertSource {
     private final AtomicLong sequence = new AtomicLong();
     private final Thread[] loaders;
     private volatile boolean closed;
+    private int loadersInside;
+    /** Sum of {@code pins}: the slots cannot be freed while anyone holds one. */
+    private int pinned;
+    private boolean memoryFreed;
     private boolean poison = Boolean.getBoolean("moed.cache.poison");
 
     /** A queued load: ordered by class, then deadline, then arrival. */
@@ -116,13 +135,15 @@ public final class ExpertCache implements ExpertSource {
         directUses = new int[entries];
         loadStarted = new boolean[entries];
         prefetchedUnused = new boolean[entries];
-        failed = new boolean[entries];
+        failedLoads = new int[entries];
+        lastFailure = new RuntimeException[entries];
         protectedUntil = new long[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
         residentPos = new int[entries];
         counters = new CacheCounters(entries);
         loaders = new Thread[Math.max(1, ioThreads)];
+        loadersInside = loaders.length;
         for (int i = 0; i < loaders.length; i++) {
             loaders[i] = Thread.ofPlatform().daemon().name("moed-loader-" + i).start(this::loadLoop);
         }
@@ -206,6 +227,16 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    /** Pins held right now (acquired and not released), over all entries; for tests of the pinning invariant. */
+    int pinnedCount() {
+        lock.lock();
+        try {
+            return pinned;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public CacheCounters counters() {
         lock.lock();
         try {
@@ -215,14 +246,14 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    /** Lock-free: a hint for routing (see the class comment for what it may race with). */
     @Override
     public boolean isResident(int layer, int expert) {
-        lock.lock();
-        try {
-            return state[layer * experts + expert] == RESIDENT;
-        } finally {
-            lock.unlock();
-        }
+        return (byte) STATE.getAcquire(state, layer * experts + expert) == RESIDENT;
+    }
+
+    private void setState(int e, byte s) {
+        STATE.setRelease(state, e, s);
     }
 
     @Override
@@ -233,9 +264,14 @@ public final class ExpertCache implements ExpertSource {
             long t0 = -1;
             boolean counted = false;
             boolean lateHit = false;
+            // Failures before this call belong to earlier requests (a prefetch nobody waited for): this one retries.
+            int failuresSeen = failedLoads[e];
             // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
             // be evicted again by another thread; then it simply goes round once more.
             while (true) {
+                if (closed) {
+                    throw closedError();
+                }
                 if (state[e] == RESIDENT) {
                     if (t0 < 0) {
                         return hit(e);
@@ -245,20 +281,18 @@ public final class ExpertCache implements ExpertSource {
                     counters.entryStallNanos[e] += waited;
                     access(e, experts, lateHit ? Events.ExpertAccess.LATE_HIT : Events.ExpertAccess.MISS, waited);
                     pins[e]++;
+                    pinned++;
                     policy.onAccess(e);
                     usePrefetch(e);
                     return views[e];
+                }
+                if (failedLoads[e] != failuresSeen) {
+                    throw new ExpertLoadException(layer, expert, backing.describe(), lastFailure[e]);
                 }
                 if (t0 < 0) {
                     t0 = System.nanoTime();
                 }
                 if (state[e] == ABSENT) {
-                    if (failed[e]) {
-                        failed[e] = false;
-                        RuntimeException f = loadFailure;
-                        throw new IllegalStateException("loading expert " + expert + " of layer " + layer + " failed"
-                                + (f != null ? ": " + f.getMessage() : ""), f);
-                    }
                     if (!counted) {
                         counted = true;
                         counters.misses++;
@@ -317,6 +351,7 @@ public final class ExpertCache implements ExpertSource {
         counters.hits++;
         counters.entryHits[e]++;
         pins[e]++;
+        pinned++;
         policy.onAccess(e);
         usePrefetch(e);
         return views[e];
@@ -340,9 +375,11 @@ public final class ExpertCache implements ExpertSource {
                 directUses[e]--;
             } else if (pins[e] > 0) {
                 pins[e]--;
+                pinned--;
                 if (pins[e] == 0) {
                     changed.signalAll();
                 }
+                freeMemoryIfUnused();
             } else {
                 throw new IllegalStateException("release of expert " + expert + " of layer " + layer + " that was not acquired");
             }
@@ -414,7 +451,7 @@ public final class ExpertCache implements ExpertSource {
                 return false;
             }
             prefetchedUnused[e] = false;
-            state[e] = ABSENT;
+            setState(e, ABSENT);
             freeSlot(slotOf[e]);
             counters.prefetchCancelled++;
             prefetchEvent(e, experts, Events.Prefetch.CANCELLED);
@@ -430,7 +467,7 @@ public final class ExpertCache implements ExpertSource {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         lock.lock();
         try {
-            while (anyLoading()) {
+            while (!closed && anyLoading()) {
                 long left = end - System.nanoTime();
                 if (left <= 0) {
                     return;
@@ -477,6 +514,9 @@ public final class ExpertCache implements ExpertSource {
 
     /** Gives entry e a slot (evicting if allowed) and queues its load. Lock held. */
     private boolean startLoad(int e, int cls, long deadline) {
+        if (closed) {
+            return false;
+        }
         int slot;
         if (freeCount > 0) {
             slot = freeSlots[--freeCount];
@@ -494,14 +534,14 @@ public final class ExpertCache implements ExpertSource {
             slot = freeSlots[--freeCount];
         }
         slotOf[e] = slot;
-        state[e] = LOADING;
+        setState(e, LOADING);
         loadStarted[e] = false;
         queue.add(new LoadRequest(e, cls, deadline, sequence.incrementAndGet()));
         return true;
     }
 
     private void evict(int e) {
-        state[e] = ABSENT;
+        setState(e, ABSENT);
         views[e] = null;
         policy.onEvict(e);
         int p = residentPos[e];
@@ -542,6 +582,21 @@ public final class ExpertCache implements ExpertSource {
     }
 
     private void loadLoop() {
+        try {
+            loadUntilClosed();
+        } finally {
+            lock.lock();
+            try {
+                loadersInside--;
+                changed.signalAll();
+                freeMemoryIfUnused();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void loadUntilClosed() {
         while (!closed) {
             LoadRequest r;
             try {
@@ -552,11 +607,17 @@ public final class ExpertCache implements ExpertSource {
             if (r == null) {
                 continue;
             }
+            if (r.cls() == STOP) {
+                return;
+            }
             int e = r.entry();
             MemorySegment dst;
             int reason;
             lock.lock();
             try {
+                if (closed) {
+                    return;
+                }
                 if (state[e] != LOADING || loadStarted[e]) {
                     continue; // done by another request for the same expert, or cancelled
                 }
@@ -580,6 +641,9 @@ public final class ExpertCache implements ExpertSource {
                 loaded = backing.load(layout.layer(layer), expert, dst);
             } catch (RuntimeException ex) {
                 failure = ex;
+            } catch (InternalError ex) {
+                // How the JDK reports a fault in a mapped read (the file cut short under the mapping, a disk error).
+                failure = new IllegalStateException(ex.getMessage(), ex);
             }
             ev.end();
             if (failure == null && ev.shouldCommit()) {
@@ -594,13 +658,16 @@ public final class ExpertCache implements ExpertSource {
             lock.lock();
             try {
                 if (failure != null) {
-                    loadFailure = failure;
-                    failed[e] = true;
-                    state[e] = ABSENT;
+                    // Back to ABSENT with its slot free, as if never requested: those waiting are told, the next
+                    // request reads again.
+                    lastFailure[e] = failure;
+                    failedLoads[e]++;
+                    counters.loadFailures++;
+                    setState(e, ABSENT);
                     prefetchedUnused[e] = false;
                     freeSlot(slotOf[e]);
                 } else {
-                    state[e] = RESIDENT;
+                    setState(e, RESIDENT);
                     views[e] = loaded;
                     resident[residentCount] = e;
                     residentPos[e] = residentCount++;
@@ -616,17 +683,45 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
+    private static IllegalStateException closedError() {
+        return new IllegalStateException("the expert cache is closed");
+    }
+
+    /**
+     * Stops loading and wakes every waiting acquirer (they get "the expert cache is closed"). The slots are freed
+     * here when no loader is inside a read and nothing is pinned, which is the usual case after a short wait;
+     * otherwise by the last loader to leave or the last release, so that nothing writes or reads freed memory.
+     */
     @Override
     public void close() {
-        closed = true;
-        for (Thread t : loaders) {
-            try {
-                t.join(1000);
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
+        lock.lock();
+        try {
+            if (closed) {
+                return;
             }
+            closed = true;
+            changed.signalAll();
+            for (int i = 0; i < loaders.length; i++) {
+                queue.add(new LoadRequest(-1, STOP, 0, sequence.incrementAndGet()));
+            }
+            long left = CLOSE_GRACE_NANOS;
+            while (loadersInside > 0 && left > 0) {
+                left = changed.awaitNanos(left);
+            }
+            freeMemoryIfUnused();
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt(); // stop waiting; the last loader frees the slots
+        } finally {
+            lock.unlock();
         }
-        backing.close();
-        arena.close();
+    }
+
+    /** Frees the slots and closes the backing once closed with no loader inside and nothing pinned. Lock held. */
+    private void freeMemoryIfUnused() {
+        if (closed && !memoryFreed && loadersInside == 0 && pinned == 0) {
+            memoryFreed = true;
+            backing.close();
+            arena.close();
+        }
     }
 }

@@ -1,12 +1,25 @@
 package moed.cache;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 /**
  * Experts read from the memory-mapped model file: a copy out of the page cache (which faults pages in from disk
  * on first touch, and may keep them, double-caching what the resident tier also holds).
  */
 public final class MappedBackingStore implements BackingStore {
+    private final String file;
+
+    /** Over the mapping of {@code file}, named in error messages. */
+    public MappedBackingStore(Path file) {
+        this.file = file.toString();
+    }
+
+    /** Over mapped memory with no file to name (tests). */
+    public MappedBackingStore() {
+        this.file = "the mapped model file";
+    }
+
     @Override
     public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
         long at = 0;
@@ -25,5 +38,10 @@ public final class MappedBackingStore implements BackingStore {
     @Override
     public String name() {
         return "mmap";
+    }
+
+    @Override
+    public String describe() {
+        return file;
     }
 }

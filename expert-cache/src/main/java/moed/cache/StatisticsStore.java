@@ -3,9 +3,12 @@ package moed.cache;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -52,17 +55,37 @@ public final class StatisticsStore implements AutoCloseable {
         this.map = map;
     }
 
-    /** Opens (creating or recovering) the statistics of the model identified by {@code modelId}. */
+    /**
+     * Opens (creating or recovering) the statistics of the model identified by {@code modelId}. They say what was
+     * asked of the model, so they are the user's alone: the directory is created 0700 and the file is 0600.
+     */
     public static StatisticsStore open(Path stateDir, String modelId, int layers, int experts) throws IOException {
-        Files.createDirectories(stateDir);
+        boolean posix = stateDir.getFileSystem().supportedFileAttributeViews().contains("posix");
+        if (posix) {
+            // An existing directory is the user's choice and keeps its mode; the file below is private either way.
+            Files.createDirectories(stateDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } else {
+            Files.createDirectories(stateDir);
+        }
         Path file = stateDir.resolve("stats-" + modelId + ".cmap");
+        boolean existing = Files.exists(file) && Files.size(file) > 0;
+        if (posix) {
+            // Created private before Chronicle Map writes a byte (it would create it 0644 under the usual umask);
+            // one an older version left readable to all is tightened.
+            Set<PosixFilePermission> owner = PosixFilePermissions.fromString("rw-------");
+            if (Files.exists(file)) {
+                Files.setPosixFilePermissions(file, owner);
+            } else {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(owner));
+            }
+        }
         ChronicleMapBuilder<Long, long[]> b = ChronicleMapBuilder.of(Long.class, long[].class)
                 .name("moed-stats-" + modelId)
                 .entries(Math.max(64, 2L * layers * experts + 16))
                 .averageValue(new long[Math.max(FIELDS.length, experts)]);
         // Recovery (rather than a plain open) repairs a file whose writer was killed mid-update; moed is the file's
         // only user while it runs, which is the condition recovery needs.
-        ChronicleMap<Long, long[]> map = Files.exists(file) ? b.recoverPersistedTo(file.toFile(), true)
+        ChronicleMap<Long, long[]> map = existing ? b.recoverPersistedTo(file.toFile(), true)
                 : b.createPersistedTo(file.toFile());
         return new StatisticsStore(file, layers, experts, map);
     }

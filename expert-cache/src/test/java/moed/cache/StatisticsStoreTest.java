@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -52,6 +54,22 @@ class StatisticsStoreTest {
             s.recordRoute(1, 0, new int[] {3}, 1);
             st.flush();
             assertEquals(2, st.expert(0, 3)[StatisticsStore.ACTIVATIONS]);
+        }
+    }
+
+    @Test
+    void shouldKeepTheStatisticsPrivateToTheUser() throws Exception {
+        // Routing statistics say what was asked of the model: other local users must not read them.
+        Path state = dir.resolve("state");
+        try (StatisticsStore st = StatisticsStore.open(state, "m3", 2, 4)) {
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state)));
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(st.file())));
+        }
+        // A file an older version left readable to all is tightened when opened.
+        Path old = state.resolve("stats-m3.cmap");
+        Files.setPosixFilePermissions(old, PosixFilePermissions.fromString("rw-r--r--"));
+        try (StatisticsStore st = StatisticsStore.open(state, "m3", 2, 4)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(st.file())));
         }
     }
 
