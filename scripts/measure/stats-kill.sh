@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Kills a process with -9 while it records expert statistics (48 layers x 128 experts, top-8) and flushes them to
-# the Chronicle Map every 50 ms, KILLS times (default 20) at random moments, reopening the map after each kill:
-# does it always reopen, and how much was lost? Goal: always reopens, at most one flush interval lost.
+# the Chronicle Map every 500 ms (the daemon flushes every 5 s), KILLS times (default 20) at a random moment 3-6 s
+# after it is ready (a warmed-up JIT, as in a daemon: a cold JVM's first flushes take a second each), reopening the
+# map after each kill: does it always reopen, and how much was lost? Goal: always reopens, at most one flush
+# interval lost (a kill during a flush also loses what that flush had not yet written).
 # Prints one line per kill and a summary. The probe is moed.cache.StatisticsKillProbe (expert-cache's tests).
 #   scripts/measure/stats-kill.sh [KILLS]
 set -euo pipefail
@@ -29,7 +31,7 @@ for i in $(seq 1 "$kills"); do
   pid=$!
   for _ in $(seq 1 600); do grep -q READY "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   grep -q READY "$log" || { echo "recorder $i did not start:"; cat "$log"; exit 1; }
-  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", 0.2 + r / 32768 * 1.0 }')"
+  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", 3 + r / 32768 * 3 }')"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   line="$(probe check "$state" "$work/progress")" || true

@@ -13,7 +13,7 @@ import java.util.concurrent.locks.LockSupport;
  * statistics:
  * <ul>
  *   <li>{@code record DIR PROGRESS}: routes tokens through a model-sized table (48 layers of 128 experts, top-8),
- *       flushing to the Chronicle Map every 50 ms, until killed;</li>
+ *       flushing to the Chronicle Map every 500 ms, until killed;</li>
  *   <li>{@code check DIR PROGRESS}: reopens the map (recovering it) and prints one line of figures; exits 1 when the
  *       map does not open or holds what cannot be right.</li>
  * </ul>
@@ -24,7 +24,7 @@ public final class StatisticsKillProbe {
     static final int LAYERS = 48;
     static final int EXPERTS = 128;
     static final int K = 8;
-    static final long INTERVAL_MILLIS = 50;
+    static final long INTERVAL_MILLIS = 500;
     static final String MODEL = "killed";
     // Progress file layout, in longs.
     static final int BASELINE = 0;       // activations already persisted when the recorder opened the map
