@@ -3,6 +3,8 @@
 # that its JFR recording is complete (JFR's own 'jfr summary' reads it and it holds the request). Prints how many
 # of N recordings survived. Usage: scripts/measure/serve-stop-loop.sh [N]
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$repo/scripts/jdk.sh"
+moed_find_jdk || exit 1 # for JFR's own 'jfr' tool
 n="${1:-20}"
 run="$WORK/serve-stop"
 ok=0
