@@ -644,6 +644,10 @@ public final class ExpertCache implements ExpertSource {
             } catch (InternalError ex) {
                 // How the JDK reports a fault in a mapped read (the file cut short under the mapping, a disk error).
                 failure = new IllegalStateException(ex.getMessage(), ex);
+            } catch (Error ex) {
+                // Anything else (out of memory, a linkage error): fail this load rather than leave it LOADING with
+                // acquirers waiting for good; the loader thread goes on.
+                failure = new IllegalStateException(ex.toString(), ex);
             }
             ev.end();
             if (failure == null && ev.shouldCommit()) {

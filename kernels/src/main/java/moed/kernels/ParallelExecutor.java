@@ -61,7 +61,12 @@ public final class ParallelExecutor implements AutoCloseable {
         for (Thread w : workers) {
             LockSupport.unpark(w);
         }
-        runPart(0);
+        Throwable own = null;
+        try {
+            runPart(0);
+        } catch (Throwable e) {
+            own = e; // rethrown below, once every worker has finished: none may still be writing the caller's buffers
+        }
         int spins = 0;
         while (pending.get() != 0) {
             if (++spins > SPINS_BEFORE_PARK) {
@@ -72,6 +77,19 @@ public final class ParallelExecutor implements AutoCloseable {
         }
         this.task = null;
         Throwable t = failure;
+        if (own != null) {
+            failure = null;
+            if (t != null && t != own) {
+                own.addSuppressed(t);
+            }
+            if (own instanceof RuntimeException re) {
+                throw re;
+            }
+            if (own instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException("compute failed", own);
+        }
         if (t != null) {
             failure = null;
             if (t instanceof RuntimeException re) {

@@ -78,13 +78,7 @@ public final class GenerationLoop {
 
     /** The end of the text that may be sent: before the first stop string, and before a tail that may become one. */
     private int sendable() {
-        int at = -1;
-        for (String stop : stops) {
-            int i = text.indexOf(stop, Math.max(0, emitted - stop.length() + 1));
-            if (i >= 0 && (at < 0 || i < at)) {
-                at = i;
-            }
-        }
+        int at = firstStop();
         if (at >= 0) {
             cut = true;
             text.setLength(at);
@@ -100,6 +94,18 @@ public final class GenerationLoop {
             }
         }
         return upTo;
+    }
+
+    /** Where the first stop string begins in the text not yet sent (a stop may start in its held-back tail), or -1. */
+    private int firstStop() {
+        int at = -1;
+        for (String stop : stops) {
+            int i = text.indexOf(stop, Math.max(0, emitted - stop.length() + 1));
+            if (i >= 0 && (at < 0 || i < at)) {
+                at = i;
+            }
+        }
+        return at;
     }
 
     /** Whether the text ends with the first len characters of stop. */
@@ -131,6 +137,11 @@ public final class GenerationLoop {
             return;
         }
         text.append(decoder.finish());
+        // The last characters may complete a stop string whose start was held back: it is not sent either.
+        int stop = firstStop();
+        if (stop >= 0) {
+            text.setLength(stop);
+        }
         if (text.length() > emitted) {
             String rest = text.substring(emitted);
             emitted = text.length();

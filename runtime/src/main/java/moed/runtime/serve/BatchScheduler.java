@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import moed.jfr.Events;
@@ -69,11 +70,13 @@ public final class BatchScheduler {
         long admitted;
         long prefillNanos;
         long decodeStart;
+        boolean finished; // its cache given back and its event committed, exactly once
 
         Sequence(Submission s) {
             this.id = s.id();
             this.stream = s.stream();
-            this.kv = s.kv();
+            // A request queued while every cache was taken gets one now, usually a finished sequence's.
+            this.kv = s.kv() != null ? s.kv() : cacheFor(s.id(), true);
             this.prompt = s.prompt();
             this.generation = new GenerationLoop(engine.tokenizer(), vocab, s.params().sampler(), prompt, s.params().maxTokens(),
                     engine.contextLength() - prompt.length, s.params().stops(), (id, piece) -> {
@@ -100,6 +103,7 @@ public final class BatchScheduler {
     private final KvCache[] rowKv;
     private final int[] rowToken;
     private final AtomicLong done = new AtomicLong();
+    private final AtomicInteger cachesMade = new AtomicInteger();
     private final AtomicLong generated = new AtomicLong();
     private volatile int activeCount;
     private volatile int queuedCount;
@@ -139,19 +143,32 @@ public final class BatchScheduler {
         Submission s;
         try {
             int[] ids = engine.encodePrompt(prompt);
-            KvCache kv = freeCaches.poll();
-            if (kv != null) {
-                kv.reset(id);
-            } else {
-                kv = engine.newKvCache(id);
-            }
-            s = new Submission(id, ids, kv, null, params, stream);
+            s = new Submission(id, ids, cacheFor(id, false), null, params, stream);
         } catch (IllegalArgumentException e) {
             s = new Submission(id, null, null, e.getMessage(), params, stream);
         }
         incoming.add(s);
         wake();
         return id;
+    }
+
+    /**
+     * A KV cache for sequence {@code id}: a finished sequence's, else a new one while fewer than maxSequences have
+     * been made (so requests queued beyond that wait for a cache instead of each holding hundreds of MB); at
+     * admission ({@code admitting}) one is always made, as an admitted sequence needs it now. So at most twice
+     * maxSequences caches ever exist. Any thread.
+     */
+    private KvCache cacheFor(long id, boolean admitting) {
+        KvCache kv = freeCaches.poll();
+        if (kv != null) {
+            kv.reset(id);
+            return kv;
+        }
+        if (admitting || cachesMade.getAndIncrement() < maxSequences) {
+            return engine.newKvCache(id);
+        }
+        cachesMade.decrementAndGet();
+        return null;
     }
 
     /** Asks to stop a request (any thread); it ends with done("cancelled"). Unknown or finished ids are ignored. */
@@ -175,8 +192,23 @@ public final class BatchScheduler {
     public void run() {
         worker = Thread.currentThread();
         while (!stopping) {
-            if (!runOnce()) {
-                LockSupport.parkNanos(50_000_000L);
+            try {
+                if (!runOnce()) {
+                    LockSupport.parkNanos(50_000_000L);
+                }
+            } catch (RuntimeException e) {
+                // Not a step (those are handled where they fail) but sampling, detokenizing or a stream callback:
+                // the active requests end with the reason, and the compute thread goes on serving the others.
+                String why = e.getMessage() != null ? e.getMessage() : e.toString();
+                for (Sequence s : active) {
+                    try {
+                        fail(s, "internal", "request " + s.id + " failed: " + why);
+                    } catch (RuntimeException again) {
+                        // its stream is what failed: nothing more can be told to it
+                    }
+                }
+                active.clear();
+                activeCount = 0;
             }
         }
         // Whatever is still in flight gets a reply: the server is going away.
@@ -309,7 +341,7 @@ public final class BatchScheduler {
             // requests whose rows it held, with the reason; their positions were not advanced, and every other
             // request, queued or arriving, is served as before.
             java.util.Arrays.fill(rowKv, 0, n, null);
-            failStep(e);
+            failStep(e, filling);
             return;
         }
         long took = System.nanoTime() - t0;
@@ -340,14 +372,30 @@ public final class BatchScheduler {
         java.util.Arrays.fill(rowKv, 0, n, null);
     }
 
-    /** Ends every active sequence (all had rows in the failed step) with an error saying why. */
-    private void failStep(Throwable e) {
+    /**
+     * Ends the sequences that had rows in the failed step (the one filling its prompt and every decoding one) with an
+     * error saying why; a newcomer still waiting for its prompt's turn stays.
+     */
+    private void failStep(Throwable e, Sequence filling) {
         String why = e.getMessage() != null ? e.getMessage() : e.toString();
+        still.clear();
         for (Sequence s : active) {
-            finish(s, StopReason.ERROR);
-            s.stream.error("step_failed", "request " + s.id + " stopped after " + s.generation.produced() + " tokens: " + why);
+            if (s == filling || s.prefilled == s.prompt.length) {
+                fail(s, "step_failed", "request " + s.id + " stopped after " + s.generation.produced() + " tokens: " + why);
+            } else {
+                still.add(s);
+            }
         }
         active.clear();
+        active.addAll(still);
+    }
+
+    private void fail(Sequence s, String code, String message) {
+        if (s.finished) {
+            return; // it has had its reply
+        }
+        finish(s, StopReason.ERROR);
+        s.stream.error(code, message);
     }
 
     /** Chooses the next token of s from logits and sends it; returns whether s has finished. */
@@ -371,6 +419,10 @@ public final class BatchScheduler {
     }
 
     private void finish(Sequence s, StopReason reason) {
+        if (s.finished) {
+            return;
+        }
+        s.finished = true;
         release(s.kv);
         s.event.end();
         if (s.event.shouldCommit()) {

@@ -54,7 +54,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path dir = ipcDir != null ? ipcDir : defaultIpcDir();
         long t0 = System.nanoTime();
-        // SIGTERM and SIGINT are handled here from the start, not by the JVM's default (shutdown hooks, exit 143):
+        // SIGTERM, SIGINT and SIGHUP are handled here from the start, not by the JVM's default (shutdown hooks, exit 143):
         // before the server runs, they make loading and warming stop at the next check and the engine close on
         // this thread; once it runs, they stop the server (see below).
         AtomicReference<MoedServer> running = new AtomicReference<>();
@@ -73,6 +73,7 @@ final class ServeCommand implements Callable<Integer> {
         };
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), stop); // the terminal closed: stop as cleanly
         Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
         load.update(0, 1);
         Engine engine = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options());

@@ -302,7 +302,9 @@ public final class MoedClient implements AutoCloseable {
         } else if (serverInstance != 0) {
             Properties p = dir.readInfo();
             String inst = p.getProperty("instance");
-            if (inst == null || Long.parseLong(inst) != serverInstance) {
+            if (inst == null || !inst.equals(Long.toString(serverInstance))) {
+                // (compared as text: a half-written or garbled info file during a restart is "another server" too,
+                // not a NumberFormatException that would end the poller with requests open)
                 why = "the moed server went away or was restarted";
             }
         }
