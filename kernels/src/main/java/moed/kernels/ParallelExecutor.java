@@ -76,27 +76,24 @@ public final class ParallelExecutor implements AutoCloseable {
             }
         }
         this.task = null;
-        Throwable t = failure;
-        if (own != null) {
+        Throwable worker = failure;
+        if (worker != null) {
             failure = null;
-            if (t != null && t != own) {
-                own.addSuppressed(t);
-            }
-            if (own instanceof RuntimeException re) {
-                throw re;
-            }
-            if (own instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException("compute failed", own);
         }
-        if (t != null) {
-            failure = null;
-            if (t instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException("compute worker failed", t);
+        Throwable t = own != null ? own : worker;
+        if (t == null) {
+            return;
         }
+        if (worker != null && worker != t) {
+            t.addSuppressed(worker);
+        }
+        if (t instanceof RuntimeException re) {
+            throw re;
+        }
+        if (t == own && own instanceof Error err) {
+            throw err; // the caller's own part fails as it would have without helpers
+        }
+        throw new IllegalStateException("compute worker failed", t);
     }
 
     private void runPart(int part) {

@@ -7,6 +7,7 @@ import java.util.regex.PatternSyntaxException;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
 import moed.runtime.gguf.GgufFile;
+import moed.runtime.model.Model;
 
 /**
  * llama.cpp-style tensor overrides {@code REGEX=resident|backing}: expert tensors matched by a {@code resident} rule
@@ -63,7 +64,7 @@ public record TensorOverrides(List<Rule> rules) {
                             + " is not an expert tensor; only expert tensors (ffn_*_exps) can go through the expert cache");
                 }
                 if (expert && r.resident()) {
-                    int layer = layerOf(t.name());
+                    int layer = Model.layerOf(t.name());
                     if (layer >= 0 && layer < layers) {
                         pinned[layer] = true;
                     }
@@ -82,17 +83,5 @@ public record TensorOverrides(List<Rule> rules) {
                     + (n == 0 ? "matches no tensor (check the names with 'moed model info --tensors')" : "matches " + n + " tensors"));
         }
         return lines;
-    }
-
-    private static int layerOf(String name) {
-        if (!name.startsWith("blk.")) {
-            return -1;
-        }
-        int dot = name.indexOf('.', 4);
-        try {
-            return Integer.parseInt(name.substring(4, dot));
-        } catch (RuntimeException e) {
-            return -1;
-        }
     }
 }

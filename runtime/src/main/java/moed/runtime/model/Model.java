@@ -293,6 +293,19 @@ public final class Model {
         return name.endsWith("_exps.weight");
     }
 
+    /** The layer a tensor named {@code blk.N....} belongs to, or -1 for a tensor outside the layers. */
+    public static int layerOf(String name) {
+        if (!name.startsWith("blk.")) {
+            return -1;
+        }
+        int dot = name.indexOf('.', 4);
+        try {
+            return Integer.parseInt(name.substring(4, dot < 0 ? name.length() : dot));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     /** Bytes of everything that is not an expert: what stays pinned resident. */
     public long pinnedBytes() {
         long n = 0;

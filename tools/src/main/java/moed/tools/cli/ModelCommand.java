@@ -118,8 +118,8 @@ final class ModelCommand implements Runnable {
                 }
                 params += t.elements();
                 byType.merge(t.type().name(), 1L, Long::sum);
-                if (t.name().startsWith("blk.")) {
-                    int l = Integer.parseInt(t.name().substring(4, t.name().indexOf('.', 4)));
+                int l = moed.runtime.model.Model.layerOf(t.name());
+                if (l >= 0) {
                     perLayer.computeIfAbsent(l, k -> new long[2])[ex ? 0 : 1] += t.byteSize();
                 }
             }
