@@ -5,10 +5,14 @@ package moed.cache;
  * {@link ExpertCache#counters()} hands out a consistent copy.
  */
 public final class CacheCounters {
+    /** Accesses whose expert was resident when routing chose it (and not there by an unused prefetch). */
     public long hits;
+    /** Accesses whose expert was neither resident nor prefetched when routing chose it: loaded on demand (or computed in place), however early the load finished. */
     public long misses;
-    /** Accesses that found their expert still loading (a prefetch too late) and waited. */
-    public long lateHits;
+    /** Accesses whose expert a prediction had prefetched and that found it resident: the prefetch came in time. */
+    public long prefetchHits;
+    /** Accesses whose expert a prediction had prefetched but that waited for it: the prefetch came late. */
+    public long prefetchLate;
     public long stallNanos;
     public long loads;
     public long bytesLoaded;
@@ -39,7 +43,8 @@ public final class CacheCounters {
         CacheCounters c = new CacheCounters(entryHits.length);
         c.hits = hits;
         c.misses = misses;
-        c.lateHits = lateHits;
+        c.prefetchHits = prefetchHits;
+        c.prefetchLate = prefetchLate;
         c.stallNanos = stallNanos;
         c.loads = loads;
         c.bytesLoaded = bytesLoaded;
@@ -59,15 +64,37 @@ public final class CacheCounters {
         return c;
     }
 
-    /** Every lookup of an expert: hits, misses (including those computed in place) and late hits. */
+    /** Every lookup of an expert: hits, prefetch hits, late prefetches and misses (including those computed in place). */
     public long accesses() {
-        return hits + misses + lateHits;
+        return hits + prefetchHits + prefetchLate + misses;
     }
 
-    /** Accesses that found the expert resident, over all accesses (late hits count as misses here). */
+    /**
+     * Accesses whose expert was resident when routing chose it, over all accesses: what the eviction policy achieved,
+     * comparable with replays of the routing trace through LRU, LFU or Belady's optimum (which do not prefetch).
+     */
     public double hitRate() {
+        return share(hits);
+    }
+
+    /** Accesses served by a prefetch that arrived in time, over all accesses. */
+    public double prefetchHitRate() {
+        return share(prefetchHits);
+    }
+
+    /** Accesses that waited for a prefetch still on its way, over all accesses. */
+    public double prefetchLateRate() {
+        return share(prefetchLate);
+    }
+
+    /** Accesses loaded on demand after routing (or computed in place), over all accesses. */
+    public double missRate() {
+        return share(misses);
+    }
+
+    private double share(long n) {
         long all = accesses();
-        return all == 0 ? 0 : (double) hits / all;
+        return all == 0 ? 0 : (double) n / all;
     }
 
     /** What happened between {@code before} (an earlier snapshot of the same cache) and this snapshot: totals only. */
@@ -75,7 +102,8 @@ public final class CacheCounters {
         CacheCounters d = new CacheCounters(0);
         d.hits = hits - before.hits;
         d.misses = misses - before.misses;
-        d.lateHits = lateHits - before.lateHits;
+        d.prefetchHits = prefetchHits - before.prefetchHits;
+        d.prefetchLate = prefetchLate - before.prefetchLate;
         d.stallNanos = stallNanos - before.stallNanos;
         d.loads = loads - before.loads;
         d.bytesLoaded = bytesLoaded - before.bytesLoaded;

@@ -40,6 +40,10 @@ public final class ExpertCache implements ExpertSource {
     static final byte ABSENT = 0;
     static final byte LOADING = 1;
     static final byte RESIDENT = 2;
+    private static final byte NOT_ROUTED = 0;
+    private static final byte ROUTED_RESIDENT = 1;
+    private static final byte ROUTED_PREFETCHED = 2;
+    private static final byte ROUTED_ABSENT = 3;
     static final int DEMAND = 0;
     static final int PREFETCH = 1;
     static final int WARM = 2;
@@ -73,6 +77,8 @@ public final class ExpertCache implements ExpertSource {
     private final int[] failedLoads;
     private final RuntimeException[] lastFailure;
     private final long[] protectedUntil;
+    /** Per entry: how {@link #routed} found it for the current step (ROUTED_*), or NOT_ROUTED; used by acquire. */
+    private final byte[] routedAs;
     private long layerClock = 1;
     private final ExpertWeights[] views;
     private final int[] resident;
@@ -138,6 +144,7 @@ public final class ExpertCache implements ExpertSource {
         failedLoads = new int[entries];
         lastFailure = new RuntimeException[entries];
         protectedUntil = new long[entries];
+        routedAs = new byte[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
         residentPos = new int[entries];
@@ -256,14 +263,63 @@ public final class ExpertCache implements ExpertSource {
         STATE.setRelease(state, e, s);
     }
 
+    /**
+     * Routing chose these experts of {@code layer} for the current step ({@code counts[x] > 0}): each access is
+     * classified as of now (resident, prefetched, or to be loaded on demand; {@link #acquire} counts it so), the
+     * chosen experts are protected from eviction for this layer, and the missing ones start loading at demand
+     * priority, so that they load while the resident ones compute. The layer clock that ages protections advances.
+     */
+    @Override
+    public void routed(int layer, int[] counts, int n) {
+        int base = layer * experts;
+        lock.lock();
+        try {
+            layerClock++;
+            for (int x = 0; x < n; x++) {
+                if (counts[x] > 0) {
+                    int e = base + x;
+                    protectedUntil[e] = Math.max(protectedUntil[e], layerClock + 1);
+                    routedAs[e] = classify(e);
+                }
+            }
+            if (onMiss == OnMiss.WAIT) {
+                // With --on-miss direct the missing ones are computed in place by acquire instead.
+                for (int x = 0; x < n; x++) {
+                    if (counts[x] > 0 && state[base + x] == ABSENT) {
+                        startLoad(base + x, DEMAND, 0);
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How an access finds entry e right now: a prefetch not yet used, resident, or neither. Lock held. */
+    private byte classify(int e) {
+        if (prefetchedUnused[e]) {
+            return ROUTED_PREFETCHED;
+        }
+        return state[e] == RESIDENT ? ROUTED_RESIDENT : ROUTED_ABSENT;
+    }
+
+    /**
+     * The access is counted by how routing found the expert ({@link #routed}; for a caller that does not announce
+     * routing, by how this call finds it): resident, a hit; prefetched, a prefetch hit if it is resident now and
+     * late if this call waits for it; otherwise a miss, loaded on demand, however early its load finished.
+     */
     @Override
     public ExpertWeights acquire(int layer, int expert) {
         int e = layer * experts + expert;
         lock.lock();
         try {
+            byte how = routedAs[e];
+            routedAs[e] = NOT_ROUTED;
+            if (how == NOT_ROUTED) {
+                how = classify(e);
+            }
             long t0 = -1;
-            boolean counted = false;
-            boolean lateHit = false;
+            boolean missCounted = false;
             // Failures before this call belong to earlier requests (a prefetch nobody waited for): this one retries.
             int failuresSeen = failedLoads[e];
             // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
@@ -273,13 +329,19 @@ public final class ExpertCache implements ExpertSource {
                     throw closedError();
                 }
                 if (state[e] == RESIDENT) {
-                    if (t0 < 0) {
-                        return hit(e);
+                    long waited = t0 < 0 ? 0 : System.nanoTime() - t0;
+                    if (how == ROUTED_PREFETCHED) {
+                        count(e, waited == 0 ? Events.ExpertAccess.PREFETCH_HIT : Events.ExpertAccess.PREFETCH_LATE, waited);
+                    } else if (how == ROUTED_RESIDENT && waited == 0) {
+                        count(e, Events.ExpertAccess.HIT, 0);
+                    } else {
+                        // A miss (counted when first seen), or resident at routing but evicted before its turn.
+                        if (!missCounted) {
+                            countMiss(e);
+                        }
+                        stall(e, waited);
+                        access(e, experts, Events.ExpertAccess.MISS, waited);
                     }
-                    long waited = System.nanoTime() - t0;
-                    counters.stallNanos += waited;
-                    counters.entryStallNanos[e] += waited;
-                    access(e, experts, lateHit ? Events.ExpertAccess.LATE_HIT : Events.ExpertAccess.MISS, waited);
                     pins[e]++;
                     pinned++;
                     policy.onAccess(e);
@@ -292,37 +354,59 @@ public final class ExpertCache implements ExpertSource {
                 if (t0 < 0) {
                     t0 = System.nanoTime();
                 }
-                if (state[e] == ABSENT) {
-                    if (!counted) {
-                        counted = true;
-                        counters.misses++;
-                        counters.entryMisses[e]++;
-                        if (onMiss == OnMiss.DIRECT) {
-                            // Compute from the mapped bytes now; bring a copy in for next time if a slot can be had.
-                            startLoad(e, PREFETCH, Long.MAX_VALUE);
-                            directUses[e]++;
-                            counters.directComputes++;
-                            access(e, experts, Events.ExpertAccess.IN_PLACE, 0);
-                            return backing.inPlace(layout.layer(layer), expert);
-                        }
+                if (how == ROUTED_PREFETCHED && state[e] == ABSENT) {
+                    how = ROUTED_ABSENT; // the prefetch was cancelled or evicted before its use: a miss after all
+                }
+                if (how != ROUTED_PREFETCHED && !missCounted) {
+                    missCounted = true;
+                    countMiss(e);
+                    if (state[e] == ABSENT && onMiss == OnMiss.DIRECT) {
+                        // Compute from the mapped bytes now; bring a copy in for next time if a slot can be had.
+                        startLoad(e, PREFETCH, Long.MAX_VALUE);
+                        directUses[e]++;
+                        counters.directComputes++;
+                        access(e, experts, Events.ExpertAccess.IN_PLACE, 0);
+                        return backing.inPlace(layout.layer(layer), expert);
                     }
+                }
+                if (state[e] == ABSENT) {
                     if (!startLoad(e, DEMAND, 0)) {
                         awaitChange(); // every slot pinned: wait for a release
                     }
                     continue;
                 }
-                // LOADING: a prefetch, or another thread's miss. Move it to the front of the queue and wait.
-                if (!counted) {
-                    counted = true;
-                    lateHit = true;
-                    counters.lateHits++;
-                    queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
-                }
+                // LOADING: a prefetch, or a load routing or another thread started. Move it to the front and wait.
+                queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
                 awaitChange();
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Counts a served access of entry e with {@code outcome} (not a miss: see {@link #countMiss}). Lock held. */
+    private void count(int e, int outcome, long waited) {
+        switch (outcome) {
+            case Events.ExpertAccess.HIT -> {
+                counters.hits++;
+                counters.entryHits[e]++;
+            }
+            case Events.ExpertAccess.PREFETCH_HIT -> counters.prefetchHits++;
+            case Events.ExpertAccess.PREFETCH_LATE -> counters.prefetchLate++;
+            default -> throw new IllegalArgumentException("not a served outcome: " + outcome);
+        }
+        stall(e, waited);
+        access(e, experts, outcome, waited);
+    }
+
+    private void countMiss(int e) {
+        counters.misses++;
+        counters.entryMisses[e]++;
+    }
+
+    private void stall(int e, long waited) {
+        counters.stallNanos += waited;
+        counters.entryStallNanos[e] += waited;
     }
 
     private static void access(int e, int experts, int outcome, long waitNanos) {
@@ -344,17 +428,6 @@ public final class ExpertCache implements ExpertSource {
             ev.action = action;
             ev.commit();
         }
-    }
-
-    private ExpertWeights hit(int e) {
-        access(e, experts, Events.ExpertAccess.HIT, 0);
-        counters.hits++;
-        counters.entryHits[e]++;
-        pins[e]++;
-        pinned++;
-        policy.onAccess(e);
-        usePrefetch(e);
-        return views[e];
     }
 
     private void usePrefetch(int e) {
@@ -412,20 +485,6 @@ public final class ExpertCache implements ExpertSource {
             counters.prefetchIssued++;
             prefetchEvent(e, experts, Events.Prefetch.ISSUED);
             return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Starts loading an expert the step is certain to need (routing chose it) without waiting, at demand priority,
-     * so that it loads while earlier experts compute. Not counted as a prefetch. False if resident or loading.
-     */
-    public boolean fetchAhead(int layer, int expert) {
-        int e = layer * experts + expert;
-        lock.lock();
-        try {
-            return state[e] == ABSENT && startLoad(e, DEMAND, 0);
         } finally {
             lock.unlock();
         }
@@ -497,16 +556,6 @@ public final class ExpertCache implements ExpertSource {
         try {
             int e = layer * experts + expert;
             protectedUntil[e] = Math.max(protectedUntil[e], layerClock + layersAhead + 1);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The forward pass moved to the next layer: protections age by one. */
-    public void advanceLayer() {
-        lock.lock();
-        try {
-            layerClock++;
         } finally {
             lock.unlock();
         }

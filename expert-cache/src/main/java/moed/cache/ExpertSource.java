@@ -11,6 +11,14 @@ public interface ExpertSource extends AutoCloseable {
     /** The weights of expert {@code expert} of layer {@code layer}, readable until {@link #release} for it. */
     ExpertWeights acquire(int layer, int expert);
 
+    /**
+     * Routing chose the experts of {@code layer} with {@code counts[x] > 0} (of {@code experts}) for the current step,
+     * before any of them is acquired: a cache counts each access by how routing found it and starts loading the
+     * missing ones so they arrive while the resident ones compute.
+     */
+    default void routed(int layer, int[] counts, int experts) {
+    }
+
     /** Whether reading this expert now costs no load (always, for a source that reads in place). */
     default boolean isResident(int layer, int expert) {
         return true;

@@ -21,6 +21,13 @@ public final class LayeredExpertSource implements ExpertSource {
     }
 
     @Override
+    public void routed(int layer, int[] counts, int experts) {
+        if (!pinnedLayer[layer]) {
+            cache.routed(layer, counts, experts);
+        }
+    }
+
+    @Override
     public void release(int layer, int expert) {
         if (pinnedLayer[layer]) {
             inPlace.release(layer, expert);

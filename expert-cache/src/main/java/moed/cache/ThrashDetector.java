@@ -16,7 +16,7 @@ public final class ThrashDetector {
     /** The thrashing between two snapshots of the counters taken {@code elapsedNanos} apart, or null if none (or too soon). */
     public synchronized Thrashing check(CacheCounters before, CacheCounters after, long elapsedNanos) {
         CacheCounters d = after.since(before);
-        double hitRate = d.hitRate();
+        double hitRate = d.hitRate() + d.prefetchHitRate(); // resident when the step needed it
         if (d.accesses() < 100 || hitRate >= 0.5 || d.stallNanos < elapsedNanos / 4
                 || warned && System.nanoTime() - lastWarning < QUIET_NANOS) {
             return null;

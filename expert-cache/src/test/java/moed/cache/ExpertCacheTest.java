@@ -56,7 +56,7 @@ class ExpertCacheTest {
                     assertTrue(c.residentBytes() <= c.budgetBytes(), "budget");
                 }
                 CacheCounters k = c.counters();
-                assertEquals(3000, k.hits + k.misses + k.lateHits, policy.toString());
+                assertEquals(3000, k.accesses(), policy.toString());
                 assertTrue(k.hits > 0 && k.misses > 0, policy + " mixes hits and misses");
                 assertEquals(k.loads - k.evictions, c.residentCount(), policy + ": loads - evictions = resident");
             }
@@ -195,7 +195,7 @@ class ExpertCacheTest {
                 Thread.onSpinWait();
             }
             Thread second = Thread.ofPlatform().start(() -> c.release(1, 2, c.acquire(1, 2)));
-            while (c.counters().lateHits == 0) {
+            while (c.counters().misses < 2) { // the second finds it loading (not a prefetch): a miss too
                 Thread.onSpinWait();
             }
             b.gate.countDown();
@@ -295,7 +295,9 @@ class ExpertCacheTest {
             try {
                 c.release(0, 1, c.acquire(0, 1));
                 holdInsert.set(true);
-                assertTrue(c.fetchAhead(0, 2));
+                int[] chosen = new int[EXPERTS];
+                chosen[2] = 1;
+                c.routed(0, chosen, EXPERTS); // starts expert 2's load, which the policy holds the lock in
                 assertTrue(inInsert.await(10, TimeUnit.SECONDS));
                 CompletableFuture<Boolean> answer = CompletableFuture.supplyAsync(() -> c.isResident(0, 1) && !c.isResident(0, 5));
                 assertTrue(answer.get(5, TimeUnit.SECONDS));
@@ -303,6 +305,76 @@ class ExpertCacheTest {
                 letGo.countDown();
             }
         }
+    }
+
+    /** Routing chose {@code chosen} of layer l; then the step acquires and releases each, as the forward pass does. */
+    static void step(ExpertCache c, int l, int... chosen) {
+        int[] counts = new int[EXPERTS];
+        for (int x : chosen) {
+            counts[x]++;
+        }
+        c.routed(l, counts, EXPERTS);
+        for (int x : chosen) {
+            c.release(l, x, c.acquire(l, x));
+        }
+    }
+
+    @Test
+    void shouldCountEachAccessByHowRoutingFoundItsExpert() throws Exception {
+        // A hand-worked trace on layer 0. Expected counts after each step: {hits, prefetch hits, late, misses}.
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
+            step(c, 0, 1);                        // 1 absent: loaded on demand
+            assertOutcomes(c, 0, 0, 0, 1);
+            assertTrue(c.prefetch(0, 2, 1));
+            c.awaitIdle(5000);                    // 2 prefetched and resident before routing
+            int[] counts = new int[EXPERTS];
+            counts[1] = counts[2] = counts[3] = 1;
+            c.routed(0, counts, EXPERTS);         // 1 resident, 2 prefetched, 3 absent (its load starts now)
+            c.awaitIdle(5000);                    // 3 arrives before its turn: still a miss, it was not there when routed
+            for (int x = 1; x <= 3; x++) {
+                c.release(0, x, c.acquire(0, x));
+            }
+            assertOutcomes(c, 1, 1, 0, 2);
+            step(c, 0, 2, 3);                     // both resident now; 2's prefetch was used last step: hits
+            assertOutcomes(c, 3, 1, 0, 2);
+            assertEquals(1, c.counters().prefetchUsed);
+        }
+        GatedBacking b = new GatedBacking();
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
+            assertTrue(c.prefetch(0, 4, 1));     // held in flight by the gate
+            int[] counts = new int[EXPERTS];
+            counts[4] = 1;
+            c.routed(0, counts, EXPERTS);
+            Thread t = Thread.ofPlatform().start(() -> c.release(0, 4, c.acquire(0, 4)));
+            while (b.reads.get() == 0) {
+                Thread.onSpinWait();
+            }
+            Thread.sleep(20);
+            b.gate.countDown();
+            t.join();
+            assertOutcomes(c, 0, 0, 1, 0);        // prefetched but late: the access waited for it
+            assertTrue(c.counters().stallNanos >= 10_000_000L, "the wait is stall: " + c.counters().stallNanos);
+            assertEquals(1, c.counters().prefetchUsed);
+        }
+    }
+
+    /** Without routing announced (a caller that only acquires), an access is counted by how it finds the expert. */
+    @Test
+    void shouldCountByAcquireWhenRoutingWasNotAnnounced() throws Exception {
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
+            c.release(0, 1, c.acquire(0, 1));
+            c.release(0, 1, c.acquire(0, 1));
+            assertTrue(c.prefetch(0, 2, 1));
+            c.awaitIdle(5000);
+            c.release(0, 2, c.acquire(0, 2));
+            assertOutcomes(c, 1, 1, 0, 1);
+        }
+    }
+
+    static void assertOutcomes(ExpertCache c, long hits, long prefetchHits, long prefetchLate, long misses) {
+        CacheCounters k = c.counters();
+        assertEquals(List.of(hits, prefetchHits, prefetchLate, misses), List.of(k.hits, k.prefetchHits, k.prefetchLate, k.misses),
+                "hits, prefetch hits, late prefetches, misses");
     }
 
     @Test
@@ -313,7 +385,7 @@ class ExpertCacheTest {
             c.awaitIdle(5000);
             c.release(0, 1, c.acquire(0, 1));
             CacheCounters k = c.counters();
-            assertEquals(1, k.hits);
+            assertEquals(1, k.prefetchHits);
             assertEquals(1, k.prefetchUsed);
             assertTrue(c.prefetch(0, 5, 1));
             c.awaitIdle(5000);

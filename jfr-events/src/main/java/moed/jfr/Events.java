@@ -102,16 +102,18 @@ public final class Events {
     /** The forward pass asked for an expert; {@code outcome} is one of the codes below. */
     @Name(EXPERT_ACCESS) @Label("Expert Access") @Category({"moed", "Cache"}) @StackTrace(false)
     public static final class ExpertAccess extends Event {
-        /** The expert was resident. */
+        /** The expert was resident when routing chose it (and not there by an unused prefetch). */
         public static final int HIT = 0;
-        /** It was not: the access waited for a demand load. */
+        /** It was neither resident nor prefetched when routing chose it: loaded on demand, however early it arrived. */
         public static final int MISS = 1;
-        /** It was on its way (a prefetch, or another thread's miss): the access waited for that load. */
-        public static final int LATE_HIT = 2;
+        /** A prediction had prefetched it, but it was still loading when the step needed it: the access waited. */
+        public static final int PREFETCH_LATE = 2;
         /** It was not resident and was computed in place from the backing instead ({@code --on-miss direct}). */
         public static final int IN_PLACE = 3;
+        /** A prediction had prefetched it and it was resident when the step needed it. */
+        public static final int PREFETCH_HIT = 4;
         /** The number of outcome codes: arrays indexed by outcome have this length. */
-        public static final int OUTCOMES = 4;
+        public static final int OUTCOMES = 5;
 
         @Label("Layer") public int layer;
         @Label("Expert") public int expert;

@@ -8,9 +8,8 @@ import moed.cache.ExpertCache;
  *   <li>after layer l's attention: predict layers l+1 (and l+2 with look-ahead 2) and prefetch the likely experts
  *       (top-k, widened by up to {@code margin} while the predicted probability mass is below {@code mass}), with
  *       the number of layers until they are needed as deadline; predicted experts are protected from eviction;</li>
- *   <li>after layer l's routing: the exact experts of layer l are known; all of them are requested at once so
- *       the later ones load while the first computes, and predictions for layer l that did not come true are
- *       cancelled if their reads have not started.</li>
+ *   <li>after layer l's routing (when the cache has already started loading the chosen experts it lacks):
+ *       predictions for layer l that did not come true are cancelled if their reads have not started.</li>
  * </ul>
  * Prefetches used and wasted are counted by the cache. Not thread safe: owned by the compute thread.
  */
@@ -88,13 +87,6 @@ public final class PrefetchPlanner {
 
     /** Layer {@code layer} routed its tokens; {@code counts[e]} tokens chose expert e. */
     public void routed(int layer, int[] counts, int experts) {
-        cache.advanceLayer();
-        for (int e = 0; e < experts; e++) {
-            if (counts[e] > 0) {
-                cache.protect(layer, e, 0);
-                cache.fetchAhead(layer, e);
-            }
-        }
         for (int i = 0; i < issuedCount[layer]; i++) {
             int e = issued[layer][i];
             if (counts[e] == 0) {

@@ -300,6 +300,36 @@ public final class Transformer {
         }
     }
 
+    /**
+     * The chosen experts of layer l in the order to compute them: those resident now first, then the others in id
+     * order, the order their loads were queued in, so the loads proceed while the resident ones compute. The order
+     * does not change the result: each (token, slot) output is kept apart and summed in rank order afterwards.
+     */
+    private int computeOrder(int l, int[] counts, int e, int[] order) {
+        int n = 0;
+        for (int ex = 0; ex < e; ex++) {
+            if (counts[ex] > 0 && experts.isResident(l, ex)) {
+                order[n++] = ex;
+            }
+        }
+        int resident = n;
+        for (int ex = 0; ex < e; ex++) {
+            if (counts[ex] > 0 && !isIn(order, resident, ex)) {
+                order[n++] = ex;
+            }
+        }
+        return n;
+    }
+
+    private static boolean isIn(int[] a, int n, int v) {
+        for (int i = 0; i < n; i++) {
+            if (a[i] == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void denseFfn(StepScratch s, LayerWeights w, int n) {
         swigluFfn(s, w.ffnGate(), w.ffnUp(), w.ffnDown(), n, s.tmp);
         for (int i = 0; i < n; i++) {
@@ -354,14 +384,14 @@ public final class Transformer {
                 observer.onRoute(s.rowKv[i].sequenceId(), s.rowPos[i], l, s.chosen[i], s.weights[i], used, swapped);
             }
         }
+        experts.routed(l, s.expertCount, e);
         if (hook != null) {
             hook.routed(l, s.expertCount, e);
         }
         int dim = c.dim();
-        for (int ex = 0; ex < e; ex++) {
-            if (s.expertCount[ex] == 0) {
-                continue;
-            }
+        int chosenExperts = computeOrder(l, s.expertCount, e, s.expertOrder);
+        for (int o = 0; o < chosenExperts; o++) {
+            int ex = s.expertOrder[o];
             // The (token, slot) pairs that chose this expert; each pair gets its own hidden row.
             int m = 0;
             for (int i = 0; i < n; i++) {

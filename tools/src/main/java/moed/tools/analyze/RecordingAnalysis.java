@@ -466,7 +466,8 @@ public final class RecordingAnalysis {
                 new Report.Throughput((int) a.requests, prefillTokens + mixedPromptTokens, decodeTokens,
                         rate(prefillTokens, prefillNanos), rate(decodeTokens, decodeNanos)),
                 new Report.Outcomes(accesses, ratio(a.outcome[ExpertAccess.HIT], accesses),
-                        ratio(a.outcome[ExpertAccess.LATE_HIT], accesses),
+                        ratio(a.outcome[ExpertAccess.PREFETCH_HIT], accesses),
+                        ratio(a.outcome[ExpertAccess.PREFETCH_LATE], accesses),
                         ratio(a.outcome[ExpertAccess.MISS] + a.outcome[ExpertAccess.IN_PLACE], accesses)),
                 new Report.PerToken(a.basisWait / 1e6 / basisTokens, computeMs,
                         totalTokens == 0 ? 0 : a.demandPrefetchBytes / 1e6 / totalTokens),
@@ -489,7 +490,8 @@ public final class RecordingAnalysis {
                 }
             }
             rows.add(new Report.LayerRow(l, n, ratio(a.layerOutcome[l][ExpertAccess.HIT], n),
-                    ratio(a.layerOutcome[l][ExpertAccess.LATE_HIT], n), a.layerWait[l] / 1e6 / basisTokens,
+                    ratio(a.layerOutcome[l][ExpertAccess.PREFETCH_HIT], n),
+                    ratio(a.layerOutcome[l][ExpertAccess.PREFETCH_LATE], n), a.layerWait[l] / 1e6 / basisTokens,
                     a.layerPf[l][Prefetch.ISSUED], a.layerPf[l][Prefetch.USED],
                     a.layerPf[l][Prefetch.WASTED], hot, ratio(a.heat[l][hot], layerSum)));
         }
@@ -526,10 +528,14 @@ public final class RecordingAnalysis {
                         case "heat" -> p.heat();
                         default -> p.lru();
                     };
-                    notes.add(String.format("check: the live cache (%s, %d entries) hit %.1f%% (+%.1f%% late hits);"
-                            + " replaying the recorded routing through %s at that size gives %.1f%% (the replay has no"
-                            + " prefetch, pins or warm start)", s.policy(), s.slots(), 100 * summary.outcomes().hitRate(),
-                            100 * summary.outcomes().lateHitRate(), s.policy(), 100 * replay));
+                    Report.Outcomes o = summary.outcomes();
+                    notes.add(String.format("check: the live cache (%s, %d entries) found %.1f%% of the experts resident"
+                            + " when routing chose them (+%.1f%% prefetched in time, %.1f%% prefetched late); replaying"
+                            + " the recorded routing through %s at that size gives %.1f%%, through Belady's optimum %.1f%%"
+                            + " (the replays have no prefetch, pins or warm start): live/Belady %.2f resident, %.2f with"
+                            + " the prefetches in time", s.policy(), s.slots(), 100 * o.hitRate(), 100 * o.prefetchHitRate(),
+                            100 * o.prefetchLateRate(), s.policy(), 100 * replay, 100 * p.belady(),
+                            o.hitRate() / p.belady(), (o.hitRate() + o.prefetchHitRate()) / p.belady()));
                 }
             }
         }

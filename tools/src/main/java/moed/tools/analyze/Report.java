@@ -34,8 +34,12 @@ public record Report(Summary summary, List<LayerRow> layers, int[][] heat, List<
                              double decodeTokensPerSecond) {
     }
 
-    /** The expert accesses and the share of each outcome; a miss counts an in-place computation too. */
-    public record Outcomes(long accesses, double hitRate, double lateHitRate, double missRate) {
+    /**
+     * The expert accesses and the share of each outcome, by how routing found the expert: resident (the hit rate
+     * comparable with the replays of the curves), prefetched and in time, prefetched but late, or loaded on demand
+     * after routing, however early it arrived (a miss; an in-place computation counts as one too).
+     */
+    public record Outcomes(long accesses, double hitRate, double prefetchHitRate, double prefetchLateRate, double missRate) {
     }
 
     /** Per token (of decode, or of prefill when the recording has no decode): waiting, computing, bytes loaded. */
@@ -56,7 +60,8 @@ public record Report(Summary summary, List<LayerRow> layers, int[][] heat, List<
     public record Bandwidth(double backingGbps, String backingGbpsSource) {
     }
 
-    public record LayerRow(int layer, long accesses, double hitRate, double lateHitRate, double stallMsPerToken,
+    public record LayerRow(int layer, long accesses, double hitRate, double prefetchHitRate, double prefetchLateRate,
+                           double stallMsPerToken,
                            long prefetchesIssued, long prefetchesUsed, long prefetchesWasted, int hottestExpert,
                            double hottestShare) {
     }

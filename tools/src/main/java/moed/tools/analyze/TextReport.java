@@ -21,8 +21,9 @@ public final class TextReport {
                 tp.promptTokens(), tp.prefillTokensPerSecond(), tp.decodeTokens(), tp.decodeTokensPerSecond());
         Report.Outcomes o = s.outcomes();
         if (o.accesses() > 0) {
-            out.printf("expert accesses %d: hit %s, late hit %s, miss %s%n", o.accesses(), pct(o.hitRate()),
-                    pct(o.lateHitRate()), pct(o.missRate()));
+            out.printf("expert accesses %d: resident when routed %s, prefetched in time %s, prefetched late %s,"
+                    + " loaded on demand %s%n", o.accesses(), pct(o.hitRate()), pct(o.prefetchHitRate()),
+                    pct(o.prefetchLateRate()), pct(o.missRate()));
             Report.PerToken p = s.perToken();
             Report.Traffic tr = s.traffic();
             out.printf("per token: stall %.2f ms, compute %.2f ms, loaded %.2f MB | loads %d (%.1f MB) at %.2f GB/s (%s)%n",
@@ -33,10 +34,10 @@ public final class TextReport {
                     pf.used(), pf.wasted(), pf.cancelled(), tr.evictions());
         }
         out.println();
-        out.println("layer  accesses  hit     late    stall ms/tok  prefetch used/issued  hottest expert (share)");
+        out.println("layer  accesses  hit     pf hit  pf late stall ms/tok  prefetch used/issued  hottest expert (share)");
         for (Report.LayerRow l : rep.layers()) {
-            out.printf("%5d  %8d  %-6s  %-6s  %12.3f  %9d/%-9d  %5d (%s)%n", l.layer(), l.accesses(), pct(l.hitRate()),
-                    pct(l.lateHitRate()), l.stallMsPerToken(), l.prefetchesUsed(), l.prefetchesIssued(),
+            out.printf("%5d  %8d  %-6s  %-6s  %-6s  %12.3f  %9d/%-9d  %5d (%s)%n", l.layer(), l.accesses(),
+                    pct(l.hitRate()), pct(l.prefetchHitRate()), pct(l.prefetchLateRate()), l.stallMsPerToken(), l.prefetchesUsed(), l.prefetchesIssued(),
                     l.hottestExpert(), pct(l.hottestShare()));
         }
         if (!rep.predictor().isEmpty()) {

@@ -19,7 +19,8 @@ final class CacheFigures {
         CacheCounters d = after.since(before);
         into.hits += d.hits;
         into.misses += d.misses;
-        into.lateHits += d.lateHits;
+        into.prefetchHits += d.prefetchHits;
+        into.prefetchLate += d.prefetchLate;
         into.stallNanos += d.stallNanos;
         into.bytesLoaded += d.bytesLoaded;
         into.loadNanos += d.loadNanos;
@@ -36,7 +37,11 @@ final class CacheFigures {
         m.put("experts_total", e.model().expertLayout().entryCount());
         m.put("backing", c.backingName());
         m.put("policy", c.policyName());
+        // By how routing found each expert (see CacheCounters): the hit rate is comparable with the replays.
         m.put("decode_hit_rate", decode.hitRate());
+        m.put("decode_prefetch_in_time_rate", decode.prefetchHitRate());
+        m.put("decode_prefetch_late_rate", decode.prefetchLateRate());
+        m.put("decode_demand_rate", decode.missRate());
         m.put("decode_stall_ms_per_token", decode.stallNanos / 1e6 / perStep);
         m.put("decode_mb_read_per_token", decode.bytesLoaded / 1e6 / perStep);
         m.put("decode_ms_per_token", decodeNanos / 1e6 / perStep);

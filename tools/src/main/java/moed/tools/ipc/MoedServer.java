@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import moed.cache.CacheCounters;
 import moed.runtime.Engine;
 import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
@@ -382,9 +383,17 @@ public final class MoedServer implements AutoCloseable {
         if (cache == null) {
             j.putNull("cache_hit_rate");
         } else {
-            j.put("cache_hit_rate", Math.round(cache.counters().hitRate() * 10_000) / 10_000.0);
+            CacheCounters k = cache.counters();
+            j.put("cache_hit_rate", round4(k.hitRate()));
+            j.put("cache_prefetch_in_time_rate", round4(k.prefetchHitRate()));
+            j.put("cache_prefetch_late_rate", round4(k.prefetchLateRate()));
+            j.put("cache_demand_rate", round4(k.missRate()));
         }
         return j.toString();
+    }
+
+    private static double round4(double v) {
+        return Math.round(v * 10_000) / 10_000.0;
     }
 
     /** Sends a request's results to its client, on the compute thread. */

@@ -41,7 +41,7 @@ class RecordingAnalysisTest {
                 d(401 * MS, 3, 3, 0, 0, 1), d(402 * MS, 3, 3, 1, 0, 3));
         List<Access> accesses = List.of(
                 new Access(201 * MS, 0, 0, ExpertAccess.HIT, 0), new Access(201 * MS, 0, 1, ExpertAccess.HIT, 0),
-                new Access(203 * MS, 1, 0, ExpertAccess.MISS, 2 * MS), new Access(205 * MS, 1, 3, ExpertAccess.LATE_HIT, MS),
+                new Access(203 * MS, 1, 0, ExpertAccess.MISS, 2 * MS), new Access(205 * MS, 1, 3, ExpertAccess.PREFETCH_LATE, MS),
                 new Access(401 * MS, 0, 0, ExpertAccess.HIT, 0), new Access(401 * MS, 0, 1, ExpertAccess.HIT, 0),
                 new Access(402 * MS, 1, 0, ExpertAccess.HIT, 0), new Access(402 * MS, 1, 3, ExpertAccess.HIT, 0));
         List<Load> loads = List.of(new Load(202 * MS, 1, 0, 1_000_000, MS, ExpertLoad.DEMAND, "mmap"),
@@ -67,7 +67,8 @@ class RecordingAnalysisTest {
         assertEquals(2 / 0.018, s.throughput().decodeTokensPerSecond(), 1e-6); // 2 tokens in 10 + 8 ms
         assertEquals(8, s.outcomes().accesses());
         assertEquals(6 / 8.0, s.outcomes().hitRate(), 1e-12);
-        assertEquals(1 / 8.0, s.outcomes().lateHitRate(), 1e-12);
+        assertEquals(1 / 8.0, s.outcomes().prefetchLateRate(), 1e-12);
+        assertEquals(0, s.outcomes().prefetchHitRate(), 1e-12);
         assertEquals(1 / 8.0, s.outcomes().missRate(), 1e-12);
         assertEquals(1.5, s.perToken().stallMsPerToken(), 1e-9);   // 3 ms of waits over 2 decode tokens
         assertEquals(7.5, s.perToken().computeMsPerToken(), 1e-9); // (18 ms - 3 ms) / 2
@@ -163,7 +164,7 @@ class RecordingAnalysisTest {
         var out = new java.io.ByteArrayOutputStream();
         TextReport.print(rep, new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
         String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(text.contains("expert accesses 8: hit 75.0%, late hit 12.5%, miss 12.5%"), text);
+        assertTrue(text.contains("expert accesses 8: resident when routed 75.0%, prefetched in time 0.0%, prefetched late 12.5%, loaded on demand 12.5%"), text);
         assertTrue(text.contains("recommended: --cache-gb"), text);
         String html = HtmlReport.render(rep);
         assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("<svg") && html.endsWith("</html>\n"));
@@ -178,7 +179,7 @@ class RecordingAnalysisTest {
         summary.fieldNames().forEachRemaining(names::add);
         assertEquals(List.of("model", "layers", "experts", "expertsUsed", "expertBytes", "budgetBytes", "slots", "backing",
                 "policy", "predictor", "requests", "promptTokens", "decodeTokens", "prefillTokensPerSecond",
-                "decodeTokensPerSecond", "accesses", "hitRate", "lateHitRate", "missRate", "stallMsPerToken",
+                "decodeTokensPerSecond", "accesses", "hitRate", "prefetchHitRate", "prefetchLateRate", "missRate", "stallMsPerToken",
                 "computeMsPerToken", "loadedMbPerToken", "loads", "bytesLoaded", "prefetchesIssued", "prefetchesUsed",
                 "prefetchesWasted", "prefetchesCancelled", "evictions", "backingGbps", "backingGbpsSource"), names);
         assertEquals("t.gguf", summary.get("model").asText());
