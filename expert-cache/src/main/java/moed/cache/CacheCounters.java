@@ -30,6 +30,8 @@ public final class CacheCounters {
     public final long[] entryStallNanos;
     public final long[] entryPrefetchUsed;
     public final long[] entryPrefetchWasted;
+    public final long[] entryPrefetchHits;
+    public final long[] entryPrefetchLate;
 
     public CacheCounters(int entries) {
         entryHits = new long[entries];
@@ -37,6 +39,8 @@ public final class CacheCounters {
         entryStallNanos = new long[entries];
         entryPrefetchUsed = new long[entries];
         entryPrefetchWasted = new long[entries];
+        entryPrefetchHits = new long[entries];
+        entryPrefetchLate = new long[entries];
     }
 
     CacheCounters copy() {
@@ -61,6 +65,8 @@ public final class CacheCounters {
         System.arraycopy(entryStallNanos, 0, c.entryStallNanos, 0, entryStallNanos.length);
         System.arraycopy(entryPrefetchUsed, 0, c.entryPrefetchUsed, 0, entryPrefetchUsed.length);
         System.arraycopy(entryPrefetchWasted, 0, c.entryPrefetchWasted, 0, entryPrefetchWasted.length);
+        System.arraycopy(entryPrefetchHits, 0, c.entryPrefetchHits, 0, entryPrefetchHits.length);
+        System.arraycopy(entryPrefetchLate, 0, c.entryPrefetchLate, 0, entryPrefetchLate.length);
         return c;
     }
 

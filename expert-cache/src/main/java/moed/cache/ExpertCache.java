@@ -391,8 +391,14 @@ public final class ExpertCache implements ExpertSource {
                 counters.hits++;
                 counters.entryHits[e]++;
             }
-            case Events.ExpertAccess.PREFETCH_HIT -> counters.prefetchHits++;
-            case Events.ExpertAccess.PREFETCH_LATE -> counters.prefetchLate++;
+            case Events.ExpertAccess.PREFETCH_HIT -> {
+                counters.prefetchHits++;
+                counters.entryPrefetchHits[e]++;
+            }
+            case Events.ExpertAccess.PREFETCH_LATE -> {
+                counters.prefetchLate++;
+                counters.entryPrefetchLate[e]++;
+            }
             default -> throw new IllegalArgumentException("not a served outcome: " + outcome);
         }
         stall(e, waited);

@@ -19,7 +19,9 @@ import net.openhft.chronicle.map.ChronicleMapBuilder;
  * Statistics persisted across runs in an off-heap Chronicle Map file, one file per model (named by the model's
  * identity) under the state directory. Two kinds of entries, keyed by a long:
  * <ul>
- *   <li>{@code expertKey(layer, expert)} -> [activations, hits, misses, stallNanos, prefetchUsed, prefetchWasted];</li>
+ *   <li>{@code expertKey(layer, expert)} -> [activations, hits, misses, stallNanos, prefetchUsed, prefetchWasted,
+ *       prefetchHits, prefetchLate] (accesses counted as {@link CacheCounters} does; the last two were added later,
+ *       so older files have shorter entries, which read as zeros there and grow on the next flush);</li>
  *   <li>{@code transitionKey(layer, from)} -> counts of each expert of the next MoE layer following "from".</li>
  * </ul>
  * The hot path never touches the map: counts accumulate in {@link ExpertStatistics} and {@link CacheCounters}
@@ -35,7 +37,10 @@ public final class StatisticsStore implements AutoCloseable {
     public static final int STALL_NANOS = 3;
     public static final int PREFETCH_USED = 4;
     public static final int PREFETCH_WASTED = 5;
-    public static final String[] FIELDS = {"activations", "hits", "misses", "stall_nanos", "prefetch_used", "prefetch_wasted"};
+    public static final int PREFETCH_HITS = 6;
+    public static final int PREFETCH_LATE = 7;
+    public static final String[] FIELDS = {"activations", "hits", "misses", "stall_nanos", "prefetch_used", "prefetch_wasted",
+            "prefetch_hits", "prefetch_late"};
 
     private final Path file;
     private final int layers;
@@ -105,7 +110,7 @@ public final class StatisticsStore implements AutoCloseable {
     /** The persisted counters of one expert (zeros when never seen). */
     public long[] expert(int layer, int expert) {
         long[] v = map.get(expertKey(layer, expert));
-        return v == null ? new long[FIELDS.length] : v;
+        return v == null ? new long[FIELDS.length] : java.util.Arrays.copyOf(v, Math.max(v.length, FIELDS.length));
     }
 
     /** How often each expert of layer+1 followed {@code from} of layer (zeros when never seen). */
@@ -178,6 +183,8 @@ public final class StatisticsStore implements AutoCloseable {
                     d[STALL_NANOS] = cc.entryStallNanos[i] - flushedCache.entryStallNanos[i];
                     d[PREFETCH_USED] = cc.entryPrefetchUsed[i] - flushedCache.entryPrefetchUsed[i];
                     d[PREFETCH_WASTED] = cc.entryPrefetchWasted[i] - flushedCache.entryPrefetchWasted[i];
+                    d[PREFETCH_HITS] = cc.entryPrefetchHits[i] - flushedCache.entryPrefetchHits[i];
+                    d[PREFETCH_LATE] = cc.entryPrefetchLate[i] - flushedCache.entryPrefetchLate[i];
                 }
                 if (nonZero(d)) {
                     add(expertKey(l, e), d);
@@ -214,8 +221,8 @@ public final class StatisticsStore implements AutoCloseable {
 
     private void add(long key, long[] delta) {
         long[] v = map.get(key);
-        if (v == null) {
-            v = new long[delta.length];
+        if (v == null || v.length < delta.length) {
+            v = v == null ? new long[delta.length] : java.util.Arrays.copyOf(v, delta.length); // an older, shorter entry
         }
         for (int i = 0; i < delta.length && i < v.length; i++) {
             v[i] += delta[i];
