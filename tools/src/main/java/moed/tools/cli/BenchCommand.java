@@ -61,6 +61,12 @@ final class BenchCommand implements Callable<Integer> {
                 e.startRecording(cacheFlags.jfr);
             }
             int vocab = e.model().config().vocab();
+            // Every routed expert from the first step on, replayed afterwards through LRU, the live policy and
+            // Belady's optimum: the replays see the same history as the live cache, and count the timed decode's.
+            RoutingTrace trace = e.cache() != null ? new RoutingTrace(e.model().config().experts()) : null;
+            if (trace != null) {
+                e.observe(trace);
+            }
             SplittableRandom rnd = new SplittableRandom(7);
             int[] tokens = randomTokens(rnd, prompt, vocab);
             InferenceState s = e.newState();
@@ -74,10 +80,6 @@ final class BenchCommand implements Callable<Integer> {
             }
             moed.cache.CacheCounters c0 = e.cache() != null ? e.cache().counters() : null;
             long decodeNanos = 0;
-            // The measured decode steps' expert accesses, replayed afterwards through LRU and Belady's optimum.
-            int experts = e.model().config().experts();
-            int[][] trace = {new int[1024]};
-            int[] traceLength = {0};
             List<Double> pp = new ArrayList<>();
             List<Double> tg = new ArrayList<>();
             Progress bar = new Progress("bench");
@@ -88,24 +90,19 @@ final class BenchCommand implements Callable<Integer> {
                 pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
                 deep.rewind(depth);
                 moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
-                if (e.cache() != null) {
-                    e.observe((seq, pos, layer, ex, w, k, rerouted) -> {
-                        for (int j = 0; j < k; j++) {
-                            if (traceLength[0] == trace[0].length) {
-                                trace[0] = java.util.Arrays.copyOf(trace[0], trace[0].length * 2);
-                            }
-                            trace[0][traceLength[0]++] = layer * experts + ex[j];
-                        }
-                    });
+                if (trace != null) {
+                    trace.counting(true);
                 }
                 long t1 = System.nanoTime();
                 decode(e, deep, gen);
                 long dt = System.nanoTime() - t1;
+                if (trace != null) {
+                    trace.counting(false);
+                }
                 tg.add(gen / (dt / 1e9));
                 decodeNanos += dt;
                 if (d0 != null) {
                     CacheFigures.add(decodeCache, d0, e.cache().counters());
-                    e.observe(null);
                 }
                 bar.update(r + 1, reps);
             }
@@ -127,10 +124,8 @@ final class BenchCommand implements Callable<Integer> {
                     cache.put("disk_direct_read_gbps", moed.cache.DirectBackingStore.measureReadGbps(opts.model(), 1L << 30));
                 }
                 cache.putAll(CacheFigures.decode(e, decodeCache, (long) gen * reps, decodeNanos));
-                int[] t = java.util.Arrays.copyOf(trace[0], traceLength[0]);
-                int cap = e.cache().slotCount();
-                cache.put("replay_lru_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.lruHits(t, cap) / (double) t.length);
-                cache.put("replay_belady_hit_rate", t.length == 0 ? 0 : moed.cache.TraceReplay.beladyHits(t, cap) / (double) t.length);
+                e.observe(null);
+                cache.putAll(trace.replay(e.cache()));
                 out.put("cache", cache);
             }
             if (json) {
@@ -141,12 +136,17 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf("tg%-4d %8.1f tokens/s  (runs %s)%s%n", gen, median(tg), fmt(tg),
                         depth > 0 ? " after " + depth + " tokens of context" : "");
                 if (out.get("cache") instanceof Map<?, ?> cm) {
-                    System.out.printf("decode with the cache: hit rate %.1f%%, stall %.2f ms/token, %.2f MB read/token (%.2f ms/token in all), backing reads at %.2f GB/s%n",
-                            100 * (double) cm.get("decode_hit_rate"), (double) cm.get("decode_stall_ms_per_token"),
+                    System.out.printf("decode with the cache: experts resident when routed %.1f%%, prefetched in time %.1f%%,"
+                                    + " prefetched late %.1f%%, loaded on demand %.1f%%%n",
+                            100 * (double) cm.get("decode_hit_rate"), 100 * (double) cm.get("decode_prefetch_in_time_rate"),
+                            100 * (double) cm.get("decode_prefetch_late_rate"), 100 * (double) cm.get("decode_demand_rate"));
+                    System.out.printf("stall %.2f ms/token, %.2f MB read/token (%.2f ms/token in all), backing reads at %.2f GB/s%n",
+                            (double) cm.get("decode_stall_ms_per_token"),
                             (double) cm.get("decode_mb_read_per_token"), (double) cm.get("decode_ms_per_token"),
                             (double) cm.get("backing_read_gbps"));
-                    System.out.printf("same decode accesses replayed at this capacity: LRU hit rate %.1f%%, Belady's optimum %.1f%%%n",
-                            100 * (double) cm.get("replay_lru_hit_rate"), 100 * (double) cm.get("replay_belady_hit_rate"));
+                    System.out.printf("same decode accesses replayed at this capacity (no prefetch): LRU %.1f%%, %s %.1f%%,"
+                                    + " Belady's optimum %.1f%%%n", 100 * (double) cm.get("replay_lru_hit_rate"), cm.get("policy"),
+                            100 * (double) cm.get("replay_policy_hit_rate"), 100 * (double) cm.get("replay_belady_hit_rate"));
                     if (cm.get("disk_direct_read_gbps") != null) {
                         System.out.printf("disk O_DIRECT sequential read (4 MiB blocks): %.2f GB/s%n", (double) cm.get("disk_direct_read_gbps"));
                     }
