@@ -24,6 +24,23 @@ public interface BackingStore extends AutoCloseable {
         return layer.view(dst);
     }
 
+    /**
+     * Told between the parts of a load how many bytes it has read so far; answers whether the load is still
+     * wanted. A load that is not may stop there (a prefetch that routing did not choose after all).
+     */
+    @FunctionalInterface
+    interface Progress {
+        boolean stillWanted(long bytesRead);
+    }
+
+    /**
+     * As {@link #load(ExpertLayout.Layer, int, MemorySegment)}, asking {@code progress} between the parts of the read
+     * whether to go on; returns null when it stopped early. The default reads in one piece and never stops.
+     */
+    default ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst, Progress progress) {
+        return load(layer, expert, dst);
+    }
+
     /** "mmap" or "direct", for reports. */
     String name();
 

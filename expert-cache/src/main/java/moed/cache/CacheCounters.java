@@ -22,6 +22,8 @@ public final class CacheCounters {
     public long prefetchUsed;
     public long prefetchWasted;
     public long prefetchCancelled;
+    /** Of the cancelled prefetches, those stopped part way through their read (their bytes read count in bytesLoaded). */
+    public long prefetchStopped;
     public long directComputes;
     /** Reads of the backing that failed (the slot was freed again; a later acquire retries). */
     public long loadFailures;
@@ -58,6 +60,7 @@ public final class CacheCounters {
         c.prefetchUsed = prefetchUsed;
         c.prefetchWasted = prefetchWasted;
         c.prefetchCancelled = prefetchCancelled;
+        c.prefetchStopped = prefetchStopped;
         c.directComputes = directComputes;
         c.loadFailures = loadFailures;
         System.arraycopy(entryHits, 0, c.entryHits, 0, entryHits.length);
@@ -119,6 +122,7 @@ public final class CacheCounters {
         d.prefetchUsed = prefetchUsed - before.prefetchUsed;
         d.prefetchWasted = prefetchWasted - before.prefetchWasted;
         d.prefetchCancelled = prefetchCancelled - before.prefetchCancelled;
+        d.prefetchStopped = prefetchStopped - before.prefetchStopped;
         d.directComputes = directComputes - before.directComputes;
         d.loadFailures = loadFailures - before.loadFailures;
         return d;

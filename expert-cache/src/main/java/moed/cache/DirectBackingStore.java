@@ -69,6 +69,12 @@ public final class DirectBackingStore implements BackingStore {
 
     @Override
     public ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+        return load(layer, expert, dst, read -> true);
+    }
+
+    /** Reads the three matrices one after the other; between them, {@code progress} may stop the load. */
+    @Override
+    public ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst, Progress progress) {
         if (dst.address() % block != 0) {
             read(layer, expert, dst);
             return layer.view(dst);
@@ -77,6 +83,9 @@ public final class DirectBackingStore implements BackingStore {
         MemorySegment[] views = new MemorySegment[3];
         long at = 0;
         for (int i = 0; i < 3; i++) {
+            if (i > 0 && !progress.stillWanted(at)) {
+                return null;
+            }
             ExpertLayout.Stacked st = parts[i];
             long off = st.fileOffset(expert);
             long n = st.expertBytes();
@@ -137,25 +146,55 @@ public final class DirectBackingStore implements BackingStore {
     }
 
     /**
-     * Measures the disk: sequential O_DIRECT reads of 4 MiB blocks over up to {@code maxBytes} of the file, in GB/s.
-     * Nothing is cached on the way, so the figure is the device's, not the page cache's.
+     * Measures the disk as the loaders use it: {@code readers} threads (the loader count) each reading 4 MiB O_DIRECT
+     * spans at random aligned offsets over the whole file, {@code maxBytes} in all, in GB/s. Random offsets over the
+     * whole file, because experts come from anywhere in it, and because a virtual disk's host may cache what was
+     * read recently: a fixed region (the file's first GiB, read by every measurement) then measures the host's
+     * memory. Nothing is cached on the way in this process.
      */
-    public static double measureReadGbps(Path file, long maxBytes) throws IOException {
-        long block = 4L << 20;
+    public static double measureReadGbps(Path file, long maxBytes, int readers) throws IOException {
+        long span = 4L << 20;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
-             Arena a = Arena.ofConfined()) {
-            long n = Math.min(maxBytes, ch.size()) / block * block;
-            MemorySegment buf = a.allocate(block, Math.max(4096, Files.getFileStore(file).getBlockSize()));
-            long t0 = System.nanoTime();
-            for (long pos = 0; pos < n; pos += block) {
-                ByteBuffer bb = buf.asByteBuffer();
-                while (bb.hasRemaining()) {
-                    if (ch.read(bb, pos + bb.position()) <= 0) {
-                        break;
-                    }
-                }
+             Arena a = Arena.ofShared()) {
+            long align = Math.max(4096, Files.getFileStore(file).getBlockSize());
+            long spans = ch.size() / span;
+            if (spans == 0) {
+                return Double.NaN;
             }
-            return n / ((System.nanoTime() - t0) / 1e9) / 1e9;
+            int n = Math.max(1, readers);
+            long perReader = Math.max(1, maxBytes / span / n);
+            java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicReference<IOException> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread[] t = new Thread[n];
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                MemorySegment buf = a.allocate(span, align);
+                java.util.SplittableRandom rnd = new java.util.SplittableRandom(System.nanoTime() + i);
+                t[i] = Thread.ofPlatform().start(() -> {
+                    try {
+                        for (long j = 0; j < perReader; j++) {
+                            long pos = rnd.nextLong(spans) * span;
+                            ByteBuffer bb = buf.asByteBuffer();
+                            while (bb.hasRemaining() && ch.read(bb, pos + bb.position()) > 0) {
+                                // a short read (end of file) ends the span
+                            }
+                            read.addAndGet(bb.position());
+                        }
+                    } catch (IOException e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+            }
+            for (Thread x : t) {
+                x.join();
+            }
+            if (failure.get() != null) {
+                throw failure.get();
+            }
+            return read.get() / ((System.nanoTime() - t0) / 1e9) / 1e9;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while measuring the disk", e);
         }
     }
 

@@ -53,6 +53,7 @@ public final class ExpertCache implements ExpertSource {
     private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Writes of {@code state} (under the lock) are releases so that {@link #isResident} can read without it. */
     private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+    private static final VarHandle ABANDON = MethodHandles.arrayElementVarHandle(byte[].class);
 
     private final ExpertLayout layout;
     private final int experts;
@@ -77,6 +78,11 @@ public final class ExpertCache implements ExpertSource {
     private final int[] failedLoads;
     private final RuntimeException[] lastFailure;
     private final long[] protectedUntil;
+    /**
+     * Per entry: 1 while a prefetch whose read has started is no longer wanted (routing chose otherwise); the loader
+     * reads it without the lock between the parts of the read and stops there. Written under the lock.
+     */
+    private final byte[] abandon;
     /** Per entry: how {@link #routed} found it for the current step (ROUTED_*), or NOT_ROUTED; used by acquire. */
     private final byte[] routedAs;
     private long layerClock = 1;
@@ -145,6 +151,7 @@ public final class ExpertCache implements ExpertSource {
         lastFailure = new RuntimeException[entries];
         protectedUntil = new long[entries];
         routedAs = new byte[entries];
+        abandon = new byte[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
         residentPos = new int[entries];
@@ -279,6 +286,7 @@ public final class ExpertCache implements ExpertSource {
                 if (counts[x] > 0) {
                     int e = base + x;
                     protectedUntil[e] = Math.max(protectedUntil[e], layerClock + 1);
+                    keep(e);
                     routedAs[e] = classify(e);
                 }
             }
@@ -313,6 +321,7 @@ public final class ExpertCache implements ExpertSource {
         int e = layer * experts + expert;
         lock.lock();
         try {
+            keep(e);
             byte how = routedAs[e];
             routedAs[e] = NOT_ROUTED;
             if (how == NOT_ROUTED) {
@@ -482,6 +491,7 @@ public final class ExpertCache implements ExpertSource {
         lock.lock();
         try {
             if (state[e] != ABSENT) {
+                keep(e);
                 return false;
             }
             if (!startLoad(e, PREFETCH, deadline)) {
@@ -507,13 +517,21 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
-    /** Withdraws a prefetch that has not started reading; returns true if it was withdrawn. */
+    /**
+     * Withdraws a prefetch still loading: one not yet reading is dropped now; one reading stops between the parts of
+     * its read (where the backing reads in parts: direct reads, one matrix at a time), unless wanted again before.
+     * Returns true if it was withdrawn or asked to stop.
+     */
     public boolean cancel(int layer, int expert) {
         int e = layer * experts + expert;
         lock.lock();
         try {
-            if (state[e] != LOADING || loadStarted[e] || !prefetchedUnused[e]) {
+            if (state[e] != LOADING || !prefetchedUnused[e]) {
                 return false;
+            }
+            if (loadStarted[e]) {
+                ABANDON.setRelease(abandon, e, (byte) 1);
+                return true;
             }
             prefetchedUnused[e] = false;
             setState(e, ABSENT);
@@ -688,12 +706,20 @@ public final class ExpertCache implements ExpertSource {
             int layer = e / experts;
             int expert = e % experts;
             long t0 = System.nanoTime();
+            long abandonedBytes = -1;
             RuntimeException failure = null;
             ExpertWeights loaded = null;
             Events.ExpertLoad ev = new Events.ExpertLoad();
             ev.begin();
             try {
-                loaded = backing.load(layout.layer(layer), expert, dst);
+                long[] partial = new long[1];
+                loaded = backing.load(layout.layer(layer), expert, dst, read -> {
+                    partial[0] = read;
+                    return (byte) ABANDON.getAcquire(abandon, e) == 0;
+                });
+                if (loaded == null) {
+                    abandonedBytes = partial[0];
+                }
             } catch (RuntimeException ex) {
                 failure = ex;
             } catch (InternalError ex) {
@@ -705,7 +731,7 @@ public final class ExpertCache implements ExpertSource {
                 failure = new IllegalStateException(ex.toString(), ex);
             }
             ev.end();
-            if (failure == null && ev.shouldCommit()) {
+            if (failure == null && abandonedBytes < 0 && ev.shouldCommit()) {
                 ev.layer = layer;
                 ev.expert = expert;
                 ev.bytes = layout.layer(layer).expertBytes();
@@ -716,7 +742,9 @@ public final class ExpertCache implements ExpertSource {
             long took = System.nanoTime() - t0;
             lock.lock();
             try {
-                if (failure != null) {
+                if (abandonedBytes >= 0) {
+                    finishAbandoned(e, abandonedBytes, took);
+                } else if (failure != null) {
                     // Back to ABSENT with its slot free, as if never requested: those waiting are told, the next
                     // request reads again.
                     lastFailure[e] = failure;
@@ -726,6 +754,7 @@ public final class ExpertCache implements ExpertSource {
                     prefetchedUnused[e] = false;
                     freeSlot(slotOf[e]);
                 } else {
+                    ABANDON.setRelease(abandon, e, (byte) 0); // finished before it could stop: resident after all
                     setState(e, RESIDENT);
                     views[e] = loaded;
                     resident[residentCount] = e;
@@ -739,6 +768,37 @@ public final class ExpertCache implements ExpertSource {
             } finally {
                 lock.unlock();
             }
+        }
+    }
+
+    /** Entry e is wanted: a prefetch told to stop reading goes on after all. Lock held. */
+    private void keep(int e) {
+        if (abandon[e] != 0) {
+            ABANDON.setRelease(abandon, e, (byte) 0);
+        }
+    }
+
+    /**
+     * A load stopped part way, {@code bytes} read in {@code took} ns. Still unwanted: the entry is ABSENT again with
+     * its slot free (a cancelled prefetch; its bytes count as read, they used the disk). Wanted again meanwhile: it
+     * is read again from the start at demand priority. Lock held.
+     */
+    private void finishAbandoned(int e, long bytes, long took) {
+        counters.bytesLoaded += bytes;
+        counters.loadNanos += took;
+        if ((byte) ABANDON.getAcquire(abandon, e) != 0 && !closed) {
+            ABANDON.setRelease(abandon, e, (byte) 0);
+            prefetchedUnused[e] = false;
+            setState(e, ABSENT);
+            freeSlot(slotOf[e]);
+            counters.prefetchCancelled++;
+            counters.prefetchStopped++;
+            prefetchEvent(e, experts, Events.Prefetch.CANCELLED);
+        } else if (closed) {
+            setState(e, ABSENT);
+        } else {
+            loadStarted[e] = false;
+            queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
         }
     }
 

@@ -358,6 +358,86 @@ class ExpertCacheTest {
         }
     }
 
+    /** A gated backing that reads in two parts and asks between them whether to go on, as direct reads do. */
+    static final class PartedBacking implements BackingStore {
+        final GatedBacking gated = new GatedBacking();
+
+        @Override
+        public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+            gated.inner.read(layer, expert, dst);
+        }
+
+        @Override
+        public ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst, Progress progress) {
+            gated.reads.incrementAndGet();
+            try {
+                gated.gate.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            if (!progress.stillWanted(1000)) {
+                return null;
+            }
+            read(layer, expert, dst);
+            return layer.view(dst);
+        }
+
+        @Override
+        public String name() {
+            return "parted";
+        }
+    }
+
+    @Test
+    void shouldStopAPrefetchReadThatRoutingDidNotChoose() throws Exception {
+        PartedBacking b = new PartedBacking();
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
+            assertTrue(c.prefetch(0, 4, 1));
+            while (b.gated.reads.get() == 0) {
+                Thread.onSpinWait(); // its read has started
+            }
+            assertTrue(c.cancel(0, 4), "a started read can still be stopped");
+            b.gated.gate.countDown();
+            c.awaitIdle(5000);
+            CacheCounters k = c.counters();
+            assertEquals(1, k.prefetchCancelled);
+            assertEquals(1, k.prefetchStopped);
+            assertEquals(1000, k.bytesLoaded, "the part read counts: it used the disk");
+            assertEquals(0, k.loads);
+            assertEquals(0, c.residentBytes(), "the slot is free again");
+            assertFalse(c.isResident(0, 4));
+            step(c, 0, 4); // wanted later: read again, on demand
+            assertOutcomes(c, 0, 0, 0, 1);
+        }
+    }
+
+    @Test
+    void shouldFinishAStoppedPrefetchThatIsWantedAgain() throws Exception {
+        PartedBacking b = new PartedBacking();
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
+            assertTrue(c.prefetch(0, 4, 1));
+            while (b.gated.reads.get() == 0) {
+                Thread.onSpinWait();
+            }
+            assertTrue(c.cancel(0, 4));
+            int[] counts = new int[EXPERTS];
+            counts[4] = 1;
+            c.routed(0, counts, EXPERTS); // chosen after all, before the read reached its stopping point
+            Thread t = Thread.ofPlatform().start(() -> {
+                ExpertWeights w = c.acquire(0, 4);
+                assertTrue(TestLayouts.intact(w, 0, 4));
+                c.release(0, 4);
+            });
+            b.gated.gate.countDown();
+            t.join();
+            CacheCounters k = c.counters();
+            assertEquals(0, k.prefetchCancelled);
+            assertEquals(1, k.loads);
+            assertEquals(1, k.prefetchHits + k.prefetchLate, "counted as the prefetch it was (in time or late: a race)");
+            assertEquals(0, k.misses);
+        }
+    }
+
     /** Without routing announced (a caller that only acquires), an access is counted by how it finds the expert. */
     @Test
     void shouldCountByAcquireWhenRoutingWasNotAnnounced() throws Exception {

@@ -7,13 +7,23 @@ import moed.cache.ExpertCache;
  * <ul>
  *   <li>after layer l's attention: predict layers l+1 (and l+2 with look-ahead 2) and prefetch the likely experts
  *       (top-k, widened by up to {@code margin} while the predicted probability mass is below {@code mass}), with
- *       the number of layers until they are needed as deadline; predicted experts are protected from eviction;</li>
+ *       the number of layers until they are needed as deadline, each rank only while its measured precision is at
+ *       least {@code minPrecision} ({@link RankPrecision}); predicted experts are protected from eviction;</li>
  *   <li>after layer l's routing (when the cache has already started loading the chosen experts it lacks):
- *       predictions for layer l that did not come true are cancelled if their reads have not started.</li>
+ *       predictions for layer l that did not come true are cancelled (a read under way stops at its next part),
+ *       and every prediction of a one-token step for layer l is scored by rank.</li>
  * </ul>
  * Prefetches used and wasted are counted by the cache. Not thread safe: owned by the compute thread.
  */
 public final class PrefetchPlanner {
+    /**
+     * The precision a prediction's rank needs before it is prefetched: an even chance, where a right prefetch's
+     * saved stall and a wrong one's wasted read balance when the disk is the bottleneck (see {@link RankPrecision}).
+     * Measured on a model twice the memory: 0.5 read 7% fewer bytes and decoded 7% faster than prefetching every
+     * prediction (docs/DESIGN-NOTES.md). The developer switch {@code moed.prefetch.minPrecision} overrides it.
+     */
+    public static final float MIN_PRECISION = 0.5f;
+
     private final ExpertCache cache;
     private final ExpertPredictor predictor;
     private final boolean[] moe;
@@ -26,8 +36,14 @@ public final class PrefetchPlanner {
     private final int[][] issued;
     private final int[] issuedCount;
     private final int[] chosen;
+    private final float minPrecision;
+    private final RankPrecision precision;
+    /** Per target layer and distance: what the current step's first token predicted, by rank, to score after routing. */
+    private final int[][][] predicted;
+    private final int[][] predictedCount;
+    /** The current step has several rows (a prompt chunk): its routing is a union, no test of one token's prediction. */
+    private boolean severalRows;
     private PredictionListener listener;
-    private int tokenInStep;
 
     /** Told every prediction the planner acts on: for profiling (predicted set vs what routing then chose). */
     @FunctionalInterface
@@ -37,7 +53,7 @@ public final class PrefetchPlanner {
     }
 
     public PrefetchPlanner(ExpertCache cache, ExpertPredictor predictor, boolean[] moeLayers, int experts, int k,
-                           int lookahead, int margin, float mass) {
+                           int lookahead, int margin, float mass, float minPrecision) {
         if (lookahead < 1 || lookahead > 2) {
             throw new IllegalArgumentException("the look-ahead must be 1 or 2 layers, got " + lookahead);
         }
@@ -52,6 +68,10 @@ public final class PrefetchPlanner {
         this.issued = new int[moeLayers.length][experts];
         this.issuedCount = new int[moeLayers.length];
         this.chosen = new int[experts];
+        this.minPrecision = minPrecision;
+        this.precision = new RankPrecision(2, experts, 64);
+        this.predicted = new int[moeLayers.length][3][experts];
+        this.predictedCount = new int[moeLayers.length][3];
     }
 
     public void listen(PredictionListener listener) {
@@ -64,6 +84,7 @@ public final class PrefetchPlanner {
 
     /** Layer {@code layer}'s attention is done; {@code hidden} is the residual stream of the step's token {@code token}. */
     public void afterAttention(int layer, int token, float[] hidden) {
+        severalRows = token > 0;
         for (int d = 1; d <= lookahead; d++) {
             int t = layer + d;
             if (t >= moe.length || !moe[t]) {
@@ -75,9 +96,16 @@ public final class PrefetchPlanner {
                 int e = candidates.expert(i);
                 chosen[i] = e;
                 cache.protect(t, e, d);
-                if (cache.prefetch(t, e, d) && issuedCount[t] < issued[t].length) {
+                if (precision.precision(d, i) >= minPrecision && cache.prefetch(t, e, d)
+                        && issuedCount[t] < issued[t].length) {
                     issued[t][issuedCount[t]++] = e;
                 }
+                if (token == 0) {
+                    predicted[t][d][i] = e;
+                }
+            }
+            if (token == 0) {
+                predictedCount[t][d] = n;
             }
             if (listener != null) {
                 listener.predicted(token, t, d, chosen, n);
@@ -87,6 +115,14 @@ public final class PrefetchPlanner {
 
     /** Layer {@code layer} routed its tokens; {@code counts[e]} tokens chose expert e. */
     public void routed(int layer, int[] counts, int experts) {
+        for (int d = 1; d <= lookahead; d++) {
+            if (!severalRows) {
+                for (int i = 0; i < predictedCount[layer][d]; i++) {
+                    precision.record(d, i, counts[predicted[layer][d][i]] > 0);
+                }
+            }
+            predictedCount[layer][d] = 0;
+        }
         for (int i = 0; i < issuedCount[layer]; i++) {
             int e = issued[layer][i];
             if (counts[e] == 0) {

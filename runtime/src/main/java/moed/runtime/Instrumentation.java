@@ -60,7 +60,7 @@ final class Instrumentation {
             moe[l] = model.layer(l).router() != null && !transformer.routing().skipsMoe(l) && !experts.pinnedLayers[l];
         }
         PrefetchPlanner pl = new PrefetchPlanner(cache, Predictors.create(p.predictor(), model, experts.store), moe, c.experts(),
-                c.expertsUsed(), p.lookahead(), p.margin(), 0.9f);
+                c.expertsUsed(), p.lookahead(), p.margin(), 0.9f, Float.parseFloat(System.getProperty("moed.prefetch.minPrecision", String.valueOf(PrefetchPlanner.MIN_PRECISION))));
         planner = pl;
         pl.listen(this::recordPrediction);
         transformer.hook(new LayerHook() {
