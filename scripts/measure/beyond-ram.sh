@@ -17,6 +17,8 @@
 #   CONFIGS="none:lfu gate:lfu"   moed's --predictor:--cache-policy pairs, one run each; the first with predictor
 #                     none gives the overlap bound
 #   EXTRA             more moed bench flags, e.g. EXTRA="--io-threads 4"
+#   STATS_DIR         moed's --state-dir: use (and add to) the persisted statistics there, for the heat policy and the
+#                     warm start (default: --no-stats)
 # Needs root (or a writable cgroup filesystem, v1 or v2). Point MOED at a copied jar's wrapper: the repository's
 # ./moed may rebuild, and would do it inside the cgroup. Raw results (one JSON line a run, with the engine's own
 # report under "report") go to $WORK/beyond-ram.jsonl, the engines' stderr to $WORK/beyond-ram-*.log.
@@ -29,6 +31,9 @@ P="${P:-16}" N="${N:-16}" T="${T:-2}" R="${R:-1}"
 CONFIGS="${CONFIGS:-none:lfu gate:lfu}"
 read -r -a extra <<< "${EXTRA:-}"
 read -r -a configs <<< "$CONFIGS"
+# Persisted statistics (the heat policy's prior, the warm start) only when STATS_DIR names where they live: a
+# measurement should not depend on what earlier runs left in ~/.moed.
+if [ -n "${STATS_DIR:-}" ]; then stats=(--state-dir "$STATS_DIR"); else stats=(--no-stats); fi
 die() { echo "beyond-ram: $*" >&2; exit 1; }
 [ -z "$ref" ] || [ -x "$ref" ] || die "$ref is not an executable llama-bench"
 [ "${#configs[@]}" -gt 0 ] || die "CONFIGS is empty"
@@ -234,7 +239,7 @@ echo "$model: $(gib "$size") GiB; memory limit $LIMIT_GB GiB (cgroup v$cg_versio
 for c in "${configs[@]}"; do
   pred="${c%%:*}" policy="${c#*:}"
   run "moed-$pred-$policy" moed "$c" "$MOED" bench -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" --cache-gb "$CACHE_GB" \
-    --backing direct --cache-policy "$policy" --predictor "$pred" --no-stats --json "${extra[@]}"
+    --backing direct --cache-policy "$policy" --predictor "$pred" "${stats[@]}" --json "${extra[@]}"
 done
 if [ -n "$ref" ]; then
   run llama-bench llama-bench "" "$ref" -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" -o json

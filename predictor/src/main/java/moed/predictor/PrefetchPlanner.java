@@ -3,8 +3,10 @@ package moed.predictor;
 import moed.cache.ExpertCache;
 
 /**
- * Turns predictions into cache work, on the compute thread, at two moments of each layer:
+ * Turns predictions into cache work, on the compute thread, at these moments of each layer:
  * <ul>
+ *   <li>before layer 0 (when it has experts; no earlier layer can predict it): predict it from the token's
+ *       embedding, distance 0, the attention's time ahead of need;</li>
  *   <li>after layer l's attention: predict layers l+1 (and l+2 with look-ahead 2) and prefetch the likely experts
  *       (top-k, widened by up to {@code margin} while the predicted probability mass is below {@code mass}), with
  *       the number of layers until they are needed as deadline, each rank only while its measured precision is at
@@ -82,40 +84,52 @@ public final class PrefetchPlanner {
         return predictor.name();
     }
 
+    /** Layer {@code layer} begins; {@code hidden} is the residual stream of the step's token {@code token} entering it. */
+    public void beforeLayer(int layer, int token, float[] hidden) {
+        if (layer == 0 && moe[0]) {
+            severalRows = token > 0;
+            plan(0, 0, token, hidden);
+        }
+    }
+
     /** Layer {@code layer}'s attention is done; {@code hidden} is the residual stream of the step's token {@code token}. */
     public void afterAttention(int layer, int token, float[] hidden) {
         severalRows = token > 0;
         for (int d = 1; d <= lookahead; d++) {
             int t = layer + d;
-            if (t >= moe.length || !moe[t]) {
-                continue;
+            if (t < moe.length && moe[t]) {
+                plan(t, d, token, hidden);
             }
-            predictor.predict(t, hidden, candidates);
-            int n = d == 1 ? candidates.choose(k, k + margin, mass) : Math.min(k, candidates.size());
-            for (int i = 0; i < n; i++) {
-                int e = candidates.expert(i);
-                chosen[i] = e;
-                cache.protect(t, e, d);
-                if (precision.precision(d, i) >= minPrecision && cache.prefetch(t, e, d)
-                        && issuedCount[t] < issued[t].length) {
-                    issued[t][issuedCount[t]++] = e;
-                }
-                if (token == 0) {
-                    predicted[t][d][i] = e;
-                }
+        }
+    }
+
+    /** Predicts layer t from {@code hidden}, d layers ahead of its routing: protects, prefetches, keeps for scoring. */
+    private void plan(int t, int d, int token, float[] hidden) {
+        predictor.predict(t, hidden, candidates);
+        int n = d <= 1 ? candidates.choose(k, k + margin, mass) : Math.min(k, candidates.size());
+        for (int i = 0; i < n; i++) {
+            int e = candidates.expert(i);
+            chosen[i] = e;
+            cache.protect(t, e, d);
+            if (precision.precision(d, i) >= minPrecision && cache.prefetch(t, e, d)
+                    && issuedCount[t] < issued[t].length) {
+                issued[t][issuedCount[t]++] = e;
             }
             if (token == 0) {
-                predictedCount[t][d] = n;
+                predicted[t][d][i] = e;
             }
-            if (listener != null) {
-                listener.predicted(token, t, d, chosen, n);
-            }
+        }
+        if (token == 0) {
+            predictedCount[t][d] = n;
+        }
+        if (listener != null) {
+            listener.predicted(token, t, d, chosen, n);
         }
     }
 
     /** Layer {@code layer} routed its tokens; {@code counts[e]} tokens chose expert e. */
     public void routed(int layer, int[] counts, int experts) {
-        for (int d = 1; d <= lookahead; d++) {
+        for (int d = 0; d <= lookahead; d++) {
             if (!severalRows) {
                 for (int i = 0; i < predictedCount[layer][d]; i++) {
                     precision.record(d, i, counts[predicted[layer][d][i]] > 0);

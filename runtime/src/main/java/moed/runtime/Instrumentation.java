@@ -65,6 +65,13 @@ final class Instrumentation {
         pl.listen(this::recordPrediction);
         transformer.hook(new LayerHook() {
             @Override
+            public void beforeLayer(int layer, float[][] x, int n) {
+                for (int i = 0; i < n; i++) {
+                    pl.beforeLayer(layer, i, x[i]);
+                }
+            }
+
+            @Override
             public void afterAttention(int layer, float[][] x, int n) {
                 for (int i = 0; i < n; i++) {
                     pl.afterAttention(layer, i, x[i]);

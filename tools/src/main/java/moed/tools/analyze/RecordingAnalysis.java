@@ -236,7 +236,7 @@ public final class RecordingAnalysis {
             this.decodeBasis = decodeBasis;
             for (int l = 0; l < layers; l++) {
                 pending.add(new Int2ObjectHashMap<>());
-                for (int d = 1; d <= MAX_DISTANCE; d++) {
+                for (int d = 0; d <= MAX_DISTANCE; d++) {
                     pred[l][d] = new PredictionTally();
                 }
             }
@@ -310,7 +310,7 @@ public final class RecordingAnalysis {
             if (step != currentStep) {
                 endStep(step);
             }
-            if (layer < 0 || layer >= layers || distance < 1 || distance > MAX_DISTANCE || token < 0) {
+            if (layer < 0 || layer >= layers || distance < 0 || distance > MAX_DISTANCE || token < 0) {
                 return;
             }
             int[][] byDistance = pending.get(layer).computeIfAbsent(token, x -> new int[MAX_DISTANCE + 1][]);
@@ -340,7 +340,7 @@ public final class RecordingAnalysis {
             int token = decisionsAtLayer[layer]++;
             int[][] p = pending.get(layer).remove(token);
             if (p != null) {
-                for (int d = 1; d <= MAX_DISTANCE; d++) {
+                for (int d = 0; d <= MAX_DISTANCE; d++) {
                     if (p[d] == null) {
                         continue;
                     }
@@ -591,7 +591,7 @@ public final class RecordingAnalysis {
 
     private List<Report.PredictorRow> predictor(Accumulator a) {
         List<Report.PredictorRow> out = new ArrayList<>();
-        for (int d = 1; d <= MAX_DISTANCE; d++) {
+        for (int d = 0; d <= MAX_DISTANCE; d++) {
             PredictionTally all = new PredictionTally();
             for (int l = 0; l < layers; l++) {
                 PredictionTally t = a.pred[l][d];
