@@ -10,6 +10,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Experts read with O_DIRECT: straight from the device into an aligned staging buffer, bypassing the page cache,
@@ -163,13 +166,13 @@ public final class DirectBackingStore implements BackingStore {
             }
             int n = Math.max(1, readers);
             long perReader = Math.max(1, maxBytes / span / n);
-            java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
-            java.util.concurrent.atomic.AtomicReference<IOException> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            AtomicLong read = new AtomicLong();
+            AtomicReference<IOException> failure = new AtomicReference<>();
             Thread[] t = new Thread[n];
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 MemorySegment buf = a.allocate(span, align);
-                java.util.SplittableRandom rnd = new java.util.SplittableRandom(System.nanoTime() + i);
+                SplittableRandom rnd = new SplittableRandom(System.nanoTime() + i);
                 t[i] = Thread.ofPlatform().start(() -> {
                     try {
                         for (long j = 0; j < perReader; j++) {

@@ -83,6 +83,8 @@ public final class ExpertCache implements ExpertSource {
      * reads it without the lock between the parts of the read and stops there. Written under the lock.
      */
     private final byte[] abandon;
+    /** Per entry: which load it is in (a number from {@code sequence}, new for each slot given by startLoad). */
+    private final long[] loadId;
     /** Per entry: how {@link #routed} found it for the current step (ROUTED_*), or NOT_ROUTED; used by acquire. */
     private final byte[] routedAs;
     private long layerClock = 1;
@@ -151,6 +153,7 @@ public final class ExpertCache implements ExpertSource {
         lastFailure = new RuntimeException[entries];
         protectedUntil = new long[entries];
         routedAs = new byte[entries];
+        loadId = new long[entries];
         abandon = new byte[entries];
         views = new ExpertWeights[entries];
         resident = new int[entries];
@@ -329,6 +332,7 @@ public final class ExpertCache implements ExpertSource {
             }
             long t0 = -1;
             boolean missCounted = false;
+            long promoted = -1; // the load (loadId) this call moved to demand priority
             // Failures before this call belong to earlier requests (a prefetch nobody waited for): this one retries.
             int failuresSeen = failedLoads[e];
             // A loop, not a sequence: while this thread waits, the expert may finish loading and, not yet pinned,
@@ -338,10 +342,11 @@ public final class ExpertCache implements ExpertSource {
                     throw closedError();
                 }
                 if (state[e] == RESIDENT) {
-                    long waited = t0 < 0 ? 0 : System.nanoTime() - t0;
+                    boolean waitedForIt = t0 >= 0;
+                    long waited = waitedForIt ? System.nanoTime() - t0 : 0;
                     if (how == ROUTED_PREFETCHED) {
-                        count(e, waited == 0 ? Events.ExpertAccess.PREFETCH_HIT : Events.ExpertAccess.PREFETCH_LATE, waited);
-                    } else if (how == ROUTED_RESIDENT && waited == 0) {
+                        count(e, waitedForIt ? Events.ExpertAccess.PREFETCH_LATE : Events.ExpertAccess.PREFETCH_HIT, waited);
+                    } else if (how == ROUTED_RESIDENT && !waitedForIt) {
                         count(e, Events.ExpertAccess.HIT, 0);
                     } else {
                         // A miss (counted when first seen), or resident at routing but evicted before its turn.
@@ -379,13 +384,19 @@ public final class ExpertCache implements ExpertSource {
                     }
                 }
                 if (state[e] == ABSENT) {
-                    if (!startLoad(e, DEMAND, 0)) {
+                    if (startLoad(e, DEMAND, 0)) {
+                        promoted = loadId[e]; // queued at demand priority already
+                    } else {
                         awaitChange(); // every slot pinned: wait for a release
                     }
                     continue;
                 }
-                // LOADING: a prefetch, or a load routing or another thread started. Move it to the front and wait.
-                queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
+                // LOADING: a prefetch, or a load routing or another thread started. Move it to the front (once per
+                // load: each wake-up would otherwise queue another request) and wait.
+                if (promoted != loadId[e]) {
+                    promoted = loadId[e];
+                    queue.add(new LoadRequest(e, DEMAND, 0, sequence.incrementAndGet()));
+                }
                 awaitChange();
             }
         } finally {
@@ -520,7 +531,7 @@ public final class ExpertCache implements ExpertSource {
     /**
      * Withdraws a prefetch still loading: one not yet reading is dropped now; one reading stops between the parts of
      * its read (where the backing reads in parts: direct reads, one matrix at a time), unless wanted again before.
-     * Returns true if it was withdrawn or asked to stop.
+     * Returns true if it was withdrawn or asked to stop (a backing that reads in one piece, mmap, finishes anyway).
      */
     public boolean cancel(int layer, int expert) {
         int e = layer * experts + expert;
@@ -607,8 +618,10 @@ public final class ExpertCache implements ExpertSource {
             slot = freeSlots[--freeCount];
         }
         slotOf[e] = slot;
+        loadId[e] = sequence.incrementAndGet();
         setState(e, LOADING);
         loadStarted[e] = false;
+        ABANDON.setRelease(abandon, e, (byte) 0); // a fresh load: no stop request of an earlier one applies
         queue.add(new LoadRequest(e, cls, deadline, sequence.incrementAndGet()));
         return true;
     }
@@ -712,13 +725,18 @@ public final class ExpertCache implements ExpertSource {
             Events.ExpertLoad ev = new Events.ExpertLoad();
             ev.begin();
             try {
-                long[] partial = new long[1];
+                long[] stoppedAt = {-1};
                 loaded = backing.load(layout.layer(layer), expert, dst, read -> {
-                    partial[0] = read;
-                    return (byte) ABANDON.getAcquire(abandon, e) == 0;
+                    boolean go = (byte) ABANDON.getAcquire(abandon, e) == 0;
+                    if (!go) {
+                        stoppedAt[0] = read;
+                    }
+                    return go;
                 });
-                if (loaded == null) {
-                    abandonedBytes = partial[0];
+                if (loaded == null && stoppedAt[0] < 0) {
+                    failure = new IllegalStateException("the backing returned no weights without being asked to stop");
+                } else if (loaded == null) {
+                    abandonedBytes = stoppedAt[0];
                 }
             } catch (RuntimeException ex) {
                 failure = ex;
@@ -752,6 +770,7 @@ public final class ExpertCache implements ExpertSource {
                     counters.loadFailures++;
                     setState(e, ABSENT);
                     prefetchedUnused[e] = false;
+                    ABANDON.setRelease(abandon, e, (byte) 0);
                     freeSlot(slotOf[e]);
                 } else {
                     ABANDON.setRelease(abandon, e, (byte) 0); // finished before it could stop: resident after all

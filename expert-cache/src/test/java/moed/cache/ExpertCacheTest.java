@@ -361,6 +361,11 @@ class ExpertCacheTest {
     /** A gated backing that reads in two parts and asks between them whether to go on, as direct reads do. */
     static final class PartedBacking implements BackingStore {
         final GatedBacking gated = new GatedBacking();
+        /** Counted down once the load has asked whether to go on; it then waits for {@code resume}. */
+        final CountDownLatch asked = new CountDownLatch(1);
+        CountDownLatch resume = new CountDownLatch(0);
+        /** The first load fails with an I/O error after asking, as a disk error would. */
+        volatile boolean failFirst;
 
         @Override
         public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
@@ -375,7 +380,18 @@ class ExpertCacheTest {
             } catch (InterruptedException e) {
                 throw new IllegalStateException(e);
             }
-            if (!progress.stillWanted(1000)) {
+            boolean go = progress.stillWanted(1000);
+            asked.countDown();
+            try {
+                resume.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            if (failFirst) {
+                failFirst = false;
+                throw new java.io.UncheckedIOException(new java.io.IOException("Input/output error"));
+            }
+            if (!go) {
                 return null;
             }
             read(layer, expert, dst);
@@ -435,6 +451,50 @@ class ExpertCacheTest {
             assertEquals(1, k.loads);
             assertEquals(1, k.prefetchHits + k.prefetchLate, "counted as the prefetch it was (in time or late: a race)");
             assertEquals(0, k.misses);
+        }
+    }
+
+    @Test
+    void shouldReadAgainAStoppedPrefetchWantedBeforeTheCacheHeardItStopped() throws Exception {
+        PartedBacking b = new PartedBacking();
+        b.resume = new CountDownLatch(1);
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
+            assertTrue(c.prefetch(0, 4, 1));
+            while (b.gated.reads.get() == 0) {
+                Thread.onSpinWait();
+            }
+            assertTrue(c.cancel(0, 4));
+            b.gated.gate.countDown();
+            assertTrue(b.asked.await(10, TimeUnit.SECONDS)); // the read was told to stop...
+            int[] counts = new int[EXPERTS];
+            counts[4] = 1;
+            c.routed(0, counts, EXPERTS);                     // ...and is wanted again before the cache hears of it
+            b.resume.countDown();
+            ExpertWeights w = c.acquire(0, 4);                // read again from the start, at demand priority
+            assertTrue(TestLayouts.intact(w, 0, 4));
+            c.release(0, 4);
+            assertEquals(0, c.counters().prefetchCancelled);
+            assertEquals(2, b.gated.reads.get());
+        }
+    }
+
+    @Test
+    void shouldNotLetAStopRequestOutliveAFailedRead() throws Exception {
+        PartedBacking b = new PartedBacking();
+        b.failFirst = true;
+        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
+            assertTrue(c.prefetch(0, 4, 1));
+            while (b.gated.reads.get() == 0) {
+                Thread.onSpinWait();
+            }
+            assertTrue(c.cancel(0, 4));
+            b.gated.gate.countDown();                         // the read fails: the entry is absent again
+            c.awaitIdle(5000);
+            assertEquals(1, c.counters().loadFailures);
+            assertTrue(c.prefetch(0, 4, 1));                 // a new prefetch must load in full
+            c.awaitIdle(5000);
+            assertTrue(c.isResident(0, 4), "the old stop request stopped the new load");
+            assertEquals(0, c.counters().prefetchCancelled);
         }
     }
 

@@ -38,6 +38,7 @@ public final class StepScratch {
     final int[] expertCount;
     /** The order the step computes a layer's chosen experts in: resident ones first (see Transformer.moe). */
     final int[] expertOrder;
+    final boolean[] expertFirst;
     final float[] selection; // one token's expert selection scores (selection bias, groups)
     /** Per row of a step: whose KV cache it reads and writes, at which position. */
     final KvCache[] rowKv;
@@ -86,6 +87,7 @@ public final class StepScratch {
         slotIdx = new int[batch * k];
         expertCount = new int[Math.max(c.experts(), 1)];
         expertOrder = new int[Math.max(c.experts(), 1)];
+        expertFirst = new boolean[Math.max(c.experts(), 1)];
         selection = new float[Math.max(c.experts(), 1)];
         rowKv = new KvCache[batch];
         rowPos = new int[batch];

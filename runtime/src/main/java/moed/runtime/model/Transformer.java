@@ -302,32 +302,24 @@ public final class Transformer {
 
     /**
      * The chosen experts of layer l in the order to compute them: those resident now first, then the others in id
-     * order, the order their loads were queued in, so the loads proceed while the resident ones compute. The order
-     * does not change the result: each (token, slot) output is kept apart and summed in rank order afterwards.
+     * order (the order routing queued their loads in), so the loads proceed while the resident ones compute. The
+     * order does not change the result: each (token, slot) output is kept apart and summed in rank order afterwards.
      */
-    private int computeOrder(int l, int[] counts, int e, int[] order) {
+    private int computeOrder(int l, int[] counts, int e, int[] order, boolean[] first) {
         int n = 0;
         for (int ex = 0; ex < e; ex++) {
-            if (counts[ex] > 0 && experts.isResident(l, ex)) {
+            // Read once per expert: residency may change meanwhile, and each expert must be listed exactly once.
+            first[ex] = counts[ex] > 0 && experts.isResident(l, ex);
+            if (first[ex]) {
                 order[n++] = ex;
             }
         }
-        int resident = n;
         for (int ex = 0; ex < e; ex++) {
-            if (counts[ex] > 0 && !isIn(order, resident, ex)) {
+            if (counts[ex] > 0 && !first[ex]) {
                 order[n++] = ex;
             }
         }
         return n;
-    }
-
-    private static boolean isIn(int[] a, int n, int v) {
-        for (int i = 0; i < n; i++) {
-            if (a[i] == v) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void denseFfn(StepScratch s, LayerWeights w, int n) {
@@ -384,12 +376,14 @@ public final class Transformer {
                 observer.onRoute(s.rowKv[i].sequenceId(), s.rowPos[i], l, s.chosen[i], s.weights[i], used, swapped);
             }
         }
-        experts.routed(l, s.expertCount, e);
+        // The planner first (it withdraws the predictions routing did not choose, freeing their slots), then the
+        // source (it counts the accesses and starts loading the chosen experts it lacks).
         if (hook != null) {
             hook.routed(l, s.expertCount, e);
         }
+        experts.routed(l, s.expertCount, e);
         int dim = c.dim();
-        int chosenExperts = computeOrder(l, s.expertCount, e, s.expertOrder);
+        int chosenExperts = computeOrder(l, s.expertCount, e, s.expertOrder, s.expertFirst);
         for (int o = 0; o < chosenExperts; o++) {
             int ex = s.expertOrder[o];
             // The (token, slot) pairs that chose this expert; each pair gets its own hidden row.
