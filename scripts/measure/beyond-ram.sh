@@ -284,6 +284,7 @@ print()
 ref = next((r for r in rows if r["engine"] == "llama-bench"), None)
 base = next((r for r in rows if r["engine"] == "moed" and r["config"].split(":")[0] == "none"), None)
 bound = None
+rate = None
 if base is None:
     print("no overlap bound: no moed run with --predictor none in CONFIGS")
 else:
@@ -309,6 +310,10 @@ else:
                   " run, moed's reads sustained %.2f) takes %.1f ms, computing a token %.1f ms (%.1f ms/token less %.1f"
                   " stalled): at most %.2f tok/s with every read hidden behind compute"
                   % (base["config"], mb, rate, gbps, achieved, load_ms, compute_ms, ms, stall, bound))
+pmb = field(base, "cache.prefill_mb_read_per_prompt") if base else None
+if bound and pmb and rate:
+    print("prefill (from %s): a %s-token prompt read %.0f MB; at %.2f GB/s that alone takes %.0f ms: at most %.2f"
+          " tok/s of prefill" % (base["config"], p, pmb, rate, pmb / rate, int(p) * 1000 / (pmb / rate)))
 for r in rows:
     if r["engine"] != "moed" or r["tg"] is None:
         continue

@@ -89,9 +89,13 @@ final class BenchCommand implements Callable<Integer> {
             Progress bar = new Progress("bench");
             for (int r = 0; r < reps; r++) {
                 s.reset();
+                moed.cache.CacheCounters p0 = e.cache() != null ? e.cache().counters() : null;
                 long t0 = System.nanoTime();
                 e.prefill(s, tokens);
                 pp.add(prompt / ((System.nanoTime() - t0) / 1e9));
+                if (p0 != null) {
+                    CacheFigures.add(prefillCache, p0, e.cache().counters());
+                }
                 deep.rewind(depth);
                 moed.cache.CacheCounters d0 = e.cache() != null ? e.cache().counters() : null;
                 if (trace != null) {
@@ -128,6 +132,10 @@ final class BenchCommand implements Callable<Integer> {
                     cache.put("disk_direct_read_gbps", diskGbps);
                 }
                 cache.putAll(CacheFigures.decode(e, decodeCache, (long) gen * reps, decodeNanos));
+                // What one timed prompt read: with the disk's rate, the bound on prefill when every read is on the
+                // critical path (a prompt's experts are known only at each layer's routing).
+                cache.put("prefill_mb_read_per_prompt", prefillCache.bytesLoaded / 1e6 / reps);
+                cache.put("prefill_stall_ms_per_prompt", prefillCache.stallNanos / 1e6 / reps);
                 e.observe(null);
                 cache.putAll(trace.replay(e.cache()));
                 out.put("cache", cache);
@@ -160,8 +168,9 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The cache's counters summed over the timed decode phases. */
+    /** The cache's counters summed over the timed decode phases, and over the timed prompts. */
     private final moed.cache.CacheCounters decodeCache = new moed.cache.CacheCounters(0);
+    private final moed.cache.CacheCounters prefillCache = new moed.cache.CacheCounters(0);
 
     private static int[] randomTokens(SplittableRandom rnd, int n, int vocab) {
         int[] t = new int[n];
