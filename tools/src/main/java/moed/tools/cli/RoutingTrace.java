@@ -56,8 +56,21 @@ final class RoutingTrace implements RouterObserver {
         }
     }
 
-    /** {@code replay_lru_hit_rate}, {@code replay_policy_hit_rate} and {@code replay_belady_hit_rate} over the measured accesses. */
+    /** Accesses recorded so far. */
+    int length() {
+        return length;
+    }
+
+    /** The replays at the live cache's capacity and with its policy. */
     Map<String, Object> replay(ExpertCache cache) {
+        return replay(cache.slotCount(), EvictionPolicy.Kind.valueOf(cache.policyName().toUpperCase(java.util.Locale.ROOT)));
+    }
+
+    /**
+     * {@code replay_lru_hit_rate}, {@code replay_policy_hit_rate} (through {@code kind}) and
+     * {@code replay_belady_hit_rate} over the measured accesses, with room for {@code cap} experts.
+     */
+    Map<String, Object> replay(int cap, EvictionPolicy.Kind kind) {
         int[] t = Arrays.copyOf(entries, length);
         boolean[] c = Arrays.copyOf(counted, length);
         long n = 0;
@@ -66,8 +79,6 @@ final class RoutingTrace implements RouterObserver {
             n += c[i] ? 1 : 0;
             max = Math.max(max, t[i]);
         }
-        int cap = cache.slotCount();
-        EvictionPolicy.Kind kind = EvictionPolicy.Kind.valueOf(cache.policyName().toUpperCase(java.util.Locale.ROOT));
         Map<String, Object> m = new LinkedHashMap<>();
         double d = Math.max(n, 1);
         m.put("replay_lru_hit_rate", TraceReplay.lruHits(t, cap, c)[1] / d);
