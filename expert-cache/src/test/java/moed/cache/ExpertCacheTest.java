@@ -83,12 +83,59 @@ class ExpertCacheTest {
         }
     }
 
+    /** A backing that asks between the parts of each read whether to go on, and stops when told (as direct reads). */
+    static final class StoppableBacking implements BackingStore {
+        final MappedBackingStore inner = new MappedBackingStore();
+        final AtomicInteger stops = new AtomicInteger();
+
+        @Override
+        public void read(ExpertLayout.Layer layer, int expert, MemorySegment dst) {
+            inner.read(layer, expert, dst);
+        }
+
+        @Override
+        public ExpertWeights load(ExpertLayout.Layer layer, int expert, MemorySegment dst, Progress progress) {
+            inner.read(layer, expert, dst);
+            Thread.yield();
+            if (!progress.stillWanted(1)) {
+                stops.incrementAndGet();
+                return null;
+            }
+            return layer.view(dst);
+        }
+
+        @Override
+        public String name() {
+            return "stoppable";
+        }
+    }
+
+    @Test
+    void shouldStayConsistentWhilePrefetchesAreIssuedCancelledAndStoppedConcurrently() throws Exception {
+        StoppableBacking b = new StoppableBacking();
+        try (ExpertCache c = cache(6, EvictionPolicy.Kind.LFU, b)) {
+            assertEquals(0, hammer(c, true), "no read fails");
+            CacheCounters k = c.counters();
+            assertTrue(k.prefetchIssued > 100 && k.prefetchCancelled > 10, "the test must prefetch and cancel: "
+                    + k.prefetchIssued + " issued, " + k.prefetchCancelled + " cancelled, " + b.stops.get() + " stopped");
+            // A read told to stop may be wanted again before the cache hears it stopped: then it is read again, not
+            // counted as stopped.
+            assertTrue(k.prefetchStopped > 0 && k.prefetchStopped <= b.stops.get(), k.prefetchStopped + " of " + b.stops.get());
+        }
+    }
+
+    private int hammer(ExpertCache c) throws Exception {
+        return hammer(c, false);
+    }
+
     /**
      * Eight threads acquire random experts, check the bytes before and after a yield (freed memory is poisoned, so
-     * a use after free shows) and release them; acquires whose read failed must say which expert and file. Then
-     * checks the books: budget, pins, slots, counters. Returns how many acquires were told of a failed read.
+     * a use after free shows) and release them; acquires whose read failed must say which expert and file. With
+     * {@code speculate}, they also announce routing and issue and cancel prefetches of other experts between
+     * acquires. Then checks the books: budget, pins, slots, counters. Returns how many acquires were told of a
+     * failed read.
      */
-    private int hammer(ExpertCache c) throws Exception {
+    private int hammer(ExpertCache c, boolean speculate) throws Exception {
         c.poisonFreedMemory();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicInteger told = new AtomicInteger();
@@ -102,6 +149,20 @@ class ExpertCacheTest {
                     for (int i = 0; i < perThread; i++) {
                         int l = r.nextInt(LAYERS);
                         int e = r.nextInt(EXPERTS);
+                        if (speculate) {
+                            int pl = r.nextInt(LAYERS);
+                            int pe = r.nextInt(EXPERTS);
+                            c.prefetch(pl, pe, 1);
+                            if (r.nextBoolean()) {
+                                Thread.yield();
+                                c.cancel(pl, pe); // before, during or after its read
+                            }
+                            if (r.nextBoolean()) {
+                                int[] counts = new int[EXPERTS];
+                                counts[e] = 1;
+                                c.routed(l, counts, EXPERTS);
+                            }
+                        }
                         ExpertWeights w;
                         try {
                             w = c.acquire(l, e);
