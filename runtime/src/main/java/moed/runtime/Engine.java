@@ -148,6 +148,11 @@ public final class Engine implements AutoCloseable {
         return experts.cache;
     }
 
+    /** Whether layer {@code layer}'s experts are read through the cache (not pinned by {@code -ot ...=resident}). */
+    public boolean cachesLayer(int layer) {
+        return experts.cache != null && !experts.pinnedLayers[layer];
+    }
+
     public StatisticsStore statisticsStore() {
         return experts.store;
     }

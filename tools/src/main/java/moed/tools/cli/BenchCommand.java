@@ -67,7 +67,7 @@ final class BenchCommand implements Callable<Integer> {
             int vocab = e.model().config().vocab();
             // Every routed expert from the first step on, replayed afterwards through LRU, the live policy and
             // Belady's optimum: the replays see the same history as the live cache, and count the timed decode's.
-            RoutingTrace trace = e.cache() != null ? new RoutingTrace(e.model().config().experts()) : null;
+            RoutingTrace trace = e.cache() != null ? new RoutingTrace(e.model().config().experts(), e::cachesLayer) : null;
             if (trace != null) {
                 e.observe(trace);
             }

@@ -25,10 +25,17 @@ final class RoutingTrace implements RouterObserver {
     private boolean counting;
     private int blockLayer = -1;
     private final boolean[] inBlock;
+    private final java.util.function.IntPredicate cachedLayer;
 
     RoutingTrace(int experts) {
+        this(experts, layer -> true);
+    }
+
+    /** Records only the layers {@code cachedLayer} accepts: those the live cache serves (not pinned by -ot). */
+    RoutingTrace(int experts, java.util.function.IntPredicate cachedLayer) {
         this.experts = experts;
         this.inBlock = new boolean[experts];
+        this.cachedLayer = cachedLayer;
     }
 
     /** Whether the accesses from now on are among those measured. */
@@ -38,6 +45,9 @@ final class RoutingTrace implements RouterObserver {
 
     @Override
     public void onRoute(long sequence, int pos, int layer, int[] ex, float[] weights, int k, int rerouted) {
+        if (!cachedLayer.test(layer)) {
+            return;
+        }
         if (layer != blockLayer) {
             blockLayer = layer;
             Arrays.fill(inBlock, false);
