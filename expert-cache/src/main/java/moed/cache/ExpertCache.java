@@ -22,12 +22,19 @@ import moed.jfr.Events;
  *   <li>pinning: an entry with {@code pins > 0} (acquired and not yet released) is never evicted, and its slot is
  *       never freed or reused;</li>
  *   <li>one load per expert: an entry is LOADING from the moment it is given a slot until one loader thread has
- *       filled it; every later request for it waits for that load instead of starting another;</li>
+ *       filled it (or stopped it, below); every later request for it waits for that load instead of starting
+ *       another;</li>
+ *   <li>a started read stops only when unwanted: a prefetch {@link #cancel}led while reading stops between the
+ *       parts of its read and frees its slot, unless routing, an acquire or a prefetch wanted it again before the
+ *       loader took the lock, in which case it is read again in the same slot; a new load never inherits an old
+ *       stop request;</li>
  *   <li>memory outlives its users: the slots (and the backing) are freed only once the cache is closed, the last
  *       loader thread has left (it may be inside a slow read into a slot) and the last pin is released; closing wakes
  *       every waiting acquirer with "the expert cache is closed" and starts no further load.</li>
  * </ul>
- * The one read without the lock is {@link #isResident}: a routing hint. It may race with a load finishing or an
+ * Each access is counted by how {@link #routed} found its expert when the layer routed (see {@link CacheCounters}).
+ * The reads without the lock are {@link #isResident}, a routing hint, and a loader's check of its stop request
+ * between the parts of a read (rechecked under the lock). {@link #isResident} may race with a load finishing or an
  * eviction; the state is published with release/acquire, so it sees a recent value, and a stale answer only makes
  * routing prefer an expert that then misses (or skip one that just arrived), which {@link #acquire} handles anyway.
  * Loads are queued by class (demand before prefetch before warm-up) and then by deadline.
