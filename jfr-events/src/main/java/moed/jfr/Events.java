@@ -79,23 +79,32 @@ public final class Events {
         public static void emit(long request, long step, int position, int layer, int[] experts, float[] weights, int k,
                                 int rerouted) {
             for (int first = 0; first < k; first += Packing.PER_EVENT) {
-                RouterDecision d = new RouterDecision();
-                if (!d.shouldCommit()) {
+                if (!emitPart(request, step, position, layer, experts, weights, k, first, rerouted)) {
                     return;
                 }
-                d.request = request;
-                d.step = step;
-                d.position = position;
-                d.layer = layer;
-                d.k = k;
-                d.first = first;
-                d.experts0 = Packing.ids(experts, k, first);
-                d.experts1 = Packing.ids(experts, k, first + 4);
-                d.weights0 = Packing.halves(weights, k, first);
-                d.weights1 = Packing.halves(weights, k, first + 4);
-                d.rerouted = rerouted;
-                d.commit();
             }
+        }
+
+        /** Records the part of a decision that starts at expert {@code first}; false when the event is not enabled. */
+        public static boolean emitPart(long request, long step, int position, int layer, int[] experts, float[] weights,
+                                       int k, int first, int rerouted) {
+            RouterDecision d = new RouterDecision();
+            if (!d.shouldCommit()) {
+                return false;
+            }
+            d.request = request;
+            d.step = step;
+            d.position = position;
+            d.layer = layer;
+            d.k = k;
+            d.first = first;
+            d.experts0 = Packing.ids(experts, k, first);
+            d.experts1 = Packing.ids(experts, k, first + 4);
+            d.weights0 = Packing.halves(weights, k, first);
+            d.weights1 = Packing.halves(weights, k, first + 4);
+            d.rerouted = rerouted;
+            d.commit();
+            return true;
         }
     }
 

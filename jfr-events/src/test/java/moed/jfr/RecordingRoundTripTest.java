@@ -151,16 +151,7 @@ class RecordingRoundTripTest {
     }
 
     private static void part(long request, int layer, int k, int first, int[] ex, float[] w) {
-        Events.RouterDecision d = new Events.RouterDecision();
-        d.request = request;
-        d.layer = layer;
-        d.k = k;
-        d.first = first;
-        d.experts0 = Packing.ids(ex, k, first);
-        d.experts1 = Packing.ids(ex, k, first + 4);
-        d.weights0 = Packing.halves(w, k, first);
-        d.weights1 = Packing.halves(w, k, first + 4);
-        d.commit();
+        Events.RouterDecision.emitPart(request, 0, 0, layer, ex, w, k, first, 0);
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
+import moed.cache.AccessTrace;
 import moed.cache.TraceReplay;
 import moed.jfr.Events.ExpertAccess;
 import moed.jfr.Events.ExpertLoad;
@@ -220,12 +221,8 @@ public final class RecordingAnalysis {
         // The current step's predictions not yet met by a decision: per layer, token -> per distance the experts.
         final List<Int2ObjectHashMap<int[][]>> pending = new ArrayList<>();
         final PredictionTally[][] pred = new PredictionTally[layers][MAX_DISTANCE + 1]; // [layer][distance]
-        // trace
-        int[] trace = new int[1024];
-        boolean[] counted = new boolean[1024];
-        int traceLength;
-        boolean traceCapped;
-        int groupStart;
+        // the cache's view of the accesses, for the miss-ratio curves
+        final AccessTrace trace = new AccessTrace(MAX_TRACE);
         long groupStep = Long.MIN_VALUE;
         int groupLayer = -1;
         long decisions;
@@ -371,30 +368,12 @@ public final class RecordingAnalysis {
             if (step != groupStep || layer != groupLayer) {
                 groupStep = step;
                 groupLayer = layer;
-                groupStart = traceLength;
+                trace.newGroup();
             }
             StepSpan s = stepById(step);
             boolean basis = s == null || s.decode() == decodeBasis;
             for (int j = 0; j < kk; j++) {
-                int entry = layer * experts + ex[j];
-                boolean seen = false;
-                for (int i = groupStart; i < traceLength && !seen; i++) {
-                    seen = trace[i] == entry;
-                }
-                if (seen) {
-                    continue;
-                }
-                if (traceLength == MAX_TRACE) {
-                    traceCapped = true;
-                    return;
-                }
-                if (traceLength == trace.length) {
-                    int n = (int) Math.min(MAX_TRACE, 2L * trace.length);
-                    trace = Arrays.copyOf(trace, n);
-                    counted = Arrays.copyOf(counted, n);
-                }
-                counted[traceLength] = basis;
-                trace[traceLength++] = entry;
+                trace.add(layer * experts + ex[j], basis);
             }
         }
 
@@ -516,7 +495,7 @@ public final class RecordingAnalysis {
                     + " router decisions (%.1f%%)", a.reroutedExperts, a.reroutedDecisions, a.decisions,
                     100.0 * a.reroutedDecisions / Math.max(1, a.decisions)));
         }
-        if (a.traceCapped) {
+        if (a.trace.capped()) {
             notes.add("the recording has more than " + MAX_TRACE + " expert accesses: the curves replay the first "
                     + MAX_TRACE);
         }
@@ -613,15 +592,10 @@ public final class RecordingAnalysis {
     }
 
     private Report.Curves curves(Accumulator a, long tokens, double gbps, double computeMs) {
-        // Trimmed copies, the growable originals dropped first, so the peak is one trace, not two.
-        int[] grown = a.trace;
-        boolean[] grownCounted = a.counted;
-        a.trace = null;
-        a.counted = null;
-        int[] trace = Arrays.copyOf(grown, a.traceLength);
-        grown = null;
-        boolean[] counted = Arrays.copyOf(grownCounted, a.traceLength);
-        grownCounted = null;
+        // Trimmed in place, so the trace is held once while the curves replay it.
+        a.trace.trim();
+        int[] trace = a.trace.entries();
+        boolean[] counted = a.trace.counted();
         int all = layers * experts;
         boolean[] present = new boolean[all];
         long distinct = 0;

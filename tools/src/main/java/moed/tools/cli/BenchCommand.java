@@ -56,7 +56,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         // The disk as the loaders will use it, measured before the run: afterwards a virtual disk's host may still
         // cache what the run read, and the figure would be its memory's.
-        double diskGbps = cacheFlags.backing == moed.cache.Backing.DIRECT && (cacheFlags.cacheGb != null || cacheFlags.cacheMb != null)
+        double diskGbps = cacheFlags.backing == moed.cache.Backing.DIRECT && cacheFlags.hasCache()
                 ? moed.cache.DirectBackingStore.measureReadGbps(opts.model(), 1L << 30, cacheFlags.ioThreads) : Double.NaN;
         try (Engine e = routingFlags.open(opts, Math.max(opts.context, Math.max(prompt, depth) + gen + 1), Math.max(opts.batch(), 1),
                 cacheFlags.options())) {

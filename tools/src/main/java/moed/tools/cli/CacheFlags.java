@@ -54,12 +54,17 @@ final class CacheFlags {
         return Paths.get(System.getProperty("user.home"), ".moed");
     }
 
+    /** Whether a cache size was given (else experts are read in place). */
+    boolean hasCache() {
+        return cacheGb != null || cacheMb != null;
+    }
+
     CacheOptions options() {
         if (cacheGb != null && cacheMb != null) {
             throw new IllegalArgumentException("give --cache-gb or --cache-mb, not both");
         }
         long bytes = cacheGb != null ? (long) (cacheGb * (1L << 30)) : cacheMb != null ? (long) (cacheMb * (1L << 20)) : 0;
-        if ((cacheGb != null || cacheMb != null) && bytes <= 0) {
+        if (hasCache() && bytes <= 0) {
             throw new IllegalArgumentException("the cache size must be positive");
         }
         Path dir = noStats ? null : stateDir != null ? stateDir : defaultStateDir();
