@@ -7,12 +7,14 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import moed.jfr.Events;
 import moed.runtime.Engine;
 import moed.runtime.GenerationLoop;
 import moed.runtime.StepPhase;
 import moed.runtime.StopReason;
+import moed.runtime.chat.ChatTemplate;
 import moed.runtime.config.Setting;
 import moed.runtime.config.SettingException;
 import moed.runtime.model.KvCache;
@@ -48,8 +50,34 @@ public final class BatchScheduler {
         void error(String code, String message);
     }
 
-    /** A snapshot for status displays. */
-    public record Status(int active, int queued, long requestsDone, long tokensGenerated, double decodeTokensPerSecond) {
+    /** What a request continues: plain text, or a conversation the model's chat template formats. */
+    public sealed interface Prompt {
+        record Text(String text) implements Prompt {
+        }
+
+        record Chat(List<ChatTemplate.Message> messages) implements Prompt {
+            public Chat {
+                messages = List.copyOf(messages);
+            }
+        }
+    }
+
+    /** Thrown by {@link #submit} when {@code maxWaiting} requests already wait for a place: come back later. */
+    public static final class QueueFullException extends RuntimeException {
+        public QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * A snapshot for status displays and metrics. {@code outcomes}: requests ended, by {@link StopReason} ordinal
+     * (a refused prompt counts as {@link StopReason#ERROR}); {@code promptTokens}: prompt tokens of admitted requests.
+     */
+    public record Status(int active, int queued, long requestsDone, long tokensGenerated, double decodeTokensPerSecond,
+                         long promptTokens, long[] outcomes, long refusedFull) {
+        public long outcome(StopReason r) {
+            return outcomes[r.ordinal()];
+        }
     }
 
     /**
@@ -88,6 +116,12 @@ public final class BatchScheduler {
 
     private final Engine engine;
     private final int maxSequences;
+    private final int maxWaiting;
+    /** Requests submitted and not yet admitted or answered (incoming and waiting), for the maxWaiting bound. */
+    private final AtomicInteger unadmitted = new AtomicInteger();
+    private final AtomicLongArray outcomes = new AtomicLongArray(StopReason.values().length);
+    private final AtomicLong promptTokens = new AtomicLong();
+    private final AtomicLong refusedFull = new AtomicLong();
     private final int vocab;
     private final Queue<Submission> incoming = new ConcurrentLinkedQueue<>();
     private final Queue<Long> cancels = new ConcurrentLinkedQueue<>();
@@ -111,7 +145,19 @@ public final class BatchScheduler {
     private volatile Thread worker;
     private volatile boolean stopping;
 
+    /** A scheduler with no bound on the requests waiting for a place. */
     public BatchScheduler(Engine engine, int maxSequences) {
+        this(engine, maxSequences, Integer.MAX_VALUE);
+    }
+
+    /**
+     * A scheduler decoding up to {@code maxSequences} requests together, with up to {@code maxWaiting} more queued
+     * for a place; beyond that {@link #submit} refuses (a server says "busy, retry" rather than queue without end).
+     */
+    public BatchScheduler(Engine engine, int maxSequences, int maxWaiting) {
+        if (maxWaiting < 0) {
+            throw new SettingException(Setting.MAX_SEQUENCES, "the queue bound must be >= 0, got " + maxWaiting);
+        }
         if (maxSequences < 1) {
             throw new SettingException(Setting.MAX_SEQUENCES, "at least one sequence must run at once, got " + maxSequences);
         }
@@ -127,6 +173,7 @@ public final class BatchScheduler {
         }
         this.engine = engine;
         this.maxSequences = maxSequences;
+        this.maxWaiting = maxWaiting;
         this.vocab = c.vocab();
         int rows = Math.max(maxSequences, engine.batch());
         this.scratch = engine.newScratch(rows);
@@ -134,15 +181,32 @@ public final class BatchScheduler {
         this.rowToken = new int[rows];
     }
 
-    /**
-     * Queues a request (any thread); returns its id. The prompt is tokenized and the sequence's KV cache found here,
-     * on the caller's thread; a prompt that cannot run is answered with an error once the compute thread reaches it.
-     */
+    /** Queues a plain-text prompt; see {@link #submit(Prompt, Params, Stream)}. */
     public long submit(String prompt, Params params, Stream stream) {
+        return submit(new Prompt.Text(prompt), params, stream);
+    }
+
+    /**
+     * Queues a request (any thread); returns its id. The prompt is tokenized (a conversation formatted first) and the
+     * sequence's KV cache found here, on the caller's thread; a prompt that cannot run is answered with an error once
+     * the compute thread reaches it.
+     *
+     * @throws QueueFullException when {@code maxWaiting} requests already wait for a place (nothing is queued)
+     */
+    public long submit(Prompt prompt, Params params, Stream stream) {
+        if (unadmitted.incrementAndGet() > (long) maxWaiting + Math.max(0, maxSequences - activeCount)) {
+            unadmitted.decrementAndGet();
+            refusedFull.incrementAndGet();
+            throw new QueueFullException(String.format("the server is busy: %d requests are running and %d more wait for a place"
+                    + " (at most %d may wait); try again shortly", activeCount, queuedCount, maxWaiting));
+        }
         long id = engine.newRequestId();
         Submission s;
         try {
-            int[] ids = engine.encodePrompt(prompt);
+            int[] ids = switch (prompt) {
+                case Prompt.Text t -> engine.encodePrompt(t.text());
+                case Prompt.Chat c -> engine.encodeChat(c.messages());
+            };
             s = new Submission(id, ids, cacheFor(id, false), null, params, stream);
         } catch (IllegalArgumentException e) {
             s = new Submission(id, null, null, e.getMessage(), params, stream);
@@ -178,7 +242,12 @@ public final class BatchScheduler {
     }
 
     public Status status() {
-        return new Status(activeCount, queuedCount, done.get(), generated.get(), recentTokensPerSecond);
+        long[] o = new long[outcomes.length()];
+        for (int i = 0; i < o.length; i++) {
+            o[i] = outcomes.get(i);
+        }
+        return new Status(activeCount, queuedCount, done.get(), generated.get(), recentTokensPerSecond, promptTokens.get(), o,
+                refusedFull.get());
     }
 
     private void wake() {
@@ -221,6 +290,8 @@ public final class BatchScheduler {
         active.clear();
         for (Submission s : waiting) {
             release(s.kv());
+            unadmitted.decrementAndGet();
+            ended(StopReason.SHUTDOWN);
             s.stream().error("shutdown", "the server is shutting down before request " + s.id() + " started");
         }
         waiting.clear();
@@ -277,8 +348,9 @@ public final class BatchScheduler {
                 if (w.id() == target) {
                     it.remove();
                     release(w.kv());
+                    unadmitted.decrementAndGet();
                     w.stream().done(StopReason.CANCELLED, 0, 0, 0, 0);
-                    done.incrementAndGet();
+                    ended(StopReason.CANCELLED);
                 }
             }
         }
@@ -286,12 +358,14 @@ public final class BatchScheduler {
     }
 
     private void admit(Submission sub) {
+        unadmitted.decrementAndGet();
         if (sub.problem() != null) {
+            ended(StopReason.ERROR);
             sub.stream().error("bad_request", sub.problem());
-            done.incrementAndGet();
             return;
         }
         Sequence s = new Sequence(sub);
+        promptTokens.addAndGet(sub.prompt().length);
         s.event.begin();
         s.admitted = System.nanoTime();
         active.add(s);
@@ -432,6 +506,11 @@ public final class BatchScheduler {
             s.event.stopReason = reason.toString();
             s.event.commit();
         }
+        ended(reason);
+    }
+
+    private void ended(StopReason reason) {
+        outcomes.incrementAndGet(reason.ordinal());
         done.incrementAndGet();
     }
 

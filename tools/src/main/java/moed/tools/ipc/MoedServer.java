@@ -22,6 +22,7 @@ import moed.runtime.Engine;
 import moed.runtime.StopReason;
 import moed.runtime.sampling.SamplerConfig;
 import moed.runtime.serve.BatchScheduler;
+import moed.tools.serve.Daemon;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
@@ -31,9 +32,10 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
  * runs the batched forward passes and writes tokens straight into the clients' reply rings (they are many-to-one
  * rings, so both threads may write). A malformed message costs its sender an error reply, never the server.
  */
-public final class MoedServer implements AutoCloseable {
+public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final Daemon daemon;
     private final Engine engine;
     private final BatchScheduler scheduler;
     private final IpcDirectory dir;
@@ -45,7 +47,6 @@ public final class MoedServer implements AutoCloseable {
     private final Map<Long, Client> clients = new ConcurrentHashMap<>();
     private final AtomicLong malformed = new AtomicLong();
     private final Thread ipcThread;
-    private final Thread computeThread;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean running = true;
     /** Set by close(): the IPC thread stops passing SUBMITs to the scheduler and says when it has. */
@@ -53,10 +54,7 @@ public final class MoedServer implements AutoCloseable {
     private final CountDownLatch refusing = new CountDownLatch(1);
     /** IPC thread (then the closing thread): new SUBMITs are answered "shutdown" instead of started. */
     private boolean refuseSubmits;
-    private final AtomicBoolean closed = new AtomicBoolean();
-    /** For tests: runs in close() once the compute thread has stopped, before the IPC thread does. */
-    volatile Runnable afterComputeStopped = () -> { };
-    private final long startedNanos = System.nanoTime();
+    private final AtomicBoolean released = new AtomicBoolean();
 
     /** One connected client: its reply ring and its requests in flight (client request id -> scheduler id). */
     private final class Client {
@@ -105,25 +103,51 @@ public final class MoedServer implements AutoCloseable {
         }
     }
 
+    /** A server that is the only front end of its own daemon (no bound on queued requests). */
     public MoedServer(Engine engine, IpcDirectory dir, int maxSequences, long timeoutMillis, PrintStream log) throws IOException {
-        this.engine = engine;
+        this(new Daemon(engine, maxSequences, Integer.MAX_VALUE), dir, timeoutMillis, log, true);
+    }
+
+    /** A front end of {@code daemon}, beside any others; closing it closes the daemon. */
+    public MoedServer(Daemon daemon, IpcDirectory dir, long timeoutMillis, PrintStream log) throws IOException {
+        this(daemon, dir, timeoutMillis, log, false);
+    }
+
+    private MoedServer(Daemon daemon, IpcDirectory dir, long timeoutMillis, PrintStream log, boolean ownDaemon) throws IOException {
+        this.daemon = daemon;
+        this.engine = daemon.engine();
         this.dir = dir;
         this.timeoutMillis = timeoutMillis;
         this.log = log;
-        this.scheduler = new BatchScheduler(engine, maxSequences);
-        this.lock = dir.lockForServer();
+        this.scheduler = daemon.scheduler();
+        IpcDirectory.ServerLock lock;
+        try {
+            lock = dir.lockForServer();
+        } catch (IOException | RuntimeException e) {
+            if (ownDaemon) {
+                daemon.close();
+            }
+            throw e;
+        }
+        this.lock = lock;
         try {
             this.requests = dir.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES);
             requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
             dir.writeInfo(instanceId, engine.file().path().getFileName().toString());
         } catch (IOException | RuntimeException e) {
             lock.close();
+            if (ownDaemon) {
+                daemon.close();
+            }
             throw e;
         }
-        computeThread = new Thread(scheduler::run, "moed-compute");
         ipcThread = new Thread(this::ipcLoop, "moed-ipc");
-        computeThread.start();
         ipcThread.start();
+        daemon.attach(this);
+    }
+
+    public Daemon daemon() {
+        return daemon;
     }
 
     public BatchScheduler scheduler() {
@@ -312,7 +336,14 @@ public final class MoedServer implements AutoCloseable {
         if (!c.requests.reserve(req)) {
             return; // the client died meanwhile: nobody to answer
         }
-        long sid = scheduler.submit(prompt, p.params, new ReplyStream(c, req));
+        long sid;
+        try {
+            sid = scheduler.submit(prompt, p.params, new ReplyStream(c, req));
+        } catch (BatchScheduler.QueueFullException e) {
+            c.requests.finished(req);
+            sendError(c, c.ipcReplies, req, "busy", e.getMessage());
+            return;
+        }
         c.requests.started(req, sid);
     }
 
@@ -370,7 +401,7 @@ public final class MoedServer implements AutoCloseable {
         ObjectNode j = JSON.createObjectNode();
         j.put("model", engine.file().path().getFileName().toString());
         j.put("instance", instanceId);
-        j.put("uptime_s", Math.round((System.nanoTime() - startedNanos) / 1e8) / 10.0);
+        j.put("uptime_s", Math.round(daemon.uptimeSeconds() * 10) / 10.0);
         j.put("clients", clients.size());
         j.put("active_sequences", s.active());
         j.put("queued", s.queued());
@@ -493,16 +524,19 @@ public final class MoedServer implements AutoCloseable {
     }
 
     /**
-     * Graceful stop: no new work; every request the server has read gets a reply (requests in flight an error saying
-     * the server is going away, SUBMITs read from now on a "shutdown" error); the IPC files are removed and the lock
-     * released. The engine (statistics, recording) is closed by its owner. The order matters: the IPC thread stops
-     * passing SUBMITs on before the scheduler stops, else a request accepted in between would never be answered.
+     * Graceful stop of the daemon this server belongs to (and so of its other front ends): no new work; every request
+     * the server has read gets a reply (requests in flight an error saying the server is going away, SUBMITs read from
+     * now on a "shutdown" error); the IPC files are removed and the lock released. The engine (statistics, recording)
+     * is closed by its owner. See {@link Daemon} for the order.
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
+        daemon.close();
+    }
+
+    /** The IPC thread stops passing SUBMITs on (and answers half-arrived prompts); returns once it has. */
+    @Override
+    public void stopAccepting() {
         closing = true;
         boolean interrupted = false;
         while (ipcThread.isAlive()) {
@@ -514,11 +548,19 @@ public final class MoedServer implements AutoCloseable {
                 interrupted = true;
             }
         }
-        scheduler.stop();
-        interrupted |= join(computeThread);
-        afterComputeStopped.run();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** After the compute thread stopped: the IPC thread ends, messages left in the ring are answered, files go. */
+    @Override
+    public void release() {
+        if (!released.compareAndSet(false, true)) {
+            return;
+        }
         running = false;
-        interrupted |= join(ipcThread);
+        boolean interrupted = join(ipcThread);
         // Messages the IPC thread left in the ring: answered here, as it would have.
         refuseSubmits = true;
         Requests codecs = new Requests();

@@ -44,7 +44,7 @@ class MoedServerTest {
              MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS);
              IpcDirectory.MappedRing ring = IpcDirectory.openRing(new IpcDirectory(ipc()).requestRing())) {
             AtomicReference<MoedClient.Request> late = new AtomicReference<>();
-            server.afterComputeStopped = () -> {
+            server.daemon().afterComputeStopped = () -> {
                 late.set(client.submit("The ship sailed", MoedClient.Options.greedy(4), (id, piece) -> { }));
                 long deadline = System.nanoTime() + 5_000_000_000L;
                 while (ring.ring().consumerPosition() < ring.ring().producerPosition() && System.nanoTime() < deadline) {
