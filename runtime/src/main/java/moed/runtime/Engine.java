@@ -271,6 +271,11 @@ public final class Engine implements AutoCloseable {
         return leavingRoom(tokenizer.encode(text, addBos, true), "conversation");
     }
 
+    /** Formats conversations with {@code template} instead of the file's (or for a file that has none). */
+    public synchronized void useChatTemplate(ChatTemplate template) {
+        chatTemplate = template;
+    }
+
     private synchronized ChatTemplate chatTemplate() {
         if (chatTemplate == null) {
             chatTemplate = ChatTemplate.of(model.file(), tokenizer.vocabulary());
@@ -359,6 +364,43 @@ public final class Engine implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /** Text for {@link #warmUp}: any words do; what matters is that every kernel of a prompt and a decode step runs. */
+    private static final String WARM_TEXT = "The old king looked at the sea and said that the ships would come back before the"
+            + " winter, and the people of the town believed him, for he had never been wrong about the sea. ";
+
+    /**
+     * Runs prompts and decode steps that nobody reads until {@code budgetNanos} have passed (at least one round), so
+     * the JIT has compiled the forward pass before a server's first request: untouched, that request's prompt ran at
+     * a fraction of later ones' speed. The steps go the batch scheduler's way ({@link #stepRows}), through the expert
+     * cache like any other (which also warms it).
+     */
+    public int warmUp(long budgetNanos) {
+        int[] ids = tokenizer.encode(WARM_TEXT.repeat(8), tokenizer.vocabulary().addBos());
+        int promptLength = Math.min(Math.min(ids.length, 2 * batch), contextLength / 2);
+        int decodeSteps = Math.min(16, contextLength - promptLength - 1);
+        StepScratch scratch = newScratch(batch);
+        KvCache kv = newKvCache(newRequestId());
+        KvCache[] rows = new KvCache[batch];
+        java.util.Arrays.fill(rows, kv);
+        int[] chunk = new int[batch];
+        long end = System.nanoTime() + budgetNanos;
+        int rounds = 0;
+        do {
+            kv.reset(kv.sequenceId());
+            for (int off = 0; off < promptLength; off += batch) {
+                int n = Math.min(batch, promptLength - off);
+                System.arraycopy(ids, off, chunk, 0, n);
+                stepRows(scratch, rows, chunk, n, n - 1, StepPhase.PREFILL, n);
+            }
+            for (int i = 0; i < decodeSteps; i++) {
+                chunk[0] = ids[(promptLength + i) % ids.length];
+                stepRows(scratch, rows, chunk, 1, 0, StepPhase.DECODE, 0);
+            }
+            rounds++;
+        } while (System.nanoTime() < end);
+        return rounds;
     }
 
     /** Generates up to maxTokens after the prompt; stops early at end-of-sequence or when the listener says so. */

@@ -28,6 +28,25 @@ public final class ChatTemplate {
         this.eosToken = eosToken;
     }
 
+    /**
+     * ChatML, the format llama.cpp's server falls back to for a model without a template: each turn as
+     * {@code <|im_start|>role\ncontent<|im_end|>\n}. A base model never trained on it reads the markers as text.
+     */
+    public static final String CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content']"
+            + " + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /** A template given by the user: a known name ("chatml") or Jinja source. */
+    public static ChatTemplate of(String nameOrSource, Vocabulary v) {
+        String source = nameOrSource.equals("chatml") ? CHATML : nameOrSource;
+        String bos = v.bos() >= 0 && v.bos() < v.size() ? v.token(v.bos()) : "";
+        String eos = v.eos() >= 0 && v.eos() < v.size() ? v.token(v.eos()) : "";
+        try {
+            return new ChatTemplate(source, bos, eos);
+        } catch (JinjaException e) {
+            throw new IllegalArgumentException("the chat template cannot be read: " + e.getMessage(), e);
+        }
+    }
+
     /** The file's template, or a clear error when it has none. */
     public static ChatTemplate of(GgufFile f, Vocabulary v) {
         if (!f.has("tokenizer.chat_template")) {

@@ -31,6 +31,9 @@ final class RunCommand implements Callable<Integer> {
             + "and print only the assistant's reply")
     boolean chat;
 
+    @picocli.CommandLine.Mixin
+    ChatTemplateOption chatTemplate;
+
     @Option(names = "--system", description = "with --chat: a system message before the user's")
     String system;
 
@@ -58,6 +61,7 @@ final class RunCommand implements Callable<Integer> {
         boolean text = output.equals("text");
         try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
             e.startupReport().forEach(l -> System.err.println("moed: " + l));
+            chatTemplate.apply(e);
             if (cacheFlags.jfr != null) {
                 e.startRecording(cacheFlags.jfr);
             }

@@ -1,5 +1,10 @@
 package moed.tools.cli;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -8,15 +13,17 @@ import moed.runtime.Engine;
 import moed.tools.ipc.IpcAccess;
 import moed.tools.ipc.IpcDirectory;
 import moed.tools.ipc.MoedServer;
+import moed.tools.http.HttpApi;
+import moed.tools.serve.Daemon;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code moed serve}: load a model once and serve prompts from local clients over shared memory until stopped. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve a model to local clients ('moed submit', MoedClient) over Agrona shared-memory rings until"
-                + " SIGINT/SIGTERM. Requests decode together (continuous batching). Records JFR to <state-dir>/serve.jfr"
-                + " unless --jfr says otherwise or --no-jfr."})
+        description = {"Serve a model to local clients ('moed submit', MoedClient) over Agrona shared-memory rings, and with"
+                + " --http to OpenAI clients over HTTP, until SIGINT/SIGTERM. Requests of both kinds decode together"
+                + " (continuous batching). Records JFR to <state-dir>/serve.jfr unless --jfr says otherwise or --no-jfr."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions opts;
@@ -27,6 +34,9 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     RoutingFlags routingFlags;
 
+    @Mixin
+    ChatTemplateOption chatTemplate;
+
     @Option(names = "--ipc-dir", description = "directory of the shared-memory rings (default: ~/.moed/ipc)")
     Path ipcDir;
 
@@ -36,6 +46,19 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--max-sequences", defaultValue = "8", description = "requests decoded together; more wait in a queue (default: ${DEFAULT-VALUE})")
     int maxSequences;
+
+    @Option(names = "--max-queue", defaultValue = "64", description = "requests that may wait for a place beyond --max-sequences;"
+            + " more are refused (HTTP 429 with Retry-After, IPC 'busy') (default: ${DEFAULT-VALUE})")
+    int maxQueue;
+
+    @Option(names = "--http", arity = "0..1", fallbackValue = "127.0.0.1:8080", paramLabel = "HOST:PORT",
+            description = "also serve the OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models,"
+                    + " /health, /metrics) here; 127.0.0.1:8080 when given without a value")
+    String http;
+
+    @Option(names = "--api-key-file", paramLabel = "FILE", description = "with --http: /v1 requests must send"
+            + " 'Authorization: Bearer <the file's first line>' (or set MOED_API_KEY); required to listen beyond loopback")
+    Path apiKeyFile;
 
     @Option(names = "--no-jfr", description = "do not record")
     boolean noJfr;
@@ -74,14 +97,49 @@ final class ServeCommand implements Callable<Integer> {
         sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), stop); // the terminal closed: stop as cleanly
-        Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
-        load.update(0, 1);
-        Engine engine = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options());
-        load.update(1, 1);
+        // The HTTP API listens before the model loads, so /health can say "loading" rather than nothing.
+        HttpApi api = http != null ? HttpApi.start(httpAddress(http), opts.model().getFileName().toString(), apiKey(), System.err) : null;
+        if (api != null) {
+            System.err.println("moed serve: HTTP API on http://" + hostPort(api.address()) + "/v1 (health: /health, metrics: /metrics)");
+        }
+        Engine engine;
+        try {
+            Progress load = new Progress("moed serve: loading " + opts.model().getFileName());
+            load.update(0, 1);
+            engine = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options());
+            load.update(1, 1);
+        } catch (Exception | Error e) {
+            if (api != null) {
+                api.close();
+            }
+            throw e;
+        }
+        try {
+            chatTemplate.apply(engine);
+        } catch (IOException | RuntimeException e) {
+            engine.close();
+            if (api != null) {
+                api.close();
+            }
+            throw e;
+        }
+        if (api != null) {
+            api.warming();
+        }
         engine.startupReport().forEach(l -> System.err.println("moed serve: " + l));
         warmProgress(engine, stopRequested);
+        if (!stopRequested.get()) {
+            // Compiles the forward pass before the first request (which otherwise ran its prompt several times slower).
+            long w0 = System.nanoTime();
+            int rounds = engine.warmUp(2_000_000_000L);
+            System.err.printf("moed serve: warmed the compiled code with %d short generation%s in %.1f s%n", rounds,
+                    rounds == 1 ? "" : "s", (System.nanoTime() - w0) / 1e9);
+        }
         if (stopRequested.get()) {
             engine.close();
+            if (api != null) {
+                api.close();
+            }
             System.err.println("moed serve: stopped before serving");
             return 0;
         }
@@ -94,13 +152,26 @@ final class ServeCommand implements Callable<Integer> {
         if (jfr != null && !noJfr) {
             engine.startRecording(jfr, jfrMaxMb << 20);
         }
+        Daemon daemon;
         MoedServer server;
         try {
-            IpcAccess access = ipcGroup != null ? IpcAccess.group(dir, ipcGroup) : IpcAccess.owner();
-            server = new MoedServer(engine, new IpcDirectory(dir, access), maxSequences, clientTimeout, System.err);
-        } catch (RuntimeException | java.io.IOException e) {
+            daemon = new Daemon(engine, maxSequences, maxQueue);
+            try {
+                IpcAccess access = ipcGroup != null ? IpcAccess.group(dir, ipcGroup) : IpcAccess.owner();
+                server = new MoedServer(daemon, new IpcDirectory(dir, access), clientTimeout, System.err);
+            } catch (RuntimeException | IOException e) {
+                daemon.close();
+                throw e;
+            }
+        } catch (RuntimeException | IOException e) {
+            if (api != null) {
+                api.close();
+            }
             engine.close();
             throw e;
+        }
+        if (api != null) {
+            api.serve(daemon);
         }
         // From now on SIGTERM and SIGINT stop the server, before the JVM begins to exit, and this thread then
         // closes the engine (statistics, the recording). Stopping from a shutdown hook raced JFR's own exit hook,
@@ -111,12 +182,55 @@ final class ServeCommand implements Callable<Integer> {
         if (stopRequested.get()) {
             server.close(); // a signal between the check above and now
         }
-        System.err.printf("moed serve: serving %s on %s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
-                opts.model().getFileName(), dir, maxSequences, engine.threads(), (System.nanoTime() - t0) / 1e9);
+        System.err.printf("moed serve: serving %s on %s%s (%d sequences at once, %d threads) in %.1f s; stop with Ctrl-C%n",
+                opts.model().getFileName(), dir, api != null ? " and http://" + hostPort(api.address()) : "", maxSequences,
+                engine.threads(), (System.nanoTime() - t0) / 1e9);
         server.awaitStop();
         engine.close();
         System.err.println("moed serve: stopped");
         return 0;
+    }
+
+    /** HOST:PORT (an IPv6 host in brackets) as an address to listen on. */
+    static InetSocketAddress httpAddress(String hostPort) {
+        URI u;
+        try {
+            u = URI.create("http://" + hostPort);
+        } catch (IllegalArgumentException e) {
+            u = null;
+        }
+        if (u == null || u.getHost() == null || u.getPort() < 0 || u.getPath() != null && !u.getPath().isEmpty()) {
+            throw new IllegalArgumentException("--http " + hostPort + ": give HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080");
+        }
+        return new InetSocketAddress(u.getHost().replaceAll("^\\[|\\]$", ""), u.getPort());
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /**
+     * The key /v1 requests must carry: from --api-key-file, else MOED_API_KEY (never a command-line value, which
+     * other users see in ps). Listening beyond loopback without one is refused: the model would serve anyone.
+     */
+    private String apiKey() throws IOException {
+        String key = null;
+        if (apiKeyFile != null) {
+            key = Files.readAllLines(apiKeyFile).stream().findFirst().orElse("").trim();
+            if (key.isEmpty()) {
+                throw new IllegalArgumentException("--api-key-file " + apiKeyFile + ": its first line is empty");
+            }
+        } else if (System.getenv("MOED_API_KEY") != null && !System.getenv("MOED_API_KEY").isBlank()) {
+            key = System.getenv("MOED_API_KEY").trim();
+        }
+        InetSocketAddress a = httpAddress(http);
+        InetAddress ip = a.getAddress();
+        if (key == null && (ip == null || !ip.isLoopbackAddress())) {
+            throw new IllegalArgumentException("--http " + http + " listens beyond this machine: give --api-key-file FILE (or set"
+                    + " MOED_API_KEY) so that only clients with the key are served, or listen on 127.0.0.1");
+        }
+        return key;
     }
 
     /** Waits (with a progress bar) for the warm-start loads the engine queued, or until a stop is asked for. */
