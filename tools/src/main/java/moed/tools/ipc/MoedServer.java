@@ -92,14 +92,28 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
     /** A prompt arriving in chunks; one whose last chunk does not come within the client timeout is answered with an error. */
     private static final class PendingPrompt {
         final BatchScheduler.Params params;
+        final short format;
         final byte[][] chunks;
         final long firstChunkMillis = System.currentTimeMillis();
         int received;
         long bytes;
 
-        PendingPrompt(BatchScheduler.Params params, int count) {
+        PendingPrompt(BatchScheduler.Params params, short format, int count) {
             this.params = params;
+            this.format = format;
             this.chunks = new byte[count][];
+        }
+
+        /** The chunks put back together: the text, or the conversation, the client sent. */
+        BatchScheduler.Prompt prompt() {
+            byte[] all = new byte[(int) bytes];
+            int at = 0;
+            for (byte[] b : chunks) {
+                System.arraycopy(b, 0, all, at, b.length);
+                at += b.length;
+            }
+            return format == SubmitCodec.CONVERSATION ? new BatchScheduler.Prompt.Chat(ConversationCodec.decode(all))
+                    : new BatchScheduler.Prompt.Text(new String(all, StandardCharsets.UTF_8));
         }
     }
 
@@ -276,8 +290,12 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         int chunk = r.chunkIndex();
         int count = r.chunkCount();
         int stopCount = r.stopCount();
+        short format = r.promptFormat();
         if (count < 1 || chunk < 0 || chunk >= count) {
             throw new MalformedMessageException("chunk " + chunk + " of " + count);
+        }
+        if (format != SubmitCodec.TEXT && format != SubmitCodec.CONVERSATION) {
+            throw new MalformedMessageException("prompt format " + format + " (0: text, 1: conversation)");
         }
         if (stopCount < 0 || stopCount > 16) {
             throw new MalformedMessageException("stop count " + stopCount + " (at most 16)");
@@ -309,9 +327,9 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             // Parameters are checked here, so a bad value is answered at once with its name.
             BatchScheduler.Params params = new BatchScheduler.Params(maxTokens,
                     new SamplerConfig(temp, topK, topP, minP, repeat, 64, seed), stops);
-            p = new PendingPrompt(params, count);
+            p = new PendingPrompt(params, format, count);
             c.pending.put(req, p);
-        } else if (p == null || p.chunks.length != count || p.chunks[chunk] != null) {
+        } else if (p == null || p.chunks.length != count || p.chunks[chunk] != null || p.format != format) {
             c.pending.remove(req);
             throw new MalformedMessageException("prompt chunk " + chunk + " of " + count + " does not fit request " + req);
         }
@@ -326,13 +344,7 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             return;
         }
         c.pending.remove(req);
-        byte[] all = new byte[(int) p.bytes];
-        int at = 0;
-        for (byte[] b : p.chunks) {
-            System.arraycopy(b, 0, all, at, b.length);
-            at += b.length;
-        }
-        String prompt = new String(all, StandardCharsets.UTF_8);
+        BatchScheduler.Prompt prompt = p.prompt(); // a conversation that does not decode is refused here, naming why
         if (!c.requests.reserve(req)) {
             return; // the client died meanwhile: nobody to answer
         }
