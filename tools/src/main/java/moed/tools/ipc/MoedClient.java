@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -153,6 +154,11 @@ public final class MoedClient implements AutoCloseable {
         Object[] w;
         try {
             w = welcome.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            // The server answered the hello with an error (a server of another protocol version says so).
+            close();
+            throw new IOException("the moed server at " + dir.path() + " refused this client: " + e.getCause().getMessage(),
+                    e.getCause());
         } catch (Exception e) {
             close();
             throw new IOException("the moed server at " + dir.path() + " did not answer hello within " + timeoutMillis + " ms", e);

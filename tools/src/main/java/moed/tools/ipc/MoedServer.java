@@ -82,11 +82,12 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         final StatusCodec status = new StatusCodec();
     }
 
-    /** The request codecs of the IPC thread. */
+    /** The request codecs of the IPC thread, and its replies to senders that are not clients. */
     private static final class Requests {
         final HeaderOnlyCodec header = new HeaderOnlyCodec();
         final HelloCodec hello = new HelloCodec();
         final SubmitCodec submit = new SubmitCodec();
+        final Replies strangers = new Replies();
     }
 
     /** A prompt arriving in chunks; one whose last chunk does not come within the client timeout is answered with an error. */
@@ -232,6 +233,8 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             Client c = clients.get(r.clientId());
             if (c != null) {
                 sendError(c, c.ipcReplies, r.requestId(), "bad_message", Protocol.typeName(type) + ": " + e.getMessage());
+            } else if (type == Protocol.HELLO && e instanceof UnsupportedVersionException v) {
+                refuseHello(codecs.strangers, r.clientId(), v.version());
             } else {
                 log.println("moed serve: ignored a malformed message from an unknown client: " + e.getMessage());
             }
@@ -267,6 +270,29 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         Replies out = c.ipcReplies;
         write(c, out.welcome.wrapForEncode(out.buffer, 0, id).instance(instanceId)
                 .model(engine.file().path().getFileName().toString()));
+    }
+
+    /**
+     * A HELLO in another protocol version: its sender cannot be served, and unanswered it would wait out its hello
+     * timeout and then blame the server's silence. It is answered with an ERROR in its own version's header, which
+     * it can read: the header and ERROR's layout are the same in every version. A version-1 client shows that error
+     * only as the cause of "did not answer hello within 5000 ms" (its constructor wraps whatever ends the hello;
+     * {@code moed --debug submit} prints the cause), but at once rather than after the timeout; later clients show
+     * the server's message itself.
+     */
+    private void refuseHello(Replies out, long clientId, short version) {
+        log.println("moed serve: refused client " + Long.toHexString(clientId) + ": it speaks protocol version " + version
+                + ", this server " + Protocol.VERSION);
+        try (IpcDirectory.MappedRing ring = IpcDirectory.openRing(dir.clientRing(clientId))) {
+            // One try, no waiting: the ring is new and empty, and nobody else writes it.
+            out.error.wrapForEncode(out.buffer, 0, clientId, 0, version).code("unsupported_version")
+                    .message("protocol version " + version + " is not supported by this server (speaks " + Protocol.VERSION
+                            + "): " + (version < Protocol.VERSION ? "upgrade the client" : "upgrade the server"))
+                    .writeTo(ring.ring());
+        } catch (IOException | RuntimeException e) {
+            // (Called from onMessage's handler of malformed messages: nothing may escape to end the IPC thread.)
+            log.println("moed serve: could not answer client " + Long.toHexString(clientId) + ": " + e);
+        }
     }
 
     private Client known(MessageCodec r) {

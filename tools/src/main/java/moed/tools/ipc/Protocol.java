@@ -20,7 +20,9 @@ package moed.tools.ipc;
  *   <li>{@link #STATUS}: {@link StatusCodec}.</li>
  * </ul>
  * A change to any layout changes {@link #VERSION}: a message of another version is refused as malformed. Version 2
- * added SUBMIT's prompt format (conversations).
+ * added SUBMIT's prompt format (conversations). The header's layout, ERROR's, and the ids of HELLO and ERROR never
+ * change, so that a HELLO of another version can be answered with an ERROR its sender reads (in the sender's
+ * version; see MoedServer).
  * Heartbeats both ways use the rings' consumer heartbeat fields (Agrona's own): the server stamps the request
  * ring's, each client its reply ring's, every {@link #HEARTBEAT_MILLIS}; a side whose peer's stamp is older than
  * the timeout considers the peer gone.

@@ -53,8 +53,12 @@ class MessageCodecTest {
 
     /** The version 2 header, little-endian. */
     static ByteBuffer header(int bodyLength, long requestId) {
+        return header(2, bodyLength, requestId);
+    }
+
+    static ByteBuffer header(int version, int bodyLength, long requestId) {
         ByteBuffer b = ByteBuffer.allocate(MessageCodec.HEADER_LENGTH + bodyLength).order(ByteOrder.LITTLE_ENDIAN);
-        return b.putShort((short) 2).putShort((short) 0).putLong(CLIENT).putLong(requestId);
+        return b.putShort((short) version).putShort((short) 0).putLong(CLIENT).putLong(requestId);
     }
 
     static void putString(ByteBuffer b, String s) {
@@ -244,6 +248,18 @@ class MessageCodecTest {
         });
     }
 
+    @Test
+    void anErrorEncodedInAnotherVersionIsThatVersionsBytes() {
+        // What a server answers a version-1 client's hello with: the same layout, the client's version.
+        ErrorCodec m = new ErrorCodec().wrapForEncode(new ExpandableArrayBuffer(8), AT, CLIENT, 0, (short) 1)
+                .code("unsupported_version").message("upgrade");
+        ByteBuffer wire = header(1, utf8("unsupported_version") + utf8("upgrade"), 0);
+        putString(wire, "unsupported_version");
+        putString(wire, "upgrade");
+        assertArrayEquals(wire.array(), bytes(m));
+        assertThrows(UnsupportedVersionException.class, () -> new ErrorCodec().wrapForDecode(received(m), 3, m.encodedLength()));
+    }
+
     static final List<ChatTemplate.Message> CONVERSATION = List.of(
             new ChatTemplate.Message("system", "Réponds en français ✓"),
             new ChatTemplate.Message("user", "Où est la mer ? 🌊"),
@@ -352,9 +368,10 @@ class MessageCodecTest {
         TokenCodec m = new TokenCodec().wrapForEncode(new ExpandableArrayBuffer(8), 0, CLIENT, REQUEST).tokenId(1).piece("x");
         ((ExpandableArrayBuffer) m.buffer()).putShort(0, (short) 1, ByteOrder.LITTLE_ENDIAN);
         HeaderOnlyCodec d = new HeaderOnlyCodec();
-        MalformedMessageException e = assertThrows(MalformedMessageException.class,
+        UnsupportedVersionException e = assertThrows(UnsupportedVersionException.class,
                 () -> d.wrapForDecode(Protocol.TOKEN, m.buffer(), 0, m.encodedLength()));
         assertEquals("protocol version 1 is not supported (this server speaks 2)", e.getMessage());
+        assertEquals(1, e.version());
         assertEquals(CLIENT, d.clientId());
         assertEquals(REQUEST, d.requestId());
 

@@ -137,6 +137,95 @@ class MoedServerTest {
         return (MoedClient.ServerError) ex.getCause();
     }
 
+    /**
+     * A client of another protocol version says hello: it cannot be served, and is told so in an ERROR it can read
+     * (its own version's header; the layout is the same). A version-1 client reads it with its ErrorCodec, which is
+     * this one but for the version it expects.
+     */
+    @Test
+    void aHelloInAnotherVersionIsAnsweredInThatVersionAndTheServerKeepsServing() throws Exception {
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, log)) {
+            IpcDirectory dir = new IpcDirectory(ipc());
+            for (short version : new short[] {1, 3}) {
+                long id = 0x7000 + version;
+                ExpandableArrayBuffer b = new ExpandableArrayBuffer(64);
+                try (IpcDirectory.MappedRing requests = IpcDirectory.openRing(dir.requestRing());
+                     IpcDirectory.MappedRing replies = dir.createRing(dir.clientRing(id), Protocol.REPLY_RING_BYTES)) {
+                    HelloCodec hello = new HelloCodec().wrapForEncode(b, 0, id).pid(1);
+                    b.putShort(0, version, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    assertTrue(hello.writeTo(requests.ring()));
+                    byte[][] reply = new byte[1][];
+                    long deadline = System.currentTimeMillis() + 10_000;
+                    while (reply[0] == null) {
+                        assertTrue(System.currentTimeMillis() < deadline, "no reply to a version " + version + " hello");
+                        replies.ring().read((type, buf, index, length) -> {
+                            assertEquals(Protocol.ERROR, type);
+                            reply[0] = new byte[length];
+                            buf.getBytes(index, reply[0]);
+                        });
+                        Thread.onSpinWait();
+                    }
+                    org.agrona.concurrent.UnsafeBuffer r = new org.agrona.concurrent.UnsafeBuffer(reply[0]);
+                    assertEquals(version, r.getShort(0, java.nio.ByteOrder.LITTLE_ENDIAN), "the header is the client's version");
+                    r.putShort(0, Protocol.VERSION, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    ErrorCodec err = new ErrorCodec().wrapForDecode(r, 0, reply[0].length);
+                    assertEquals(id, err.clientId());
+                    assertEquals("unsupported_version", err.code());
+                    assertEquals("protocol version " + version + " is not supported by this server (speaks 2): "
+                            + (version == 1 ? "upgrade the client" : "upgrade the server"), err.message());
+                }
+            }
+            assertEquals(0, server.clientCount());
+            try (MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+                assertEquals("length", client.submit("The ship sailed", MoedClient.Options.greedy(4), (i, p) -> { }).end()
+                        .get(60, TimeUnit.SECONDS).reason());
+            }
+        }
+        assertTrue(logged.toString(StandardCharsets.UTF_8).contains("it speaks protocol version 1, this server 2"), logged.toString());
+    }
+
+    /** A server that refuses the hello (as one of a later version does): connect fails with the server's words. */
+    @Test
+    void aClientRefusedAtHelloSaysWhyAtOnce() throws Exception {
+        IpcDirectory dir = new IpcDirectory(ipc());
+        try (IpcDirectory.ServerLock lock = dir.lockForServer();
+             IpcDirectory.MappedRing requests = dir.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES)) {
+            requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
+            dir.writeInfo(1, "fake");
+            Thread fake = Thread.ofPlatform().daemon().start(() -> {
+                ExpandableArrayBuffer b = new ExpandableArrayBuffer(64);
+                while (!Thread.currentThread().isInterrupted()) {
+                    requests.ring().read((type, buf, index, length) -> {
+                        if (type != Protocol.HELLO) {
+                            return;
+                        }
+                        long id = new HelloCodec().wrapForDecode(buf, index, length).clientId();
+                        try (IpcDirectory.MappedRing ring = IpcDirectory.openRing(dir.clientRing(id))) {
+                            new ErrorCodec().wrapForEncode(b, 0, id, 0).code("unsupported_version")
+                                    .message("protocol version 2 is not supported by this server (speaks 3): upgrade the client")
+                                    .writeTo(ring.ring());
+                        } catch (Exception ex) {
+                            throw new RuntimeException(ex);
+                        }
+                    });
+                    Thread.onSpinWait();
+                }
+            });
+            try {
+                long start = System.nanoTime();
+                java.io.IOException e = assertThrows(java.io.IOException.class, () -> MoedClient.connect(ipc(), 60_000));
+                assertEquals("the moed server at " + ipc() + " refused this client: protocol version 2 is not supported by this"
+                        + " server (speaks 3): upgrade the client", e.getMessage());
+                assertTrue(System.nanoTime() - start < 30_000_000_000L, "not after the hello timeout");
+            } finally {
+                fake.interrupt();
+                fake.join(5000);
+            }
+        }
+    }
+
     @Test
     void aSubmitReadAfterTheComputeThreadStoppedIsStillAnswered() throws Exception {
         try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
