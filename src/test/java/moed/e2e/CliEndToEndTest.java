@@ -135,6 +135,33 @@ class CliEndToEndTest {
         assertTrue(Files.list(state).findAny().isPresent(), "statistics went to --state-dir");
     }
 
+    /** {@code moed submit --chat --system}: the server formats the conversation as {@code moed run --chat} does. */
+    @Test
+    void submitChatAnswersAsRunChatDoes() throws Exception {
+        Path chat = dir.resolve("chat.gguf"); // qwen3moe: a ChatML vocabulary and chat template (the tiny model has none)
+        Result s = moed("model", "synth", "--out", chat.toString(), "--arch", "qwen3moe", "--layers", "2", "--dim", "128",
+                "--heads", "4", "--kv-heads", "2", "--experts", "4", "--top-k", "2", "--expert-ff", "64", "--vocab", "400",
+                "--context", "512", "--seed", "5");
+        assertEquals(0, s.code(), s.err());
+        String[] turns = {"--chat", "--system", "You answer in one line ✓", "-n", "6"};
+        Result run = moed(concat(new String[] {"run", "-m", chat.toString(), "-p", "Where is the sea?", "--output", "json",
+                "--no-stats"}, turns));
+        assertEquals(0, run.code(), run.err());
+        Path ipc = dir.resolve("ipc");
+        try (moed.runtime.Engine e = moed.runtime.Engine.open(chat, 1, 512, 16);
+             moed.tools.ipc.MoedServer server = new moed.tools.ipc.MoedServer(e, new moed.tools.ipc.IpcDirectory(ipc), 2,
+                     1500, System.err)) {
+            Result submit = moed(concat(new String[] {"submit", "--ipc-dir", ipc.toString()}, concat(turns, "Where is the sea?")));
+            assertEquals(0, submit.code(), submit.err());
+            String answer = JSON.readTree(run.out()).get("text").asText();
+            assertTrue(answer.strip().length() >= 3, "a reply to compare: '" + answer + "'");
+            assertEquals(answer + System.lineSeparator(), submit.out());
+            Result plain = moed("submit", "--ipc-dir", ipc.toString(), "--system", "You answer in one line", "hi");
+            assertEquals(1, plain.code());
+            assertEquals("moed: --system needs --chat" + System.lineSeparator(), plain.err());
+        }
+    }
+
     @Test
     void badInputGetsOneClearLine() throws Exception {
         Path junk = dir.resolve("junk.gguf");

@@ -6,7 +6,6 @@ import java.util.concurrent.Callable;
 import moed.cache.CacheCounters;
 import moed.kernels.Dot;
 import moed.runtime.Engine;
-import moed.runtime.chat.ChatTemplate;
 import moed.runtime.sampling.SamplerConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,15 +26,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-p", "--prompt"}, required = true, description = "the prompt text (with --chat: the user's message)")
     String prompt;
 
-    @Option(names = "--chat", description = "format the prompt as a user turn with the model's chat template (tokenizer.chat_template) "
-            + "and print only the assistant's reply")
-    boolean chat;
+    @Mixin
+    ChatFlags chatFlags;
 
-    @picocli.CommandLine.Mixin
+    @Mixin
     ChatTemplateOption chatTemplate;
-
-    @Option(names = "--system", description = "with --chat: a system message before the user's")
-    String system;
 
     @Option(names = {"-n", "--n-predict"}, defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
     int n;
@@ -54,9 +49,8 @@ final class RunCommand implements Callable<Integer> {
         if (n < 0) {
             throw new IllegalArgumentException("-n must be >= 0, got " + n);
         }
-        if (system != null && !chat) {
-            throw new IllegalArgumentException("--system needs --chat");
-        }
+        chatFlags.check();
+        boolean chat = chatFlags.chat;
         SamplerConfig cfg = sampling.config();
         boolean text = output.equals("text");
         try (Engine e = routingFlags.open(opts, opts.context, opts.batch(), cacheFlags.options())) {
@@ -70,12 +64,7 @@ final class RunCommand implements Callable<Integer> {
             CacheCounters[] decodeStart = {null};
             int[] ids;
             if (chat) {
-                java.util.List<ChatTemplate.Message> turns = new java.util.ArrayList<>();
-                if (system != null) {
-                    turns.add(new ChatTemplate.Message("system", system));
-                }
-                turns.add(new ChatTemplate.Message("user", prompt));
-                ids = e.encodeChat(turns);
+                ids = e.encodeChat(chatFlags.conversation(prompt));
             } else {
                 ids = e.encodePrompt(prompt);
             }

@@ -10,11 +10,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code moed submit "prompt"}: send a prompt to a running server and stream the answer to stdout. */
+/**
+ * {@code moed submit "prompt"}: send a prompt to a running server and stream the answer to stdout; with
+ * {@code --chat [--system S]}, a conversation the server formats with the model's chat template.
+ */
 @Command(name = "submit", mixinStandardHelpOptions = true, description = "Send a prompt to a running 'moed serve' and stream the generated text.")
 final class SubmitCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "PROMPT", description = "the prompt text")
+    @Parameters(index = "0", paramLabel = "PROMPT", description = "the prompt text (with --chat: the user's message)")
     String prompt;
+
+    @picocli.CommandLine.Mixin
+    ChatFlags chatFlags;
 
     @Option(names = "--ipc-dir", description = "the server's IPC directory (default: ~/.moed/ipc)")
     Path ipcDir;
@@ -30,14 +36,18 @@ final class SubmitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        chatFlags.check();
         Path dir = ipcDir != null ? ipcDir : ServeCommand.defaultIpcDir();
         PrintStream sink = System.out;
         try (MoedClient c = MoedClient.connect(dir)) {
-            MoedClient.Request r = c.submit(prompt, new MoedClient.Options(n, sampling.temp, sampling.topK, sampling.topP, sampling.minP, sampling.repeatPenalty, sampling.seed, stops),
-                    (id, piece) -> {
-                        sink.print(piece);
-                        sink.flush();
-                    });
+            MoedClient.Options o = new MoedClient.Options(n, sampling.temp, sampling.topK, sampling.topP, sampling.minP,
+                    sampling.repeatPenalty, sampling.seed, stops);
+            MoedClient.Listener print = (id, piece) -> {
+                sink.print(piece);
+                sink.flush();
+            };
+            MoedClient.Request r = chatFlags.chat ? c.submitChat(chatFlags.conversation(prompt), o, print)
+                    : c.submit(prompt, o, print);
             MoedClient.Done d;
             try {
                 d = r.end().get();

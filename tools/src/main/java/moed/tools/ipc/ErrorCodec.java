@@ -10,6 +10,8 @@ import org.agrona.MutableDirectBuffer;
  *   20 string code (machine readable: bad_message, bad_request, shutdown, internal, ...)
  *   .. string message (for a person)
  * </pre>
+ * This layout, like the header's, is the same in every protocol version: a server answers a client of another
+ * version in that client's own version, so that the client can read why it was refused.
  */
 public final class ErrorCodec extends MessageCodec {
     @Override
@@ -24,6 +26,12 @@ public final class ErrorCodec extends MessageCodec {
 
     public ErrorCodec wrapForEncode(MutableDirectBuffer buffer, int offset, long clientId, long requestId) {
         encodeHeader(buffer, offset, clientId, requestId);
+        return this;
+    }
+
+    /** An error to a sender of another protocol version, in that version's header (see the class comment). */
+    public ErrorCodec wrapForEncode(MutableDirectBuffer buffer, int offset, long clientId, long requestId, short version) {
+        encodeHeader(buffer, offset, clientId, requestId, version);
         return this;
     }
 

@@ -1,7 +1,7 @@
 package moed.tools.ipc;
 
 /** A message that cannot be decoded: truncated, of an unknown version, or with impossible fields. */
-public final class MalformedMessageException extends RuntimeException {
+public class MalformedMessageException extends RuntimeException {
     public MalformedMessageException(String message) {
         super(message);
     }

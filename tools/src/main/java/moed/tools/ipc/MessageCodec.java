@@ -52,13 +52,18 @@ public abstract class MessageCodec {
 
     /** Starts a message at {@code offset} with the header; the buffer must grow or be large enough. */
     protected final void encodeHeader(MutableDirectBuffer buffer, int offset, long clientId, long requestId) {
+        encodeHeader(buffer, offset, clientId, requestId, Protocol.VERSION);
+    }
+
+    /** Starts a message in another protocol version's header (only for what every version lays out alike). */
+    protected final void encodeHeader(MutableDirectBuffer buffer, int offset, long clientId, long requestId, short version) {
         this.buffer = buffer;
         this.mutableBuffer = buffer;
         this.offset = offset;
         this.length = Integer.MAX_VALUE;
         this.clientId = clientId;
         this.requestId = requestId;
-        buffer.putShort(offset + VERSION_OFFSET, Protocol.VERSION, ORDER);
+        buffer.putShort(offset + VERSION_OFFSET, version, ORDER);
         buffer.putShort(offset + RESERVED_OFFSET, (short) 0, ORDER);
         buffer.putLong(offset + CLIENT_ID_OFFSET, clientId, ORDER);
         buffer.putLong(offset + REQUEST_ID_OFFSET, requestId, ORDER);
@@ -67,7 +72,7 @@ public abstract class MessageCodec {
 
     /**
      * Wraps a received message and checks its header: it must be whole and of our version. The ids are known even
-     * when the version is refused, so that the sender can be told.
+     * when the version is refused ({@link UnsupportedVersionException}), so that the sender can be told.
      */
     protected final void decodeHeader(DirectBuffer buffer, int offset, int length) {
         this.buffer = buffer;
@@ -85,8 +90,7 @@ public abstract class MessageCodec {
         clientId = buffer.getLong(offset + CLIENT_ID_OFFSET, ORDER);
         requestId = buffer.getLong(offset + REQUEST_ID_OFFSET, ORDER);
         if (version != Protocol.VERSION) {
-            throw new MalformedMessageException("protocol version " + version + " is not supported (this server speaks "
-                    + Protocol.VERSION + ")");
+            throw new UnsupportedVersionException(version);
         }
     }
 

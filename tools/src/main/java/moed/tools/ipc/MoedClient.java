@@ -8,11 +8,13 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import moed.runtime.chat.ChatTemplate;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 
@@ -152,6 +154,11 @@ public final class MoedClient implements AutoCloseable {
         Object[] w;
         try {
             w = welcome.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            // The server answered the hello with an error (a server of another protocol version says so).
+            close();
+            throw new IOException("the moed server at " + dir.path() + " refused this client: " + e.getCause().getMessage(),
+                    e.getCause());
         } catch (Exception e) {
             close();
             throw new IOException("the moed server at " + dir.path() + " did not answer hello within " + timeoutMillis + " ms", e);
@@ -214,10 +221,23 @@ public final class MoedClient implements AutoCloseable {
 
     /** Submits a prompt; tokens go to the listener as they come. */
     public Request submit(String prompt, Options o, Listener listener) {
+        return submit(prompt.getBytes(StandardCharsets.UTF_8), SubmitCodec.TEXT, o, listener);
+    }
+
+    /**
+     * Submits a conversation (roles system, user or assistant; the server refuses others, and a model without a
+     * chat template) for the server to format with the model's chat template; the answer is the assistant's next
+     * turn, and its tokens go to the listener as they come.
+     */
+    public Request submitChat(List<ChatTemplate.Message> messages, Options o, Listener listener) {
+        return submit(ConversationCodec.encode(messages), SubmitCodec.CONVERSATION, o, listener);
+    }
+
+    /** Sends the prompt's bytes ({@code format}: what they hold), in chunks. */
+    private Request submit(byte[] text, short format, Options o, Listener listener) {
         long id = nextRequest.incrementAndGet();
         Request r = new Request(id, listener);
         open.put(id, r);
-        byte[] text = prompt.getBytes(StandardCharsets.UTF_8);
         int chunks = Math.max(1, (text.length + Protocol.MAX_CHUNK_BYTES - 1) / Protocol.MAX_CHUNK_BYTES);
         if (chunks > Short.MAX_VALUE) {
             open.remove(id);
@@ -229,7 +249,7 @@ public final class MoedClient implements AutoCloseable {
                 int from = c * Protocol.MAX_CHUNK_BYTES;
                 send(out.submit.wrapForEncode(out.buffer, 0, clientId, id).maxTokens(o.maxTokens()).temperature(o.temperature())
                         .topK(o.topK()).topP(o.topP()).minP(o.minP()).repeatPenalty(o.repeatPenalty()).seed(o.seed())
-                        .chunk(c, chunks).stops(c == 0 ? o.stops() : List.of())
+                        .chunk(c, chunks).promptFormat(format).stops(c == 0 ? o.stops() : List.of())
                         .promptChunk(text, from, Math.min(Protocol.MAX_CHUNK_BYTES, text.length - from)));
             }
         } catch (RuntimeException e) {

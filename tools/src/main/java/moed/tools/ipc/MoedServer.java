@@ -82,24 +82,39 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         final StatusCodec status = new StatusCodec();
     }
 
-    /** The request codecs of the IPC thread. */
+    /** The request codecs of the IPC thread, and its replies to senders that are not clients. */
     private static final class Requests {
         final HeaderOnlyCodec header = new HeaderOnlyCodec();
         final HelloCodec hello = new HelloCodec();
         final SubmitCodec submit = new SubmitCodec();
+        final Replies strangers = new Replies();
     }
 
     /** A prompt arriving in chunks; one whose last chunk does not come within the client timeout is answered with an error. */
     private static final class PendingPrompt {
         final BatchScheduler.Params params;
+        final short format;
         final byte[][] chunks;
         final long firstChunkMillis = System.currentTimeMillis();
         int received;
         long bytes;
 
-        PendingPrompt(BatchScheduler.Params params, int count) {
+        PendingPrompt(BatchScheduler.Params params, short format, int count) {
             this.params = params;
+            this.format = format;
             this.chunks = new byte[count][];
+        }
+
+        /** The chunks put back together: the text, or the conversation, the client sent. */
+        BatchScheduler.Prompt prompt() {
+            byte[] all = new byte[(int) bytes];
+            int at = 0;
+            for (byte[] b : chunks) {
+                System.arraycopy(b, 0, all, at, b.length);
+                at += b.length;
+            }
+            return format == SubmitCodec.CONVERSATION ? new BatchScheduler.Prompt.Chat(ConversationCodec.decode(all))
+                    : new BatchScheduler.Prompt.Text(new String(all, StandardCharsets.UTF_8));
         }
     }
 
@@ -218,6 +233,8 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             Client c = clients.get(r.clientId());
             if (c != null) {
                 sendError(c, c.ipcReplies, r.requestId(), "bad_message", Protocol.typeName(type) + ": " + e.getMessage());
+            } else if (type == Protocol.HELLO && e instanceof UnsupportedVersionException v) {
+                refuseHello(codecs.strangers, r.clientId(), v.version());
             } else {
                 log.println("moed serve: ignored a malformed message from an unknown client: " + e.getMessage());
             }
@@ -255,6 +272,29 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
                 .model(engine.file().path().getFileName().toString()));
     }
 
+    /**
+     * A HELLO in another protocol version: its sender cannot be served, and unanswered it would wait out its hello
+     * timeout and then blame the server's silence. It is answered with an ERROR in its own version's header, which
+     * it can read: the header and ERROR's layout are the same in every version. A version-1 client shows that error
+     * only as the cause of "did not answer hello within 5000 ms" (its constructor wraps whatever ends the hello;
+     * {@code moed --debug submit} prints the cause), but at once rather than after the timeout; later clients show
+     * the server's message itself.
+     */
+    private void refuseHello(Replies out, long clientId, short version) {
+        log.println("moed serve: refused client " + Long.toHexString(clientId) + ": it speaks protocol version " + version
+                + ", this server " + Protocol.VERSION);
+        try (IpcDirectory.MappedRing ring = IpcDirectory.openRing(dir.clientRing(clientId))) {
+            // One try, no waiting: the ring is new and empty, and nobody else writes it.
+            out.error.wrapForEncode(out.buffer, 0, clientId, 0, version).code("unsupported_version")
+                    .message("protocol version " + version + " is not supported by this server (speaks " + Protocol.VERSION
+                            + "): " + (version < Protocol.VERSION ? "upgrade the client" : "upgrade the server"))
+                    .writeTo(ring.ring());
+        } catch (IOException | RuntimeException e) {
+            // (Called from onMessage's handler of malformed messages: nothing may escape to end the IPC thread.)
+            log.println("moed serve: could not answer client " + Long.toHexString(clientId) + ": " + e);
+        }
+    }
+
     private Client known(MessageCodec r) {
         Client c = clients.get(r.clientId());
         if (c == null) {
@@ -276,8 +316,12 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         int chunk = r.chunkIndex();
         int count = r.chunkCount();
         int stopCount = r.stopCount();
+        short format = r.promptFormat();
         if (count < 1 || chunk < 0 || chunk >= count) {
             throw new MalformedMessageException("chunk " + chunk + " of " + count);
+        }
+        if (format != SubmitCodec.TEXT && format != SubmitCodec.CONVERSATION) {
+            throw new MalformedMessageException("prompt format " + format + " (0: text, 1: conversation)");
         }
         if (stopCount < 0 || stopCount > 16) {
             throw new MalformedMessageException("stop count " + stopCount + " (at most 16)");
@@ -309,9 +353,9 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             // Parameters are checked here, so a bad value is answered at once with its name.
             BatchScheduler.Params params = new BatchScheduler.Params(maxTokens,
                     new SamplerConfig(temp, topK, topP, minP, repeat, 64, seed), stops);
-            p = new PendingPrompt(params, count);
+            p = new PendingPrompt(params, format, count);
             c.pending.put(req, p);
-        } else if (p == null || p.chunks.length != count || p.chunks[chunk] != null) {
+        } else if (p == null || p.chunks.length != count || p.chunks[chunk] != null || p.format != format) {
             c.pending.remove(req);
             throw new MalformedMessageException("prompt chunk " + chunk + " of " + count + " does not fit request " + req);
         }
@@ -326,13 +370,7 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             return;
         }
         c.pending.remove(req);
-        byte[] all = new byte[(int) p.bytes];
-        int at = 0;
-        for (byte[] b : p.chunks) {
-            System.arraycopy(b, 0, all, at, b.length);
-            at += b.length;
-        }
-        String prompt = new String(all, StandardCharsets.UTF_8);
+        BatchScheduler.Prompt prompt = p.prompt(); // a conversation that does not decode is refused here, naming why
         if (!c.requests.reserve(req)) {
             return; // the client died meanwhile: nobody to answer
         }

@@ -5,9 +5,11 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
- * {@link Protocol#SUBMIT}, client to server: a prompt to answer, with its sampling and stopping. A prompt longer
- * than {@link Protocol#MAX_CHUNK_BYTES} is cut into chunks, each its own SUBMIT with the same request id and the
- * same parameters; the request starts when the last chunk arrives. Layout after the header:
+ * {@link Protocol#SUBMIT}, client to server: a prompt to answer, with its sampling and stopping. The prompt is plain
+ * text ({@link #TEXT}) or a conversation ({@link #CONVERSATION}, encoded by {@link ConversationCodec}); either way
+ * its bytes longer than {@link Protocol#MAX_CHUNK_BYTES} are cut into chunks, each its own SUBMIT with the same
+ * request id and the same parameters; the request starts when the last chunk arrives, and a conversation is decoded
+ * only then (a chunk may end anywhere in it). Layout after the header:
  * <pre>
  *   20 int    max tokens
  *   24 float  temperature
@@ -19,8 +21,10 @@ import org.agrona.MutableDirectBuffer;
  *   52 short  chunk index
  *   54 short  chunk count
  *   56 short  stop count (0 after chunk 0)
- *   58 string stop strings, as many as the stop count
- *   .. bytes  the prompt chunk (int length, UTF-8 bytes; a chunk may end inside a character)
+ *   58 short  prompt format ({@link #TEXT} or {@link #CONVERSATION})
+ *   60 string stop strings, as many as the stop count
+ *   .. bytes  the prompt chunk (int length, then bytes: UTF-8 text, or a piece of an encoded conversation; a chunk
+ *             may end inside a character)
  * </pre>
  * The stop strings are written and read before the prompt chunk.
  */
@@ -35,7 +39,13 @@ public final class SubmitCodec extends MessageCodec {
     private static final int CHUNK_INDEX_OFFSET = SEED_OFFSET + Long.BYTES;
     private static final int CHUNK_COUNT_OFFSET = CHUNK_INDEX_OFFSET + Short.BYTES;
     private static final int STOP_COUNT_OFFSET = CHUNK_COUNT_OFFSET + Short.BYTES;
-    private static final int BLOCK_LENGTH = STOP_COUNT_OFFSET + Short.BYTES;
+    private static final int PROMPT_FORMAT_OFFSET = STOP_COUNT_OFFSET + Short.BYTES;
+    private static final int BLOCK_LENGTH = PROMPT_FORMAT_OFFSET + Short.BYTES;
+
+    /** The prompt's bytes are UTF-8 text to continue. */
+    public static final short TEXT = 0;
+    /** The prompt's bytes are a conversation ({@link ConversationCodec}) for the model's chat template. */
+    public static final short CONVERSATION = 1;
 
     @Override
     public int type() {
@@ -133,6 +143,16 @@ public final class SubmitCodec extends MessageCodec {
 
     public int chunkCount() {
         return getShort(CHUNK_COUNT_OFFSET, "chunk count");
+    }
+
+    /** What the prompt's bytes hold: {@link #TEXT} or {@link #CONVERSATION}. */
+    public SubmitCodec promptFormat(short format) {
+        putShort(PROMPT_FORMAT_OFFSET, format);
+        return this;
+    }
+
+    public short promptFormat() {
+        return getShort(PROMPT_FORMAT_OFFSET, "prompt format");
     }
 
     /** The stop count and the stop strings (chunk 0 carries them, later chunks none); before the prompt chunk. */

@@ -1,5 +1,6 @@
 package moed.tools.ipc;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,7 +18,12 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import moed.kernels.GgmlType;
 import moed.runtime.Engine;
+import moed.runtime.chat.ChatTemplate;
+import moed.runtime.model.Architecture;
+import moed.runtime.model.SyntheticModel;
+import moed.runtime.sampling.SamplerConfig;
 import org.agrona.ExpandableArrayBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +42,188 @@ class MoedServerTest {
 
     static Engine engine(Path model) throws Exception {
         return Engine.open(model, 1, 256, 16);
+    }
+
+    /** A small qwen3moe file: its synthetic vocabulary is ChatML's, with a chat template (the tiny model has none). */
+    Path chatModel() throws Exception {
+        Path f = tmp.resolve("chat.gguf");
+        SyntheticModel.write(new SyntheticModel.Spec(Architecture.QWEN3MOE, 2, 128, 4, 2, 0, 8, 2, 64, 0, 400, GgmlType.F32,
+                null, 0, 7, 256), f, (done, total) -> { });
+        return f;
+    }
+
+    static final List<ChatTemplate.Message> CONVERSATION = List.of(
+            new ChatTemplate.Message("system", "You answer in one line ✓"),
+            new ChatTemplate.Message("user", "Where is the sea?"),
+            new ChatTemplate.Message("assistant", "Beyond the hill."),
+            new ChatTemplate.Message("user", "And the king? 🌊"));
+
+    /** What one request received: its token ids and text. */
+    static final class Got implements MoedClient.Listener {
+        final List<Integer> ids = new java.util.ArrayList<>();
+        final StringBuilder text = new StringBuilder();
+
+        @Override
+        public void onToken(int id, String piece) {
+            if (id >= 0) {
+                ids.add(id);
+            }
+            text.append(piece);
+        }
+
+        int[] idArray() {
+            return ids.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    @Test
+    void aConversationGetsTheSoloChatAnswerAndABadOneAnErrorNamingWhy() throws Exception {
+        Path model = chatModel();
+        int[] solo;
+        String soloText;
+        int promptTokens;
+        try (Engine e = engine(model)) {
+            int[] prompt = e.encodeChat(CONVERSATION);
+            Engine.Generation g = e.generate(prompt, 8, SamplerConfig.GREEDY, null);
+            solo = g.generatedIds();
+            soloText = g.text();
+            promptTokens = prompt.length;
+        }
+        try (Engine e = engine(model); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
+             MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+            Got got = new Got();
+            MoedClient.Done d = client.submitChat(CONVERSATION, MoedClient.Options.greedy(8), got).end().get(60, TimeUnit.SECONDS);
+            assertEquals(8, solo.length);
+            assertArrayEquals(solo, got.idArray());
+            assertEquals(soloText, got.text.toString());
+            assertEquals(promptTokens, d.promptTokens());
+
+            MoedClient.ServerError tool = error(client.submitChat(List.of(new ChatTemplate.Message("user", "hi"),
+                    new ChatTemplate.Message("tool", "{}")), MoedClient.Options.greedy(4), new Got()));
+            assertEquals("bad_message", tool.code());
+            assertEquals("submit: message 2 has the unknown role \"tool\": a role is system, user or assistant", tool.getMessage());
+            MoedClient.ServerError none = error(client.submitChat(List.of(), MoedClient.Options.greedy(4), new Got()));
+            assertEquals("bad_message", none.code());
+            assertEquals("submit: a conversation needs at least one message, this one has 0", none.getMessage());
+            // Several chunks are put back together before the conversation is decoded: this one decodes, and only
+            // the context refuses it.
+            MoedClient.ServerError big = error(client.submitChat(List.of(new ChatTemplate.Message("user", "é🌊 the sea ".repeat(4000))),
+                    MoedClient.Options.greedy(4), new Got()));
+            assertEquals("bad_request", big.code());
+            assertTrue(big.getMessage().matches("the conversation is \\d{4,} tokens, the context holds 256.*"), big.getMessage());
+
+            Got again = new Got();
+            client.submitChat(CONVERSATION, MoedClient.Options.greedy(8), again).end().get(60, TimeUnit.SECONDS);
+            assertArrayEquals(solo, again.idArray(), "the server still serves, and the same answer");
+            assertEquals(2, server.malformedMessages(), "the unknown role and the empty conversation, nothing else");
+        }
+    }
+
+    @Test
+    void aConversationForAModelWithoutAChatTemplateIsABadRequest() throws Exception {
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, System.err);
+             MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+            MoedClient.ServerError err = error(client.submitChat(CONVERSATION, MoedClient.Options.greedy(4), new Got()));
+            assertEquals("bad_request", err.code());
+            assertTrue(err.getMessage().startsWith("moed-tinymoe-16x4-q8_0.gguf has no tokenizer.chat_template"), err.getMessage());
+            Got text = new Got();
+            assertEquals("length", client.submit("The ship sailed", MoedClient.Options.greedy(4), text).end().get(60, TimeUnit.SECONDS)
+                    .reason(), "plain text is still served");
+        }
+    }
+
+    static MoedClient.ServerError error(MoedClient.Request r) {
+        ExecutionException ex = assertThrows(ExecutionException.class, () -> r.end().get(60, TimeUnit.SECONDS));
+        return (MoedClient.ServerError) ex.getCause();
+    }
+
+    /**
+     * A client of another protocol version says hello: it cannot be served, and is told so in an ERROR it can read
+     * (its own version's header; the layout is the same). A version-1 client reads it with its ErrorCodec, which is
+     * this one but for the version it expects.
+     */
+    @Test
+    void aHelloInAnotherVersionIsAnsweredInThatVersionAndTheServerKeepsServing() throws Exception {
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(logged, true, StandardCharsets.UTF_8);
+        try (Engine e = engine(MODEL); MoedServer server = new MoedServer(e, new IpcDirectory(ipc()), 2, TIMEOUT_MS, log)) {
+            IpcDirectory dir = new IpcDirectory(ipc());
+            for (short version : new short[] {1, 3}) {
+                long id = 0x7000 + version;
+                ExpandableArrayBuffer b = new ExpandableArrayBuffer(64);
+                try (IpcDirectory.MappedRing requests = IpcDirectory.openRing(dir.requestRing());
+                     IpcDirectory.MappedRing replies = dir.createRing(dir.clientRing(id), Protocol.REPLY_RING_BYTES)) {
+                    HelloCodec hello = new HelloCodec().wrapForEncode(b, 0, id).pid(1);
+                    b.putShort(0, version, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    assertTrue(hello.writeTo(requests.ring()));
+                    byte[][] reply = new byte[1][];
+                    long deadline = System.currentTimeMillis() + 10_000;
+                    while (reply[0] == null) {
+                        assertTrue(System.currentTimeMillis() < deadline, "no reply to a version " + version + " hello");
+                        replies.ring().read((type, buf, index, length) -> {
+                            assertEquals(Protocol.ERROR, type);
+                            reply[0] = new byte[length];
+                            buf.getBytes(index, reply[0]);
+                        });
+                        Thread.onSpinWait();
+                    }
+                    org.agrona.concurrent.UnsafeBuffer r = new org.agrona.concurrent.UnsafeBuffer(reply[0]);
+                    assertEquals(version, r.getShort(0, java.nio.ByteOrder.LITTLE_ENDIAN), "the header is the client's version");
+                    r.putShort(0, Protocol.VERSION, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    ErrorCodec err = new ErrorCodec().wrapForDecode(r, 0, reply[0].length);
+                    assertEquals(id, err.clientId());
+                    assertEquals("unsupported_version", err.code());
+                    assertEquals("protocol version " + version + " is not supported by this server (speaks 2): "
+                            + (version == 1 ? "upgrade the client" : "upgrade the server"), err.message());
+                }
+            }
+            assertEquals(0, server.clientCount());
+            try (MoedClient client = MoedClient.connect(ipc(), TIMEOUT_MS)) {
+                assertEquals("length", client.submit("The ship sailed", MoedClient.Options.greedy(4), (i, p) -> { }).end()
+                        .get(60, TimeUnit.SECONDS).reason());
+            }
+        }
+        assertTrue(logged.toString(StandardCharsets.UTF_8).contains("it speaks protocol version 1, this server 2"), logged.toString());
+    }
+
+    /** A server that refuses the hello (as one of a later version does): connect fails with the server's words. */
+    @Test
+    void aClientRefusedAtHelloSaysWhyAtOnce() throws Exception {
+        IpcDirectory dir = new IpcDirectory(ipc());
+        try (IpcDirectory.ServerLock lock = dir.lockForServer();
+             IpcDirectory.MappedRing requests = dir.createRing(dir.requestRing(), Protocol.REQUEST_RING_BYTES)) {
+            requests.ring().consumerHeartbeatTime(System.currentTimeMillis());
+            dir.writeInfo(1, "fake");
+            Thread fake = Thread.ofPlatform().daemon().start(() -> {
+                ExpandableArrayBuffer b = new ExpandableArrayBuffer(64);
+                while (!Thread.currentThread().isInterrupted()) {
+                    requests.ring().read((type, buf, index, length) -> {
+                        if (type != Protocol.HELLO) {
+                            return;
+                        }
+                        long id = new HelloCodec().wrapForDecode(buf, index, length).clientId();
+                        try (IpcDirectory.MappedRing ring = IpcDirectory.openRing(dir.clientRing(id))) {
+                            new ErrorCodec().wrapForEncode(b, 0, id, 0).code("unsupported_version")
+                                    .message("protocol version 2 is not supported by this server (speaks 3): upgrade the client")
+                                    .writeTo(ring.ring());
+                        } catch (Exception ex) {
+                            throw new RuntimeException(ex);
+                        }
+                    });
+                    Thread.onSpinWait();
+                }
+            });
+            try {
+                long start = System.nanoTime();
+                java.io.IOException e = assertThrows(java.io.IOException.class, () -> MoedClient.connect(ipc(), 60_000));
+                assertEquals("the moed server at " + ipc() + " refused this client: protocol version 2 is not supported by this"
+                        + " server (speaks 3): upgrade the client", e.getMessage());
+                assertTrue(System.nanoTime() - start < 30_000_000_000L, "not after the hello timeout");
+            } finally {
+                fake.interrupt();
+                fake.join(5000);
+            }
+        }
     }
 
     @Test
@@ -213,7 +401,8 @@ class MoedServerTest {
 
         void submitFirstChunkOf(long req, int chunks) {
             assertTrue(new SubmitCodec().wrapForEncode(buffer, 0, id, req).maxTokens(4).temperature(0).topK(0).topP(1).minP(0)
-                    .repeatPenalty(1).seed(0).chunk(0, chunks).stops(List.of()).promptChunk(new byte[] {'a'}, 0, 1)
+                    .repeatPenalty(1).seed(0).chunk(0, chunks).promptFormat(SubmitCodec.TEXT).stops(List.of())
+                    .promptChunk(new byte[] {'a'}, 0, 1)
                     .writeTo(requests.ring()));
         }
 
