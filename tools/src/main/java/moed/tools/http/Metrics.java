@@ -72,26 +72,16 @@ final class Metrics {
 
     private static void cache(List<MetricSnapshot> m, ExpertCache cache, int layers, int experts, IntPredicate cached) {
         CacheCounters k = cache.counters();
-        m.add(CounterSnapshot.builder().name("moed_expert_accesses")
-                .help("Expert uses by the forward pass: resident (hit), prefetched in time, prefetched late, loaded on demand (miss)")
-                .dataPoint(counter(Labels.of("result", "hit"), k.hits))
-                .dataPoint(counter(Labels.of("result", "prefetch_hit"), k.prefetchHits))
-                .dataPoint(counter(Labels.of("result", "prefetch_late"), k.prefetchLate))
-                .dataPoint(counter(Labels.of("result", "miss"), k.misses))
-                .build());
+        m.add(byResult("moed_expert_accesses", "Expert uses by the forward pass: resident (hit), prefetched in time, prefetched late,"
+                + " loaded on demand (miss)", "hit", k.hits, "prefetch_hit", k.prefetchHits, "prefetch_late", k.prefetchLate, "miss", k.misses));
         m.add(counter("moed_expert_stall_seconds", "Time the forward pass waited for experts to load", Unit.SECONDS, k.stallNanos / 1e9));
         m.add(counter("moed_expert_read_bytes", "Bytes of experts read from the backing store", Unit.BYTES, k.bytesLoaded));
         m.add(counter("moed_expert_loads", "Expert loads completed", null, k.loads));
         m.add(counter("moed_expert_load_failures", "Expert loads that failed", null, k.loadFailures));
         m.add(counter("moed_expert_evictions", "Experts evicted to make room", null, k.evictions));
-        m.add(CounterSnapshot.builder().name("moed_prefetches")
-                .help("Prefetches: issued, used before eviction, evicted unused (wasted), cancelled before their read, stopped mid-read")
-                .dataPoint(counter(Labels.of("result", "issued"), k.prefetchIssued))
-                .dataPoint(counter(Labels.of("result", "used"), k.prefetchUsed))
-                .dataPoint(counter(Labels.of("result", "wasted"), k.prefetchWasted))
-                .dataPoint(counter(Labels.of("result", "cancelled"), k.prefetchCancelled))
-                .dataPoint(counter(Labels.of("result", "stopped"), k.prefetchStopped))
-                .build());
+        m.add(byResult("moed_prefetches", "Prefetches: issued, used before eviction, evicted unused (wasted), cancelled before"
+                + " their read, stopped mid-read", "issued", k.prefetchIssued, "used", k.prefetchUsed, "wasted", k.prefetchWasted,
+                "cancelled", k.prefetchCancelled, "stopped", k.prefetchStopped));
         m.add(gauge("moed_expert_load_queue_depth", "Expert loads queued or reading", cache.loadingCount()));
         m.add(GaugeSnapshot.builder().name("moed_cache_resident_bytes").help("Bytes of experts resident in the cache").unit(Unit.BYTES)
                 .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(cache.residentBytes()).build()).build());
@@ -116,6 +106,15 @@ final class Metrics {
             perLayer.dataPoint(counter(Labels.of("layer", layer, "result", "miss"), miss));
         }
         m.add(perLayer.build());
+    }
+
+    /** A counter with one sample per {@code result} label: pairs of label value and count. */
+    private static CounterSnapshot byResult(String name, String help, Object... resultAndCount) {
+        var b = CounterSnapshot.builder().name(name).help(help);
+        for (int i = 0; i < resultAndCount.length; i += 2) {
+            b.dataPoint(counter(Labels.of("result", (String) resultAndCount[i]), ((Number) resultAndCount[i + 1]).doubleValue()));
+        }
+        return b.build();
     }
 
     private static CounterSnapshot.CounterDataPointSnapshot counter(Labels labels, double value) {

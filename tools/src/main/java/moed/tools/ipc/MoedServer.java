@@ -598,7 +598,7 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
             return;
         }
         running = false;
-        boolean interrupted = join(ipcThread);
+        boolean interrupted = Daemon.join(ipcThread);
         // Messages the IPC thread left in the ring: answered here, as it would have.
         refuseSubmits = true;
         Requests codecs = new Requests();
@@ -620,18 +620,5 @@ public final class MoedServer implements AutoCloseable, Daemon.FrontEnd {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** Joins a thread to the end; true when the wait was interrupted (the join is finished all the same). */
-    private static boolean join(Thread t) {
-        boolean interrupted = false;
-        while (t.isAlive()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        return interrupted;
     }
 }

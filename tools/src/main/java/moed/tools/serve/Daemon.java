@@ -74,14 +74,7 @@ public final class Daemon implements AutoCloseable {
             f.stopAccepting();
         }
         scheduler.stop();
-        boolean interrupted = false;
-        while (compute.isAlive()) {
-            try {
-                compute.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        boolean interrupted = join(compute);
         afterComputeStopped.run();
         for (FrontEnd f : frontEnds) {
             f.release();
@@ -89,5 +82,18 @@ public final class Daemon implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Joins a thread to the end; true when the wait was interrupted (the join is finished all the same). */
+    public static boolean join(Thread t) {
+        boolean interrupted = false;
+        while (t.isAlive()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        return interrupted;
     }
 }
