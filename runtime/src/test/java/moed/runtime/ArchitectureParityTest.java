@@ -37,7 +37,8 @@ class ArchitectureParityTest {
         // gpt-oss: a window of 4 on even layers, so the prompt outgrows it. Weights stay F32 (MXFP4 experts would
         // meet Q8-quantized activations in the fast path, a 1% difference that would hide the ones this test is for;
         // the MXFP4 kernel has its own tests against the scalar dequantizer).
-        return new SyntheticModel.Spec(a, ds ? 3 : 2, 128, 4, 2, headDim, 8, a == Architecture.LLAMA ? 2 : 3, 64, shared, 400,
+        // OLMoE has as many KV heads as heads (the synthesizer refuses fewer, as llama.cpp cannot load them).
+        return new SyntheticModel.Spec(a, ds ? 3 : 2, 128, 4, a == Architecture.OLMOE ? 4 : 2, headDim, 8, a == Architecture.LLAMA ? 2 : 3, 64, shared, 400,
                 GgmlType.F32, null, a == Architecture.GPT_OSS ? 4 : 0, 11, 128);
     }
 
@@ -138,5 +139,12 @@ class ArchitectureParityTest {
             assertTrue(e.getMessage().contains("'dbrx'") && e.getMessage().contains("qwen3moe, qwen2moe, olmoe, gpt-oss, deepseek2"),
                     e.getMessage());
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void anOlmoeWithFewerKvHeadsThanHeadsIsRefusedAsNoReleaseHasOne() {
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new SyntheticModel.Spec(
+                Architecture.OLMOE, 2, 128, 8, 4, 0, 8, 2, 64, 0, 400, GgmlType.F32, null, 0, 11, 128));
+        assertTrue(e.getMessage().contains("--kv-heads 8"), e.getMessage());
     }
 }

@@ -55,6 +55,12 @@ public final class SyntheticModel {
             if (arch != Architecture.LLAMA && experts == 0) {
                 throw new IllegalArgumentException(arch.ggufName() + " models have experts: give their number");
             }
+            if (arch == Architecture.OLMOE && kvHeads != heads) {
+                // Every OLMoE release has as many KV heads as heads, and llama.cpp sizes OLMoE's K norm by the model
+                // width (heads x head size), so a file with fewer KV heads would not load there.
+                throw new IllegalArgumentException("olmoe models have as many KV heads as heads (llama.cpp sizes their K norm"
+                        + " by the model width): give --kv-heads " + heads + ", got " + kvHeads);
+            }
             if (arch == Architecture.QWEN2MOE && sharedFf <= 0) {
                 throw new SettingException(Setting.SHARED_EXPERT_HIDDEN, "qwen2moe has a shared expert: give its hidden size");
             }
