@@ -61,6 +61,19 @@ public final class SyntheticModel {
                 throw new IllegalArgumentException("olmoe models have as many KV heads as heads (llama.cpp sizes their K norm"
                         + " by the model width): give --kv-heads " + heads + ", got " + kvHeads);
             }
+            // Shapes llama.cpp's loader requires of the real architectures (a file without them would not load there).
+            if ((arch == Architecture.QWEN2MOE || arch == Architecture.OLMOE) && heads * headDim != dim) {
+                throw new IllegalArgumentException(arch.ggufName() + " models have heads x head size = dim (llama.cpp requires"
+                        + " square query and output projections): " + heads + " x " + headDim + " != " + dim);
+            }
+            if (sharedFf > 0 && arch != Architecture.QWEN2MOE && arch != Architecture.DEEPSEEK2) {
+                throw new IllegalArgumentException(arch.ggufName() + " models have no shared expert (--shared-ff is for qwen2moe"
+                        + " and deepseek2)");
+            }
+            if (arch == Architecture.GPT_OSS && slidingWindow <= 0) {
+                throw new IllegalArgumentException("gpt-oss models window the attention of every other layer: give"
+                        + " --sliding-window (the released models use 128)");
+            }
             if (arch == Architecture.QWEN2MOE && sharedFf <= 0) {
                 throw new SettingException(Setting.SHARED_EXPERT_HIDDEN, "qwen2moe has a shared expert: give its hidden size");
             }
@@ -163,6 +176,7 @@ public final class SyntheticModel {
         // Named, as llama.cpp names files, after the experts' type: they hold most of the bytes (and make gpt-oss's
         // MXFP4 experts an MXFP4_MOE file, as its real files are).
         FileType.put(w, s.expertType);
+        w.putU32("general.quantization_version", 2); // ggml's, as every converted file carries
         w.putU32(a + "block_count", s.layers);
         w.putU32(a + "context_length", s.context);
         w.putU32(a + "embedding_length", s.dim);
@@ -178,12 +192,20 @@ public final class SyntheticModel {
         } else {
             putDeepSeekMetadata(w, a, s);
         }
-        w.putF32(a + "rope.freq_base", llama || ds != null ? 10000f : 1000000f);
-        w.putF32(a + "attention.layer_norm_rms_epsilon", llama ? 1e-5f : 1e-6f);
+        // The released models' values: Mixtral and the Qwen MoEs 1e6, OLMoE and DeepSeek 1e4, gpt-oss 150000.
+        float ropeBase = switch (s.arch) {
+            case OLMOE, DEEPSEEK2 -> 10000f;
+            case GPT_OSS -> 150000f;
+            default -> 1000000f;
+        };
+        w.putF32(a + "rope.freq_base", ropeBase);
+        boolean qwenOrDeepSeek = s.arch == Architecture.QWEN3MOE || s.arch == Architecture.QWEN2MOE || ds != null;
+        w.putF32(a + "attention.layer_norm_rms_epsilon", qwenOrDeepSeek ? 1e-6f : 1e-5f);
         if (s.experts > 0) {
             w.putU32(a + "expert_count", s.experts);
             w.putU32(a + "expert_used_count", s.topK);
-            if (!llama) {
+            // Mixtral and OLMoE files size their experts by feed_forward_length (llama.cpp reads nothing else for them).
+            if (!llama && s.arch != Architecture.OLMOE) {
                 w.putU32(a + "expert_feed_forward_length", s.expertFf);
             }
         }
@@ -284,7 +306,8 @@ public final class SyntheticModel {
             }
             if (s.sharedFf > 0) {
                 if (ds == null) { // Qwen2-MoE gates its shared expert; DeepSeek adds its shared experts as they are
-                    tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {s.dim}, wScale, seed);
+                    // {dim, 1}, as the converter writes Qwen2-MoE's (1, hidden) shared_expert_gate.
+                    tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {s.dim, 1}, wScale, seed);
                 }
                 tensor(w, p + "ffn_gate_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);
                 tensor(w, p + "ffn_up_shexp.weight", s.type, new long[] {s.dim, s.sharedFf}, wScale, seed);

@@ -124,7 +124,7 @@ class BpeTokenizerTest {
     private BpeTokenizer synthetic(Architecture arch) throws Exception {
         Path f = dir.resolve(arch.ggufName() + ".gguf");
         SyntheticModel.write(new SyntheticModel.Spec(arch, 1, 64, 2, arch == Architecture.OLMOE ? 2 : 1, 0, 4, 2, 32, arch == Architecture.QWEN2MOE ? 32 : 0,
-                1200, GgmlType.F32, null, 0, 3, 64), f, (d, t) -> { });
+                1200, GgmlType.F32, null, arch == Architecture.GPT_OSS ? 16 : 0, 3, 64), f, (d, t) -> { });
         try (GgufFile g = GgufFile.open(f)) {
             return (BpeTokenizer) Tokenizer.from(g);
         }
