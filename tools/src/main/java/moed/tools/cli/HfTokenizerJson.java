@@ -52,8 +52,8 @@ final class HfTokenizerJson {
         ObjectNode json = of(f);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), json);
         ObjectNode model = (ObjectNode) json.get("model");
-        String pre = Vocabulary.from(f).model().equals("gpt2") ? preName(f) : null;
-        return new Summary(Vocabulary.from(f).model(), pre, model.get("vocab").size(), model.get("merges").size(),
+        boolean spm = model.get("byte_fallback").asBoolean();
+        return new Summary(spm ? "llama" : "gpt2", spm ? null : preName(f), model.get("vocab").size(), model.get("merges").size(),
                 json.get("added_tokens").size());
     }
 
@@ -81,6 +81,7 @@ final class HfTokenizerJson {
             root.set("normalizer", NODES.objectNode().put("type", "Sequence").set("normalizers", steps));
             root.putNull("pre_tokenizer");
         } else {
+            // Qwen2's files normalize to NFC; llama.cpp (so moed) does not, which the conformance test pins.
             if (pre.equals("qwen2")) {
                 root.set("normalizer", NODES.objectNode().put("type", "NFC"));
             } else {
@@ -139,7 +140,11 @@ final class HfTokenizerJson {
         };
     }
 
-    /** Llama 3's files (and llama.cpp for them) take a word that is itself a token whole. */
+    /**
+     * Llama 3's files (and llama.cpp for them) take a word that is itself a token whole. HF's tiktoken-converted files
+     * (gpt-oss) set it too, but llama.cpp does not for gpt-4o, and the export follows llama.cpp: the same ids unless a
+     * word is a token its merges do not rebuild.
+     */
     static boolean ignoresMerges(String pre) {
         return "llama-bpe".equals(pre);
     }
