@@ -183,7 +183,7 @@ class CliEndToEndTest {
     @Test
     void everyCommandHasHelp() {
         for (String[] c : new String[][] {{"--help"}, {"model", "--help"}, {"model", "info", "--help"}, {"model", "synth", "--help"},
-                {"model", "inflate", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}, {"analyze", "--help"}, {"serve", "--help"},
+                {"model", "inflate", "--help"}, {"model", "tokenizer", "--help"}, {"run", "--help"}, {"bench", "--help"}, {"bench", "kernels", "--help"}, {"analyze", "--help"}, {"serve", "--help"},
                 {"submit", "--help"}, {"status", "--help"}, {"perplexity", "--help"}, {"bench", "batch", "--help"}, {"stats", "show", "--help"}, {"bench", "predictor", "--help"}}) {
             Result r = moed(c);
             assertEquals(0, r.code(), String.join(" ", c));

@@ -61,6 +61,28 @@ class TokenizerTest {
     }
 
     @Test
+    void shouldPrefixASpaceAfterEachSpecialTokenAsLlamaCppDoes() {
+        // llama.cpp's SentencePiece path puts the space prefix before every run of text that follows a special token
+        // (and at the start), as Llama-2's tokenizer.json does by normalizing each such run on its own.
+        int[] hello = tok.encode("hello", false);
+        int[] afterBos = tok.encode("<s>hello</s>hello", false, true);
+        int[] want = new int[2 * hello.length + 2];
+        want[0] = 1;
+        System.arraycopy(hello, 0, want, 1, hello.length);
+        want[hello.length + 1] = 2;
+        System.arraycopy(hello, 0, want, hello.length + 2, hello.length);
+        assertArrayEquals(want, afterBos);
+    }
+
+    @Test
+    void shouldParseTheUnknownTokenOnlyWithSpecialTokens() {
+        // As llama.cpp: the unknown token is among the special tokens matched in text, and, like control tokens,
+        // only when the caller asks for them.
+        assertArrayEquals(new int[] {0}, tok.encode("<unk>", false, true));
+        assertEquals(false, java.util.Arrays.equals(new int[] {0}, tok.encode("<unk>", false, false)));
+    }
+
+    @Test
     void shouldEncodeEmptyTextAsJustBos() {
         assertArrayEquals(new int[] {1}, tok.encode("", true));
         assertArrayEquals(new int[0], tok.encode("", false));

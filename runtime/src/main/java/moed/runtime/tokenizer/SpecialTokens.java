@@ -1,20 +1,22 @@
 package moed.runtime.tokenizer;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
 /**
  * Finds special tokens written out in text (as llama.cpp's tokenizer_st_partition does): user-defined tokens
- * always, control tokens ({@code <|im_start|>}, {@code <|endoftext|>} ...) only when the caller asks for them,
- * since text a user typed must not be able to forge them. Longer tokens are matched first.
+ * always, control tokens ({@code <|im_start|>}, {@code <|endoftext|>} ...) and the unknown token ({@code <unk>})
+ * only when the caller asks for them, since text a user typed must not be able to forge them. Longer tokens (in
+ * UTF-8 bytes, as llama.cpp measures them) are matched first.
  */
 final class SpecialTokens {
     /** A run of text to tokenize normally, or one special token (text null). */
     record Fragment(String text, int token) {
     }
 
-    /** User-defined tokens, and user-defined plus control tokens: each longest first. */
+    /** User-defined tokens, and user-defined plus control and unknown tokens: each longest first. */
     private final List<String> userDefined = new ArrayList<>();
     private final List<String> all = new ArrayList<>();
     private final java.util.Map<String, Integer> ids = new java.util.HashMap<>();
@@ -22,16 +24,18 @@ final class SpecialTokens {
     SpecialTokens(Vocabulary v) {
         for (int id = 0; id < v.size(); id++) {
             String t = v.token(id);
-            boolean control = v.type(id) == Vocabulary.CONTROL;
-            if (t.isEmpty() || !(control || v.type(id) == Vocabulary.USER_DEFINED) || ids.putIfAbsent(t, id) != null) {
+            int type = v.type(id);
+            boolean userDefinedType = type == Vocabulary.USER_DEFINED;
+            if (t.isEmpty() || !(userDefinedType || type == Vocabulary.CONTROL || type == Vocabulary.UNKNOWN)
+                    || ids.putIfAbsent(t, id) != null) {
                 continue;
             }
             all.add(t);
-            if (!control) {
+            if (userDefinedType) {
                 userDefined.add(t);
             }
         }
-        Comparator<String> longestFirst = Comparator.comparingInt(String::length).reversed();
+        Comparator<String> longestFirst = Comparator.comparingInt((String t) -> t.getBytes(StandardCharsets.UTF_8).length).reversed();
         userDefined.sort(longestFirst);
         all.sort(longestFirst);
     }

@@ -9,7 +9,7 @@ import java.util.PriorityQueue;
 
 /**
  * SentencePiece-style BPE as llama.cpp's {@code llm_tokenizer_spm} applies it: spaces become U+2581, a space
- * is prefixed to the text, the text is split into UTF-8 characters, and adjacent symbols are merged greedily
+ * is prefixed to the text (and to each run of it after a special token), the text is split into UTF-8 characters, and adjacent symbols are merged greedily
  * by the score of the merged token (highest first, leftmost on ties) while the merge is a vocabulary token.
  * Symbols that end up outside the vocabulary are undone into their merge parts, and finally into byte tokens
  * ({@code <0xXX>}) by byte fallback.
@@ -45,16 +45,19 @@ public final class SpmTokenizer implements Tokenizer {
         if (addBos && v.bos >= 0) {
             out.add(v.bos);
         }
-        boolean first = true;
+        // As llama.cpp: the space prefix goes before the text and after each special token found in it (so
+        // "<s>[INST]" gives <s> "▁[" ...), which is also what Llama-2's tokenizer.json does, normalizing each run of
+        // text between special tokens on its own.
+        boolean afterSpecial = true;
         for (SpecialTokens.Fragment f : specials.partition(Utf8.wellFormed(text), parseSpecial)) {
             if (f.text() == null) {
                 out.add(f.token());
+                afterSpecial = true;
             } else if (!f.text().isEmpty()) {
-                // The space prefix goes before the text's start only, not after each special token.
-                String s = (v.addSpacePrefix && first ? " " : "") + f.text();
+                String s = (v.addSpacePrefix && afterSpecial ? " " : "") + f.text();
                 bpe(s.replace(" ", SPACE).getBytes(StandardCharsets.UTF_8), out);
+                afterSpecial = false;
             }
-            first = false;
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
     }

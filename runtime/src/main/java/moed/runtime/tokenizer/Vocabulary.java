@@ -131,6 +131,21 @@ public final class Vocabulary {
         return eos;
     }
 
+    /** The unknown token's id, or -1. */
+    public int unk() {
+        return unk;
+    }
+
+    /** The token's score (SentencePiece: its merge priority, higher first; 0 where the file has none). */
+    public float score(int id) {
+        return scores[id];
+    }
+
+    /** SentencePiece: whether a space goes before the text (and after each special token), as llama.cpp does. */
+    public boolean addSpacePrefix() {
+        return addSpacePrefix;
+    }
+
     public String model() {
         return model;
     }

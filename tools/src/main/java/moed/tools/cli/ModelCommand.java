@@ -20,9 +20,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code moed model info|synth|inflate}: look inside GGUF files and make new ones. */
-@Command(name = "model", mixinStandardHelpOptions = true, description = "Inspect, synthesize and inflate GGUF models.",
-        subcommands = {ModelCommand.Info.class, ModelCommand.Synth.class, ModelCommand.Inflate.class})
+/** {@code moed model info|synth|inflate|tokenizer}: look inside GGUF files, make new ones, export their vocabulary. */
+@Command(name = "model", mixinStandardHelpOptions = true, description = "Inspect, synthesize and inflate GGUF models; export their tokenizer.",
+        subcommands = {ModelCommand.Info.class, ModelCommand.Synth.class, ModelCommand.Inflate.class, ModelCommand.TokenizerExport.class})
 final class ModelCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -276,6 +276,29 @@ final class ModelCommand implements Runnable {
             ModelInflater.inflate(in, out, expertFf, type == null ? null : type(type), seed,
                     new Progress("inflating to " + out.getFileName())::update);
             System.out.printf("wrote %s (%s, was %s)%n", out, mib(Files.size(out)), mib(Files.size(in)));
+            return 0;
+        }
+    }
+
+    @Command(name = "tokenizer", mixinStandardHelpOptions = true,
+            description = "Write the file's vocabulary as a Hugging Face tokenizer.json (BPE with the file's pre-tokenizer for gpt2 "
+                    + "vocabularies; Llama-2's byte-fallback BPE with merges from the scores for SentencePiece ones).")
+    static final class TokenizerExport implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "FILE", description = "the GGUF file")
+        Path file;
+
+        @Option(names = "--json", required = true, paramLabel = "OUT", description = "the tokenizer.json to write")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            try (GgufFile f = GgufFile.open(file)) {
+                HfTokenizerJson.Summary s = HfTokenizerJson.write(f, out);
+                System.out.printf("wrote %s: %s vocabulary%s, %d tokens, %d merges, %d added tokens%n", out,
+                        s.model().equals("llama") ? "SentencePiece" : "byte-level BPE",
+                        s.preTokenizer() == null ? "" : " (pre-tokenizer " + s.preTokenizer() + ")", s.vocab(), s.merges(),
+                        s.addedTokens());
+            }
             return 0;
         }
     }
