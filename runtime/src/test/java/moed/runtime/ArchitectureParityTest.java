@@ -54,7 +54,7 @@ class ArchitectureParityTest {
     @org.junit.jupiter.api.Test
     void shouldMatchTheScalarReferenceForDeepSeekV2LiteShapedFiles() throws Exception {
         SyntheticModel.Spec v3 = spec(Architecture.DEEPSEEK2);
-        var lite = new SyntheticModel.DeepSeek(0, 32, 16, 32, 1, 256, false, false);
+        var lite = new SyntheticModel.DeepSeek(0, 32, 16, 32, 1, 256, false, SyntheticModel.MlaConvention.LEGACY);
         assertMatchesReference("deepseek2-lite", new SyntheticModel.Spec(v3.arch(), v3.layers(), v3.dim(), v3.heads(), v3.kvHeads(),
                 v3.headDim(), v3.experts(), v3.topK(), v3.expertFf(), v3.sharedFf(), v3.vocab(), v3.type(), null, 0, v3.seed(),
                 v3.context(), lite));

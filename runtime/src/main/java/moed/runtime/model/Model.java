@@ -118,10 +118,12 @@ public final class Model {
     }
 
     /**
-     * MLA weights. Files converted since 2025 store the latent's up-projection split per head as attn_k_b
-     * ([nope x rank] per head, already in the orientation that absorbs a query) and attn_v_b; older files store it
-     * whole as attn_kv_b (per head: nope key rows, then value rows, each kvLoraRank wide), whose key half moed
-     * transposes once at load into F32 (kvLoraRank x nopeDim x heads x 4 bytes per layer: 4 MiB for V2-Lite).
+     * MLA weights. Files converted by llama.cpp since April 2025 store the latent's up-projection split per head as
+     * attn_k_b ([nope x rank x heads], already in the orientation that absorbs a query) and attn_v_b ([rank x value x
+     * heads]); ik_llama.cpp's converter stores the same split flattened to two dimensions beside the whole attn_kv_b,
+     * and older files only the whole attn_kv_b (per head: nope key rows, then value rows, each kvLoraRank wide),
+     * whose key half moed transposes once at load (F16 and BF16 stay so, other types become F32: 2 or 4 MiB per
+     * layer for V2-Lite). The split form is used wherever it is present.
      */
     private static LayerWeights.LatentAttention latentAttention(GgufFile f, Shapes s, String p, ModelConfig c) {
         ModelConfig.LatentShape m = c.latent();
@@ -164,17 +166,27 @@ public final class Model {
         return new LayerWeights.LatentAttention(q, qA, qANorm, qB, kvA, kvANorm, keyAbsorb, valueUp);
     }
 
-    /** An F32 copy of a matrix, transposed. */
+    /**
+     * A copy of a matrix, transposed: F16 and BF16 weights stay in their type (the values are exact, and the kernel
+     * the split attn_k_b of the same model would meet is the one used), others become F32.
+     */
     private static WeightMatrix transposed(WeightMatrix w) {
-        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate((long) w.rows() * w.cols() * 4, 64);
+        GgmlType type = w.type() == GgmlType.F16 || w.type() == GgmlType.BF16 ? w.type() : GgmlType.F32;
+        long size = type == GgmlType.F32 ? 4 : 2;
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate((long) w.rows() * w.cols() * size, 64);
         float[] row = new float[w.cols()];
         for (int r = 0; r < w.rows(); r++) {
             w.dequantizeRow(r, row);
             for (int col = 0; col < w.cols(); col++) {
-                seg.set(moed.kernels.Bytes.LE_FLOAT, ((long) col * w.rows() + r) * 4, row[col]);
+                long at = ((long) col * w.rows() + r) * size;
+                switch (type) {
+                    case F16 -> seg.set(moed.kernels.Bytes.LE_SHORT, at, Float.floatToFloat16(row[col]));
+                    case BF16 -> seg.set(moed.kernels.Bytes.LE_SHORT, at, (short) (Float.floatToRawIntBits(row[col]) >>> 16));
+                    default -> seg.set(moed.kernels.Bytes.LE_FLOAT, at, row[col]);
+                }
             }
         }
-        return WeightMatrix.of(GgmlType.F32, seg, w.cols(), w.rows());
+        return WeightMatrix.of(type, seg, w.cols(), w.rows());
     }
 
     private static int expertHidden(GgufFile f, String p, ModelConfig c) {
@@ -199,10 +211,13 @@ public final class Model {
         }
 
         /** A [cols x rowsPerHead x heads] tensor as one matrix of heads x rowsPerHead rows. */
+        /** A tensor of heads stacked [cols x rowsPerHead x heads], or flattened [cols x heads * rowsPerHead]. */
         WeightMatrix perHead(String name, int cols, int rowsPerHead, int heads) {
             GgufTensor t = f.requireTensor(name);
-            check(t, t.dims().length == 3 && t.dim(0) == cols && t.dim(1) == rowsPerHead && t.dim(2) == heads,
-                    "[" + cols + " x " + rowsPerHead + " x " + heads + "]");
+            boolean stacked = t.dims().length == 3 && t.dim(1) == rowsPerHead && t.dim(2) == heads;
+            boolean flat = t.dims().length == 2 && t.dim(1) == (long) rowsPerHead * heads;
+            check(t, t.dim(0) == cols && (stacked || flat), "[" + cols + " x " + rowsPerHead + " x " + heads + "] or ["
+                    + cols + " x " + (long) rowsPerHead * heads + "]");
             computable(t);
             return t.asMatrix();
         }

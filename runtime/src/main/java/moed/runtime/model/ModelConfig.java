@@ -110,8 +110,12 @@ public record ModelConfig(
         int heads = f.getInt(p + "attention.head_count");
         int kvHeads = f.getInt(p + "attention.head_count_kv", heads);
         boolean deepseek = arch == Architecture.DEEPSEEK2;
-        // MLA files written since 2025 give the latent widths as key_length/value_length and the per-head
-        // (decompressed) sizes as *_mla; older ones give the per-head sizes directly.
+        // DeepSeek's latent attention comes in two spellings. llama.cpp's converter since April 2025 writes
+        // head_count_kv 1 and key_length/value_length as the cached latent's widths (kv_lora_rank + rotary dims,
+        // kv_lora_rank), with the per-head (decompressed) sizes as key_length_mla/value_length_mla; older
+        // conversions, and ik_llama.cpp's converter, write head_count_kv = heads and the per-head sizes as
+        // key_length/value_length. The *_mla keys tell them apart; moed runs both the same way (kvHeads plays no
+        // part in latent attention).
         int headDim = f.getInt(p + "attention.key_length_mla", f.getInt(p + "attention.key_length", heads > 0 ? dim / heads : 0));
         int ropeDim = f.getInt(p + "rope.dimension_count", headDim);
         float base = f.getFloat(p + "rope.freq_base", 10000f);

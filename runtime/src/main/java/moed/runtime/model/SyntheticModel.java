@@ -122,22 +122,51 @@ public final class SyntheticModel {
     }
 
     /**
+     * How a DeepSeek file spells multi-head latent attention: its converters have written three conventions, and
+     * real files of each are in use.
+     */
+    public enum MlaConvention {
+        /**
+         * llama.cpp's convert_hf_to_gguf.py since April 2025 (its PR 12801): attention.head_count_kv 1 (the heads
+         * attend to one shared latent), attention.key_length/value_length the cached latent's widths (kv_lora_rank +
+         * rotary dims, kv_lora_rank), the per-head sizes in key_length_mla/value_length_mla, and the latent's
+         * up-projection split per head: attn_k_b [nope x rank x heads] (each head's key half, transposed) and
+         * attn_v_b [rank x value x heads]. No attn_kv_b.
+         */
+        MAINLINE,
+        /**
+         * llama.cpp's converter before then: head_count_kv = heads, the per-head key and value sizes in
+         * key_length/value_length, no *_mla keys, the up-projection whole as attn_kv_b [rank x heads * (nope +
+         * value)].
+         */
+        LEGACY,
+        /**
+         * ik_llama.cpp's converter: LEGACY's keys and attn_kv_b, plus the same split as MAINLINE's flattened to two
+         * dimensions: attn_k_b [nope x heads * rank] and attn_v_b [rank x heads * value].
+         */
+        IK
+    }
+
+    /**
      * A DeepSeek model's extra shape: the query's low-rank bottleneck (0: a direct query projection, as V2-Lite), the
      * latent's rank, the rotary slice of each head (the rest of headDim is the non-rotary part), each head's value
      * size, the leading dense layers and their FFN width, V3-style routing (sigmoid, selection bias, 4 expert groups
-     * of which 2 are used, renormalised, scaled by 2.5) instead of V2's (softmax, no renormalisation), and whether the
-     * latent's up-projection is stored split per head (attn_k_b/attn_v_b, as llama.cpp converts since 2025) or whole
-     * (attn_kv_b, older files). The shared expert count is sharedFf / expertFf.
+     * of which 2 are used, renormalised, scaled by 2.5) instead of V2's (softmax, no renormalisation), and the
+     * convention the latent attention is written in. The shared expert count is sharedFf / expertFf. The same seed
+     * gives the same weights in every convention (the split tensors are rearranged from the whole attn_kv_b), exactly
+     * so for float types and for K-quant attn_v_b; quantized split key halves are quantized from the same floats,
+     * and K-quant ones are drawn afresh.
      */
     public record DeepSeek(int qLoraRank, int kvLoraRank, int ropeDim, int valueDim, int denseLayers, int denseFf,
-                           boolean v3Routing, boolean splitKvB) {
+                           boolean v3Routing, MlaConvention convention) {
         /**
          * V2-style ratios: a third of each head rotary, values as wide as the non-rotary part, latent rank dim / 4 (at
-         * least 32), query rank dim / 2, one dense layer 4 x expertFf wide, V3 routing, split up-projection.
+         * least 32), query rank dim / 2, one dense layer 4 x expertFf wide, V3 routing, llama.cpp's current convention.
          */
         public static DeepSeek defaults(int dim, int headDim, int expertFf) {
             int rope = Math.max(2, headDim / 3 / 2 * 2);
-            return new DeepSeek(dim / 2, Math.max(32, dim / 4), rope, headDim - rope, 1, 4 * expertFf, true, true);
+            return new DeepSeek(dim / 2, Math.max(32, dim / 4), rope, headDim - rope, 1, 4 * expertFf, true,
+                    MlaConvention.MAINLINE);
         }
 
         void check(int headDim, int sharedFf, int expertFf, int layers, GgmlType type) {
@@ -147,6 +176,9 @@ public final class SyntheticModel {
             if (sharedFf % expertFf != 0) {
                 throw new IllegalArgumentException("deepseek2's shared experts are as wide as routed ones: shared-ff " + sharedFf
                         + " must be a multiple of expert-ff " + expertFf);
+            }
+            if (convention == null) {
+                throw new IllegalArgumentException("name the latent attention's convention (mainline, legacy or ik)");
             }
             if (denseLayers >= layers) {
                 throw new IllegalArgumentException("need at least one MoE layer after the " + denseLayers + " dense ones");
@@ -183,34 +215,34 @@ public final class SyntheticModel {
         // DeepSeek's dense leading layers have their own width; elsewhere it is the experts' (llama) or unused.
         w.putU32(a + "feed_forward_length", s.deepseek != null ? s.deepseek.denseFf() : s.expertFf);
         w.putU32(a + "attention.head_count", s.heads);
-        w.putU32(a + "attention.head_count_kv", s.kvHeads);
         DeepSeek ds = s.deepseek;
-        if (ds == null) {
+        if (ds != null) {
+            putDeepSeekMetadata(w, a, s);
+        } else {
+            w.putU32(a + "attention.head_count_kv", s.kvHeads);
             w.putU32(a + "attention.key_length", hd);
             w.putU32(a + "attention.value_length", hd);
             w.putU32(a + "rope.dimension_count", hd);
-        } else {
-            putDeepSeekMetadata(w, a, s);
-        }
-        // The released models' values: Mixtral and the Qwen MoEs 1e6, OLMoE and DeepSeek 1e4, gpt-oss 150000.
-        float ropeBase = switch (s.arch) {
-            case OLMOE, DEEPSEEK2 -> 10000f;
-            case GPT_OSS -> 150000f;
-            default -> 1000000f;
-        };
-        w.putF32(a + "rope.freq_base", ropeBase);
-        boolean qwenOrDeepSeek = s.arch == Architecture.QWEN3MOE || s.arch == Architecture.QWEN2MOE || ds != null;
-        w.putF32(a + "attention.layer_norm_rms_epsilon", qwenOrDeepSeek ? 1e-6f : 1e-5f);
-        if (s.experts > 0) {
-            w.putU32(a + "expert_count", s.experts);
-            w.putU32(a + "expert_used_count", s.topK);
-            // Mixtral and OLMoE files size their experts by feed_forward_length (llama.cpp reads nothing else for them).
-            if (!llama && s.arch != Architecture.OLMOE) {
-                w.putU32(a + "expert_feed_forward_length", s.expertFf);
+            // The released models' values: Mixtral and the Qwen MoEs 1e6, OLMoE 1e4, gpt-oss 150000.
+            float ropeBase = switch (s.arch) {
+                case OLMOE -> 10000f;
+                case GPT_OSS -> 150000f;
+                default -> 1000000f;
+            };
+            w.putF32(a + "rope.freq_base", ropeBase);
+            boolean qwen = s.arch == Architecture.QWEN3MOE || s.arch == Architecture.QWEN2MOE;
+            w.putF32(a + "attention.layer_norm_rms_epsilon", qwen ? 1e-6f : 1e-5f);
+            if (s.experts > 0) {
+                w.putU32(a + "expert_count", s.experts);
+                w.putU32(a + "expert_used_count", s.topK);
+                // Mixtral and OLMoE files size their experts by feed_forward_length (llama.cpp reads nothing else for them).
+                if (!llama && s.arch != Architecture.OLMOE) {
+                    w.putU32(a + "expert_feed_forward_length", s.expertFf);
+                }
             }
-        }
-        if (s.sharedFf > 0 && ds == null) {
-            w.putU32(a + "expert_shared_feed_forward_length", s.sharedFf);
+            if (s.sharedFf > 0) {
+                w.putU32(a + "expert_shared_feed_forward_length", s.sharedFf);
+            }
         }
         if (s.slidingWindow > 0) {
             w.putU32(a + "attention.sliding_window", s.slidingWindow);
@@ -318,11 +350,39 @@ public final class SyntheticModel {
         w.write(out, progress);
     }
 
-    /** DeepSeek's keys: latent attention's shape (in the split or whole layout's convention), dense layers, routing. */
+    /**
+     * DeepSeek's keys after head_count, as llama.cpp's convert_hf_to_gguf.py (DeepseekV2Model over TextModel) writes
+     * them for DeepSeek-V2-Lite's and V3's configs, in the order it adds them; only the attention's keys differ by
+     * convention. head_count_kv is 1 in llama.cpp's current convention (the converter turns MLA into one shared
+     * key/value head), the config's num_key_value_heads (= heads) in the older ones: whatever the spec's kvHeads.
+     */
     private static void putDeepSeekMetadata(GgufWriter w, String a, Spec s) {
         DeepSeek ds = s.deepseek;
-        if (ds.splitKvB()) {
-            // llama.cpp's current convention: key/value lengths are the latent's, the *_mla ones are per head.
+        boolean mainline = ds.convention() == MlaConvention.MAINLINE;
+        w.putU32(a + "attention.head_count_kv", mainline ? 1 : s.heads);
+        // The configs' rope_scaling: YaRN x40 from 4096 positions, beta_fast 32, beta_slow 1.
+        w.putString(a + "rope.scaling.type", "yarn");
+        w.putF32(a + "rope.scaling.factor", 40f);
+        w.putU32(a + "rope.scaling.original_context_length", 4096);
+        w.putF32(a + "rope.scaling.yarn_beta_fast", 32f);
+        w.putF32(a + "rope.scaling.yarn_beta_slow", 1f);
+        w.putF32(a + "rope.freq_base", 10000f);
+        w.putF32(a + "attention.layer_norm_rms_epsilon", 1e-6f);
+        w.putU32(a + "expert_count", s.experts);
+        w.putU32(a + "expert_used_count", s.topK);
+        // n_group/topk_group: V3 routes within 4 of 8 groups (here 2 of 4), V2-Lite's config has one group.
+        boolean grouped = ds.v3Routing() && s.experts % 4 == 0;
+        w.putU32(a + "expert_group_count", grouped ? 4 : 1);
+        w.putU32(a + "expert_group_used_count", grouped ? 2 : 1);
+        w.putU32(a + "expert_gating_func", ds.v3Routing() ? 2 : 1);
+        w.putU32(a + "leading_dense_block_count", ds.denseLayers());
+        w.putU32(a + "vocab_size", s.vocab);
+        if (ds.qLoraRank() > 0) {
+            w.putU32(a + "attention.q_lora_rank", ds.qLoraRank());
+        }
+        w.putU32(a + "attention.kv_lora_rank", ds.kvLoraRank());
+        if (mainline) {
+            // One key/value head as wide as the cached latent (and rotary key); the decompressed per-head sizes apart.
             w.putU32(a + "attention.key_length", ds.kvLoraRank() + ds.ropeDim());
             w.putU32(a + "attention.value_length", ds.kvLoraRank());
             w.putU32(a + "attention.key_length_mla", s.headDim);
@@ -331,24 +391,14 @@ public final class SyntheticModel {
             w.putU32(a + "attention.key_length", s.headDim);
             w.putU32(a + "attention.value_length", ds.valueDim());
         }
-        w.putU32(a + "rope.dimension_count", ds.ropeDim());
-        if (ds.qLoraRank() > 0) {
-            w.putU32(a + "attention.q_lora_rank", ds.qLoraRank());
-        }
-        w.putU32(a + "attention.kv_lora_rank", ds.kvLoraRank());
-        w.putU32(a + "leading_dense_block_count", ds.denseLayers());
+        w.putU32(a + "expert_feed_forward_length", s.expertFf);
         w.putU32(a + "expert_shared_count", s.sharedFf / s.expertFf);
-        w.putU32(a + "expert_gating_func", ds.v3Routing() ? 2 : 1);
-        w.putBool(a + "expert_weights_norm", ds.v3Routing());
         w.putF32(a + "expert_weights_scale", ds.v3Routing() ? 2.5f : 1f);
-        if (ds.v3Routing() && s.experts % 4 == 0) {
-            w.putU32(a + "expert_group_count", 4);
-            w.putU32(a + "expert_group_used_count", 2);
+        if (ds.v3Routing()) { // written only when norm_topk_prob is true
+            w.putBool(a + "expert_weights_norm", true);
         }
-        // As DeepSeek-V2-Lite's files: YaRN x40 from 4096 positions, mscale_all_dim 0.707 (stored times 0.1).
-        w.putString(a + "rope.scaling.type", "yarn");
-        w.putF32(a + "rope.scaling.factor", 40f);
-        w.putU32(a + "rope.scaling.original_context_length", 4096);
+        w.putU32(a + "rope.dimension_count", ds.ropeDim());
+        // 0.1 x mscale_all_dim (V2-Lite's 0.707).
         w.putF32(a + "rope.scaling.yarn_log_multiplier", 0.0707f);
     }
 
@@ -370,11 +420,20 @@ public final class SyntheticModel {
         tensor(w, p + "attn_kv_a_mqa.weight", s.type, new long[] {s.dim, rank + ds.ropeDim()}, wScale, seed);
         tensor(w, p + "attn_kv_a_norm.weight", GgmlType.F32, new long[] {rank}, norm, seed);
         float upScale = (float) (1 / Math.sqrt(rank));
-        if (ds.splitKvB()) {
-            tensor(w, p + "attn_k_b.weight", s.type, new long[] {nope, rank, s.heads}, upScale, seed);
-            tensor(w, p + "attn_v_b.weight", s.type, new long[] {rank, ds.valueDim(), s.heads}, upScale, seed);
-        } else {
-            tensor(w, p + "attn_kv_b.weight", s.type, new long[] {rank, (long) s.heads * (nope + ds.valueDim())}, upScale, seed);
+        // One set of weights, drawn as the whole attn_kv_b (per head: nope key rows, then value rows, rank wide) and
+        // split as the converters split it.
+        String whole = p + "attn_kv_b.weight";
+        int per = nope + ds.valueDim();
+        if (ds.convention() != MlaConvention.MAINLINE) {
+            tensor(w, whole, s.type, new long[] {rank, (long) s.heads * per}, upScale, seed);
+        }
+        if (ds.convention() != MlaConvention.LEGACY) {
+            boolean flat = ds.convention() == MlaConvention.IK;
+            long[] kDims = flat ? new long[] {nope, (long) s.heads * rank} : new long[] {nope, rank, s.heads};
+            long[] vDims = flat ? new long[] {rank, (long) s.heads * ds.valueDim()} : new long[] {rank, ds.valueDim(), s.heads};
+            keyHalves(w, p + "attn_k_b.weight", s.type, kDims, whole, s.heads, rank, nope, per, upScale, seed);
+            int vd = ds.valueDim();
+            tensor(w, p + "attn_v_b.weight", s.type, vDims, upScale, nameSeed(seed, whole), r -> r / vd * per + nope + r % vd);
         }
         int out = s.heads * ds.valueDim();
         tensor(w, p + "attn_output.weight", s.type, new long[] {out, s.dim}, (float) (1 / Math.sqrt(out)), seed);
@@ -519,28 +578,74 @@ public final class SyntheticModel {
      * parallel and any row is reproducible alone.
      */
     static void tensor(GgufWriter w, String name, GgmlType type, long[] dims, float std, long seed) {
+        tensor(w, name, type, dims, std, nameSeed(seed, name), r -> r);
+    }
+
+    private static long nameSeed(long seed, String name) {
+        return seed * 0x9E3779B97F4A7C15L + name.hashCode();
+    }
+
+    /** As {@link #tensor}, row r drawn as row {@code drawnRow(r)} of the tensor whose name seed is given. */
+    private static void tensor(GgufWriter w, String name, GgmlType type, long[] dims, float std, long nameSeed,
+                               java.util.function.IntUnaryOperator drawnRow) {
         int cols = (int) dims[0];
-        long rowsL = 1;
-        for (int i = 1; i < dims.length; i++) {
-            rowsL *= dims[i];
-        }
-        int rows = Math.toIntExact(rowsL);
+        int rows = rows(dims);
         long rowBytes = type.bytesFor(cols);
-        long nameSeed = seed * 0x9E3779B97F4A7C15L + name.hashCode();
         w.addTensor(name, type, dims, dst -> IntStream.range(0, rows).parallel().forEach(r -> {
-            SplittableRandom rnd = new SplittableRandom(nameSeed * 31 + r);
             long off = r * rowBytes;
             if (type.isSuperBlock() || type == GgmlType.MXFP4) {
-                randomBlocks(type, dst, off, cols / type.blockSize, std, rnd);
+                randomBlocks(type, dst, off, cols / type.blockSize, std, new SplittableRandom(nameSeed * 31 + drawnRow.applyAsInt(r)));
                 return;
             }
             float[] row = new float[cols];
-            float a = (float) (std * Math.sqrt(3));
-            for (int i = 0; i < cols; i++) {
-                row[i] = std == NOISY_NORM ? (float) (1 + 0.25 * rnd.nextDouble(-1, 1))
-                        : std < 0 ? 1f : (float) (rnd.nextDouble(-1, 1) * a);
-            }
+            drawRow(nameSeed, drawnRow.applyAsInt(r), std, row);
             Quantize.row(type, row, 0, cols, dst, off);
+        }));
+    }
+
+    /** The float values {@link #tensor} draws for row r of a tensor. */
+    private static void drawRow(long nameSeed, int r, float std, float[] row) {
+        SplittableRandom rnd = new SplittableRandom(nameSeed * 31 + r);
+        float a = (float) (std * Math.sqrt(3));
+        for (int i = 0; i < row.length; i++) {
+            row[i] = std == NOISY_NORM ? (float) (1 + 0.25 * rnd.nextDouble(-1, 1))
+                    : std < 0 ? 1f : (float) (rnd.nextDouble(-1, 1) * a);
+        }
+    }
+
+    private static int rows(long[] dims) {
+        long rows = 1;
+        for (int i = 1; i < dims.length; i++) {
+            rows *= dims[i];
+        }
+        return Math.toIntExact(rows);
+    }
+
+    /**
+     * attn_k_b: each head's key rows of the whole attn_kv_b, transposed (row h * rank + c holds latent dim c's weight
+     * for each of the head's nope key dims), as llama.cpp's converter stores them. K-quant weights cannot be
+     * transposed block by block, so they are drawn afresh.
+     */
+    private static void keyHalves(GgufWriter w, String name, GgmlType type, long[] dims, String whole, int heads, int rank,
+                                  int nope, int per, float std, long seed) {
+        if (type.isSuperBlock() || type == GgmlType.MXFP4) {
+            tensor(w, name, type, dims, std, seed);
+            return;
+        }
+        long wholeSeed = nameSeed(seed, whole);
+        long rowBytes = type.bytesFor(nope);
+        w.addTensor(name, type, dims, dst -> IntStream.range(0, heads).parallel().forEach(h -> {
+            float[][] keyRows = new float[nope][rank];
+            for (int i = 0; i < nope; i++) {
+                drawRow(wholeSeed, h * per + i, std, keyRows[i]);
+            }
+            float[] row = new float[nope];
+            for (int c = 0; c < rank; c++) {
+                for (int i = 0; i < nope; i++) {
+                    row[i] = keyRows[i][c];
+                }
+                Quantize.row(type, row, 0, nope, dst, ((long) h * rank + c) * rowBytes);
+            }
         }));
     }
 

@@ -197,7 +197,8 @@ final class ModelCommand implements Runnable {
         @Option(names = "--layers", defaultValue = "4") int layers;
         @Option(names = "--dim", defaultValue = "256") int dim;
         @Option(names = "--heads", defaultValue = "8") int heads;
-        @Option(names = "--kv-heads", defaultValue = "4") int kvHeads;
+        @Option(names = "--kv-heads", defaultValue = "4", description = "key/value heads (deepseek2: as --convention has it)")
+        int kvHeads;
         @Option(names = "--head-dim", defaultValue = "0", description = "size of one attention head (default dim / heads; Qwen3 uses 128)")
         int headDim;
         @Option(names = "--experts", defaultValue = "8", description = "experts per layer (0 for a dense llama model)") int experts;
@@ -218,9 +219,12 @@ final class ModelCommand implements Runnable {
         @Option(names = "--routing", defaultValue = "v3",
                 description = "deepseek2: v3 (sigmoid, selection bias, 4 expert groups, 2 used) or v2 (softmax)")
         String routing;
-        @Option(names = "--kv-b", defaultValue = "split",
-                description = "deepseek2: latent up-projection stored split per head (split, current llama.cpp) or whole (joined, older files)")
-        String kvB;
+        @Option(names = "--convention", defaultValue = "mainline",
+                description = "deepseek2: how the file spells latent attention: mainline (llama.cpp's converter since "
+                        + "April 2025: one KV head, *_mla keys, attn_k_b/attn_v_b split per head), legacy (older llama.cpp: "
+                        + "per-head key/value lengths, whole attn_kv_b) or ik (ik_llama.cpp's converter: legacy's keys and "
+                        + "attn_kv_b plus 2-D attn_k_b/attn_v_b)")
+        String convention;
         @Option(names = "--vocab", defaultValue = "512") int vocab;
         @Option(names = "--context", defaultValue = "2048") int context;
         @Option(names = "--type", defaultValue = "Q8_0", description = "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K") String type;
@@ -243,17 +247,20 @@ final class ModelCommand implements Runnable {
                 if (!routing.equals("v2") && !routing.equals("v3")) {
                     throw new IllegalArgumentException("--routing " + routing + ": use v2 or v3");
                 }
-                if (!kvB.equals("split") && !kvB.equals("joined")) {
-                    throw new IllegalArgumentException("--kv-b " + kvB + ": use split or joined");
-                }
+                SyntheticModel.MlaConvention mla = switch (convention) {
+                    case "mainline" -> SyntheticModel.MlaConvention.MAINLINE;
+                    case "legacy" -> SyntheticModel.MlaConvention.LEGACY;
+                    case "ik" -> SyntheticModel.MlaConvention.IK;
+                    default -> throw new IllegalArgumentException("--convention " + convention + ": use mainline, legacy or ik");
+                };
                 int hd = headDim > 0 ? headDim : dim / heads;
                 var d = SyntheticModel.DeepSeek.defaults(dim, hd, expertFf);
                 int rope = ropeDim > 0 ? ropeDim : d.ropeDim();
                 latent = new SyntheticModel.DeepSeek(qLoraRank >= 0 ? qLoraRank : d.qLoraRank(),
                         kvLoraRank > 0 ? kvLoraRank : d.kvLoraRank(), rope, hd - rope, denseLayers, d.denseFf(),
-                        routing.equals("v3"), kvB.equals("split"));
+                        routing.equals("v3"), mla);
             }
-            var spec = new SyntheticModel.Spec(a, layers, dim, heads, kvHeads, headDim, experts, topK, expertFf, shared, vocab,
+            var spec = new SyntheticModel.Spec(a, layers, dim, heads, ds ? heads : kvHeads, headDim, experts, topK, expertFf, shared, vocab,
                     type(type), expertType == null ? null : type(expertType), a == Architecture.GPT_OSS ? slidingWindow : 0, seed,
                     context, latent);
             SyntheticModel.write(spec, out, new Progress("writing " + out.getFileName())::update);
