@@ -3,7 +3,7 @@
 // JOBS: [{"model": path, "prompts": [text...], "tokens": n, "forced": [[ids...] per prompt] (optional)}]
 // OUT: {"llamaCpp": release, "results": [{"model", "error"?, "prompts": [{"ids", "greedy", "forced"}]}]}
 //   ids: the prompt's tokens (BOS first when the model asks for it); greedy: n greedy tokens (fewer at an
-//   end-of-generation token); forced: for each token of the given continuation, the probability llama.cpp gives
+//   end-of-generation token, which node-llama-cpp ends the generation on without yielding it); forced: for each token of the given continuation, the probability llama.cpp gives
 //   it, its own top token and that token's probability, with the continuation fed token by token (teacher forcing).
 import fs from 'node:fs';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
