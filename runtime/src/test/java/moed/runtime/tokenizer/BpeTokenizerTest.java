@@ -121,6 +121,67 @@ class BpeTokenizerTest {
         assertArrayEquals(new int[] {v.id("ab"), v.id("\u0120"), v.id("c")}, first.encode("ab c", false));
     }
 
+    /**
+     * The merge loop against the rule written the plain way (rescan every pair, merge the lowest rank, leftmost on
+     * ties) on random words over a small alphabet, where overlapping pairs ("a a" in "aaa") and equal ranks met
+     * at several places are common; and a 40,000-character word, which the plain way took 21 s over.
+     */
+    @Test
+    void shouldMergeAsThePlainRuleDoesOnAnyWord() {
+        List<String> merges = List.of("a a", "b a", "a b", "aa a", "c c", "b aa", "ab ab", "cc c", "aa aa", "ba b", "c a",
+                "abab c", "aaaa aaaa", "b b", "ca b");
+        List<String> extra = new ArrayList<>();
+        for (String m : merges) {
+            extra.add(m.replace(" ", ""));
+        }
+        Vocabulary v = vocab(extra.stream().distinct().toArray(String[]::new));
+        BpeTokenizer tok = new BpeTokenizer(v, merges, PreTokenizer.named("qwen2"));
+        java.util.Random r = new java.util.Random(5);
+        for (int n = 0; n < 3000; n++) {
+            StringBuilder w = new StringBuilder();
+            int len = 1 + r.nextInt(n < 2900 ? 24 : 600);
+            for (int i = 0; i < len; i++) {
+                w.append("abc".charAt(r.nextInt(r.nextBoolean() ? 1 : 3)));
+            }
+            assertArrayEquals(plainRule(v, merges, w.toString()), tok.encode(w.toString(), false), w.toString());
+        }
+        String huge = "a".repeat(40_000);
+        long t0 = System.nanoTime();
+        int[] ids = tok.encode(huge, false);
+        assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "a 40,000-character word takes seconds");
+        StringBuilder back = new StringBuilder();
+        for (int id : ids) {
+            back.append(new String(tok.pieceBytes(id), StandardCharsets.UTF_8));
+        }
+        assertEquals(huge, back.toString());
+        assertEquals(5_000, ids.length); // "a a", then "aa aa", then "aaaa aaaa"
+        assertEquals(v.id("aaaaaaaa"), ids[4_999]);
+    }
+
+    /** Merging by the rule as stated, rescanning all pairs after each merge. */
+    private static int[] plainRule(Vocabulary v, List<String> merges, String word) {
+        List<String> sym = new ArrayList<>();
+        for (char c : word.toCharArray()) {
+            sym.add(String.valueOf(c));
+        }
+        while (true) {
+            int best = -1;
+            int bestRank = Integer.MAX_VALUE;
+            for (int i = 0; i + 1 < sym.size(); i++) {
+                int rank = merges.indexOf(sym.get(i) + " " + sym.get(i + 1));
+                if (rank >= 0 && rank < bestRank) {
+                    bestRank = rank;
+                    best = i;
+                }
+            }
+            if (best < 0) {
+                break;
+            }
+            sym.set(best, sym.get(best) + sym.remove(best + 1));
+        }
+        return sym.stream().mapToInt(v::id).toArray();
+    }
+
     private BpeTokenizer synthetic(Architecture arch) throws Exception {
         Path f = dir.resolve(arch.ggufName() + ".gguf");
         SyntheticModel.write(new SyntheticModel.Spec(arch, 1, 64, 2, arch == Architecture.OLMOE ? 2 : 1, 0, 4, 2, 32, arch == Architecture.QWEN2MOE ? 32 : 0,
