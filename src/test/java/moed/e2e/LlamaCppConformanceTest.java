@@ -239,24 +239,10 @@ class LlamaCppConformanceTest {
     }
 
     /** npm-installs node-llama-cpp with only its x64 CPU build under target/ once; false when that cannot be done. */
-    static synchronized boolean installNodeLlamaCpp() throws IOException, InterruptedException {
-        if (Files.isDirectory(NODE_DIR.resolve("node_modules").resolve("node-llama-cpp"))) {
-            return true;
-        }
-        if (!OpenAiClientEndToEndTest.have("node") || !OpenAiClientEndToEndTest.have("npm")) {
-            System.out.println("LlamaCppConformanceTest: no node or npm on PATH");
-            return false;
-        }
-        Files.createDirectories(NODE_DIR);
+    static boolean installNodeLlamaCpp() throws IOException, InterruptedException {
         // --omit=optional skips the CUDA and Vulkan builds (about 700 MB); the CPU build is named explicitly.
         String version = NODE_LLAMA_CPP.substring(NODE_LLAMA_CPP.indexOf('@', 1) + 1);
-        Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--omit=optional", "--prefix", NODE_DIR.toString(),
-                NODE_LLAMA_CPP, "@node-llama-cpp/linux-x64@" + version).redirectErrorStream(true).start();
-        String out = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        boolean ok = npm.waitFor(600, TimeUnit.SECONDS) && npm.exitValue() == 0;
-        if (!ok) {
-            System.out.println("LlamaCppConformanceTest: npm install " + NODE_LLAMA_CPP + " failed:\n" + out);
-        }
-        return ok;
+        return NodePackages.install(NODE_DIR, "node-llama-cpp", List.of("--omit=optional"), NODE_LLAMA_CPP,
+                "@node-llama-cpp/linux-x64@" + version);
     }
 }

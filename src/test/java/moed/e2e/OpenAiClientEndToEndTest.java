@@ -115,7 +115,7 @@ class OpenAiClientEndToEndTest {
 
     @Test
     void curlReadsTheEventStream() throws Exception {
-        Assumptions.assumeTrue(have("curl"), "skipped: no curl here");
+        Assumptions.assumeTrue(NodePackages.have("curl"), "skipped: no curl here");
         String body = JSON.writeValueAsString(java.util.Map.of("messages", List.of(
                 java.util.Map.of("role", "system", "content", "You tell stories."),
                 java.util.Map.of("role", "user", "content", "Tell me about the old king")), "max_tokens", 12, "temperature", 0, "stream", true));
@@ -135,30 +135,7 @@ class OpenAiClientEndToEndTest {
     }
 
     /** npm-installs the client under target/ once; false when that cannot be done here. */
-    static synchronized boolean installOpenAi() throws IOException, InterruptedException {
-        if (Files.isDirectory(NODE_DIR.resolve("node_modules").resolve("openai"))) {
-            return true;
-        }
-        if (!have("node") || !have("npm")) {
-            System.out.println("OpenAiClientEndToEndTest: no node or npm on PATH");
-            return false;
-        }
-        Files.createDirectories(NODE_DIR);
-        Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--prefix", NODE_DIR.toString(), OPENAI_PACKAGE)
-                .redirectErrorStream(true).start();
-        String out = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        boolean ok = npm.waitFor(300, TimeUnit.SECONDS) && npm.exitValue() == 0;
-        if (!ok) {
-            System.out.println("OpenAiClientEndToEndTest: npm install " + OPENAI_PACKAGE + " failed:\n" + out);
-        }
-        return ok;
-    }
-
-    static boolean have(String command) throws InterruptedException {
-        try {
-            return new ProcessBuilder(command, "--version").redirectErrorStream(true).start().waitFor() == 0;
-        } catch (IOException e) {
-            return false;
-        }
+    static boolean installOpenAi() throws IOException, InterruptedException {
+        return NodePackages.install(NODE_DIR, "openai", List.of(), OPENAI_PACKAGE);
     }
 }

@@ -35,16 +35,12 @@ public final class ChatTemplate {
     public static final String CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content']"
             + " + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+    /** The roles a conversation's turns may have (the ones chat templates are written for). */
+    public static final List<String> ROLES = List.of("system", "user", "assistant");
+
     /** A template given by the user: a known name ("chatml") or Jinja source. */
     public static ChatTemplate of(String nameOrSource, Vocabulary v) {
-        String source = nameOrSource.equals("chatml") ? CHATML : nameOrSource;
-        String bos = v.bos() >= 0 && v.bos() < v.size() ? v.token(v.bos()) : "";
-        String eos = v.eos() >= 0 && v.eos() < v.size() ? v.token(v.eos()) : "";
-        try {
-            return new ChatTemplate(source, bos, eos);
-        } catch (JinjaException e) {
-            throw new IllegalArgumentException("the chat template cannot be read: " + e.getMessage(), e);
-        }
+        return parse(nameOrSource.equals("chatml") ? CHATML : nameOrSource, v, "the chat template");
     }
 
     /** The file's template, or a clear error when it has none. */
@@ -53,12 +49,17 @@ public final class ChatTemplate {
             throw new IllegalArgumentException(f.path().getFileName() + " has no tokenizer.chat_template: it carries no chat "
                     + "format, so it cannot be used as a chat (give the prompt as plain text instead)");
         }
+        return parse(f.getString("tokenizer.chat_template"), v, f.path().getFileName() + ": its chat template");
+    }
+
+    /** Jinja source with the vocabulary's BOS and EOS tokens as the template's bos_token and eos_token. */
+    private static ChatTemplate parse(String source, Vocabulary v, String what) {
         String bos = v.bos() >= 0 && v.bos() < v.size() ? v.token(v.bos()) : "";
         String eos = v.eos() >= 0 && v.eos() < v.size() ? v.token(v.eos()) : "";
         try {
-            return new ChatTemplate(f.getString("tokenizer.chat_template"), bos, eos);
+            return new ChatTemplate(source, bos, eos);
         } catch (JinjaException e) {
-            throw new IllegalArgumentException(f.path().getFileName() + ": its chat template cannot be read: " + e.getMessage(), e);
+            throw new IllegalArgumentException(what + " cannot be read: " + e.getMessage(), e);
         }
     }
 

@@ -98,7 +98,8 @@ final class ServeCommand implements Callable<Integer> {
         sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), stop); // the terminal closed: stop as cleanly
         // The HTTP API listens before the model loads, so /health can say "loading" rather than nothing.
-        HttpApi api = http != null ? HttpApi.start(httpAddress(http), opts.model().getFileName().toString(), apiKey(), System.err) : null;
+        InetSocketAddress httpAt = http != null ? httpAddress(http) : null;
+        HttpApi api = httpAt != null ? HttpApi.start(httpAt, opts.model().getFileName().toString(), apiKey(httpAt), System.err) : null;
         if (api != null) {
             System.err.println("moed serve: HTTP API on http://" + hostPort(api.address()) + "/v1 (health: /health, metrics: /metrics)");
         }
@@ -214,7 +215,7 @@ final class ServeCommand implements Callable<Integer> {
      * The key /v1 requests must carry: from --api-key-file, else MOED_API_KEY (never a command-line value, which
      * other users see in ps). Listening beyond loopback without one is refused: the model would serve anyone.
      */
-    private String apiKey() throws IOException {
+    private String apiKey(InetSocketAddress listenAt) throws IOException {
         String key = null;
         if (apiKeyFile != null) {
             key = Files.readAllLines(apiKeyFile).stream().findFirst().orElse("").trim();
@@ -224,8 +225,7 @@ final class ServeCommand implements Callable<Integer> {
         } else if (System.getenv("MOED_API_KEY") != null && !System.getenv("MOED_API_KEY").isBlank()) {
             key = System.getenv("MOED_API_KEY").trim();
         }
-        InetSocketAddress a = httpAddress(http);
-        InetAddress ip = a.getAddress();
+        InetAddress ip = listenAt.getAddress();
         if (key == null && (ip == null || !ip.isLoopbackAddress())) {
             throw new IllegalArgumentException("--http " + http + " listens beyond this machine: give --api-key-file FILE (or set"
                     + " MOED_API_KEY) so that only clients with the key are served, or listen on 127.0.0.1");

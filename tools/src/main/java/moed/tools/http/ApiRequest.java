@@ -82,13 +82,12 @@ record ApiRequest(BatchScheduler.Prompt prompt, BatchScheduler.Params params, bo
         if (r == null || !r.isTextual()) {
             throw ApiError.invalid(where + ".role", where + ".role is required: system, user or assistant");
         }
-        String role = switch (r.asText()) {
-            case "system", "developer" -> "system"; // OpenAI renamed system to developer for its newer models
-            case "user" -> "user";
-            case "assistant" -> "assistant";
-            default -> throw ApiError.invalid(where + ".role", where + ".role '" + r.asText()
+        // OpenAI renamed system to developer for its newer models.
+        String role = r.asText().equals("developer") ? "system" : r.asText();
+        if (!ChatTemplate.ROLES.contains(role)) {
+            throw ApiError.invalid(where + ".role", where + ".role '" + r.asText()
                     + "' is not one moed knows: system (or developer), user or assistant");
-        };
+        }
         JsonNode c = m.get("content");
         String content;
         if (c == null || c.isNull()) {

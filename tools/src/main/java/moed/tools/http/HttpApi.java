@@ -36,7 +36,14 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Where the daemon is in its life, as /health reports it. */
-    enum State { LOADING, WARMING, READY, STOPPING }
+    enum State {
+        LOADING, WARMING, READY, STOPPING;
+
+        /** As /health and errors say it. */
+        String label() {
+            return this == READY ? "ok" : name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     private interface Handler {
         void handle(HttpExchange ex) throws IOException, InterruptedException;
@@ -179,8 +186,8 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
         Completions c = completions;
         if (state != State.READY || c == null) {
             ex.getResponseHeaders().set("Retry-After", "5");
-            throw new ApiError(503, "server_error", null, state.toString().toLowerCase(java.util.Locale.ROOT),
-                    "the server is " + state.toString().toLowerCase(java.util.Locale.ROOT) + "; try again shortly");
+            State now = state;
+            throw new ApiError(503, "server_error", null, now.label(), "the server is " + now.label() + "; try again shortly");
         }
         c.run(ex, chat ? ApiRequest.chat(body) : ApiRequest.completion(body), chat);
     }
@@ -235,7 +242,7 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
     private void health(HttpExchange ex) throws IOException {
         State s = state;
         ObjectNode r = JSON.createObjectNode();
-        r.put("status", s == State.READY ? "ok" : s.toString().toLowerCase(java.util.Locale.ROOT));
+        r.put("status", s.label());
         if (s != State.READY) {
             ex.getResponseHeaders().set("Retry-After", "5");
         }

@@ -83,10 +83,8 @@ final class Metrics {
                 + " their read, stopped mid-read", "issued", k.prefetchIssued, "used", k.prefetchUsed, "wasted", k.prefetchWasted,
                 "cancelled", k.prefetchCancelled, "stopped", k.prefetchStopped));
         m.add(gauge("moed_expert_load_queue_depth", "Expert loads queued or reading", cache.loadingCount()));
-        m.add(GaugeSnapshot.builder().name("moed_cache_resident_bytes").help("Bytes of experts resident in the cache").unit(Unit.BYTES)
-                .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(cache.residentBytes()).build()).build());
-        m.add(GaugeSnapshot.builder().name("moed_cache_budget_bytes").help("The cache's byte budget").unit(Unit.BYTES)
-                .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(cache.budgetBytes()).build()).build());
+        m.add(gauge("moed_cache_resident_bytes", "Bytes of experts resident in the cache", Unit.BYTES, cache.residentBytes()));
+        m.add(gauge("moed_cache_budget_bytes", "The cache's byte budget", Unit.BYTES, cache.budgetBytes()));
         var perLayer = CounterSnapshot.builder().name("moed_layer_expert_accesses").help("Expert uses per layer, by result as moed_expert_accesses");
         for (int l = 0; l < layers; l++) {
             long hit = 0, prefetched = 0, late = 0, miss = 0;
@@ -131,7 +129,15 @@ final class Metrics {
     }
 
     private static GaugeSnapshot gauge(String name, String help, double value) {
-        return GaugeSnapshot.builder().name(name).help(help)
-                .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(value).build()).build();
+        return gauge(name, help, null, value);
+    }
+
+    private static GaugeSnapshot gauge(String name, String help, Unit unit, double value) {
+        var b = GaugeSnapshot.builder().name(name).help(help)
+                .dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().value(value).build());
+        if (unit != null) {
+            b.unit(unit);
+        }
+        return b.build();
     }
 }

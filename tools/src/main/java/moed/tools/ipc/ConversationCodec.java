@@ -22,7 +22,6 @@ import org.agrona.concurrent.UnsafeBuffer;
  * message, no message, or a role other than those three. Cold path: once per request.
  */
 final class ConversationCodec {
-    static final List<String> ROLES = List.of("system", "user", "assistant");
     /** How much of an unknown role an error quotes: the role is the client's text, of any length. */
     private static final int QUOTED_CHARS = 40;
 
@@ -67,7 +66,7 @@ final class ConversationCodec {
         List<ChatTemplate.Message> messages = new ArrayList<>(count);
         for (int i = 1; i <= count; i++) {
             String role = r.nextString("message " + i + "'s role");
-            if (!ROLES.contains(role)) {
+            if (!ChatTemplate.ROLES.contains(role)) {
                 throw new MalformedMessageException("message " + i + " has the unknown role " + quoted(role)
                         + ": a role is system, user or assistant");
             }
