@@ -13,7 +13,7 @@ public final class Activation {
     /**
      * The forms a weight format's dot product reads ({@link BlockFormat#activation}; ggml's {@code vec_dot_type}):
      * the float values, the values rounded to F16, Q8_0 blocks (32 integers and a scale), or Q8_K blocks (256
-     * integers, a scale and per-32 sums).
+     * integers, a scale and per-16 and per-32 sums).
      */
     public enum Form { FLOAT, F16, Q8_0, Q8_K }
 
@@ -36,6 +36,8 @@ public final class Activation {
     public final short[] q8k;
     public final float[] q8kScale;
     public final float[] q8kSum32;
+    /** Per 16: the sum of the Q8_K integers (Q2_K's minimums are applied against it). */
+    public final int[] q8kSum16;
     private int length;
     private boolean q8Ready;
     private boolean f16Ready;
@@ -50,10 +52,11 @@ public final class Activation {
         this.q8s = new short[padded + Int16Dot.READ_PAST];
         this.f16 = new float[padded];
         int padded256 = (capacity + 255) / 256 * 256;
-        this.q8k = new short[padded256];
+        this.q8k = new short[padded256 + Int16Dot.READ_PAST];
         this.q8kScale = new float[padded256 / 256];
         // Padded by 8: the K-quant kernels read the sums of a super-block as one float vector (16 lanes at 512 bits).
         this.q8kSum32 = new float[padded256 / 32 + 8];
+        this.q8kSum16 = new int[padded256 / 16];
     }
 
     public int length() {
@@ -157,18 +160,22 @@ public final class Activation {
                 q8kScale[b] = 0;
                 java.util.Arrays.fill(q8k, b * 256, b * 256 + 256, (short) 0);
                 java.util.Arrays.fill(q8kSum32, b * 8, b * 8 + 8, 0f);
+                java.util.Arrays.fill(q8kSum16, b * 16, b * 16 + 16, 0);
                 continue;
             }
             float iscale = -127f / max;
             for (int j = 0; j < 256; j++) {
                 q8k[b * 256 + j] = (short) Math.min(127, Quantize.nearestInt(iscale * x[b * 256 + j]));
             }
-            for (int g = 0; g < 8; g++) {
+            for (int g = 0; g < 16; g++) {
                 int sum = 0;
-                for (int j = 0; j < 32; j++) {
-                    sum += q8k[b * 256 + g * 32 + j];
+                for (int j = 0; j < 16; j++) {
+                    sum += q8k[b * 256 + g * 16 + j];
                 }
-                q8kSum32[b * 8 + g] = sum;
+                q8kSum16[b * 16 + g] = sum;
+            }
+            for (int g = 0; g < 8; g++) {
+                q8kSum32[b * 8 + g] = q8kSum16[b * 16 + 2 * g] + q8kSum16[b * 16 + 2 * g + 1];
             }
             q8kScale[b] = 1 / iscale;
         }

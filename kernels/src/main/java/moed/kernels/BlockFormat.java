@@ -26,8 +26,9 @@ abstract class BlockFormat {
     /** Every format moed computes, in GGUF id order. */
     private static final List<BlockFormat> ALL = List.of(new F32Format(), new F16Format(), new Q4_0Format(),
             new Q4_1Format(), new Q5_0Format(), new Q5_1Format(), new Q8_0Format(), new Q2_KFormat(), new Q3_KFormat(),
-            new Q4_KFormat(), new Q5_KFormat(), new Q6_KFormat(), new Q8_KFormat(), new IQ4_NLFormat(),
-            new BF16Format(), new MXFP4Format());
+            new Q4_KFormat(), new Q5_KFormat(), new Q6_KFormat(), new Q8_KFormat(), new IQ2_XXSFormat(),
+            new IQ2_XSFormat(), new IQ3_XXSFormat(), new IQ1_SFormat(), new IQ4_NLFormat(), new IQ3_SFormat(),
+            new IQ2_SFormat(), new IQ4_XSFormat(), new IQ1_MFormat(), new BF16Format(), new MXFP4Format());
     private static final BlockFormat[] BY_TYPE = new BlockFormat[GgmlType.values().length];
 
     static {

@@ -26,6 +26,10 @@ public final class Bytes {
         return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
     }
 
+    public static int u16(MemorySegment s, long off) {
+        return s.get(LE_SHORT, off) & 0xFFFF;
+    }
+
     public static int i8(MemorySegment s, long off) {
         return s.get(ValueLayout.JAVA_BYTE, off);
     }

@@ -27,7 +27,8 @@ class DotTest {
 
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
-            "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4"})
+            "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S",
+            "IQ1_S", "IQ1_M", "IQ4_XS"})
     void shouldMatchScalarReference(GgmlType t) {
         int[] lengths = t.blockSize == 1 ? new int[] {1, 7, 8, 15, 16, 17, 33, 256, 1000}
                 : t.blockSize == 32 ? new int[] {32, 64, 96, 256, 1024} : new int[] {256, 512, 2048};
@@ -60,7 +61,7 @@ class DotTest {
     }
 
     private static boolean usesQ8K(GgmlType t) {
-        return t == GgmlType.Q4_K || t == GgmlType.Q5_K || t == GgmlType.Q6_K;
+        return t.format().activation == Activation.Form.Q8_K;
     }
 
     private static float[] scaledQ8K(Activation a, int n) {
@@ -156,7 +157,7 @@ class DotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ1_M"})
     void shouldGiveBitIdenticalResultsTiledOrOneByOne(GgmlType t) {
         int n = t.isSuperBlock() ? 512 : 288 + (t.blockSize == 1 ? 5 : 0);
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * 3));
@@ -187,7 +188,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;

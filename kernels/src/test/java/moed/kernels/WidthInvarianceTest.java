@@ -58,7 +58,8 @@ class WidthInvarianceTest {
         List<String> lines = new ArrayList<>();
         for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
                 GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL, GgmlType.MXFP4, GgmlType.Q4_K,
-                GgmlType.Q5_K, GgmlType.Q6_K}) {
+                GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ2_XXS, GgmlType.IQ2_XS, GgmlType.IQ2_S,
+                GgmlType.IQ3_XXS, GgmlType.IQ3_S, GgmlType.IQ1_S, GgmlType.IQ1_M, GgmlType.IQ4_XS}) {
             int[] lengths = t.blockSize == 1 ? new int[] {8, 40, 1000} : t.blockSize == 32 ? new int[] {32, 96, 1024}
                     : new int[] {256, 1024};
             SplittableRandom r = new SplittableRandom(t.id);

@@ -1,0 +1,87 @@
+package moed.kernels;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One 256-weight super-block decoded to small integers, the common form of the formats whose weights are not a
+ * plain bit field ({@link UnpackedFormat}: grid points with signs, 1-3 bit fields with offsets): weight i is
+ * {@code factor * scale[i / 16] * q[i] - minFactor * min[i / 16]}, with q a signed byte, scale and min small
+ * integers. Decoding is the format's scalar step (table lookups eight weights at a time); the dot product against
+ * Q8_K activations is then one vector loop for every format ({@link #dot}), exact in integers, so its result is the
+ * same at every vector width.
+ *
+ * <p>Per thread ({@link #get}); a format's dot product decodes a block into it and dots it at once.
+ */
+final class UnpackedBlock {
+    private static final VectorSpecies<Short> S = Int16Dot.S;
+    private static final VectorSpecies<Integer> I = Int16Dot.I;
+    /** Bytes that widen to one short vector: 16 at 256 bits, 32 at 512. */
+    private static final VectorSpecies<Byte> BS = Int16Dot.BS;
+    private static final int SL = Int16Dot.SL;
+    /** At 512 bits a short vector holds two 16-weight groups: int lanes 8-15 take the second group's scale. */
+    private static final VectorMask<Integer> SECOND_GROUP = Int16Dot.WIDE ? VectorMask.fromLong(I, 0xFF00L) : null;
+    /** Writes eight decoded weights at once. */
+    static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final ThreadLocal<UnpackedBlock> PER_THREAD = ThreadLocal.withInitial(UnpackedBlock::new);
+
+    /** The 256 weights' integers. */
+    final byte[] q = new byte[256];
+    /** Per 16 weights: the integer scale. */
+    final int[] scale = new int[16];
+    /** Per 16 weights: the integer minimum (formats with minimums only: {@link #minFactor} is then nonzero). */
+    final int[] min = new int[16];
+    /** The float that multiplies the minimums; 0 for the formats without. */
+    float minFactor;
+
+    static UnpackedBlock get() {
+        return PER_THREAD.get();
+    }
+
+    /** Eight weights at once: the bytes of {@code v}, lowest first, at q[at..at+8). */
+    void put8(int at, long v) {
+        LONGS.set(q, at, v);
+    }
+
+    /** Sets the scale of the 32 weights from {@code 32 * group32}: two 16-weight groups. */
+    void scale32(int group32, int s) {
+        scale[2 * group32] = s;
+        scale[2 * group32 + 1] = s;
+    }
+
+    /**
+     * The integer dot of the block with the Q8_K integers x[xo..xo+256): sum over groups of scale * (q . x). Products
+     * fit 16 bits (|q| <= 127, |x| <= 127); each group's sum times its scale is summed in 32-bit lanes, far from
+     * overflow for the scales the formats have (at most 63).
+     */
+    int dot(short[] x, int xo) {
+        IntVector acc = IntVector.zero(I);
+        for (int g = 0; g < 16; g += SL / 16) {
+            ShortVector w = (ShortVector) ByteVector.fromArray(BS, q, 16 * g).convertShape(VectorOperators.B2S, S, 0);
+            IntVector p = w.mul(ShortVector.fromArray(S, x, xo + 16 * g)).reinterpretAsInts();
+            IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+            IntVector sc = IntVector.broadcast(I, scale[g]);
+            if (SECOND_GROUP != null) {
+                sc = sc.blend(scale[g + 1], SECOND_GROUP);
+            }
+            acc = acc.add(pairs.mul(sc));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Sum over groups of min * (the group's sum of activation integers), from the activation's per-16 sums. */
+    int minDot(int[] sum16, int o) {
+        int s = 0;
+        for (int g = 0; g < 16; g++) {
+            s += min[g] * sum16[o + g];
+        }
+        return s;
+    }
+}
