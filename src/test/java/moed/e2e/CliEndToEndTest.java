@@ -64,8 +64,15 @@ class CliEndToEndTest {
         assertEquals(2048, j.get("model").get("vocab").asInt());
         assertEquals(15_241_472L, j.get("parameters").asLong());
         assertEquals(8L * 16 * 3 * 128 * 272, j.get("expert_bytes").asLong());
+        // Every layer's experts alike: one run of layers, each expert 3 x 128 rows of 272 bytes (8.5 bits per weight).
+        JsonNode layers = j.get("expert_layers");
+        assertEquals(1, layers.size(), layers.toString());
+        assertEquals(7, layers.get(0).get("last_layer").asInt());
+        assertEquals(3 * 128 * 272, layers.get(0).get("bytes_per_expert").asLong());
+        assertEquals(8.5, layers.get(0).get("bits_per_weight").asDouble());
         Result text = moed("model", "info", MODEL.toString());
         assertTrue(text.out().contains("experts: 16 per layer, top-4, expert hidden size 128"), text.out());
+        assertTrue(text.out().contains("  layers 0-7: Q8_0 gate/up/down, 8.50 bpw, 102.00 KiB per expert"), text.out());
     }
 
     @Test

@@ -86,6 +86,11 @@ public enum GgmlType {
         return elements / blockSize * blockBytes;
     }
 
+    /** The type's nominal size in bits per weight: a block's bits over its weights (IQ2_XXS: 66 x 8 / 256 = 2.0625). */
+    public double bitsPerWeight() {
+        return blockBytes * 8.0 / blockSize;
+    }
+
     /** True when moed can dequantize (and therefore compute with) this type: it has a {@link BlockFormat}. */
     public boolean isComputable() {
         return BlockFormat.find(this) != null;

@@ -1,10 +1,13 @@
 package moed.tools.cli;
 
+import java.io.PrintStream;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import moed.kernels.GgmlType;
@@ -16,6 +19,7 @@ import moed.runtime.model.Architecture;
 import moed.runtime.model.ModelConfig;
 import moed.runtime.model.ModelInflater;
 import moed.runtime.model.SyntheticModel;
+import moed.runtime.model.TensorGroups;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,7 +45,8 @@ final class ModelCommand implements Runnable {
     }
 
     @Command(name = "info", mixinStandardHelpOptions = true,
-            description = "Print a model's metadata, architecture, tensors, and bytes in experts vs everything else.")
+            description = "Print a model's metadata, architecture, tensor groups with their formats and bits per weight, "
+                    + "routed experts layer by layer, and bytes in experts vs everything else.")
     static final class Info implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "FILE", description = "the GGUF file")
         Path file;
@@ -59,7 +64,7 @@ final class ModelCommand implements Runnable {
                 if (json) {
                     System.out.println(Json.write(report));
                 } else {
-                    printText(f, report);
+                    printText(f, report, listTensors, System.out);
                 }
             }
             return 0;
@@ -133,52 +138,135 @@ final class ModelCommand implements Runnable {
                 layers.add(Map.of("layer", e.getKey(), "expert_bytes", e.getValue()[0], "resident_bytes", e.getValue()[1]));
             }
             r.put("layers", layers);
+            TensorGroups g = TensorGroups.of(f.tensors().values());
+            r.put("bits_per_weight", g.total().bitsPerWeight());
+            Map<String, Double> typeBpw = new java.util.TreeMap<>();
+            for (GgufTensor t : f.tensors().values()) {
+                typeBpw.put(t.type().name(), t.type().bitsPerWeight());
+            }
+            r.put("type_bits_per_weight", typeBpw);
+            List<Map<String, Object>> groups = new ArrayList<>();
+            for (TensorGroups.Group gr : g.groups()) {
+                Map<String, Object> gm = new LinkedHashMap<>();
+                gm.put("group", gr.name());
+                gm.put("tensors", gr.tensors());
+                gm.put("parameters", gr.params());
+                gm.put("bytes", gr.bytes());
+                gm.put("bits_per_weight", gr.bitsPerWeight());
+                Map<String, Integer> formats = new LinkedHashMap<>();
+                gr.formats().forEach((t, n) -> formats.put(t.name(), n));
+                gm.put("formats", formats);
+                groups.add(gm);
+            }
+            r.put("groups", groups);
+            List<Map<String, Object>> expertLayers = new ArrayList<>();
+            for (TensorGroups.ExpertLayers el : g.expertLayers()) {
+                Map<String, Object> em = new LinkedHashMap<>();
+                em.put("first_layer", el.first());
+                em.put("last_layer", el.last());
+                Map<String, String> projections = new LinkedHashMap<>();
+                el.projections().forEach((p, t) -> projections.put(p, t.name()));
+                em.put("projections", projections);
+                em.put("experts", el.experts());
+                em.put("bytes_per_expert", el.bytesPerExpert());
+                em.put("bits_per_weight", el.bitsPerWeight());
+                expertLayers.add(em);
+            }
+            r.put("expert_layers", expertLayers);
             r.put("tensors", tensors);
             return r;
         }
 
         @SuppressWarnings("unchecked")
-        private void printText(GgufFile f, Map<String, Object> r) {
-            System.out.printf("%s: GGUF v%d, %s, %d tensors, %s parameters%n", f.path(), f.version(), mib(f.fileSize()),
+        static void printText(GgufFile f, Map<String, Object> r, boolean listTensors, PrintStream out) {
+            out.printf("%s: GGUF v%d, %s, %d tensors, %s parameters%n", f.path(), f.version(), mib(f.fileSize()),
                     r.get("tensor_count"), String.format("%,d", (Long) r.get("parameters")));
             Map<String, Object> arch = (Map<String, Object>) r.get("model");
             if (arch != null) {
-                System.out.printf("architecture %s: %d layers, width %d, %d query / %d key-value heads of %d, vocabulary %d, context %d%n",
+                out.printf("architecture %s: %d layers, width %d, %d query / %d key-value heads of %d, vocabulary %d, context %d%n",
                         arch.get("architecture"), arch.get("layers"), arch.get("dim"), arch.get("heads"), arch.get("kv_heads"),
                         arch.get("head_dim"), arch.get("vocab"), arch.get("context_length"));
                 if ((Integer) arch.get("experts") > 0) {
-                    System.out.printf("experts: %d per layer, top-%d, expert hidden size %d%n", arch.get("experts"),
+                    out.printf("experts: %d per layer, top-%d, expert hidden size %d%n", arch.get("experts"),
                             arch.get("experts_used"), arch.get("feed_forward"));
                 } else {
-                    System.out.printf("dense: feed-forward hidden size %d%n", arch.get("feed_forward"));
+                    out.printf("dense: feed-forward hidden size %d%n", arch.get("feed_forward"));
                 }
             } else {
-                System.out.println("architecture: " + r.get("model_error"));
+                out.println("architecture: " + r.get("model_error"));
             }
             if (r.get("file_type") != null) {
-                System.out.println("file type: " + r.get("file_type"));
+                out.println("file type: " + r.get("file_type"));
             }
-            System.out.println("tensor types: " + r.get("tensor_types"));
+            List<String> types = new ArrayList<>();
+            ((Map<String, Long>) r.get("tensor_types")).forEach((t, n) ->
+                    types.add(t + " x" + n + " (" + bits(GgmlType.byName(t).bitsPerWeight()) + " bpw)"));
+            out.println("tensor types: " + String.join(", ", types));
+            printGroups(TensorGroups.of(f.tensors().values()), out);
             long ex = (Long) r.get("expert_bytes");
             long res = (Long) r.get("resident_bytes");
-            System.out.printf("bytes: experts %s (cacheable), everything else %s (pinned resident), total %s%n",
+            out.printf("bytes: experts %s (cacheable), everything else %s (pinned resident), total %s%n",
                     mib(ex), mib(res), mib(ex + res));
-            System.out.println("per layer (experts / pinned):");
+            out.println("per layer (experts / pinned):");
             for (Map<String, Object> l : (List<Map<String, Object>>) r.get("layers")) {
-                System.out.printf("  blk.%-3s %12s / %s%n", l.get("layer"), mib((Long) l.get("expert_bytes")), mib((Long) l.get("resident_bytes")));
+                out.printf("  blk.%-3s %12s / %s%n", l.get("layer"), mib((Long) l.get("expert_bytes")), mib((Long) l.get("resident_bytes")));
             }
-            System.out.println("metadata:");
+            out.println("metadata:");
             for (var e : ((Map<String, Object>) r.get("metadata")).entrySet()) {
                 String v = String.valueOf(e.getValue());
-                System.out.printf("  %-45s %s%n", e.getKey(), v.length() > 80 ? v.substring(0, 77) + "..." : v);
+                out.printf("  %-45s %s%n", e.getKey(), v.length() > 80 ? v.substring(0, 77) + "..." : v);
             }
             if (listTensors) {
-                System.out.println("tensors:");
+                out.println("tensors:");
                 for (GgufTensor t : f.tensors().values()) {
-                    System.out.printf("  %-32s %-6s %-22s %s%n", t.name(), t.type(), t.shape(), mib(t.byteSize()));
+                    out.printf("  %-32s %-6s %-22s %s%n", t.name(), t.type(), t.shape(), mib(t.byteSize()));
                 }
             }
         }
+    }
+
+    /** The tensor groups as a table, then the routed experts by layer. */
+    static void printGroups(TensorGroups g, PrintStream out) {
+        int name = "tensor groups".length();
+        for (TensorGroups.Group gr : g.groups()) {
+            name = Math.max(name, gr.name().length() + 2);
+        }
+        String row = "%-" + name + "s %7s %15s %11s %6s  %s";
+        out.println(String.format(Locale.ROOT, row, "tensor groups", "tensors", "parameters", "bytes", "bpw", "formats"));
+        List<TensorGroups.Group> rows = new ArrayList<>(g.groups());
+        rows.add(g.total());
+        for (TensorGroups.Group gr : rows) {
+            out.println(String.format(Locale.ROOT, row, "  " + gr.name(), gr.tensors(), String.format(Locale.ROOT, "%,d", gr.params()),
+                    size(gr.bytes()), String.format(Locale.ROOT, "%.2f", gr.bitsPerWeight()), gr == g.total() ? "" : gr.formatList()).stripTrailing());
+        }
+        if (g.expertLayers().isEmpty()) {
+            return;
+        }
+        out.println("routed experts by layer:");
+        int label = 0;
+        int formats = 0;
+        int bpw = 0;
+        int bytes = 0;
+        for (TensorGroups.ExpertLayers l : g.expertLayers()) {
+            label = Math.max(label, l.layers().length() + 1);
+            formats = Math.max(formats, l.formats().length() + 1);
+            bpw = Math.max(bpw, String.format(Locale.ROOT, "%.2f", l.bitsPerWeight()).length());
+            bytes = Math.max(bytes, size(l.bytesPerExpert()).length());
+        }
+        for (TensorGroups.ExpertLayers l : g.expertLayers()) {
+            out.println(String.format(Locale.ROOT, "  %-" + label + "s %-" + formats + "s %" + bpw + ".2f bpw, %" + bytes + "s per expert",
+                    l.layers() + ":", l.formats() + ",", l.bitsPerWeight(), size(l.bytesPerExpert())));
+        }
+    }
+
+    /** A nominal bits-per-weight figure exactly: 2.0625, 4.5, 32. */
+    static String bits(double bpw) {
+        return new BigDecimal(bpw).stripTrailingZeros().toPlainString();
+    }
+
+    /** Bytes in KiB, MiB or GiB, whichever reads best. */
+    static String size(long bytes) {
+        return bytes < 1 << 20 ? String.format(Locale.ROOT, "%.2f KiB", bytes / 1024.0) : mib(bytes);
     }
 
     static String mib(long bytes) {
