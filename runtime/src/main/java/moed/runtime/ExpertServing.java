@@ -3,6 +3,7 @@ package moed.runtime;
 import java.io.IOException;
 import java.nio.file.Path;
 import moed.cache.ExpertCache;
+import moed.cache.ExpertLayout;
 import moed.cache.ExpertSource;
 import moed.cache.ExpertStatistics;
 import moed.cache.LayeredExpertSource;
@@ -56,7 +57,8 @@ final class ExpertServing implements AutoCloseable {
             if (options.cached()) {
                 CacheOptions.Tier t = options.tier();
                 double[] heat = store != null ? store.heat() : null;
-                cache = new ExpertCache(m.expertLayout(), t.backing().open(path, m.expertLayout()),
+                ExpertLayout served = servedByCache(m.expertLayout(), pinned);
+                cache = new ExpertCache(served, t.backing().open(path, served),
                         t.policy().create(c.layers() * c.experts(), heat), t.budgetBytes(), c.expertsUsed(), t.onMiss(),
                         t.ioThreads());
                 source = anyTrue(pinned) ? new LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinned) : cache;
@@ -77,6 +79,15 @@ final class ExpertServing implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * The experts the cache serves: not those of the layers a rule pins in place, so that none of its budget goes to
+     * them. When every expert layer is pinned nothing reaches the cache, and it is given them all rather than none.
+     */
+    private static ExpertLayout servedByCache(ExpertLayout all, boolean[] pinned) {
+        ExpertLayout served = all.withoutLayers(pinned);
+        return served.entryCount() > 0 ? served : all;
     }
 
     /** The start-up line about memory: budget, expert size, how many fit, pinned bytes; null without a cache. */
