@@ -10,9 +10,12 @@ public interface BackingStore extends AutoCloseable {
     /** Copies expert e of layer l into dst (at least its expertBytes long). */
     void read(ExpertLayout.Layer layer, int expert, MemorySegment dst);
 
-    /** Bytes a resident slot needs to hold any expert as {@link #load} lays it out. */
-    default long slotBytes(ExpertLayout layout) {
-        return layout.maxExpertBytes();
+    /**
+     * Bytes a resident slot needs to hold one of this layer's experts as {@link #load} lays it out. Per layer: the
+     * layers of one file may store their experts in different formats, and the cache sizes slots by layer.
+     */
+    default long slotBytes(ExpertLayout.Layer layer) {
+        return layer.expertBytes();
     }
 
     /**

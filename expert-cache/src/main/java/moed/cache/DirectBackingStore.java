@@ -54,20 +54,12 @@ public final class DirectBackingStore implements BackingStore {
      * matrix's bytes plus up to two blocks of slack.
      */
     @Override
-    public long slotBytes(ExpertLayout layout) {
-        long worst = 0;
-        for (int l = 0; l < layout.layerCount(); l++) {
-            if (!layout.isMoe(l)) {
-                continue;
-            }
-            ExpertLayout.Layer x = layout.layer(l);
-            long need = 0;
-            for (ExpertLayout.Stacked st : new ExpertLayout.Stacked[] {x.gate(), x.up(), x.down()}) {
-                need += (st.expertBytes() + 2 * block - 1) / block * block;
-            }
-            worst = Math.max(worst, need);
+    public long slotBytes(ExpertLayout.Layer layer) {
+        long need = 0;
+        for (ExpertLayout.Stacked st : new ExpertLayout.Stacked[] {layer.gate(), layer.up(), layer.down()}) {
+            need += (st.expertBytes() + 2 * block - 1) / block * block;
         }
-        return worst;
+        return need;
     }
 
     @Override

@@ -4,21 +4,31 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntPredicate;
 import moed.jfr.Events;
 
 /**
  * The bounded resident tier: expert copies in off-heap slots within a hard byte budget, filled by loader threads
  * from a {@link BackingStore}, evicted by an {@link EvictionPolicy}.
  *
+ * <p>Slots come in size classes ({@link SizeClasses}): the layers of one file may store their experts in different
+ * formats, so the layers are grouped by the bytes a slot needs for one of their experts, and each group has its own
+ * run of equal slots in the slab, with its own free list ({@link SlotPool}). The budget is split between the classes
+ * in proportion to what each needs to hold all its experts, each getting at least one layer's top-k. An expert only
+ * ever takes a slot of its layer's class, and evicts only an expert of that class to get one. When every layer's
+ * experts have one size (the common case) there is one class, and the cache is one slab of equal slots.
+ *
  * <p>Invariants (all state changes happen under {@code lock}):
  * <ul>
- *   <li>budget: the slab holds {@code slotCount = budget / slotBytes} slots and is never grown, so resident bytes
- *       never exceed the budget;</li>
+ *   <li>budget: each class's slots are fixed when the cache is made, their total within the budget, and the slab is
+ *       never grown; an entry is given a slot of its own class only, so resident bytes never exceed the budget;</li>
  *   <li>pinning: an entry with {@code pins > 0} (acquired and not yet released) is never evicted, and its slot is
  *       never freed or reused;</li>
  *   <li>one load per expert: an entry is LOADING from the moment it is given a slot until one loader thread has
@@ -37,7 +47,7 @@ import moed.jfr.Events;
  * between the parts of a read (rechecked under the lock). {@link #isResident} may race with a load finishing or an
  * eviction; the state is published with release/acquire, so it sees a recent value, and a stale answer only makes
  * routing prefer an expert that then misses (or skip one that just arrived), which {@link #acquire} handles anyway.
- * Loads are queued by class (demand before prefetch before warm-up) and then by deadline.
+ * Loads are queued by urgency (demand before prefetch before warm-up) and then by deadline.
  *
  * <p>Thread safety: every public method may be called from any thread.
  */
@@ -68,14 +78,15 @@ public final class ExpertCache implements ExpertSource {
     private final EvictionPolicy policy;
     private final OnMiss onMiss;
     private final long budget;
-    private final long slotBytes;
     private final int slotCount;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment slab;
-    private final int[] freeSlots;
-    private int freeCount;
+    /** Per size class, smallest slots first; each a run of the one slab. */
+    private final SlotPool[] pools;
+    private final List<SlotClass> slotClasses;
 
     private final byte[] state;
+    /** Per entry: the pool of its layer's size class (null: a layer with no experts in the cache), and its slot there. */
+    private final SlotPool[] poolOf;
     private final int[] slotOf;
     private final int[] pins;
     private final int[] directUses;
@@ -100,6 +111,14 @@ public final class ExpertCache implements ExpertSource {
     private final int[] residentPos;
     private int residentCount;
     private final CacheCounters counters;
+    /**
+     * What the eviction policy may take for a load into {@code victimPool}: an entry of that pool, unpinned and, first,
+     * unprotected; for a demand load, protected too when nothing else can go. Fields rather than lambdas made per call,
+     * so that choosing a victim allocates nothing. Used under the lock.
+     */
+    private SlotPool victimPool;
+    private final IntPredicate unpinnedUnprotected;
+    private final IntPredicate unpinned;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -113,12 +132,12 @@ public final class ExpertCache implements ExpertSource {
     private boolean memoryFreed;
     private boolean poison = Boolean.getBoolean("moed.cache.poison");
 
-    /** A queued load: ordered by class, then deadline, then arrival. */
-    private record LoadRequest(int entry, int cls, long deadline, long seq) implements Comparable<LoadRequest> {
+    /** A queued load: ordered by urgency, then deadline, then arrival. */
+    private record LoadRequest(int entry, int urgency, long deadline, long seq) implements Comparable<LoadRequest> {
         @Override
         public int compareTo(LoadRequest o) {
-            if (cls != o.cls) {
-                return Integer.compare(cls, o.cls);
+            if (urgency != o.urgency) {
+                return Integer.compare(urgency, o.urgency);
             }
             if (deadline != o.deadline) {
                 return Long.compare(deadline, o.deadline);
@@ -135,21 +154,34 @@ public final class ExpertCache implements ExpertSource {
         this.policy = policy;
         this.onMiss = onMiss == OnMiss.DIRECT && backing.inPlace(firstMoeLayer(layout), 0) == null ? OnMiss.WAIT : onMiss;
         this.budget = budgetBytes;
-        this.slotBytes = (backing.slotBytes(layout) + 63) / 64 * 64;
-        long slots = budgetBytes / slotBytes;
-        if (slots < minSlots) {
-            throw new IllegalArgumentException(String.format(
-                    "a cache of %.1f MiB holds %d experts of %.2f MiB, but one layer's top-k needs %d: raise the cache to at least %.1f MiB",
-                    budgetBytes / 1048576.0, slots, slotBytes / 1048576.0, minSlots, minSlots * slotBytes / 1048576.0));
+        SizeClasses sizes = SizeClasses.of(layout, backing);
+        int[] slots = sizes.slotsWithin(budgetBytes, minSlots);
+        long slabBytes = 0;
+        int total = 0;
+        for (int c = 0; c < sizes.count(); c++) {
+            slabBytes += slots[c] * sizes.slotBytes(c);
+            total += slots[c];
         }
+        this.slotCount = total;
+        // One slab, the classes' runs one after the other: every slot size is a multiple of 64 (of the device block,
+        // for direct reads), so every slot stays as aligned as in a slab of one size.
+        MemorySegment slab = arena.allocate(slabBytes, 4096);
+        this.pools = new SlotPool[sizes.count()];
+        List<SlotClass> described = new ArrayList<>();
+        long at = 0;
+        for (int c = 0; c < pools.length; c++) {
+            long run = slots[c] * sizes.slotBytes(c);
+            pools[c] = new SlotPool(slab.asSlice(at, run), sizes.slotBytes(c), slots[c]);
+            described.add(new SlotClass(sizes.slotBytes(c), slots[c], sizes.experts(c), sizes.layers(c)));
+            at += run;
+        }
+        this.slotClasses = List.copyOf(described);
         int entries = layout.layerCount() * experts;
-        this.slotCount = (int) Math.min(slots, entries);
-        this.slab = arena.allocate(slotCount * slotBytes, 4096);
-        this.freeSlots = new int[slotCount];
-        for (int i = 0; i < slotCount; i++) {
-            freeSlots[i] = slotCount - 1 - i;
+        poolOf = new SlotPool[entries];
+        for (int e = 0; e < entries; e++) {
+            int c = sizes.classOf(e / experts);
+            poolOf[e] = c < 0 ? null : pools[c];
         }
-        this.freeCount = slotCount;
         state = new byte[entries];
         slotOf = new int[entries];
         pins = new int[entries];
@@ -166,6 +198,8 @@ public final class ExpertCache implements ExpertSource {
         resident = new int[entries];
         residentPos = new int[entries];
         counters = new CacheCounters(entries);
+        unpinnedUnprotected = i -> poolOf[i] == victimPool && pins[i] == 0 && protectedUntil[i] <= layerClock;
+        unpinned = i -> poolOf[i] == victimPool && pins[i] == 0;
         loaders = new Thread[Math.max(1, ioThreads)];
         loadersInside = loaders.length;
         for (int i = 0; i < loaders.length; i++) {
@@ -196,12 +230,20 @@ public final class ExpertCache implements ExpertSource {
         return budget;
     }
 
-    public long slotBytes() {
-        return slotBytes;
+    /** Bytes of one slot for layer l's experts (its size class); 0 for a layer with no experts in the cache. */
+    public long slotBytes(int layer) {
+        SlotPool p = poolOf[layer * experts];
+        return p == null ? 0 : p.slotBytes();
     }
 
+    /** Slots of all size classes together: how many experts fit at once. */
     public int slotCount() {
         return slotCount;
+    }
+
+    /** The size classes, smallest slots first: one when every layer's experts have one size. */
+    public List<SlotClass> slotClasses() {
+        return slotClasses;
     }
 
     public String policyName() {
@@ -216,11 +258,15 @@ public final class ExpertCache implements ExpertSource {
         return onMiss;
     }
 
-    /** Bytes of the slots in use right now (resident or loading); never more than the budget. */
+    /** Bytes of the slots in use right now (resident or loading), each at its class's size; never more than the budget. */
     public long residentBytes() {
         lock.lock();
         try {
-            return (long) (slotCount - freeCount) * slotBytes;
+            long n = 0;
+            for (SlotPool p : pools) {
+                n += p.bytesInUse();
+            }
+            return n;
         } finally {
             lock.unlock();
         }
@@ -329,6 +375,9 @@ public final class ExpertCache implements ExpertSource {
     @Override
     public ExpertWeights acquire(int layer, int expert) {
         int e = layer * experts + expert;
+        if (poolOf[e] == null) {
+            throw new IllegalArgumentException("layer " + layer + " has no experts in the cache");
+        }
         lock.lock();
         try {
             keep(e);
@@ -529,7 +578,7 @@ public final class ExpertCache implements ExpertSource {
         int e = layer * experts + expert;
         lock.lock();
         try {
-            return state[e] == ABSENT && freeCount > 0 && startLoad(e, WARM, 0);
+            return state[e] == ABSENT && poolOf[e] != null && poolOf[e].hasFree() && startLoad(e, WARM, 0);
         } finally {
             lock.unlock();
         }
@@ -553,7 +602,7 @@ public final class ExpertCache implements ExpertSource {
             }
             prefetchedUnused[e] = false;
             setState(e, ABSENT);
-            freeSlot(slotOf[e]);
+            freeSlot(e);
             counters.prefetchCancelled++;
             prefetchEvent(e, experts, Events.Prefetch.CANCELLED);
             changed.signalAll();
@@ -603,33 +652,30 @@ public final class ExpertCache implements ExpertSource {
         }
     }
 
-    /** Gives entry e a slot (evicting if allowed) and queues its load. Lock held. */
-    private boolean startLoad(int e, int cls, long deadline) {
-        if (closed) {
+    /** Gives entry e a slot of its size class (evicting an entry of that class if allowed), queues its load. Lock held. */
+    private boolean startLoad(int e, int urgency, long deadline) {
+        SlotPool pool = poolOf[e];
+        if (closed || pool == null) {
             return false;
         }
-        int slot;
-        if (freeCount > 0) {
-            slot = freeSlots[--freeCount];
-        } else {
-            long now = layerClock;
-            int victim = policy.victim(resident, residentCount, i -> pins[i] == 0 && protectedUntil[i] <= now);
-            if (victim < 0 && cls == DEMAND) {
+        if (!pool.hasFree()) {
+            victimPool = pool;
+            int victim = policy.victim(resident, residentCount, unpinnedUnprotected);
+            if (victim < 0 && urgency == DEMAND) {
                 // A demand load may take a protected entry when nothing else can go; a prefetch may not.
-                victim = policy.victim(resident, residentCount, i -> pins[i] == 0);
+                victim = policy.victim(resident, residentCount, unpinned);
             }
             if (victim < 0) {
                 return false;
             }
             evict(victim);
-            slot = freeSlots[--freeCount];
         }
-        slotOf[e] = slot;
+        slotOf[e] = pool.take();
         loadId[e] = sequence.incrementAndGet();
         setState(e, LOADING);
         loadStarted[e] = false;
         ABANDON.setRelease(abandon, e, (byte) 0); // a fresh load: no stop request of an earlier one applies
-        queue.add(new LoadRequest(e, cls, deadline, sequence.incrementAndGet()));
+        queue.add(new LoadRequest(e, urgency, deadline, sequence.incrementAndGet()));
         return true;
     }
 
@@ -654,15 +700,16 @@ public final class ExpertCache implements ExpertSource {
             counters.entryPrefetchWasted[e]++;
             prefetchEvent(e, experts, Events.Prefetch.WASTED);
         }
-        freeSlot(slotOf[e]);
+        freeSlot(e);
     }
 
-    private void freeSlot(int slot) {
+    /** Gives entry e's slot back to its pool. Lock held. */
+    private void freeSlot(int e) {
         if (poison) {
             // Checking mode: freed memory reads as NaN scales, so any use after free shows in results.
-            slab.asSlice(slot * slotBytes, slotBytes).fill((byte) 0xFF);
+            poolOf[e].slot(slotOf[e]).fill((byte) 0xFF);
         }
-        freeSlots[freeCount++] = slot;
+        poolOf[e].give(slotOf[e]);
     }
 
     private void awaitChange() {
@@ -700,7 +747,7 @@ public final class ExpertCache implements ExpertSource {
             if (r == null) {
                 continue;
             }
-            if (r.cls() == STOP) {
+            if (r.urgency() == STOP) {
                 return;
             }
             int e = r.entry();
@@ -715,11 +762,11 @@ public final class ExpertCache implements ExpertSource {
                     continue; // done by another request for the same expert, or cancelled
                 }
                 loadStarted[e] = true;
-                dst = slab.asSlice(slotOf[e] * slotBytes, slotBytes);
-                // The recorded reason is why the expert was wanted, not the queue class: an in-place miss's copy is queued
+                dst = poolOf[e].slot(slotOf[e]);
+                // The recorded reason is why the expert was wanted, not its urgency: an in-place miss's copy is queued
                 // as a prefetch but was not predicted.
                 reason = prefetchedUnused[e] ? Events.ExpertLoad.PREFETCH
-                        : r.cls() == WARM ? Events.ExpertLoad.WARM : Events.ExpertLoad.DEMAND;
+                        : r.urgency() == WARM ? Events.ExpertLoad.WARM : Events.ExpertLoad.DEMAND;
             } finally {
                 lock.unlock();
             }
@@ -778,7 +825,7 @@ public final class ExpertCache implements ExpertSource {
                     setState(e, ABSENT);
                     prefetchedUnused[e] = false;
                     ABANDON.setRelease(abandon, e, (byte) 0);
-                    freeSlot(slotOf[e]);
+                    freeSlot(e);
                 } else {
                     ABANDON.setRelease(abandon, e, (byte) 0); // finished before it could stop: resident after all
                     setState(e, RESIDENT);
@@ -816,7 +863,7 @@ public final class ExpertCache implements ExpertSource {
             ABANDON.setRelease(abandon, e, (byte) 0);
             prefetchedUnused[e] = false;
             setState(e, ABSENT);
-            freeSlot(slotOf[e]);
+            freeSlot(e);
             counters.prefetchCancelled++;
             counters.prefetchStopped++;
             prefetchEvent(e, experts, Events.Prefetch.CANCELLED);

@@ -75,7 +75,7 @@ public final class ExpertLayout {
         return layers[l] != null;
     }
 
-    /** The largest expert's bytes: the size of one resident slot. */
+    /** The largest expert's bytes (layers of one file may store their experts in different formats). */
     public long maxExpertBytes() {
         long m = 0;
         for (Layer l : layers) {
@@ -84,6 +84,20 @@ public final class ExpertLayout {
             }
         }
         return m;
+    }
+
+    /**
+     * This layout without the experts of the layers marked in {@code readInPlace}: what a cache serves when those
+     * layers are read from the mapped file instead, so that none of its budget goes to them.
+     */
+    public ExpertLayout withoutLayers(boolean[] readInPlace) {
+        Layer[] kept = layers.clone();
+        for (int l = 0; l < kept.length && l < readInPlace.length; l++) {
+            if (readInPlace[l]) {
+                kept[l] = null;
+            }
+        }
+        return new ExpertLayout(kept, experts);
     }
 
     /** Number of (layer, expert) entries with experts. */

@@ -19,8 +19,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntPredicate;
+import moed.kernels.GgmlType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class ExpertCacheTest {
     static final int LAYERS = 3;
@@ -29,9 +32,51 @@ class ExpertCacheTest {
     final ExpertLayout layout = TestLayouts.layout(data, LAYERS, EXPERTS);
 
     ExpertCache cache(int slots, EvictionPolicy.Kind policy, BackingStore backing) {
-        long slot = (backing.slotBytes(layout) + 63) / 64 * 64;
+        long slot = (backing.slotBytes(layout.layer(0)) + 63) / 64 * 64;
         return new ExpertCache(layout, backing, policy.create(LAYERS * EXPERTS, null), slots * slot, 2,
                 ExpertCache.OnMiss.WAIT, 2);
+    }
+
+    /**
+     * The layouts the concurrency tests run on: every layer Q8_0 (one size class), or four layers of three expert
+     * sizes, as a low-bit "dynamic" quantization stores them: an F16 layer (6144 bytes an expert), two Q4_0 layers
+     * (1728) and one of Q4_0 gate and up with a Q8_0 down (2240).
+     */
+    enum Shape {
+        UNIFORM(TestLayouts.uniform(LAYERS)),
+        MIXED(new TestLayouts.Format(GgmlType.F16), new TestLayouts.Format(GgmlType.Q4_0), new TestLayouts.Format(GgmlType.Q4_0),
+                new TestLayouts.Format(GgmlType.Q4_0, GgmlType.Q8_0, TestLayouts.ROWS, TestLayouts.COLS));
+
+        final TestLayouts.Format[] formats;
+        final MemorySegment data;
+        final ExpertLayout layout;
+
+        Shape(TestLayouts.Format... formats) {
+            this.formats = formats;
+            this.data = TestLayouts.fill(formats, EXPERTS);
+            this.layout = TestLayouts.layout(data, formats, EXPERTS);
+        }
+
+        /**
+         * A cache of {@code slots} slots (uniform), or of the same fraction of every class's experts as {@code slots}
+         * of sixteen (mixed: 4 gives the classes 4, 2 and 2 slots, 6 gives 6, 3 and 3).
+         */
+        ExpertCache cache(int slots, EvictionPolicy.Kind policy, BackingStore backing) {
+            long budget;
+            if (this == UNIFORM) {
+                budget = slots * ((backing.slotBytes(layout.layer(0)) + 63) / 64 * 64);
+            } else {
+                long full = 0;
+                for (int l = 0; l < layout.layerCount(); l++) {
+                    full += EXPERTS * ((backing.slotBytes(layout.layer(l)) + 63) / 64 * 64);
+                }
+                budget = full * slots / 16;
+            }
+            ExpertCache c = new ExpertCache(layout, backing, policy.create(layout.layerCount() * EXPERTS, null), budget, 2,
+                    ExpertCache.OnMiss.WAIT, 2);
+            assertEquals(this == UNIFORM ? 1 : 3, c.slotClasses().size());
+            return c;
+        }
     }
 
     @Test
@@ -63,18 +108,20 @@ class ExpertCacheTest {
         }
     }
 
-    @Test
-    void shouldNeverFreeWhatIsPinnedUnderConcurrentUse() throws Exception {
-        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
-            assertEquals(0, hammer(c), "no read fails");
+    @ParameterizedTest
+    @EnumSource(Shape.class)
+    void shouldNeverFreeWhatIsPinnedUnderConcurrentUse(Shape shape) throws Exception {
+        try (ExpertCache c = shape.cache(4, EvictionPolicy.Kind.LRU, new MappedBackingStore())) {
+            assertEquals(0, hammer(c, shape.layout), "no read fails");
         }
     }
 
-    @Test
-    void shouldStayConsistentUnderConcurrentUseWhenOneReadIn50Fails() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Shape.class)
+    void shouldStayConsistentUnderConcurrentUseWhenOneReadIn50Fails(Shape shape) throws Exception {
         FailingBacking b = new FailingBacking(50);
-        try (ExpertCache c = cache(4, EvictionPolicy.Kind.LRU, b)) {
-            int told = hammer(c);
+        try (ExpertCache c = shape.cache(4, EvictionPolicy.Kind.LRU, b)) {
+            int told = hammer(c, shape.layout);
             CacheCounters k = c.counters();
             assertTrue(b.failures.get() > 5, "the test must actually fail reads: " + b.failures.get());
             assertEquals(b.failures.get(), k.loadFailures, "every failed read counted once");
@@ -110,11 +157,12 @@ class ExpertCacheTest {
         }
     }
 
-    @Test
-    void shouldStayConsistentWhilePrefetchesAreIssuedCancelledAndStoppedConcurrently() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Shape.class)
+    void shouldStayConsistentWhilePrefetchesAreIssuedCancelledAndStoppedConcurrently(Shape shape) throws Exception {
         StoppableBacking b = new StoppableBacking();
-        try (ExpertCache c = cache(6, EvictionPolicy.Kind.LFU, b)) {
-            assertEquals(0, hammer(c, true), "no read fails");
+        try (ExpertCache c = shape.cache(6, EvictionPolicy.Kind.LFU, b)) {
+            assertEquals(0, hammer(c, shape.layout, true), "no read fails");
             CacheCounters k = c.counters();
             assertTrue(k.prefetchIssued > 100 && k.prefetchCancelled > 10, "the test must prefetch and cancel: "
                     + k.prefetchIssued + " issued, " + k.prefetchCancelled + " cancelled, " + b.stops.get() + " stopped");
@@ -124,18 +172,24 @@ class ExpertCacheTest {
         }
     }
 
-    private int hammer(ExpertCache c) throws Exception {
-        return hammer(c, false);
+    private int hammer(ExpertCache c, ExpertLayout layout) throws Exception {
+        return hammer(c, layout, false);
     }
 
     /**
      * Eight threads acquire random experts, check the bytes before and after a yield (freed memory is poisoned, so
      * a use after free shows) and release them; acquires whose read failed must say which expert and file. With
      * {@code speculate}, they also announce routing and issue and cancel prefetches of other experts between
-     * acquires. Then checks the books: budget, pins, slots, counters. Returns how many acquires were told of a
-     * failed read.
+     * acquires. Then checks the books: budget, pins, slots (each resident expert in a slot of its layer's size),
+     * counters. Returns how many acquires were told of a failed read.
      */
-    private int hammer(ExpertCache c, boolean speculate) throws Exception {
+    private int hammer(ExpertCache c, ExpertLayout layout, boolean speculate) throws Exception {
+        int layers = layout.layerCount();
+        long slab = 0;
+        for (SlotClass k : c.slotClasses()) {
+            slab += k.slots() * k.slotBytes();
+        }
+        assertTrue(slab <= c.budgetBytes(), "the slots fit the budget: " + c.slotClasses());
         c.poisonFreedMemory();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicInteger told = new AtomicInteger();
@@ -147,10 +201,10 @@ class ExpertCacheTest {
                 SplittableRandom r = new SplittableRandom(seed);
                 try {
                     for (int i = 0; i < perThread; i++) {
-                        int l = r.nextInt(LAYERS);
+                        int l = r.nextInt(layers);
                         int e = r.nextInt(EXPERTS);
                         if (speculate) {
-                            int pl = r.nextInt(LAYERS);
+                            int pl = r.nextInt(layers);
                             int pe = r.nextInt(EXPERTS);
                             c.prefetch(pl, pe, 1);
                             if (r.nextBoolean()) {
@@ -202,7 +256,13 @@ class ExpertCacheTest {
         assertEquals(8L * perThread, k.accesses(), "every acquire counted once, failed or not");
         assertEquals(0, c.pinnedCount(), "every pin released");
         assertEquals(0, c.loadingCount());
-        assertEquals(c.residentCount() * c.slotBytes(), c.residentBytes(), "no slot kept by a failed load");
+        long residentSlots = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int e = 0; e < EXPERTS; e++) {
+                residentSlots += c.isResident(l, e) ? c.slotBytes(l) : 0;
+            }
+        }
+        assertEquals(residentSlots, c.residentBytes(), "no slot kept by a failed load");
         assertEquals(k.loads - k.evictions, c.residentCount(), "loads - evictions = resident");
         return told.get();
     }
@@ -351,7 +411,7 @@ class ExpertCacheTest {
             }
         };
         MappedBackingStore backing = new MappedBackingStore();
-        long slot = (backing.slotBytes(layout) + 63) / 64 * 64;
+        long slot = (backing.slotBytes(layout.layer(0)) + 63) / 64 * 64;
         try (ExpertCache c = new ExpertCache(layout, backing, holding, 4 * slot, 2, ExpertCache.OnMiss.WAIT, 1)) {
             try {
                 c.release(0, 1, c.acquire(0, 1));
@@ -625,7 +685,7 @@ class ExpertCacheTest {
             c.poisonFreedMemory();
             // Read straight into the slots (no staging copy): slots hold each matrix's aligned span, and the views
             // point inside it at the matrix's own bytes.
-            assertTrue(c.slotBytes() >= layout.maxExpertBytes() && c.slotBytes() % d.blockSize() == 0);
+            assertTrue(c.slotBytes(0) >= layout.maxExpertBytes() && c.slotBytes(0) % d.blockSize() == 0);
             for (int l = 0; l < LAYERS; l++) {
                 for (int e = 0; e < EXPERTS; e++) {
                     ExpertWeights w = c.acquire(l, e);

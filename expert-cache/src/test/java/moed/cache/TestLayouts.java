@@ -9,23 +9,53 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import moed.kernels.GgmlType;
 
-/** Small expert layouts over memory (or a file) whose every expert has a recognisable byte pattern. */
+/**
+ * Small expert layouts over memory (or a file) whose every expert has a recognisable byte pattern: uniform ones (every
+ * layer Q8_0) and mixed ones, whose layers store their experts in different formats as the low-bit "dynamic"
+ * quantizations do.
+ */
 final class TestLayouts {
     static final int COLS = 64;
     static final int ROWS = 16;
 
+    /** How one layer stores its experts: gate and up in one type, down in another, each expert rows x cols. */
+    record Format(GgmlType gateUp, GgmlType down, int rows, int cols) {
+        Format(GgmlType all) {
+            this(all, all, ROWS, COLS);
+        }
+
+        GgmlType type(int tensor) {
+            return tensor == 2 ? down : gateUp;
+        }
+
+        /** Bytes of one expert's slice of tensor t. */
+        long expertBytes(int tensor) {
+            return type(tensor).bytesFor((long) rows * cols);
+        }
+    }
+
     private TestLayouts() {
+    }
+
+    static Format[] uniform(int layers) {
+        Format[] f = new Format[layers];
+        java.util.Arrays.fill(f, new Format(GgmlType.Q8_0));
+        return f;
     }
 
     /** layers x experts of Q8_0 experts; byte i of expert (l, e) in tensor t is (l * 31 + e * 7 + t * 3 + i) & 0x7F. */
     static MemorySegment fill(int layers, int experts) {
-        long tensorBytes = GgmlType.Q8_0.bytesFor((long) COLS * ROWS) * experts;
-        MemorySegment all = Arena.ofAuto().allocate(tensorBytes * 3 * layers, 4096);
-        long expertBytes = tensorBytes / experts;
-        for (int l = 0; l < layers; l++) {
+        return fill(uniform(layers), experts);
+    }
+
+    /** As {@link #fill(int, int)}, each layer in its format; the tensors lie one after the other, layer by layer. */
+    static MemorySegment fill(Format[] formats, int experts) {
+        MemorySegment all = Arena.ofAuto().allocate(Math.max(1, offset(formats, experts, formats.length, 0)), 4096);
+        for (int l = 0; l < formats.length; l++) {
             for (int t = 0; t < 3; t++) {
+                long expertBytes = formats[l].expertBytes(t);
                 for (int e = 0; e < experts; e++) {
-                    long base = (l * 3L + t) * tensorBytes + e * expertBytes;
+                    long base = offset(formats, experts, l, t) + e * expertBytes;
                     for (long i = 0; i < expertBytes; i++) {
                         all.set(ValueLayout.JAVA_BYTE, base + i, pattern(l, e, t, i));
                     }
@@ -35,18 +65,37 @@ final class TestLayouts {
         return all;
     }
 
+    /** Where tensor t of layer l starts. */
+    private static long offset(Format[] formats, int experts, int layer, int tensor) {
+        long at = 0;
+        for (int l = 0; l < formats.length; l++) {
+            for (int t = 0; t < 3; t++) {
+                if (l == layer && t == tensor) {
+                    return at;
+                }
+                at += formats[l].expertBytes(t) * experts;
+            }
+        }
+        return at;
+    }
+
     static byte pattern(int l, int e, int t, long i) {
         return (byte) ((l * 31 + e * 7 + t * 3 + i) & 0x7F);
     }
 
     static ExpertLayout layout(MemorySegment all, int layers, int experts) {
-        long tensorBytes = GgmlType.Q8_0.bytesFor((long) COLS * ROWS) * experts;
-        ExpertLayout.Layer[] ls = new ExpertLayout.Layer[layers];
-        for (int l = 0; l < layers; l++) {
+        return layout(all, uniform(layers), experts);
+    }
+
+    static ExpertLayout layout(MemorySegment all, Format[] formats, int experts) {
+        ExpertLayout.Layer[] ls = new ExpertLayout.Layer[formats.length];
+        for (int l = 0; l < formats.length; l++) {
+            Format f = formats[l];
             ExpertLayout.Stacked[] st = new ExpertLayout.Stacked[3];
             for (int t = 0; t < 3; t++) {
-                long off = (l * 3L + t) * tensorBytes;
-                st[t] = new ExpertLayout.Stacked(GgmlType.Q8_0, all.asSlice(off, tensorBytes), off, experts, ROWS, COLS);
+                long off = offset(formats, experts, l, t);
+                st[t] = new ExpertLayout.Stacked(f.type(t), all.asSlice(off, f.expertBytes(t) * experts), off, experts,
+                        f.rows(), f.cols());
             }
             ls[l] = new ExpertLayout.Layer(st[0], st[1], st[2]);
         }
@@ -63,7 +112,7 @@ final class TestLayouts {
     static boolean intact(ExpertWeights w, int l, int e) {
         MemorySegment[] parts = {w.gate().data(), w.up().data(), w.down().data()};
         for (int t = 0; t < 3; t++) {
-            long n = w.gate().byteSize();
+            long n = parts[t].byteSize();
             for (long i = 0; i < n; i += 37) {
                 if (parts[t].get(ValueLayout.JAVA_BYTE, i) != pattern(l, e, t, i)) {
                     return false;

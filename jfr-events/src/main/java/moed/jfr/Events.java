@@ -43,9 +43,12 @@ public final class Events {
         @Label("Layers") public int layers;
         @Label("Experts per layer") public int experts;
         @Label("Experts used per token") public int expertsUsed;
-        @Label("Bytes per expert") @DataAmount public long expertBytes;
+        @Label("Bytes per expert") @Description("The mean when the layers store their experts in formats of different sizes")
+        @DataAmount public long expertBytes;
         @Label("Cache budget") @DataAmount public long budgetBytes;
         @Label("Cache slots") public int slots;
+        @Label("Cache slot sizes") @Description("How many slots of each size, for which layers; empty without a cache")
+        public String slotClasses;
         @Label("Backing") public String backing;
         @Label("Policy") public String policy;
         @Label("Predictor") public String predictor;

@@ -2,11 +2,14 @@ package moed.runtime;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import moed.cache.ExpertCache;
+import moed.cache.ExpertLayout;
 import moed.cache.ExpertSource;
 import moed.cache.ExpertStatistics;
 import moed.cache.LayeredExpertSource;
 import moed.cache.MappedExpertSource;
+import moed.cache.SlotClass;
 import moed.cache.StatisticsStore;
 import moed.runtime.config.CacheOptions;
 import moed.runtime.gguf.GgufFile;
@@ -56,7 +59,8 @@ final class ExpertServing implements AutoCloseable {
             if (options.cached()) {
                 CacheOptions.Tier t = options.tier();
                 double[] heat = store != null ? store.heat() : null;
-                cache = new ExpertCache(m.expertLayout(), t.backing().open(path, m.expertLayout()),
+                ExpertLayout served = servedByCache(m.expertLayout(), pinned);
+                cache = new ExpertCache(served, t.backing().open(path, served),
                         t.policy().create(c.layers() * c.experts(), heat), t.budgetBytes(), c.expertsUsed(), t.onMiss(),
                         t.ioThreads());
                 source = anyTrue(pinned) ? new LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinned) : cache;
@@ -79,16 +83,32 @@ final class ExpertServing implements AutoCloseable {
         }
     }
 
-    /** The start-up line about memory: budget, expert size, how many fit, pinned bytes; null without a cache. */
+    /**
+     * The experts the cache serves: not those of the layers a rule pins in place, so that none of its budget goes to
+     * them. When every expert layer is pinned nothing reaches the cache, and it is given them all rather than none.
+     */
+    private static ExpertLayout servedByCache(ExpertLayout all, boolean[] pinned) {
+        ExpertLayout served = all.withoutLayers(pinned);
+        return served.entryCount() > 0 ? served : all;
+    }
+
+    /**
+     * The start-up line about memory: budget, expert size, how many fit, pinned bytes; null without a cache. When the
+     * layers' experts differ in size, how many fit of each size (the cache's size classes).
+     */
     String describe(Model model, String prefetch) {
         if (cache == null) {
             return null;
         }
         var layout = model.expertLayout();
+        List<SlotClass> classes = cache.slotClasses();
+        String sizes = classes.size() == 1 ? String.format("one expert is %.3f MiB", layout.maxExpertBytes() / 1048576.0)
+                : String.format("experts come in %d sizes, each with its share of the budget: %s", classes.size(),
+                        SlotClass.describe(classes));
         return String.format(
-                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s, predictor: %s); one expert is %.3f MiB, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
+                "expert cache: %.1f MiB budget (%s backing, %s policy, on miss: %s, predictor: %s); %s, so %d of %d experts fit (%.0f%%); pinned (non-expert) weights %.1f MiB",
                 cache.budgetBytes() / 1048576.0, cache.backingName(), cache.policyName(), cache.onMiss().name().toLowerCase(),
-                prefetch, layout.maxExpertBytes() / 1048576.0, cache.slotCount(), layout.entryCount(),
+                prefetch, sizes, cache.slotCount(), layout.entryCount(),
                 100.0 * cache.slotCount() / layout.entryCount(), model.pinnedBytes() / 1048576.0);
     }
 

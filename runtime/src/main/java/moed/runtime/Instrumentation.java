@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import moed.cache.ExpertCache;
 import moed.cache.ExpertStatistics;
+import moed.cache.SlotClass;
 import moed.jfr.Events;
 import moed.jfr.Packing;
 import moed.jfr.Recorder;
@@ -119,9 +120,13 @@ final class Instrumentation {
         s.layers = c.layers();
         s.experts = c.experts();
         s.expertsUsed = c.expertsUsed();
-        s.expertBytes = model.expertLayout() != null ? model.expertLayout().maxExpertBytes() : 0;
+        var layout = model.expertLayout();
+        // The mean: when the layers' experts differ in size, each size class holds the same share of its experts, so a
+        // cache of n experts takes n times the mean (analyze converts capacities to bytes with it). With one size, that.
+        s.expertBytes = layout != null && layout.entryCount() > 0 ? layout.totalExpertBytes() / layout.entryCount() : 0;
         s.budgetBytes = cc != null ? cc.budgetBytes() : 0;
         s.slots = cc != null ? cc.slotCount() : 0;
+        s.slotClasses = cc != null ? SlotClass.describe(cc.slotClasses()) : "";
         s.backing = cc != null ? cc.backingName() : "none";
         s.policy = cc != null ? cc.policyName() : "none";
         s.predictor = planner != null ? planner.predictorName() : "none";

@@ -115,6 +115,9 @@ class RoutingKnobsTest {
             long accesses = k.accesses();
             assertTrue(accesses > 0 && accesses <= decisionsHigh[0] * 4, "only layers 4-7 go through the cache: " + accesses);
             assertTrue(e.startupReport().stream().anyMatch(l -> l.contains("matches 12 tensors")), e.startupReport().toString());
+            // None of the budget goes to the pinned layers: the cache's one size class is layers 4-7's.
+            assertEquals(List.of(4, 5, 6, 7), e.cache().slotClasses().getFirst().layers());
+            assertTrue(e.startupReport().stream().anyMatch(l -> l.contains("; one expert is ")), e.startupReport().toString());
         }
         var ex = assertThrows(IllegalArgumentException.class, () -> Engine.open(TestFiles.defaultModel(), 2, 128, 16, cache,
                 TensorOverrides.parse(List.of("token_embd=backing"))));

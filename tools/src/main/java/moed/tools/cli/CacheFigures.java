@@ -1,9 +1,11 @@
 package moed.tools.cli;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import moed.cache.CacheCounters;
 import moed.cache.ExpertCache;
+import moed.cache.SlotClass;
 import moed.runtime.Engine;
 
 /**
@@ -35,6 +37,7 @@ final class CacheFigures {
         m.put("budget_mib", c.budgetBytes() / 1048576.0);
         m.put("experts_fit", c.slotCount());
         m.put("experts_total", e.model().expertLayout().entryCount());
+        m.put("slot_classes", slotClasses(c.slotClasses()));
         m.put("backing", c.backingName());
         m.put("policy", c.policyName());
         // By how routing found each expert (see CacheCounters): the hit rate is comparable with the replays.
@@ -47,5 +50,20 @@ final class CacheFigures {
         m.put("decode_ms_per_token", decodeNanos / 1e6 / perStep);
         m.put("backing_read_gbps", decode.loadNanos == 0 ? 0.0 : decode.bytesLoaded / (double) decode.loadNanos);
         return m;
+    }
+
+    /**
+     * The cache's slots by size, smallest first: one entry when every layer's experts have one size, one per size
+     * when the layers store them in different formats (each size with its share of the budget).
+     */
+    private static List<Map<String, Object>> slotClasses(List<SlotClass> classes) {
+        return classes.stream().map(k -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("slot_mib", k.slotBytes() / 1048576.0);
+            m.put("slots", k.slots());
+            m.put("experts", k.experts());
+            m.put("layers", k.layerRanges());
+            return m;
+        }).toList();
     }
 }
