@@ -47,6 +47,7 @@ final class IQ1_MFormat extends UnpackedFormat {
 
     @Override
     float unpack(MemorySegment s, long bo, UnpackedBlock u) {
+        long scales = s.get(Bytes.LE_LONG, bo + 48);
         for (int ib = 0; ib < 8; ib++) {
             int qs = s.get(Bytes.LE_INT, bo + 4L * ib);
             int qh = Bytes.u16(s, bo + 32 + 2L * ib);
@@ -55,8 +56,10 @@ final class IQ1_MFormat extends UnpackedFormat {
                 long grid = IQGrids.IQ1S[(qs >>> (8 * l) & 0xFF) | (h & 7) << 8];
                 u.put8(32 * ib + 8 * l, IQGrids.iq1Values(grid, (h & 8) != 0));
             }
-            u.scale[2 * ib] = 2 * subScale(s, bo, 2 * ib) + 1;
-            u.scale[2 * ib + 1] = 2 * subScale(s, bo, 2 * ib + 1) + 1;
+            // Sub-blocks 2ib and 2ib + 1: three bits each at bit 6 * ib of the 64 bits (12 per scale word).
+            int sub = (int) (scales >>> (16 * (ib / 2) + 6 * (ib % 2)));
+            u.scale[2 * ib] = 2 * (sub & 7) + 1;
+            u.scale[2 * ib + 1] = 2 * (sub >>> 3 & 7) + 1;
         }
         return scale(s, bo) * 0.125f;
     }

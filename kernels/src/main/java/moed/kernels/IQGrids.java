@@ -59,11 +59,11 @@ final class IQGrids {
      */
     static long iq1Values(long grid, boolean minusDelta) {
         long eight = (grid << 3) & 0xF8F8F8F8F8F8F8F8L;
-        if (!minusDelta) {
-            return eight | ONES;
-        }
-        long nonzero = ((eight >>> 3) & ONES) * 0xF0;
-        return ~(eight ^ nonzero);
+        long plus = eight | ONES;
+        long minus = ~(eight ^ (((eight >>> 3) & ONES) * 0xF0));
+        // Without a branch: the shift's sign is as likely one way as the other.
+        long select = minusDelta ? -1L : 0L;
+        return plus ^ ((plus ^ minus) & select);
     }
 
     /** ggml's {@code iq2xxs_grid}: 256 points, eight magnitudes each (bytes in 8, 25, 43). */

@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Fused dot products for the K-quant super-blocks (256 weights: Q4_K, Q5_K, Q6_K) against Q8_K activations
+ * Fused dot products for the K-quant super-blocks (256 weights: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) against Q8_K activations
  * ({@link Activation#q8k}), in integers as llama.cpp's AVX2 loops (see {@link Int16Dot}): each sub-block's integer
  * dot times its small integer scale is summed in 32-bit lanes (at most 256 * 31 * 127 * 63, far from overflow),
  * and the super-block's sum is converted to float once and multiplied by the two float scales. Minimums (Q4_K,
@@ -201,6 +201,84 @@ final class KQuantDots {
                 }
             }
             total += Bytes.f16(s, bo + 208) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
+        }
+        return total;
+    }
+
+    // block_q2_K { uint8 scales[16]; uint8 qs[64]; half d; half dmin; }: in each 128-weight half n, bits 2j..2j+1 of
+    // qs[32n + l] are weight 128n + 32j + l; each 16 weights (sub-block 8n + 2j, and + 1 for l >= 16) a 4-bit scale
+    // and a 4-bit minimum. A vector of qs bytes shifted and masked gives 16 (256 bits) or 32 weights at once; the
+    // integer steps are written out as in q4_k, two sub-blocks' scales blended at 512 bits as in q6_k. Minimums
+    // against the activation's per-16 integer sums.
+    static float q2_k(MemorySegment s, long off, Activation a, int blocks) {
+        short[] q = a.q8k;
+        VectorMask<Integer> secondScale = VectorMask.fromLong(I, 0xFF00L);
+        float total = 0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 84L;
+            long sc0 = s.get(Bytes.LE_LONG, bo);
+            long sc1 = s.get(Bytes.LE_LONG, bo + 8);
+            IntVector acc = IntVector.zero(I);
+            for (int n = 0; n < 2; n++) {
+                long scales = n == 0 ? sc0 : sc1;
+                for (int l = 0; l < 32; l += SL) {
+                    ShortVector p = Int16Dot.widenAll(s, bo + 16 + 32L * n + l);
+                    for (int j = 0; j < 4; j++) {
+                        int o = b * 256 + 128 * n + 32 * j + l;
+                        IntVector prod = p.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).mul(ShortVector.fromArray(S, q, o)).reinterpretAsInts();
+                        int g = 2 * j + l / 16;
+                        IntVector sc = IntVector.broadcast(I, (int) (scales >>> (8 * g)) & 0xF);
+                        if (Int16Dot.WIDE) {
+                            sc = sc.blend((int) (scales >>> (8 * g + 8)) & 0xF, secondScale);
+                        }
+                        acc = acc.add(prod.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                .add(prod.lanewise(VectorOperators.ASHR, 16)).mul(sc));
+                    }
+                }
+            }
+            int minDot = 0;
+            for (int g = 0; g < 16; g++) {
+                minDot += ((int) ((g < 8 ? sc0 : sc1) >>> (8 * (g & 7) + 4)) & 0xF) * a.q8kSum16[16 * b + g];
+            }
+            float da = a.q8kScale[b];
+            float sum = Bytes.f16(s, bo + 80) * da * acc.reduceLanes(VectorOperators.ADD);
+            total += sum - Bytes.f16(s, bo + 82) * da * minDot;
+        }
+        return total;
+    }
+
+    // block_q3_K { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d; }: Q2_K's two low bits per weight, and a
+    // third from bit 4n + j of hmask[l]; q = low + 4 * high - 4, each 16 weights a signed 6-bit scale (minus 32).
+    // Integer steps as in q2_k.
+    static float q3_k(MemorySegment s, long off, Activation a, int blocks) {
+        short[] q = a.q8k;
+        VectorMask<Integer> secondScale = VectorMask.fromLong(I, 0xFF00L);
+        float total = 0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + b * 110L;
+            IntVector acc = IntVector.zero(I);
+            for (int n = 0; n < 2; n++) {
+                // Scales of sub-blocks 8n..8n+7: words 2n and 2n + 1 of the unpacked scales, as one long.
+                long scales = (Q3_KFormat.scaleWord(s, bo, 2 * n) & 0xFFFFFFFFL) | (long) Q3_KFormat.scaleWord(s, bo, 2 * n + 1) << 32;
+                for (int l = 0; l < 32; l += SL) {
+                    ShortVector p = Int16Dot.widenAll(s, bo + 32 + 32L * n + l);
+                    ShortVector h = Int16Dot.widenAll(s, bo + l);
+                    for (int j = 0; j < 4; j++) {
+                        int o = b * 256 + 128 * n + 32 * j + l;
+                        ShortVector w = p.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3)
+                                .add(h.lanewise(VectorOperators.ASHR, 4 * n + j).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
+                        IntVector prod = w.mul(ShortVector.fromArray(S, q, o)).reinterpretAsInts();
+                        int g = 2 * j + l / 16;
+                        IntVector sc = IntVector.broadcast(I, ((int) (scales >>> (8 * g)) & 0xFF) - 32);
+                        if (Int16Dot.WIDE) {
+                            sc = sc.blend(((int) (scales >>> (8 * g + 8)) & 0xFF) - 32, secondScale);
+                        }
+                        acc = acc.add(prod.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                                .add(prod.lanewise(VectorOperators.ASHR, 16)).mul(sc));
+                    }
+                }
+            }
+            total += Bytes.f16(s, bo + 108) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
         return total;
     }

@@ -9,32 +9,19 @@ import java.util.SplittableRandom;
  * qs holds weights l, l+32, l+64, l+96 in bits 0-1, 2-3, 4-5, 6-7. Dotted against Q8_K activations, the minimums
  * against the activation's per-16 sums.
  */
-final class Q2_KFormat extends UnpackedFormat {
-    private static final long TWO_BITS = 0x0303030303030303L;
-
+final class Q2_KFormat extends BlockFormat {
     Q2_KFormat() {
-        super(GgmlType.Q2_K, 84);
+        super(GgmlType.Q2_K, 256, 84, Activation.Form.Q8_K);
     }
 
-    // Eight bytes of qs at a time: shifting the long by 2j and masking two bits per byte gives eight weights of the
-    // j-th 32 of the half.
     @Override
-    float unpack(MemorySegment s, long bo, UnpackedBlock u) {
-        for (int half = 0; half < 2; half++) {
-            for (int i = 0; i < 4; i++) {
-                long v = s.get(Bytes.LE_LONG, bo + 16 + 32L * half + 8L * i);
-                for (int j = 0; j < 4; j++) {
-                    u.put8(128 * half + 32 * j + 8 * i, (v >>> (2 * j)) & TWO_BITS);
-                }
-            }
-        }
-        for (int g = 0; g < 16; g++) {
-            int sc = Bytes.u8(s, bo + g);
-            u.scale[g] = sc & 0xF;
-            u.min[g] = sc >>> 4;
-        }
-        u.minFactor = Bytes.f16(s, bo + 82);
-        return Bytes.f16(s, bo + 80);
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        return KQuantDots.q2_k(s, off, a, n / 256);
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return true;
     }
 
     @Override

@@ -9,45 +9,29 @@ import java.util.SplittableRandom;
  * (l < 32) takes bits 2j-2j+1 of qs[32n+l] and bit 4n+j of hmask[l], w = d * (sc - 32) * (q - (high bit ? 0 : 4)).
  * Dotted against Q8_K activations.
  */
-final class Q3_KFormat extends UnpackedFormat {
-    private static final long ONES = 0x0101010101010101L;
-    private static final long TWO_BITS = 0x0303030303030303L;
-
+final class Q3_KFormat extends BlockFormat {
     Q3_KFormat() {
-        super(GgmlType.Q3_K, 110);
+        super(GgmlType.Q3_K, 256, 110, Activation.Form.Q8_K);
+    }
+
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        return KQuantDots.q3_k(s, off, a, n / 256);
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return true;
     }
 
     /**
      * Word k of the 16 unpacked 6-bit scales (byte j: the scale of sub-block 4k + j, before the offset of 32): low
      * four bits from a nibble of bytes 0-7, high two from bytes 8-11 (ggml's kmask1/kmask2 shuffle).
      */
-    private static int scaleWord(MemorySegment s, long bo, int k) {
+    static int scaleWord(MemorySegment s, long bo, int k) {
         int a = Bytes.u32(s, bo + 96 + 4L * (k & 1));
         int tmp = Bytes.u32(s, bo + 104);
         return ((a >>> (4 * (k >>> 1))) & 0x0f0f0f0f) | (((tmp >>> (2 * k)) & 0x03030303) << 4);
-    }
-
-    // Eight weights at a time: two bits per byte from qs (as Q2_K), and where the high bit is clear, -4 as a byte
-    // is 0xFC, whose low two bits are free: q - 4 = q | 0xFC.
-    @Override
-    float unpack(MemorySegment s, long bo, UnpackedBlock u) {
-        for (int i = 0; i < 4; i++) {
-            long notHigh = ~s.get(Bytes.LE_LONG, bo + 8L * i);
-            for (int half = 0; half < 2; half++) {
-                long v = s.get(Bytes.LE_LONG, bo + 32 + 32L * half + 8L * i);
-                for (int j = 0; j < 4; j++) {
-                    long minusFour = ((notHigh >>> (4 * half + j)) & ONES) * 0xFC;
-                    u.put8(128 * half + 32 * j + 8 * i, ((v >>> (2 * j)) & TWO_BITS) | minusFour);
-                }
-            }
-        }
-        for (int k = 0; k < 4; k++) {
-            int word = scaleWord(s, bo, k);
-            for (int j = 0; j < 4; j++) {
-                u.scale[4 * k + j] = (word >>> (8 * j) & 0xFF) - 32;
-            }
-        }
-        return Bytes.f16(s, bo + 108);
     }
 
     @Override

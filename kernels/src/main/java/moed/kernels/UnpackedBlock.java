@@ -30,7 +30,13 @@ final class UnpackedBlock {
     private static final VectorMask<Integer> SECOND_GROUP = Int16Dot.WIDE ? VectorMask.fromLong(I, 0xFF00L) : null;
     /** Writes eight decoded weights at once. */
     static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final ThreadLocal<UnpackedBlock> PER_THREAD = ThreadLocal.withInitial(UnpackedBlock::new);
+    private static final ThreadLocal<UnpackedBlock> PER_THREAD = ThreadLocal.withInitial(() -> {
+        UnpackedBlock a = new UnpackedBlock();
+        UnpackedBlock b = new UnpackedBlock();
+        a.other = b;
+        b.other = a;
+        return a;
+    });
 
     /** The 256 weights' integers. */
     final byte[] q = new byte[256];
@@ -40,6 +46,8 @@ final class UnpackedBlock {
     final int[] min = new int[16];
     /** The float that multiplies the minimums; 0 for the formats without. */
     float minFactor;
+    /** The thread's second block, decoded while this one is dotted (see {@link UnpackedFormat#dot}). */
+    UnpackedBlock other;
 
     static UnpackedBlock get() {
         return PER_THREAD.get();

@@ -20,14 +20,28 @@ abstract class UnpackedFormat extends BlockFormat {
      */
     abstract float unpack(MemorySegment s, long bo, UnpackedBlock u);
 
+    /**
+     * Block b is dotted after block b + 1 has been decoded, into the other of two buffers: the decoded bytes are
+     * written eight at a time and read 16 or 32 at a time, and a wide load right after the narrow stores that
+     * wrote it cannot take its bytes from the store buffer (store-to-load forwarding fails and the load waits for
+     * the stores to reach the cache). Decoding the next block in between gives the stores time to land.
+     */
     @Override
     final float dot(MemorySegment s, long off, Activation a, int n) {
         UnpackedBlock u = UnpackedBlock.get();
-        u.minFactor = 0; // the block may last have served a format with minimums
+        UnpackedBlock v = u.other;
+        u.minFactor = 0; // the blocks may last have served a format with minimums
+        v.minFactor = 0;
+        int blocks = n / 256;
         float total = 0;
-        for (int b = 0; b < n / 256; b++) {
-            float f = unpack(s, off + (long) b * blockBytes, u);
+        float f = unpack(s, off, u);
+        for (int b = 0; b < blocks; b++) {
+            float next = b + 1 < blocks ? unpack(s, off + (long) (b + 1) * blockBytes, v) : 0;
             total += block(u, f, a, b);
+            UnpackedBlock t = u;
+            u = v;
+            v = t;
+            f = next;
         }
         return total;
     }
