@@ -12,9 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * One 256-weight super-block decoded to small integers, the common form of the formats whose weights are not a
- * plain bit field ({@link UnpackedFormat}: grid points with signs, 1-3 bit fields with offsets): weight i is
- * {@code factor * scale[i / 16] * q[i] - minFactor * min[i / 16]}, with q a signed byte, scale and min small
- * integers. Decoding is the format's scalar step (table lookups eight weights at a time); the dot product against
+ * plain bit field ({@link UnpackedFormat}: grid points with signs): weight i is
+ * {@code factor * scale[i / 16] * q[i]}, with q a signed byte and scale a small integer. Decoding is the format's scalar step (table lookups eight weights at a time); the dot product against
  * Q8_K activations is then one vector loop for every format ({@link #dot}), exact in integers, so its result is the
  * same at every vector width.
  *
@@ -30,24 +29,12 @@ final class UnpackedBlock {
     private static final VectorMask<Integer> SECOND_GROUP = Int16Dot.WIDE ? VectorMask.fromLong(I, 0xFF00L) : null;
     /** Writes eight decoded weights at once. */
     static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final ThreadLocal<UnpackedBlock> PER_THREAD = ThreadLocal.withInitial(() -> {
-        UnpackedBlock a = new UnpackedBlock();
-        UnpackedBlock b = new UnpackedBlock();
-        a.other = b;
-        b.other = a;
-        return a;
-    });
+    private static final ThreadLocal<UnpackedBlock> PER_THREAD = ThreadLocal.withInitial(UnpackedBlock::new);
 
     /** The 256 weights' integers. */
     final byte[] q = new byte[256];
     /** Per 16 weights: the integer scale. */
     final int[] scale = new int[16];
-    /** Per 16 weights: the integer minimum (formats with minimums only: {@link #minFactor} is then nonzero). */
-    final int[] min = new int[16];
-    /** The float that multiplies the minimums; 0 for the formats without. */
-    float minFactor;
-    /** The thread's second block, decoded while this one is dotted (see {@link UnpackedFormat#dot}). */
-    UnpackedBlock other;
 
     static UnpackedBlock get() {
         return PER_THREAD.get();
@@ -82,14 +69,5 @@ final class UnpackedBlock {
             acc = acc.add(pairs.mul(sc));
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** Sum over groups of min * (the group's sum of activation integers), from the activation's per-16 sums. */
-    int minDot(int[] sum16, int o) {
-        int s = 0;
-        for (int g = 0; g < 16; g++) {
-            s += min[g] * sum16[o + g];
-        }
-        return s;
     }
 }

@@ -4,8 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A 256-weight format dotted by decoding each block to small integers ({@link UnpackedBlock}) and one shared vector
- * loop against Q8_K activations: the IQ formats, whose weights are grid points looked up eight at a time, and
- * Q2_K/Q3_K, whose 2-3 bit fields are cut apart with byte vectors. A subclass says how one block decodes
+ * loop against Q8_K activations: the IQ formats, whose weights are grid points looked up eight at a time (a table
+ * lookup has no vector form here; Q2_K/Q3_K, plain bit fields, have direct kernels in {@link KQuantDots}). A
+ * subclass says how one block decodes
  * ({@link #unpack}); the loops over blocks and activations are here. Four activations against one row
  * ({@link #row4}) decode each block once.
  */
@@ -15,42 +16,25 @@ abstract class UnpackedFormat extends BlockFormat {
     }
 
     /**
-     * Decodes the block at {@code bo} into {@code u} (its integers, per-16 scales and, for formats with minimums,
-     * per-16 minimums and {@link UnpackedBlock#minFactor}) and returns the float factor of its scales.
+     * Decodes the block at {@code bo} into {@code u} (its integers and per-16 scales) and returns the float factor of
+     * its scales.
      */
     abstract float unpack(MemorySegment s, long bo, UnpackedBlock u);
 
-    /**
-     * Block b is dotted after block b + 1 has been decoded, into the other of two buffers: the decoded bytes are
-     * written eight at a time and read 16 or 32 at a time, and a wide load right after the narrow stores that
-     * wrote it cannot take its bytes from the store buffer (store-to-load forwarding fails and the load waits for
-     * the stores to reach the cache). Decoding the next block in between gives the stores time to land.
-     */
     @Override
     final float dot(MemorySegment s, long off, Activation a, int n) {
         UnpackedBlock u = UnpackedBlock.get();
-        UnpackedBlock v = u.other;
-        u.minFactor = 0; // the blocks may last have served a format with minimums
-        v.minFactor = 0;
-        int blocks = n / 256;
         float total = 0;
-        float f = unpack(s, off, u);
-        for (int b = 0; b < blocks; b++) {
-            float next = b + 1 < blocks ? unpack(s, off + (long) (b + 1) * blockBytes, v) : 0;
+        for (int b = 0; b < n / 256; b++) {
+            float f = unpack(s, off + (long) b * blockBytes, u);
             total += block(u, f, a, b);
-            UnpackedBlock t = u;
-            u = v;
-            v = t;
-            f = next;
         }
         return total;
     }
 
-    /** One block's share of a dot product: factor * da * sum - minFactor * da * minimums. */
+    /** One block's share of a dot product: factor * da * (the integer dot). */
     private static float block(UnpackedBlock u, float f, Activation a, int b) {
-        float da = a.q8kScale[b];
-        float sum = f * da * u.dot(a.q8k, 256 * b);
-        return u.minFactor == 0 ? sum : sum - u.minFactor * da * u.minDot(a.q8kSum16, 16 * b);
+        return f * a.q8kScale[b] * u.dot(a.q8k, 256 * b);
     }
 
     @Override
@@ -60,7 +44,6 @@ abstract class UnpackedFormat extends BlockFormat {
             return;
         }
         UnpackedBlock u = UnpackedBlock.get();
-        u.minFactor = 0;
         float t0 = 0;
         float t1 = 0;
         float t2 = 0;
