@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -30,8 +31,14 @@ import moed.tools.serve.Daemon;
  * ("loading", then "warming") until the daemon serves, so an orchestrator can tell starting from dead.
  */
 public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
-    /** Bodies above this are refused with 413 before they are read. */
+    /** Bodies above this are refused with 413 (their declared length decides, before any JSON is parsed). */
     public static final int MAX_BODY_BYTES = 8 << 20;
+    /**
+     * A refused body up to this size is still read and dropped: a client writes its whole body before it reads the
+     * answer, and closing the connection on unread bytes resets it, so the client would see no status at all
+     * (the test saw "header parser received no bytes" now and then). Larger ones are closed on unread.
+     */
+    static final long DRAIN_BYTES = 4L * MAX_BODY_BYTES;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -202,6 +209,11 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
                 n = -1;
             }
             if (n > MAX_BODY_BYTES) {
+                if (n <= DRAIN_BYTES) {
+                    try (InputStream in = ex.getRequestBody()) {
+                        in.transferTo(OutputStream.nullOutputStream());
+                    }
+                }
                 throw tooLarge(n + " bytes");
             }
         }
