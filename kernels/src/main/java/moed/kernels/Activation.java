@@ -36,8 +36,11 @@ public final class Activation {
     public final short[] q8k;
     public final float[] q8kScale;
     public final float[] q8kSum32;
-    /** Per 16: the sum of the Q8_K integers (Q2_K's minimums are applied against it). */
-    public final int[] q8kSum16;
+    /**
+     * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
+     * against it), padded for a kernel that reads a whole short vector from the last block's sums.
+     */
+    public final short[] q8kSum16;
     private int length;
     private boolean q8Ready;
     private boolean f16Ready;
@@ -56,7 +59,7 @@ public final class Activation {
         this.q8kScale = new float[padded256 / 256];
         // Padded by 8: the K-quant kernels read the sums of a super-block as one float vector (16 lanes at 512 bits).
         this.q8kSum32 = new float[padded256 / 32 + 8];
-        this.q8kSum16 = new int[padded256 / 16];
+        this.q8kSum16 = new short[padded256 / 16 + Int16Dot.READ_PAST];
     }
 
     public int length() {
@@ -160,7 +163,7 @@ public final class Activation {
                 q8kScale[b] = 0;
                 java.util.Arrays.fill(q8k, b * 256, b * 256 + 256, (short) 0);
                 java.util.Arrays.fill(q8kSum32, b * 8, b * 8 + 8, 0f);
-                java.util.Arrays.fill(q8kSum16, b * 16, b * 16 + 16, 0);
+                java.util.Arrays.fill(q8kSum16, b * 16, b * 16 + 16, (short) 0);
                 continue;
             }
             float iscale = -127f / max;
@@ -172,7 +175,7 @@ public final class Activation {
                 for (int j = 0; j < 16; j++) {
                     sum += q8k[b * 256 + g * 16 + j];
                 }
-                q8kSum16[b * 16 + g] = sum;
+                q8kSum16[b * 16 + g] = (short) sum;
             }
             for (int g = 0; g < 8; g++) {
                 q8kSum32[b * 8 + g] = q8kSum16[b * 16 + 2 * g] + q8kSum16[b * 16 + 2 * g + 1];

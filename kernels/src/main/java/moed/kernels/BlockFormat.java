@@ -200,6 +200,15 @@ abstract class BlockFormat {
         return false;
     }
 
+    /**
+     * True when its kernel measured as fast at one width as at the other, so that {@link KernelWidth} leaves its bytes
+     * out of the vote: the grid formats, bound by their scalar decode (a dynamic quantization's IQ experts would
+     * otherwise outvote its K-quant attention, which does gain at 512 bits).
+     */
+    boolean widthNeutral() {
+        return false;
+    }
+
     @Override
     public String toString() {
         return type + " format (" + blockSize + " weights in " + blockBytes + " bytes, " + activation + " activations)";

@@ -70,11 +70,6 @@ final class IQ4_XSFormat extends BlockFormat {
     }
 
     @Override
-    boolean fasterAt512() {
-        return true;
-    }
-
-    @Override
     void makeRandomBlockValid(MemorySegment s, long bo, SplittableRandom rnd) {
         s.set(Bytes.LE_SHORT, bo, SMALL_SCALE);
     }

@@ -43,7 +43,10 @@ public final class KernelWidth {
         return reason;
     }
 
-    /** 512 when the machine has it and more than half the weight bytes are in formats faster there; else 256. */
+    /**
+     * 512 when the machine has it and more than half the weight bytes are in formats faster there (formats as fast at
+     * either width do not count); else 256.
+     */
     static int preferred(Map<GgmlType, Long> weightBytes, int machineBits) {
         if (machineBits < 512) {
             return 256;
@@ -51,6 +54,10 @@ public final class KernelWidth {
         long wide = 0;
         long all = 0;
         for (Map.Entry<GgmlType, Long> e : weightBytes.entrySet()) {
+            BlockFormat f = BlockFormat.find(e.getKey());
+            if (f != null && f.widthNeutral()) {
+                continue;
+            }
             all += e.getValue();
             if (fasterAt512(e.getKey())) {
                 wide += e.getValue();
