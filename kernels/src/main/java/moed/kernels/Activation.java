@@ -37,6 +37,11 @@ public final class Activation {
     public final float[] q8kScale;
     public final float[] q8kSum32;
     /**
+     * At 512 bits, the Q8_K integers of each 64 in the order IQ4_XS's kernel meets its weights: the low nibbles of two
+     * 32-weight sub-blocks (values 0-15 and 32-47), then their high nibbles (16-31 and 48-63). Null at 256 bits.
+     */
+    public final short[] q8kNibbleOrder;
+    /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
      */
@@ -60,6 +65,7 @@ public final class Activation {
         // Padded by 8: the K-quant kernels read the sums of a super-block as one float vector (16 lanes at 512 bits).
         this.q8kSum32 = new float[padded256 / 32 + 8];
         this.q8kSum16 = new short[padded256 / 16 + Int16Dot.READ_PAST];
+        this.q8kNibbleOrder = Int16Dot.WIDE ? new short[padded256] : null;
     }
 
     public int length() {
@@ -181,6 +187,14 @@ public final class Activation {
                 q8kSum32[b * 8 + g] = q8kSum16[b * 16 + 2 * g] + q8kSum16[b * 16 + 2 * g + 1];
             }
             q8kScale[b] = 1 / iscale;
+        }
+        if (q8kNibbleOrder != null) {
+            for (int c = 0; c < length; c += 64) {
+                System.arraycopy(q8k, c, q8kNibbleOrder, c, 16);
+                System.arraycopy(q8k, c + 32, q8kNibbleOrder, c + 16, 16);
+                System.arraycopy(q8k, c + 16, q8kNibbleOrder, c + 32, 16);
+                System.arraycopy(q8k, c + 48, q8kNibbleOrder, c + 48, 16);
+            }
         }
         q8kReady = true;
     }

@@ -6,7 +6,9 @@ import java.util.SplittableRandom;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * IQ4_XS: block_iq4_xs { half d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128]; } (4.25 bits per weight): IQ4_NL's
@@ -16,6 +18,16 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class IQ4_XSFormat extends BlockFormat {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Two sub-blocks' 16 packed bytes each: one 256-bit byte vector, widened to a full 512-bit short vector. */
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    /** The 16 levels twice, so that a 32-lane shuffle finds them whatever its lane. */
+    private static final byte[] VALUES32 = new byte[32];
+
+    static {
+        for (int i = 0; i < 32; i++) {
+            VALUES32[i] = IQ4_NLFormat.VALUES[i % 16];
+        }
+    }
 
     IQ4_XSFormat() {
         super(GgmlType.IQ4_XS, 256, 136, Activation.Form.Q8_K);
@@ -40,14 +52,18 @@ final class IQ4_XSFormat extends BlockFormat {
         }
     }
 
-    // Per 32 weights the integer dot (as IQ4_NL's, Int16Dot.dot32 written out) times the integer scale, summed in
-    // int lanes; the block's sum is converted once and multiplied by d and the activation's scale.
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
+        return Int16Dot.WIDE ? dotWide(s, off, a, n / 256) : dotNarrow(s, off, a, n / 256);
+    }
+
+    // 256 bits: per 32 weights the integer dot (as IQ4_NL's, Int16Dot.dot32 written out) times the integer scale,
+    // summed in int lanes; the block's sum is converted once and multiplied by d and the activation's scale.
+    private static float dotNarrow(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8k;
         ByteVector table = ByteVector.fromArray(Int16Dot.B16, IQ4_NLFormat.VALUES, 0);
         float total = 0;
-        for (int b = 0; b < n / 256; b++) {
+        for (int b = 0; b < blocks; b++) {
             long bo = off + 136L * b;
             int sh = Bytes.u16(s, bo + 2);
             int sl = s.get(Bytes.LE_INT, bo + 4);
@@ -67,6 +83,40 @@ final class IQ4_XSFormat extends BlockFormat {
             total += Bytes.f16(s, bo) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
         return total;
+    }
+
+    // 512 bits: two sub-blocks at a time, 64 weights in two full short vectors: the low nibbles of both, then the
+    // high ones, against the activation reordered to match (Activation.q8kNibbleOrder). A low and a high product
+    // share 16-bit lanes (2 * 127 * 127 fits); int lanes 0-7 belong to the first sub-block, 8-15 to the second.
+    private static float dotWide(MemorySegment s, long off, Activation a, int blocks) {
+        short[] q = a.q8kNibbleOrder;
+        ByteVector table = ByteVector.fromArray(B32, VALUES32, 0);
+        VectorMask<Integer> second = VectorMask.fromLong(Int16Dot.I, 0xFF00L);
+        float total = 0;
+        for (int b = 0; b < blocks; b++) {
+            long bo = off + 136L * b;
+            int sh = Bytes.u16(s, bo + 2);
+            int sl = s.get(Bytes.LE_INT, bo + 4);
+            IntVector acc = IntVector.zero(Int16Dot.I);
+            for (int ib = 0; ib < 8; ib += 2) {
+                int ls0 = ((sl >>> (4 * ib) & 0xF) | (sh >>> (2 * ib) & 3) << 4) - 32;
+                int ls1 = ((sl >>> (4 * ib + 4) & 0xF) | (sh >>> (2 * ib + 2) & 3) << 4) - 32;
+                ByteVector packed = ByteVector.fromMemorySegment(B32, s, bo + 8 + 16L * ib, LE);
+                ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                int o = 256 * b + 32 * ib;
+                IntVector p = lo.mul(ShortVector.fromArray(Int16Dot.S, q, o)).add(hi.mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))).reinterpretAsInts();
+                IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+                acc = acc.add(pairs.mul(IntVector.broadcast(Int16Dot.I, ls0).blend(ls1, second)));
+            }
+            total += Bytes.f16(s, bo) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
+        }
+        return total;
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return true;
     }
 
     @Override
