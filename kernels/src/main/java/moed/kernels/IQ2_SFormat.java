@@ -40,9 +40,7 @@ final class IQ2_SFormat extends UnpackedFormat {
                 int index = (low >>> (8 * l) & 0xFF) | (qh << (8 - 2 * l) & 0x300);
                 u.put8(32 * ib + 8 * l, IQGrids.applySigns(IQGrids.IQ2S[index], IQGrids.BYTE_SIGNS[signs >>> (8 * l) & 0xFF]));
             }
-            int sc = Bytes.u8(s, bo + 74 + ib);
-            u.scale[2 * ib] = 2 * (sc & 0xF) + 1;
-            u.scale[2 * ib + 1] = 2 * (sc >>> 4) + 1;
+            u.oddScales(ib, Bytes.u8(s, bo + 74 + ib));
         }
         return Bytes.f16(s, bo) * 0.125f;
     }

@@ -39,9 +39,7 @@ final class IQ2_XSFormat extends UnpackedFormat {
                 int v = (int) (word >>> (16 * l)) & 0xFFFF;
                 u.put8(32 * ib + 8 * l, IQGrids.applySigns(IQGrids.IQ2XS[v & 511], IQGrids.SIGNS7[v >>> 9]));
             }
-            int sc = Bytes.u8(s, bo + 66 + ib);
-            u.scale[2 * ib] = 2 * (sc & 0xF) + 1;
-            u.scale[2 * ib + 1] = 2 * (sc >>> 4) + 1;
+            u.oddScales(ib, Bytes.u8(s, bo + 66 + ib));
         }
         return Bytes.f16(s, bo) * 0.125f;
     }

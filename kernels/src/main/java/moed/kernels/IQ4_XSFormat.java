@@ -33,17 +33,16 @@ final class IQ4_XSFormat extends BlockFormat {
         super(GgmlType.IQ4_XS, 256, 136, Activation.Form.Q8_K);
     }
 
-    private static int subScale(MemorySegment s, long bo, int ib) {
-        int low = Bytes.u8(s, bo + 4 + ib / 2) >>> (4 * (ib % 2)) & 0xF;
-        int high = Bytes.u16(s, bo + 2) >>> (2 * ib) & 3;
-        return (low | high << 4) - 32;
+    /** Sub-block ib's scale ls - 32, from scales_l as a little-endian int and scales_h. */
+    private static int subScale(int scalesL, int scalesH, int ib) {
+        return ((scalesL >>> (4 * ib) & 0xF) | (scalesH >>> (2 * ib) & 3) << 4) - 32;
     }
 
     @Override
     void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         float d = Bytes.f16(s, bo);
         for (int ib = 0; ib < 8; ib++) {
-            float dl = d * subScale(s, bo, ib);
+            float dl = d * subScale(s.get(Bytes.LE_INT, bo + 4), Bytes.u16(s, bo + 2), ib);
             for (int j = 0; j < 16; j++) {
                 int q = Bytes.u8(s, bo + 8 + 16 * ib + j);
                 y[o + 32 * ib + j] = dl * IQ4_NLFormat.VALUES[q & 0xF];
@@ -69,7 +68,7 @@ final class IQ4_XSFormat extends BlockFormat {
             int sl = s.get(Bytes.LE_INT, bo + 4);
             IntVector acc = IntVector.zero(Int16Dot.I);
             for (int ib = 0; ib < 8; ib++) {
-                int ls = ((sl >>> (4 * ib) & 0xF) | (sh >>> (2 * ib) & 3) << 4) - 32;
+                int ls = subScale(sl, sh, ib);
                 ByteVector packed = ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 8 + 16L * ib, LE);
                 ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
                 ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
@@ -99,8 +98,8 @@ final class IQ4_XSFormat extends BlockFormat {
             int sl = s.get(Bytes.LE_INT, bo + 4);
             IntVector acc = IntVector.zero(Int16Dot.I);
             for (int ib = 0; ib < 8; ib += 2) {
-                int ls0 = ((sl >>> (4 * ib) & 0xF) | (sh >>> (2 * ib) & 3) << 4) - 32;
-                int ls1 = ((sl >>> (4 * ib + 4) & 0xF) | (sh >>> (2 * ib + 2) & 3) << 4) - 32;
+                int ls0 = subScale(sl, sh, ib);
+                int ls1 = subScale(sl, sh, ib + 1);
                 ByteVector packed = ByteVector.fromMemorySegment(B32, s, bo + 8 + 16L * ib, LE);
                 ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
                 ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);

@@ -45,6 +45,15 @@ final class UnpackedBlock {
         LONGS.set(q, at, v);
     }
 
+    /**
+     * Sets the scales of the two 16-weight halves of the 32 weights from {@code 32 * group32} from a byte of two 4-bit
+     * scales s (low nibble first) as 2s + 1: IQ2_XS and IQ2_S's d * (0.5 + s) / 4 with d / 8 taken out.
+     */
+    void oddScales(int group32, int twoNibbles) {
+        scale[2 * group32] = 2 * (twoNibbles & 0xF) + 1;
+        scale[2 * group32 + 1] = 2 * (twoNibbles >>> 4 & 0xF) + 1;
+    }
+
     /** Sets the scale of the 32 weights from {@code 32 * group32}: two 16-weight groups. */
     void scale32(int group32, int s) {
         scale[2 * group32] = s;
