@@ -23,9 +23,8 @@ final class IQ2_SFormat extends UnpackedFormat {
             for (int l = 0; l < 4; l++) {
                 long grid = IQGrids.IQ2S[Bytes.u8(s, bo + 2 + 4 * ib + l) | (qh << (8 - 2 * l) & 0x300)];
                 int sign = Bytes.u8(s, bo + 34 + 4 * ib + l);
-                for (int j = 0; j < 8; j++) {
-                    y[o++] = db[l / 2] * (grid >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1f : 1f);
-                }
+                IQGrids.signed8(grid, sign, db[l / 2], y, o);
+                o += 8;
             }
         }
     }

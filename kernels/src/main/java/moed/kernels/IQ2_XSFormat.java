@@ -24,9 +24,8 @@ final class IQ2_XSFormat extends UnpackedFormat {
                 int v = Bytes.u16(s, bo + 2 + 2L * (4 * ib + l));
                 long grid = IQGrids.IQ2XS[v & 511];
                 int sign = IQGrids.ksigns(v >>> 9);
-                for (int j = 0; j < 8; j++) {
-                    y[o++] = db[l / 2] * (grid >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1f : 1f);
-                }
+                IQGrids.signed8(grid, sign, db[l / 2], y, o);
+                o += 8;
             }
         }
     }

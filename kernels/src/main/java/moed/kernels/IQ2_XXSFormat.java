@@ -23,9 +23,8 @@ final class IQ2_XXSFormat extends UnpackedFormat {
             for (int l = 0; l < 4; l++) {
                 long grid = IQGrids.IQ2XXS[grids >>> (8 * l) & 0xFF];
                 int sign = IQGrids.ksigns(signs >>> (7 * l) & 127);
-                for (int j = 0; j < 8; j++) {
-                    y[o++] = db * (grid >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1f : 1f);
-                }
+                IQGrids.signed8(grid, sign, db, y, o);
+                o += 8;
             }
         }
     }

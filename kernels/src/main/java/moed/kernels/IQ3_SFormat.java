@@ -25,10 +25,7 @@ final class IQ3_SFormat extends UnpackedFormat {
                 int grid1 = IQGrids.IQ3S[Bytes.u8(s, bo + 2 + 8 * ib + 2 * l) | (qh << (8 - 2 * l) & 256)];
                 int grid2 = IQGrids.IQ3S[Bytes.u8(s, bo + 2 + 8 * ib + 2 * l + 1) | (qh << (7 - 2 * l) & 256)];
                 int sign = Bytes.u8(s, bo + 74 + 4 * ib + l);
-                for (int j = 0; j < 4; j++) {
-                    y[o + j] = db * (grid1 >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1f : 1f);
-                    y[o + j + 4] = db * (grid2 >>> (8 * j) & 0xFF) * ((sign >>> (j + 4) & 1) != 0 ? -1f : 1f);
-                }
+                IQGrids.signed8(grid1 & 0xFFFFFFFFL | (long) grid2 << 32, sign, db, y, o);
                 o += 8;
             }
         }

@@ -24,10 +24,7 @@ final class IQ3_XXSFormat extends UnpackedFormat {
                 int sign = IQGrids.ksigns(aux >>> (7 * l) & 127);
                 int grid1 = IQGrids.IQ3XXS[Bytes.u8(s, bo + 2 + 8 * ib + 2 * l)];
                 int grid2 = IQGrids.IQ3XXS[Bytes.u8(s, bo + 2 + 8 * ib + 2 * l + 1)];
-                for (int j = 0; j < 4; j++) {
-                    y[o + j] = db * (grid1 >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1f : 1f);
-                    y[o + j + 4] = db * (grid2 >>> (8 * j) & 0xFF) * ((sign >>> (j + 4) & 1) != 0 ? -1f : 1f);
-                }
+                IQGrids.signed8(grid1 & 0xFFFFFFFFL | (long) grid2 << 32, sign, db, y, o);
                 o += 8;
             }
         }

@@ -52,6 +52,17 @@ final class IQGrids {
     }
 
     /**
+     * The reference dequantizers' step for eight weights: {@code y[o + j] = db * (byte j of magnitudes) * (bit j of
+     * signs ? -1 : 1)}, in ggml's order of float operations. IQ3's two 4-weight grid points come as one long (the
+     * first in the low half), as ggml's {@code grid1[j]}, {@code grid2[j]} fill y[j] and y[j + 4].
+     */
+    static void signed8(long magnitudes, int signs, float db, float[] y, int o) {
+        for (int j = 0; j < 8; j++) {
+            y[o + j] = db * (magnitudes >>> (8 * j) & 0xFF) * ((signs >>> j & 1) != 0 ? -1f : 1f);
+        }
+    }
+
+    /**
      * IQ1_S and IQ1_M's eight integers 8 * g + delta from a grid point g of {@link #IQ1S} (bytes -1, 0, 1) and the
      * group's delta (+1 or -1): the weight is (g + delta / 8) times the scale. Times 8 is a shift per byte (masked so
      * no bits cross into the next byte); +1 sets the low bit, which is zero; -1 is ~(-8g), and -8g swaps 0x08 and
