@@ -36,7 +36,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class MatVecBenchmark {
-    @Param({"Q8_0", "F16", "Q4_0", "Q4_K", "Q6_K", "F32", "BF16", "Q4_1", "Q5_0", "Q5_1", "Q5_K", "IQ4_NL", "MXFP4"})
+    @Param({"Q8_0", "F16", "Q4_0", "Q4_K", "Q6_K", "F32", "BF16", "Q4_1", "Q5_0", "Q5_1", "Q5_K", "IQ4_NL", "MXFP4", "Q2_K", "Q3_K", "IQ4_XS", "IQ2_XXS", "IQ2_XS",
+            "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M"})
     public String type;
 
     @Param({"1", "2"})
