@@ -11,7 +11,10 @@ package moed.kernels;
 public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
-    /** Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantGemm}) take it. */
+    /**
+     * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantGemm},
+     * {@link UnpackedGemm}) take it.
+     */
     static final int GEMM_MIN_TOKENS = 4;
     /**
      * Runs of rows a thread reads at once in the per-token path. Front to back, a row's bytes arrive from memory only
@@ -33,6 +36,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private final Block32PairGemm pairs32 = new Block32PairGemm();
     private final KQuantGemm q4k = new KQuantGemm(GgmlType.Q4_K);
     private final KQuantGemm q6k = new KQuantGemm(GgmlType.Q6_K);
+    private final UnpackedGemm unpacked = new UnpackedGemm();
     private WeightMatrix m;
     private Activation[] xs;
     private int[] which;
@@ -62,7 +66,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.count = count;
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
-                : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32 : !KQuantGemm.supports(m.type()) ? null
+                : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
+                : UnpackedGemm.supports(m.type()) ? unpacked : !KQuantGemm.supports(m.type()) ? null
                 : m.type() == GgmlType.Q4_K ? q4k : q6k;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);

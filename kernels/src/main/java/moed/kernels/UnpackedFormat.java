@@ -37,6 +37,21 @@ abstract class UnpackedFormat extends BlockFormat {
         return f * a.q8kScale[b] * u.dot(a.q8k, 256 * b);
     }
 
+    /**
+     * One row against {@code count} tokens' activations into {@code sums[0..count)}, each block decoded once for all
+     * of them ({@link UnpackedGemm}); per token the same operations in the same order as {@link #dot}.
+     */
+    final void rows(MemorySegment s, long off, int n, Activation[] tokens, int count, float[] sums) {
+        UnpackedBlock u = UnpackedBlock.get();
+        java.util.Arrays.fill(sums, 0, count, 0f);
+        for (int b = 0; b < n / 256; b++) {
+            float f = unpack(s, off + (long) b * blockBytes, u);
+            for (int t = 0; t < count; t++) {
+                sums[t] += block(u, f, tokens[t], b);
+            }
+        }
+    }
+
     @Override
     final void row4(MemorySegment s, long off, int n, Activation a0, Activation a1, Activation a2, Activation a3, float[] out) {
         if (!Dot.VECTOR) {

@@ -188,7 +188,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ1_M"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;
