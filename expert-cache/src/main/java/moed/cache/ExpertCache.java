@@ -230,6 +230,11 @@ public final class ExpertCache implements ExpertSource {
         return budget;
     }
 
+    /** The experts this cache serves (the model's, less any layers pinned in place elsewhere). */
+    public ExpertLayout layout() {
+        return layout;
+    }
+
     /** Bytes of one slot for layer l's experts (its size class); 0 for a layer with no experts in the cache. */
     public long slotBytes(int layer) {
         SlotPool p = poolOf[layer * experts];

@@ -100,7 +100,8 @@ final class ExpertServing implements AutoCloseable {
         if (cache == null) {
             return null;
         }
-        var layout = model.expertLayout();
+        // The experts the cache serves: layers pinned in place take none of its slots.
+        var layout = cache.layout();
         List<SlotClass> classes = cache.slotClasses();
         String sizes = classes.size() == 1 ? String.format("one expert is %.3f MiB", layout.maxExpertBytes() / 1048576.0)
                 : String.format("experts come in %d sizes, each with its share of the budget: %s", classes.size(),

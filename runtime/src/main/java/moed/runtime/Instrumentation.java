@@ -120,7 +120,8 @@ final class Instrumentation {
         s.layers = c.layers();
         s.experts = c.experts();
         s.expertsUsed = c.expertsUsed();
-        var layout = model.expertLayout();
+        // The experts the cache serves (pinned layers take none of its slots), or all of them without a cache.
+        var layout = cc != null ? cc.layout() : model.expertLayout();
         // The mean: when the layers' experts differ in size, each size class holds the same share of its experts, so a
         // cache of n experts takes n times the mean (analyze converts capacities to bytes with it). With one size, that.
         s.expertBytes = layout != null && layout.entryCount() > 0 ? layout.totalExpertBytes() / layout.entryCount() : 0;

@@ -8,7 +8,6 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -211,7 +210,7 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
             if (n > MAX_BODY_BYTES) {
                 if (n <= DRAIN_BYTES) {
                     try (InputStream in = ex.getRequestBody()) {
-                        in.transferTo(OutputStream.nullOutputStream());
+                        drop(in, n);
                     }
                 }
                 throw tooLarge(n + " bytes");
@@ -220,9 +219,10 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
         byte[] bytes;
         try (InputStream in = ex.getRequestBody()) {
             bytes = in.readNBytes(MAX_BODY_BYTES + 1);
-        }
-        if (bytes.length > MAX_BODY_BYTES) {
-            throw tooLarge("more than that");
+            if (bytes.length > MAX_BODY_BYTES) {
+                drop(in, DRAIN_BYTES - bytes.length); // no declared length (a chunked body): dropped as a declared one is
+                throw tooLarge("more than that");
+            }
         }
         if (bytes.length == 0) {
             throw ApiError.invalid(null, "the body is empty: send a JSON object");
@@ -232,6 +232,15 @@ public final class HttpApi implements Daemon.FrontEnd, AutoCloseable {
         } catch (JacksonException e) {
             throw ApiError.invalid(null, "the body is not valid JSON: " + e.getOriginalMessage()
                     + (e.getLocation() != null ? " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")" : ""));
+        }
+    }
+
+    /** Reads and forgets up to {@code limit} bytes of a refused body (see {@link #DRAIN_BYTES}). */
+    private static void drop(InputStream in, long limit) throws IOException {
+        byte[] sink = new byte[64 * 1024];
+        int n;
+        while (limit > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, limit))) > 0) {
+            limit -= n;
         }
     }
 
