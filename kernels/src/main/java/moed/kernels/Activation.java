@@ -15,7 +15,11 @@ public final class Activation {
      * the float values, the values rounded to F16, Q8_0 blocks (32 integers and a scale), or Q8_K blocks (256
      * integers, a scale and per-16 and per-32 sums).
      */
-    public enum Form { FLOAT, F16, Q8_0, Q8_K }
+    public enum Form {
+        FLOAT, F16, Q8_0, Q8_K,
+        /** Q8_K and, at 512 bits, its integers in IQ4_XS's nibble order ({@link #q8kNibbleOrder}). */
+        Q8_K_NIBBLES
+    }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
     private final int capacity;
@@ -50,6 +54,7 @@ public final class Activation {
     private boolean q8Ready;
     private boolean f16Ready;
     private boolean q8kReady;
+    private boolean nibblesReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -86,6 +91,7 @@ public final class Activation {
         q8Ready = false;
         f16Ready = false;
         q8kReady = false;
+        nibblesReady = false;
         return this;
     }
 
@@ -104,6 +110,7 @@ public final class Activation {
             case F16 -> prepareF16();
             case Q8_0 -> prepareQ8();
             case Q8_K -> prepareQ8K();
+            case Q8_K_NIBBLES -> prepareNibbleOrder();
         }
     }
 
@@ -188,15 +195,21 @@ public final class Activation {
             }
             q8kScale[b] = 1 / iscale;
         }
-        if (q8kNibbleOrder != null) {
-            for (int c = 0; c < length; c += 64) {
-                System.arraycopy(q8k, c, q8kNibbleOrder, c, 16);
-                System.arraycopy(q8k, c + 32, q8kNibbleOrder, c + 16, 16);
-                System.arraycopy(q8k, c + 16, q8kNibbleOrder, c + 32, 16);
-                System.arraycopy(q8k, c + 48, q8kNibbleOrder, c + 48, 16);
-            }
-        }
         q8kReady = true;
+    }
+
+    private void prepareNibbleOrder() {
+        prepareQ8K();
+        if (nibblesReady || q8kNibbleOrder == null) {
+            return;
+        }
+        for (int c = 0; c < length; c += 64) {
+            System.arraycopy(q8k, c, q8kNibbleOrder, c, 16);
+            System.arraycopy(q8k, c + 32, q8kNibbleOrder, c + 16, 16);
+            System.arraycopy(q8k, c + 16, q8kNibbleOrder, c + 32, 16);
+            System.arraycopy(q8k, c + 48, q8kNibbleOrder, c + 48, 16);
+        }
+        nibblesReady = true;
     }
 
     private void prepareF16() {

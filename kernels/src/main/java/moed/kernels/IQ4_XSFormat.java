@@ -30,7 +30,8 @@ final class IQ4_XSFormat extends BlockFormat {
     }
 
     IQ4_XSFormat() {
-        super(GgmlType.IQ4_XS, 256, 136, Activation.Form.Q8_K);
+        // At 512 bits the kernel reads the activation in its nibbles' order (dotWide).
+        super(GgmlType.IQ4_XS, 256, 136, Int16Dot.WIDE ? Activation.Form.Q8_K_NIBBLES : Activation.Form.Q8_K);
     }
 
     /** Sub-block ib's scale ls - 32, from scales_l as a little-endian int and scales_h. */
@@ -51,62 +52,45 @@ final class IQ4_XSFormat extends BlockFormat {
         }
     }
 
+    // Per 32 weights the integer dot (as IQ4_NL's, Int16Dot.dot32 written out) times the integer scale, summed in
+    // int lanes; the block's sum is converted once and multiplied by d and the activation's scale. At 512 bits two
+    // sub-blocks at a time, 64 weights in two full short vectors: the low nibbles of both, then the high ones,
+    // against the activation reordered to match (Activation.q8kNibbleOrder); a low and a high product share 16-bit
+    // lanes (2 * 127 * 127 fits), int lanes 0-7 belong to the first sub-block, 8-15 to the second.
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
-        return Int16Dot.WIDE ? dotWide(s, off, a, n / 256) : dotNarrow(s, off, a, n / 256);
-    }
-
-    // 256 bits: per 32 weights the integer dot (as IQ4_NL's, Int16Dot.dot32 written out) times the integer scale,
-    // summed in int lanes; the block's sum is converted once and multiplied by d and the activation's scale.
-    private static float dotNarrow(MemorySegment s, long off, Activation a, int blocks) {
-        short[] q = a.q8k;
-        ByteVector table = ByteVector.fromArray(Int16Dot.B16, IQ4_NLFormat.VALUES, 0);
-        float total = 0;
-        for (int b = 0; b < blocks; b++) {
-            long bo = off + 136L * b;
-            int sh = Bytes.u16(s, bo + 2);
-            int sl = s.get(Bytes.LE_INT, bo + 4);
-            IntVector acc = IntVector.zero(Int16Dot.I);
-            for (int ib = 0; ib < 8; ib++) {
-                int ls = subScale(sl, sh, ib);
-                ByteVector packed = ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 8 + 16L * ib, LE);
-                ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                int o = 256 * b + 32 * ib;
-                IntVector p = lo.mul(ShortVector.fromArray(Int16Dot.S, q, o)).reinterpretAsInts();
-                IntVector r = hi.mul(ShortVector.fromArray(Int16Dot.S, q, o + 16)).reinterpretAsInts();
-                IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16))
-                        .add(r.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(r.lanewise(VectorOperators.ASHR, 16));
-                acc = acc.add(pairs.mul(ls));
-            }
-            total += Bytes.f16(s, bo) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
-        }
-        return total;
-    }
-
-    // 512 bits: two sub-blocks at a time, 64 weights in two full short vectors: the low nibbles of both, then the
-    // high ones, against the activation reordered to match (Activation.q8kNibbleOrder). A low and a high product
-    // share 16-bit lanes (2 * 127 * 127 fits); int lanes 0-7 belong to the first sub-block, 8-15 to the second.
-    private static float dotWide(MemorySegment s, long off, Activation a, int blocks) {
-        short[] q = a.q8kNibbleOrder;
-        ByteVector table = ByteVector.fromArray(B32, VALUES32, 0);
+        boolean wide = Int16Dot.WIDE;
+        short[] q = wide ? a.q8kNibbleOrder : a.q8k;
+        ByteVector table = wide ? ByteVector.fromArray(B32, VALUES32, 0) : ByteVector.fromArray(Int16Dot.B16, IQ4_NLFormat.VALUES, 0);
         VectorMask<Integer> second = VectorMask.fromLong(Int16Dot.I, 0xFF00L);
         float total = 0;
-        for (int b = 0; b < blocks; b++) {
+        for (int b = 0; b < n / 256; b++) {
             long bo = off + 136L * b;
             int sh = Bytes.u16(s, bo + 2);
             int sl = s.get(Bytes.LE_INT, bo + 4);
             IntVector acc = IntVector.zero(Int16Dot.I);
-            for (int ib = 0; ib < 8; ib += 2) {
-                int ls0 = subScale(sl, sh, ib);
-                int ls1 = subScale(sl, sh, ib + 1);
-                ByteVector packed = ByteVector.fromMemorySegment(B32, s, bo + 8 + 16L * ib, LE);
-                ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
-                int o = 256 * b + 32 * ib;
-                IntVector p = lo.mul(ShortVector.fromArray(Int16Dot.S, q, o)).add(hi.mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))).reinterpretAsInts();
-                IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
-                acc = acc.add(pairs.mul(IntVector.broadcast(Int16Dot.I, ls0).blend(ls1, second)));
+            if (wide) {
+                for (int ib = 0; ib < 8; ib += 2) {
+                    ByteVector packed = ByteVector.fromMemorySegment(B32, s, bo + 8 + 16L * ib, LE);
+                    ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                    ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                    int o = 256 * b + 32 * ib;
+                    IntVector p = lo.mul(ShortVector.fromArray(Int16Dot.S, q, o)).add(hi.mul(ShortVector.fromArray(Int16Dot.S, q, o + 32))).reinterpretAsInts();
+                    IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+                    acc = acc.add(pairs.mul(IntVector.broadcast(Int16Dot.I, subScale(sl, sh, ib)).blend(subScale(sl, sh, ib + 1), second)));
+                }
+            } else {
+                for (int ib = 0; ib < 8; ib++) {
+                    ByteVector packed = ByteVector.fromMemorySegment(Int16Dot.B16, s, bo + 8 + 16L * ib, LE);
+                    ShortVector lo = (ShortVector) packed.and((byte) 0xF).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                    ShortVector hi = (ShortVector) packed.lanewise(VectorOperators.LSHR, 4).selectFrom(table).convertShape(VectorOperators.B2S, Int16Dot.S, 0);
+                    int o = 256 * b + 32 * ib;
+                    IntVector p = lo.mul(ShortVector.fromArray(Int16Dot.S, q, o)).reinterpretAsInts();
+                    IntVector r = hi.mul(ShortVector.fromArray(Int16Dot.S, q, o + 16)).reinterpretAsInts();
+                    IntVector pairs = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16))
+                            .add(r.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(r.lanewise(VectorOperators.ASHR, 16));
+                    acc = acc.add(pairs.mul(subScale(sl, sh, ib)));
+                }
             }
             total += Bytes.f16(s, bo) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
