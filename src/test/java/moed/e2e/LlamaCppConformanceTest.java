@@ -58,8 +58,8 @@ class LlamaCppConformanceTest {
 
     /**
      * A file per architecture, shaped as the real model is (its ratios of heads, KV heads, head size, experts, FFN),
-     * synthesized by moed; or, with a {@code fixture}, a file of the test resources (made by llama.cpp's quantizer,
-     * in formats moed does not write).
+     * synthesized by moed; or, with a {@code fixture}, a file of the test resources' low-bit/ (made by llama.cpp's
+     * quantizer, in formats moed does not write).
      */
     record Arch(String name, String fixture, String... synth) {
         static Arch synth(String name, String... synth) {
@@ -117,8 +117,8 @@ class LlamaCppConformanceTest {
             // A Qwen3-MoE file in the layout of the shared "dynamic" quantizations: IQ2_XXS/IQ2_S experts in one
             // layer, IQ1_S/IQ2_XS in the next, Q4_K-Q6_K attention, Q8_0 embeddings; and one with the other low-bit
             // formats (IQ1_M, IQ3_XXS, IQ3_S, IQ4_XS, Q2_K, Q3_K). See resources/low-bit/README.md.
-            Arch.fixture("qwen3moe-iq-dynamic", "low-bit/dynamic.gguf"),
-            Arch.fixture("qwen3moe-low-bit-mixed", "low-bit/mixed.gguf"));
+            Arch.fixture("qwen3moe-iq-dynamic", "dynamic.gguf"),
+            Arch.fixture("qwen3moe-low-bit-mixed", "mixed.gguf"));
 
     @TempDir
     Path tmp;
@@ -132,10 +132,7 @@ class LlamaCppConformanceTest {
         for (Arch a : ARCHS) {
             Path file = tmp.resolve(a.name() + ".gguf");
             if (a.fixture() != null) {
-                try (InputStream in = LlamaCppConformanceTest.class.getResourceAsStream("/" + a.fixture())) {
-                    assertTrue(in != null, "test resource " + a.fixture() + " is missing");
-                    Files.copy(in, file);
-                }
+                LowBitKnownAnswerTest.copy(a.fixture(), file);
             } else {
                 List<String> args = new ArrayList<>(List.of("model", "synth", "--out", file.toString(), "--vocab", "2048"));
                 args.addAll(List.of(a.synth()));

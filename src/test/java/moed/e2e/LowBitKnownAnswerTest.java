@@ -17,8 +17,8 @@ import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
-import moed.kernels.Dequantize;
 import moed.kernels.GgmlType;
+import moed.kernels.WeightMatrix;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufTensor;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,14 +39,18 @@ class LowBitKnownAnswerTest {
     @TempDir
     Path tmp;
 
-    /** A fixture copied out of the test resources (the GGUF reader maps files). */
+    /** A fixture copied out of the test resources into {@code dir} (the GGUF reader maps files). */
     static Path fixture(Path dir, String name) throws IOException {
-        Path p = dir.resolve(name);
+        return copy(name, dir.resolve(name));
+    }
+
+    /** Copies test resource low-bit/{@code name} to {@code to}. */
+    static Path copy(String name, Path to) throws IOException {
         try (InputStream in = LowBitKnownAnswerTest.class.getResourceAsStream("/low-bit/" + name)) {
             assertTrue(in != null, "test resource low-bit/" + name + " is missing");
-            Files.copy(in, p);
+            Files.copy(in, to);
         }
-        return p;
+        return to;
     }
 
     @ParameterizedTest
@@ -95,12 +99,12 @@ class LowBitKnownAnswerTest {
     }
 
     static float[] dequantize(GgufTensor t) {
-        int cols = (int) t.dim(0);
-        long rows = t.elements() / cols;
-        long rowBytes = t.type().bytesFor(cols);
+        WeightMatrix m = t.asMatrix();
+        float[] row = new float[m.cols()];
         float[] y = new float[(int) t.elements()];
-        for (long r = 0; r < rows; r++) {
-            Dequantize.row(t.type(), t.data(), r * rowBytes, y, (int) (r * cols), cols);
+        for (int r = 0; r < m.rows(); r++) {
+            m.dequantizeRow(r, row);
+            System.arraycopy(row, 0, y, r * m.cols(), m.cols());
         }
         return y;
     }
