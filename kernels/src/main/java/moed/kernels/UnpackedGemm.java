@@ -8,7 +8,8 @@ package moed.kernels;
  * same operations ({@link UnpackedFormat#dot}), so results are bit for bit those of a token alone.
  */
 final class UnpackedGemm extends Gemm {
-    private static final ThreadLocal<float[][]> SUMS = ThreadLocal.withInitial(() -> new float[1][0]);
+    /** Per thread: a row's sums for each token (grown, never shrunk). */
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[0]);
     /** The call's tokens' activations, in call order (grown, never shrunk). */
     private Activation[] tokens = new Activation[0];
 
@@ -29,11 +30,11 @@ final class UnpackedGemm extends Gemm {
     @Override
     public void run(int from, int to) {
         UnpackedFormat f = (UnpackedFormat) m.type().format();
-        float[][] holder = SUMS.get();
-        if (holder[0].length < count) {
-            holder[0] = new float[count];
+        float[] sums = SUMS.get();
+        if (sums.length < count) {
+            sums = new float[count];
+            SUMS.set(sums);
         }
-        float[] sums = holder[0];
         for (int r = from; r < to; r++) {
             f.rows(m.data(), r * m.rowBytes(), cols, tokens, count, sums);
             for (int t = 0; t < count; t++) {
