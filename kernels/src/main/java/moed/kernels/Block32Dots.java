@@ -59,13 +59,13 @@ final class Block32Dots {
             for (int b = 0; b < blocks; b++) {
                 long bo = off + b * 34L;
                 IntVector p = Int16Dot.pairs(Int16Dot.widenAll(s, bo + 2).mul(ShortVector.fromArray(S, q, b * 32)));
-                acc = Int16Dot.scaled(p.add(p.rearrange(halves)), Bytes.f16(s, bo) * qd[b], acc);
+                acc = Int16Dot.scaled(p.add(p.rearrange(halves)), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
             }
             return Dot.sum8(acc);
         }
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 34L;
-            acc = Int16Dot.scaled(Int16Dot.dot32(Int16Dot.widen(s, bo + 2), Int16Dot.widen(s, bo + 18), q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(Int16Dot.dot32(Int16Dot.widen(s, bo + 2), Int16Dot.widen(s, bo + 18), q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc);
     }
@@ -81,7 +81,7 @@ final class Block32Dots {
             ShortVector packed = Int16Dot.widen(s, bo + 2);
             ShortVector lo = packed.and((short) 0xF).sub(offset);
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).sub(offset);
-            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc);
     }
@@ -95,11 +95,11 @@ final class Block32Dots {
         float mins = 0;
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 20L;
-            mins += Bytes.f16(s, bo + 2) * qd[b] * qsum[b];
+            mins += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 2)) * qd[b] * qsum[b];
             ShortVector packed = Int16Dot.widen(s, bo + 4);
             ShortVector lo = packed.and((short) 0xF);
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
-            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc) + mins;
     }
@@ -117,7 +117,7 @@ final class Block32Dots {
             ShortVector packed = Int16Dot.widen(s, bo + 6);
             ShortVector lo = packed.and((short) 0xF).or(fifthBits(qh, laneBit)).sub(offset);
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit)).sub(offset);
-            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc);
     }
@@ -132,12 +132,12 @@ final class Block32Dots {
         float mins = 0;
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 24L;
-            mins += Bytes.f16(s, bo + 2) * qd[b] * qsum[b];
+            mins += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 2)) * qd[b] * qsum[b];
             int qh = s.get(Bytes.LE_INT, bo + 4);
             ShortVector packed = Int16Dot.widen(s, bo + 8);
             ShortVector lo = packed.and((short) 0xF).or(fifthBits(qh, laneBit));
             ShortVector hi = packed.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(fifthBits(qh >>> 16, laneBit));
-            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(Int16Dot.dot32(lo, hi, q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc) + mins;
     }
@@ -159,7 +159,7 @@ final class Block32Dots {
         FloatVector acc = FloatVector.zero(Int16Dot.F);
         for (int b = 0; b < blocks; b++) {
             long bo = off + b * 18L;
-            acc = Int16Dot.scaled(lookupBlock(s, bo + 2, table, q, b * 32), Bytes.f16(s, bo) * qd[b], acc);
+            acc = Int16Dot.scaled(lookupBlock(s, bo + 2, table, q, b * 32), Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * qd[b], acc);
         }
         return Dot.sum8(acc);
     }

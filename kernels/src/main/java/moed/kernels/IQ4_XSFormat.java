@@ -92,7 +92,7 @@ final class IQ4_XSFormat extends BlockFormat {
                     acc = acc.add(pairs.mul(subScale(sl, sh, ib)));
                 }
             }
-            total += Bytes.f16(s, bo) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
         return total;
     }

@@ -87,7 +87,7 @@ final class KQuantDots {
         FloatVector m = (FloatVector) mins.convertShape(VectorOperators.B2F, Int16Dot.F, 0);
         int minDot = (int) m.mul(FloatVector.fromArray(Int16Dot.F, a.q8kSum32, b * 8)).reduceLanes(VectorOperators.ADD);
         float da = a.q8kScale[b];
-        return Bytes.f16(s, bo) * da * sum - Bytes.f16(s, bo + 2) * da * minDot;
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * da * sum - Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 2)) * da * minDot;
     }
 
     /**
@@ -200,7 +200,7 @@ final class KQuantDots {
                     acc = acc.add(p4.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p4.lanewise(VectorOperators.ASHR, 16)).mul(s4));
                 }
             }
-            total += Bytes.f16(s, bo + 208) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 208)) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
         return total;
     }
@@ -247,8 +247,8 @@ final class KQuantDots {
             int minDot = mp.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(mp.lanewise(VectorOperators.ASHR, 16))
                     .reduceLanes(VectorOperators.ADD);
             float da = a.q8kScale[b];
-            float sum = Bytes.f16(s, bo + 80) * da * acc.reduceLanes(VectorOperators.ADD);
-            total += sum - Bytes.f16(s, bo + 82) * da * minDot;
+            float sum = Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 80)) * da * acc.reduceLanes(VectorOperators.ADD);
+            total += sum - Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 82)) * da * minDot;
         }
         return total;
     }
@@ -284,7 +284,7 @@ final class KQuantDots {
                     }
                 }
             }
-            total += Bytes.f16(s, bo + 108) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + 108)) * a.q8kScale[b] * acc.reduceLanes(VectorOperators.ADD);
         }
         return total;
     }
