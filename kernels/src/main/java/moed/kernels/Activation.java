@@ -100,7 +100,7 @@ public final class Activation {
      * moed cannot compute is refused here, with the error that names the types it computes.
      */
     public void prepareFor(GgmlType weightType) {
-        prepare(weightType.format().activation);
+        prepare(weightType.format().activation());
     }
 
     /** Makes the given form (nothing to do for the float values). */

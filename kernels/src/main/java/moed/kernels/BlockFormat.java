@@ -43,8 +43,8 @@ abstract class BlockFormat {
     final int blockSize;
     /** Bytes in one block. */
     final int blockBytes;
-    /** The form of the activation its dot products read. */
-    final Activation.Form activation;
+    /** The form of the activation its dot products read, unless {@link #activation()} decides it later. */
+    private final Activation.Form activation;
 
     /** The {@code written} argument of the constructor of a format moed writes (the others leave it out). */
     static final boolean WRITTEN = true;
@@ -64,6 +64,15 @@ abstract class BlockFormat {
         this.blockBytes = blockBytes;
         this.activation = activation;
         this.written = written;
+    }
+
+    /**
+     * The form of the activation its dot products read. A format whose form depends on the vector width decides it
+     * here, not in its constructor: every format is constructed when {@link KernelWidth} looks a model's types up,
+     * before the width is chosen, and touching the kernels' species there would fix the width at its default.
+     */
+    Activation.Form activation() {
+        return activation;
     }
 
     /** The format of type t, or null when moed cannot compute t. */
@@ -113,7 +122,7 @@ abstract class BlockFormat {
             case Q8_0 -> perActivationBlock(s, off, n, 32, a.q8s, a.q8Scale, w);
             case Q8_K, Q8_K_NIBBLES -> perActivationBlock(s, off, n, 256, a.q8k, a.q8kScale, w);
             case F16, FLOAT -> {
-                float[] xs = activation == Activation.Form.F16 ? a.f16 : a.x;
+                float[] xs = activation() == Activation.Form.F16 ? a.f16 : a.x;
                 float sum = 0;
                 for (int i = 0; i < n; i += CHUNK) {
                     int k = Math.min(CHUNK, n - i);

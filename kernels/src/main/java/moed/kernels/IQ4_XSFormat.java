@@ -30,8 +30,13 @@ final class IQ4_XSFormat extends BlockFormat {
     }
 
     IQ4_XSFormat() {
-        // At 512 bits the kernel reads the activation in its nibbles' order (dotWide).
-        super(GgmlType.IQ4_XS, 256, 136, Int16Dot.WIDE ? Activation.Form.Q8_K_NIBBLES : Activation.Form.Q8_K);
+        super(GgmlType.IQ4_XS, 256, 136, Activation.Form.Q8_K);
+    }
+
+    /** At 512 bits the kernel reads the activation in its nibbles' order (dotWide); asked only once the width is set. */
+    @Override
+    Activation.Form activation() {
+        return Int16Dot.WIDE ? Activation.Form.Q8_K_NIBBLES : Activation.Form.Q8_K;
     }
 
     /** Sub-block ib's scale ls - 32, from scales_l as a little-endian int and scales_h. */

@@ -32,12 +32,12 @@ class BlockFormatTest {
             assertTrue(t.isComputable());
             assertEquals(f, t.format());
             // A quantized activation block (one scale) must cover whole weight blocks; float forms have no blocks.
-            int activationBlock = switch (f.activation) {
+            int activationBlock = switch (f.activation()) {
                 case Q8_0 -> 32;
                 case Q8_K, Q8_K_NIBBLES -> 256;
                 case FLOAT, F16 -> f.blockSize;
             };
-            assertEquals(0, activationBlock % f.blockSize, t + " blocks must tile its " + f.activation + " activation blocks");
+            assertEquals(0, activationBlock % f.blockSize, t + " blocks must tile its " + f.activation() + " activation blocks");
             assertEquals(f.canQuantize(), Quantize.supports(t));
             return;
         }

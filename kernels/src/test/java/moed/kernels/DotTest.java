@@ -61,7 +61,7 @@ class DotTest {
     }
 
     private static boolean usesQ8K(GgmlType t) {
-        return t.format().activation == Activation.Form.Q8_K || t.format().activation == Activation.Form.Q8_K_NIBBLES;
+        return t.format().activation() == Activation.Form.Q8_K || t.format().activation() == Activation.Form.Q8_K_NIBBLES;
     }
 
     private static float[] scaledQ8K(Activation a, int n) {

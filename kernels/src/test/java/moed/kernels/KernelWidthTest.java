@@ -1,11 +1,40 @@
 package moed.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class KernelWidthTest {
+    /**
+     * In a fresh JVM (as `moed run` starts), choosing the width for a K-quant model must leave the kernels at the
+     * chosen width: looking the model's formats up must not initialize the kernels' species first (one format's
+     * constructor once did, and every model then ran at 256 bits whatever was chosen).
+     */
+    @Test
+    void shouldRunTheKernelsAtTheWidthChosenForTheModel() throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(java.toString(), "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), KernelWidthTest.class.getName())
+                .redirectError(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assumeTrue(p.waitFor(60, TimeUnit.SECONDS), "the second JVM did not finish");
+        assertEquals(0, p.exitValue(), "the second JVM failed: " + out);
+        String[] chosenAndUsed = out.split(" ");
+        assertEquals(chosenAndUsed[0], chosenAndUsed[1], "bits chosen for a Q4_K model, then bits the kernels run at");
+    }
+
+    /** Chooses the width for a Q4_K model, then prints the chosen bits and the kernels' bits. */
+    public static void main(String[] args) {
+        KernelWidth.chooseFor(Map.of(GgmlType.Q4_K, 900L, GgmlType.IQ4_XS, 10L));
+        System.out.println(System.getProperty(KernelWidth.PROPERTY) + " " + Dot.F.vectorBitSize());
+    }
+
     @Test
     void shouldTake512BitsForModelsMostlyInFormatsThatGainThere() {
         assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.Q4_K, 900L, GgmlType.Q6_K, 200L, GgmlType.Q8_0, 100L), 512));
