@@ -70,6 +70,44 @@ final class Block32Dots {
         return Dot.sum8(acc);
     }
 
+    /**
+     * Two Q8_0 rows (at byte offsets off0 and off1) against one activation, each exactly as {@link #q8_0}: the same
+     * operations in the same order per row. Why: each row's blocks are one chain of FMAs into its accumulator (four
+     * cycles of latency a block), and two rows give the core two independent chains and share the activation loads
+     * (one thread, rows in cache: 1.89 against 2.05 ns a block at 256 bits).
+     */
+    static void q8_0Pair(MemorySegment s, long off0, long off1, Activation a, int blocks, float[] out) {
+        short[] q = a.q8s;
+        float[] qd = a.q8Scale;
+        FloatVector acc0 = FloatVector.zero(Int16Dot.F);
+        FloatVector acc1 = acc0;
+        if (Int16Dot.WIDE) {
+            VectorShuffle<Integer> halves = VectorShuffle.fromArray(Int16Dot.I, SWAP_HALVES, 0);
+            for (int b = 0; b < blocks; b++) {
+                long b0 = off0 + b * 34L;
+                long b1 = off1 + b * 34L;
+                ShortVector x = ShortVector.fromArray(S, q, b * 32);
+                IntVector p0 = Int16Dot.pairs(Int16Dot.widenAll(s, b0 + 2).mul(x));
+                IntVector p1 = Int16Dot.pairs(Int16Dot.widenAll(s, b1 + 2).mul(x));
+                acc0 = Int16Dot.scaled(p0.add(p0.rearrange(halves)), Float.float16ToFloat(s.get(Bytes.LE_SHORT, b0)) * qd[b], acc0);
+                acc1 = Int16Dot.scaled(p1.add(p1.rearrange(halves)), Float.float16ToFloat(s.get(Bytes.LE_SHORT, b1)) * qd[b], acc1);
+            }
+        } else {
+            for (int b = 0; b < blocks; b++) {
+                long b0 = off0 + b * 34L;
+                long b1 = off1 + b * 34L;
+                ShortVector x0 = ShortVector.fromArray(S, q, b * 32);
+                ShortVector x1 = ShortVector.fromArray(S, q, b * 32 + 16);
+                IntVector p0 = Int16Dot.pairs(Int16Dot.widen(s, b0 + 2).mul(x0).add(Int16Dot.widen(s, b0 + 18).mul(x1)));
+                IntVector p1 = Int16Dot.pairs(Int16Dot.widen(s, b1 + 2).mul(x0).add(Int16Dot.widen(s, b1 + 18).mul(x1)));
+                acc0 = Int16Dot.scaled(p0, Float.float16ToFloat(s.get(Bytes.LE_SHORT, b0)) * qd[b], acc0);
+                acc1 = Int16Dot.scaled(p1, Float.float16ToFloat(s.get(Bytes.LE_SHORT, b1)) * qd[b], acc1);
+            }
+        }
+        out[0] = Dot.sum8(acc0);
+        out[1] = Dot.sum8(acc1);
+    }
+
     // block_q4_0 { half d; uint8 qs[16]; }: byte j holds weight j (low nibble) and j+16 (high), offset 8.
     static float q4_0(MemorySegment s, long off, Activation a, int blocks) {
         short[] q = a.q8s;

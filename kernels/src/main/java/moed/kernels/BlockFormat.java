@@ -105,6 +105,20 @@ abstract class BlockFormat {
         out[3] = vector ? dot(s, off, a3, n) : scalarDot(s, off, a3, n);
     }
 
+    /**
+     * Two rows (at byte offsets off0 and off1) against one activation into {@code out[0..2)}, each bit-identical to
+     * {@link #dot}. Formats with a paired kernel ({@link #hasPaired}) run the two rows' chains side by side.
+     */
+    void dotPair(MemorySegment s, long off0, long off1, Activation a, int n, float[] out) {
+        out[0] = dot(s, off0, a, n);
+        out[1] = dot(s, off1, a, n);
+    }
+
+    /** True when {@link #dotPair} is faster than two {@link #dot} calls. */
+    boolean hasPaired() {
+        return false;
+    }
+
     /** True when {@link #row4} shares work between its four tokens (see {@link Dot#hasTiled}). */
     boolean hasTiled() {
         return false;

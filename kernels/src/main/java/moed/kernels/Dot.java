@@ -83,6 +83,26 @@ public final class Dot {
     }
 
     /**
+     * Rows r0 and r1 of m against one activation into {@code out[0..2)}, each bit-identical to {@link #row}: decode's
+     * mat-vec takes rows in pairs where the format has a paired kernel ({@link #hasPaired}).
+     */
+    static void rowPair(WeightMatrix m, int r0, int r1, Activation a, float[] out) {
+        BlockFormat f = m.type().format();
+        if (VECTOR) {
+            f.dotPair(m.data(), r0 * m.rowBytes(), r1 * m.rowBytes(), a, m.cols(), out);
+        } else {
+            out[0] = f.scalarDot(m.data(), r0 * m.rowBytes(), a, m.cols());
+            out[1] = f.scalarDot(m.data(), r1 * m.rowBytes(), a, m.cols());
+        }
+    }
+
+    /** True when {@link #rowPair} has a paired kernel for this type (others make two single passes). */
+    static boolean hasPaired(GgmlType t) {
+        BlockFormat f = BlockFormat.find(t);
+        return f != null && f.hasPaired();
+    }
+
+    /**
      * True when {@link #row4} has a tiled kernel for this type (others fall back to four single dot products). F16
      * shares each widened block between tokens; the integer kernels' widening is two instructions a block, and a
      * four-token version of them measured slower (register pressure) than four passes over a row that stays in L1.

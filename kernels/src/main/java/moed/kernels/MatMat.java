@@ -94,33 +94,49 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         int n = count;
         float[][] o = out;
         boolean tiled = n >= 4 && Dot.hasTiled(w.type());
+        // Rows in pairs where the format has a paired kernel: two independent chains per pass (see Dot.rowPair).
+        boolean paired = !tiled && Dot.hasPaired(w.type());
         float[] four = FOUR.get();
-        // The range is read as interleaved runs of rows (row i of each run in turn), not front to back.
+        // The range is read as interleaved runs of rows (row k of each run in turn), not front to back.
         int streams = streams(w.type());
         int part = (to - from + streams - 1) / streams;
-        for (int i = 0; i < part * streams; i++) {
-            int r = from + i % streams * part + i / streams;
-            if (r >= to) {
-                continue;
-            }
-            int t = 0;
-            if (tiled) {
-                // Four tokens share each decoded block of the row (same arithmetic per token as Dot.row).
-                for (; t + 4 <= n; t += 4) {
-                    int k0 = wh == null ? t : wh[t];
-                    int k1 = wh == null ? t + 1 : wh[t + 1];
-                    int k2 = wh == null ? t + 2 : wh[t + 2];
-                    int k3 = wh == null ? t + 3 : wh[t + 3];
-                    Dot.row4(w, r, a[k0], a[k1], a[k2], a[k3], four);
-                    o[k0][r] = four[0];
-                    o[k1][r] = four[1];
-                    o[k2][r] = four[2];
-                    o[k3][r] = four[3];
+        for (int k = 0; k < part; k++) {
+            for (int run = 0; run < streams; run++) {
+                int r = from + run * part + k;
+                if (r >= to) {
+                    continue;
                 }
-            }
-            for (; t < n; t++) {
-                int tok = wh == null ? t : wh[t];
-                o[tok][r] = Dot.row(w, r, a[tok]);
+                // Paired with the same row of the next run, so each run is still read front to back.
+                int r1 = r + part;
+                if (paired && run + 1 < streams && r1 < to) {
+                    for (int t = 0; t < n; t++) {
+                        int tok = wh == null ? t : wh[t];
+                        Dot.rowPair(w, r, r1, a[tok], four);
+                        o[tok][r] = four[0];
+                        o[tok][r1] = four[1];
+                    }
+                    run++;
+                    continue;
+                }
+                int t = 0;
+                if (tiled) {
+                    // Four tokens share each decoded block of the row (same arithmetic per token as Dot.row).
+                    for (; t + 4 <= n; t += 4) {
+                        int k0 = wh == null ? t : wh[t];
+                        int k1 = wh == null ? t + 1 : wh[t + 1];
+                        int k2 = wh == null ? t + 2 : wh[t + 2];
+                        int k3 = wh == null ? t + 3 : wh[t + 3];
+                        Dot.row4(w, r, a[k0], a[k1], a[k2], a[k3], four);
+                        o[k0][r] = four[0];
+                        o[k1][r] = four[1];
+                        o[k2][r] = four[2];
+                        o[k3][r] = four[3];
+                    }
+                }
+                for (; t < n; t++) {
+                    int tok = wh == null ? t : wh[t];
+                    o[tok][r] = Dot.row(w, r, a[tok]);
+                }
             }
         }
     }

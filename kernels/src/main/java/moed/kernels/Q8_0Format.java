@@ -16,6 +16,16 @@ final class Q8_0Format extends BlockFormat {
     }
 
     @Override
+    void dotPair(MemorySegment s, long off0, long off1, Activation a, int n, float[] out) {
+        Block32Dots.q8_0Pair(s, off0, off1, a, n / 32, out);
+    }
+
+    @Override
+    boolean hasPaired() {
+        return true;
+    }
+
+    @Override
     void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         float d = Bytes.f16(s, bo);
         for (int j = 0; j < 32; j++) {

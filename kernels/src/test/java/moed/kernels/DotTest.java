@@ -182,6 +182,33 @@ class DotTest {
         }
     }
 
+    /** Decode's paired rows (Dot.rowPair: Q8_0 has a paired kernel, Q4_K falls back to two passes) equal row by row. */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_K"})
+    void shouldGiveBitIdenticalResultsInPairsOrOneByOne(GgmlType t) {
+        int n = t.isSuperBlock() ? 512 : 288;
+        int rows = 5;
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * rows));
+        SplittableRandom rnd = new SplittableRandom(4);
+        KernelBenchmark.fillRandomBlocks(t, data, rnd);
+        if (t == GgmlType.Q8_0) { // random blocks share one scale: give each its own, so a row's scales cannot be swapped
+            for (long bo = 0; bo < data.byteSize(); bo += t.blockBytes) {
+                data.set(Bytes.LE_SHORT, bo, Float.floatToFloat16((float) rnd.nextDouble(0.001, 0.05)));
+            }
+        }
+        WeightMatrix m = WeightMatrix.of(t, data, rows, n);
+        Activation a = KernelBenchmark.randomActivation(n);
+        a.prepareFor(t);
+        float[] two = new float[2];
+        for (int r0 = 0; r0 < rows; r0++) {
+            for (int r1 = 0; r1 < rows; r1++) {
+                Dot.rowPair(m, r0, r1, a, two);
+                assertEquals(Float.floatToIntBits(Dot.row(m, r0, a)), Float.floatToIntBits(two[0]), t + " rows " + r0 + ", " + r1);
+                assertEquals(Float.floatToIntBits(Dot.row(m, r1, a)), Float.floatToIntBits(two[1]), t + " rows " + r0 + ", " + r1);
+            }
+        }
+    }
+
     /**
      * The GEMM that batches of tokens take (Block32Gemm, Block32PairGemm at 512 bits, KQuantGemm) gives, for every token and row, the per-token kernel's
      * result bit for bit: for token counts below, at and above the vector width, a subset of tokens chosen by
