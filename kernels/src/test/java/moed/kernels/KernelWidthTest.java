@@ -1,12 +1,9 @@
 package moed.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class KernelWidthTest {
@@ -17,15 +14,8 @@ class KernelWidthTest {
      */
     @Test
     void shouldRunTheKernelsAtTheWidthChosenForTheModel() throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), KernelWidthTest.class.getName())
-                .redirectError(ProcessBuilder.Redirect.DISCARD)
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assumeTrue(p.waitFor(60, TimeUnit.SECONDS), "the second JVM did not finish");
-        assertEquals(0, p.exitValue(), "the second JVM failed: " + out);
-        String[] chosenAndUsed = out.split(" ");
+        List<String> out = SecondJvm.output(KernelWidthTest.class);
+        String[] chosenAndUsed = out.get(0).split(" ");
         assertEquals(chosenAndUsed[0], chosenAndUsed[1], "bits chosen for a Q4_K model, then bits the kernels run at");
     }
 

@@ -3,15 +3,11 @@ package moed.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +25,7 @@ class WidthInvarianceTest {
                 "this machine has one vector width only");
         int other = Dot.F.vectorBitSize() == 512 ? 256 : 512;
         List<String> here = results();
-        List<String> there = resultsInAJvmAt(other);
+        List<String> there = SecondJvm.output(WidthInvarianceTest.class, "-D" + KernelWidth.PROPERTY + "=" + other);
         assertEquals(here.size(), there.size(), "cases computed at " + Dot.F.vectorBitSize() + " and " + other + " bits");
         for (int i = 0; i < here.size(); i++) {
             assertEquals(here.get(i), there.get(i), "at " + Dot.F.vectorBitSize() + " bits (first) and at " + other);
@@ -39,18 +35,6 @@ class WidthInvarianceTest {
     /** Prints {@link #results} at this JVM's width, one case per line. */
     public static void main(String[] args) {
         results().forEach(System.out::println);
-    }
-
-    private static List<String> resultsInAJvmAt(int bits) throws IOException, InterruptedException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "--add-modules", "jdk.incubator.vector", "-Dmoed.kernels.bits=" + bits,
-                "-cp", System.getProperty("java.class.path"), WidthInvarianceTest.class.getName())
-                .redirectError(ProcessBuilder.Redirect.DISCARD)
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(p.waitFor(60, TimeUnit.SECONDS), "the second JVM did not finish");
-        assertEquals(0, p.exitValue(), "the JVM at " + bits + " bits failed");
-        return out.lines().toList();
     }
 
     /** Every vectorized format's row dots (lengths with and without tails), then attention with several head sizes. */
