@@ -87,12 +87,11 @@ public final class Dot {
      * mat-vec takes rows in pairs where the format has a paired kernel ({@link #hasPaired}).
      */
     static void rowPair(WeightMatrix m, int r0, int r1, Activation a, float[] out) {
-        BlockFormat f = m.type().format();
         if (VECTOR) {
-            f.dotPair(m.data(), r0 * m.rowBytes(), r1 * m.rowBytes(), a, m.cols(), out);
+            m.type().format().dotPair(m.data(), r0 * m.rowBytes(), r1 * m.rowBytes(), a, m.cols(), out);
         } else {
-            out[0] = f.scalarDot(m.data(), r0 * m.rowBytes(), a, m.cols());
-            out[1] = f.scalarDot(m.data(), r1 * m.rowBytes(), a, m.cols());
+            out[0] = row(m, r0, a);
+            out[1] = row(m, r1, a);
         }
     }
 

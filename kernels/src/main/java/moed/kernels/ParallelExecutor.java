@@ -39,7 +39,7 @@ public final class ParallelExecutor implements AutoCloseable {
     private final Thread[] workers;
     private final AtomicInteger pending = new AtomicInteger();
     /** The first unit of grain not yet claimed in the current call. */
-    private final AtomicInteger nextChunk = new AtomicInteger();
+    private final AtomicInteger nextUnit = new AtomicInteger();
     private volatile long generation;
     private volatile boolean closed;
     private RangeTask task;
@@ -74,7 +74,7 @@ public final class ParallelExecutor implements AutoCloseable {
         this.n = n;
         this.grain = grain;
         this.units = (n + grain - 1) / grain;
-        nextChunk.set(0);
+        nextUnit.set(0);
         pending.set(workers.length);
         generation = generation + 1; // publishes task, n and grain to the workers
         for (Thread w : workers) {
@@ -123,13 +123,13 @@ public final class ParallelExecutor implements AutoCloseable {
         int total = units;
         int divisor = 2 * threads;
         while (true) {
-            int start = nextChunk.get();
+            int start = nextUnit.get();
             int left = total - start;
             if (left <= 0) {
                 return;
             }
             int size = Math.max(1, left / divisor);
-            if (nextChunk.compareAndSet(start, start + size)) {
+            if (nextUnit.compareAndSet(start, start + size)) {
                 task.run(start * grain, Math.min(n, (start + size) * grain));
             }
         }
@@ -139,15 +139,10 @@ public final class ParallelExecutor implements AutoCloseable {
         long seen = 0;
         while (!closed) {
             int spins = 0;
-            long parkAfter = 0;
+            long parkAfter = System.nanoTime() + SPIN_NANOS;
             while (generation == seen && !closed) {
-                if ((++spins & 63) == 0) {
-                    long now = System.nanoTime();
-                    if (parkAfter == 0) {
-                        parkAfter = now + SPIN_NANOS;
-                    } else if (now > parkAfter) {
-                        LockSupport.park(this);
-                    }
+                if ((++spins & 63) == 0 && System.nanoTime() > parkAfter) {
+                    LockSupport.park(this);
                 }
                 Thread.onSpinWait();
             }
