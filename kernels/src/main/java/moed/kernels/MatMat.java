@@ -106,7 +106,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
                 if (r >= to) {
                     continue;
                 }
-                // Paired with the same row of the next run, so each run is still read front to back.
+                // Paired with the same row of the next run (so this step also covers that run), each run still read
+                // front to back.
                 int r1 = r + part;
                 if (paired && run + 1 < streams && r1 < to) {
                     for (int t = 0; t < n; t++) {
