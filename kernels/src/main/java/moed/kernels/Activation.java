@@ -18,7 +18,9 @@ public final class Activation {
     public enum Form {
         FLOAT, F16, Q8_0, Q8_K,
         /** Q8_K and, at 512 bits, its integers in IQ4_XS's nibble order ({@link #q8kNibbleOrder}). */
-        Q8_K_NIBBLES
+        Q8_K_NIBBLES,
+        /** Q8_K and, where {@link IQ2XXSPlanes} runs, its integers in that kernel's plane order ({@link #q8kPlanes}). */
+        Q8_K_PLANES
     }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
@@ -46,6 +48,12 @@ public final class Activation {
      */
     public final short[] q8kNibbleOrder;
     /**
+     * Where {@link IQ2XXSPlanes} runs, the Q8_K integers of each 512 in the order its grid planes come: for plane j
+     * (the j-th value of each eight), the 64 groups' values, even groups then odd ({@link IQ2XXSPlanes#planeIndex}).
+     * Null elsewhere.
+     */
+    public final short[] q8kPlanes;
+    /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
      */
@@ -55,6 +63,7 @@ public final class Activation {
     private boolean f16Ready;
     private boolean q8kReady;
     private boolean nibblesReady;
+    private boolean planesReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -71,6 +80,7 @@ public final class Activation {
         this.q8kSum32 = new float[padded256 / 32 + 8];
         this.q8kSum16 = new short[padded256 / 16 + Int16Dot.READ_PAST];
         this.q8kNibbleOrder = Int16Dot.WIDE ? new short[padded256] : null;
+        this.q8kPlanes = IQ2XXSPlanes.USABLE ? new short[(capacity + 511) / 512 * 512] : null;
     }
 
     public int length() {
@@ -92,6 +102,7 @@ public final class Activation {
         f16Ready = false;
         q8kReady = false;
         nibblesReady = false;
+        planesReady = false;
         return this;
     }
 
@@ -111,6 +122,7 @@ public final class Activation {
             case Q8_0 -> prepareQ8();
             case Q8_K -> prepareQ8K();
             case Q8_K_NIBBLES -> prepareNibbleOrder();
+            case Q8_K_PLANES -> preparePlanes();
         }
     }
 
@@ -210,6 +222,17 @@ public final class Activation {
             System.arraycopy(q8k, c + 48, q8kNibbleOrder, c + 48, 16);
         }
         nibblesReady = true;
+    }
+
+    private void preparePlanes() {
+        prepareQ8K();
+        if (planesReady || q8kPlanes == null) {
+            return;
+        }
+        for (int i = 0; i < length / 512 * 512; i++) {
+            q8kPlanes[IQ2XXSPlanes.planeIndex(i)] = q8k[i];
+        }
+        planesReady = true;
     }
 
     private void prepareF16() {

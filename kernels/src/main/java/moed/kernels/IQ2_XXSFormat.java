@@ -7,6 +7,7 @@ import java.util.SplittableRandom;
  * IQ2_XXS: block_iq2_xxs { half d; uint16 qs[32]; } (2.06 bits per weight). Each 32 weights take 8 bytes: four grid
  * indices (bytes 0-3) into {@link IQGrids#IQ2XXS}, eight magnitudes each, and a 32-bit word with four 7-bit sign
  * indices ({@link IQGrids#SIGNS7}) and, in its top four bits, the scale s: w = d * (0.5 + s) / 4 * grid * sign.
+ * Decode's dot product runs {@link IQ2XXSPlanes} where the processor has its byte permutes, else the scalar decode.
  */
 final class IQ2_XXSFormat extends UnpackedFormat {
     IQ2_XXSFormat() {
@@ -41,7 +42,49 @@ final class IQ2_XXSFormat extends UnpackedFormat {
             }
             u.scale32(ib, 2 * (signs >>> 28) + 1);
         }
-        return Bytes.f16(s, bo) * 0.125f;
+        return scaleFactor(s, bo);
+    }
+
+    /** The plane-ordered activation where {@link IQ2XXSPlanes} runs (decided when computing, see BlockFormat). */
+    @Override
+    Activation.Form activation() {
+        return IQ2XXSPlanes.USABLE ? Activation.Form.Q8_K_PLANES : Activation.Form.Q8_K;
+    }
+
+    /**
+     * Where {@link IQ2XXSPlanes} runs, pairs of blocks through it and an odd last block through the scalar decode; each
+     * block's share is the same float expression of the same integer dot, so the result is the same bits either way.
+     */
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        if (a.q8kPlanes == null) {
+            return super.dot(s, off, a, n);
+        }
+        float total = 0;
+        int pairs = n / 512;
+        for (int b = 0; b < 2 * pairs; b += 2) {
+            long bo = off + (long) b * blockBytes;
+            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b, 0) + IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b, 4);
+            total += scaleFactor(s, bo) * a.q8kScale[b] * IQ2XXSPlanes.first(dots);
+            total += scaleFactor(s, bo + blockBytes) * a.q8kScale[b + 1] * IQ2XXSPlanes.second(dots);
+        }
+        return dotFrom(s, off, a, n, 2 * pairs, total);
+    }
+
+    /** d / 8, the float factor {@link #unpack} returns. */
+    private static float scaleFactor(MemorySegment s, long bo) {
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f;
+    }
+
+    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
+    @Override
+    boolean widthNeutral() {
+        return !CpuFlags.has("avx512vbmi");
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return CpuFlags.has("avx512vbmi");
     }
 
     @Override

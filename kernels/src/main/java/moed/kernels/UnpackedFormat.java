@@ -5,7 +5,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * A 256-weight format dotted by decoding each block to small integers ({@link UnpackedBlock}) and one shared vector
  * loop against Q8_K activations: the IQ formats, whose weights are grid points looked up eight at a time (a table
- * lookup has no vector form here; Q2_K/Q3_K, plain bit fields, have direct kernels in {@link KQuantDots}). A
+ * lookup has no general vector form in the Vector API; Q2_K/Q3_K, plain bit fields, have direct kernels in
+ * {@link KQuantDots}, and IQ2_XXS's 256-point grid fits byte permutes at 512 bits, {@link IQ2XXSPlanes}). A
  * subclass says how one block decodes
  * ({@link #unpack}); the loops over blocks and activations are here. Four activations against one row
  * ({@link #row4}) decode each block once.
@@ -22,10 +23,14 @@ abstract class UnpackedFormat extends BlockFormat {
     abstract float unpack(MemorySegment s, long bo, UnpackedBlock u);
 
     @Override
-    final float dot(MemorySegment s, long off, Activation a, int n) {
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        return dotFrom(s, off, a, n, 0, 0f);
+    }
+
+    /** The rest of a dot product: blocks {@code first..n/256} added in order to {@code total}, the sum of the earlier ones. */
+    final float dotFrom(MemorySegment s, long off, Activation a, int n, int first, float total) {
         UnpackedBlock u = UnpackedBlock.get();
-        float total = 0;
-        for (int b = 0; b < n / 256; b++) {
+        for (int b = first; b < n / 256; b++) {
             float f = unpack(s, off + (long) b * blockBytes, u);
             total += block(u, f, a, b);
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -61,7 +62,8 @@ class DotTest {
     }
 
     private static boolean usesQ8K(GgmlType t) {
-        return t.format().activation() == Activation.Form.Q8_K || t.format().activation() == Activation.Form.Q8_K_NIBBLES;
+        Activation.Form f = t.format().activation();
+        return f == Activation.Form.Q8_K || f == Activation.Form.Q8_K_NIBBLES || f == Activation.Form.Q8_K_PLANES;
     }
 
     private static float[] scaledQ8K(Activation a, int n) {
@@ -180,6 +182,83 @@ class DotTest {
                 assertEquals(Float.floatToIntBits(Dot.row(m, r, a[k])), Float.floatToIntBits(four[k]), t + " row " + r + " token " + k);
             }
         }
+    }
+
+    /**
+     * IQ2_XXS where its plane kernel runs (IQ2XXSPlanes; elsewhere this checks the scalar decode against itself):
+     * every block at the grid's largest magnitude, signs chosen so all products of a plane share one sign, against
+     * activations at the Q8_K extremes, so the kernel's 16-bit sums meet their bound; the rows take pairs of blocks
+     * and an odd last block, and match the format's definition written out ({@link #iq2xxsExact}) bit for bit.
+     */
+    @Test
+    void shouldKeepIq2XxsExactAtTheExtremes() {
+        GgmlType t = GgmlType.IQ2_XXS;
+        int largest = 0; // the grid point with the largest sum of magnitudes (all 43 if the grid has it)
+        for (int p = 0; p < 256; p++) {
+            if (Long.bitCount(IQGrids.IQ2XXS[p] & 0x2020202020202020L) > Long.bitCount(IQGrids.IQ2XXS[largest] & 0x2020202020202020L)) {
+                largest = p;
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(21);
+        for (int n : new int[] {256, 512, 768, 1536}) {
+            MemorySegment data = Arena.ofAuto().allocate(t.bytesFor(n));
+            for (int b = 0; b < n / 256; b++) {
+                long bo = b * 66L;
+                data.set(Bytes.LE_SHORT, bo, Float.floatToFloat16((float) rnd.nextDouble(0.001, 0.05)));
+                for (int ib = 0; ib < 8; ib++) {
+                    int scale = rnd.nextInt(16);
+                    for (int l = 0; l < 4; l++) {
+                        data.set(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + l, (byte) (rnd.nextInt(4) == 0 ? rnd.nextInt(256) : largest));
+                    }
+                    int signs = rnd.nextBoolean() ? 0 : 0x0FFFFFFF & (rnd.nextBoolean() ? -1 : rnd.nextInt());
+                    data.set(Bytes.LE_INT, bo + 6 + 8L * ib, signs | scale << 28);
+                }
+            }
+            WeightMatrix m = WeightMatrix.of(t, data, 1, n);
+            float[] w = new float[n];
+            m.dequantizeRow(0, w);
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) { // the weights' signs, so products add up; one value per 256 a little larger
+                x[i] = Math.signum(w[i]) * (i % 256 == 7 ? 1.01f : 1f);
+            }
+            for (float sign : new float[] {1f, -1f}) {
+                float[] xs = x.clone();
+                for (int i = 0; i < n; i++) {
+                    xs[i] *= sign;
+                }
+                Activation a = new Activation(n).set(xs, 0, n);
+                a.prepareFor(t);
+                assertEquals(Float.floatToIntBits(iq2xxsExact(data, a, n)), Float.floatToIntBits(Dot.row(m, 0, a)),
+                        "n=" + n + " sign " + sign);
+            }
+        }
+    }
+
+    /**
+     * IQ2_XXS's dot written out from the format's definition: per block the exact integer sum over sub-blocks of
+     * (2s + 1) * grid * sign * activation, then d / 8 * the activation scale * that sum, added block by block.
+     */
+    private static float iq2xxsExact(MemorySegment data, Activation a, int n) {
+        float total = 0;
+        for (int b = 0; b < n / 256; b++) {
+            long bo = b * 66L;
+            long dot = 0;
+            for (int ib = 0; ib < 8; ib++) {
+                int signs = data.get(Bytes.LE_INT, bo + 6 + 8L * ib);
+                long sub = 0;
+                for (int l = 0; l < 4; l++) {
+                    long grid = IQGrids.IQ2XXS[data.get(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + l) & 0xFF];
+                    int sign = IQGrids.ksigns(signs >>> (7 * l) & 127);
+                    for (int j = 0; j < 8; j++) {
+                        int v = (int) (grid >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1 : 1);
+                        sub += (long) v * a.q8k[256 * b + 32 * ib + 8 * l + j];
+                    }
+                }
+                dot += (2L * (signs >>> 28) + 1) * sub;
+            }
+            total += Float.float16ToFloat(data.get(Bytes.LE_SHORT, bo)) * 0.125f * a.q8kScale[b] * (int) dot;
+        }
+        return total;
     }
 
     /** Decode's paired rows (Dot.rowPair: Q8_0 has a paired kernel, Q4_K falls back to two passes) equal row by row. */
