@@ -31,9 +31,11 @@ import jdk.incubator.vector.VectorSpecies;
  * points, 32 weights), which is multiplied by its scale 2s + 1. Those are exact integers, the block's integer dot as
  * {@link UnpackedBlock#dot} computes it, so results are the scalar decode's bit for bit.
  *
- * <p>Four planes a call ({@link #dot2}, called for planes 0-3 and 4-7): C2 stops inlining Vector API calls into a
- * method past a node budget ({@code NodeCountInliningCutoff}, not settable in a product JVM), and all eight planes
- * in one method left some vector operations as real calls, twice as slow. Needs byte permutes across 64 lanes
+ * <p>The planes are two nested loops (four planes, twice) so that one plane's code appears once: C2 stops inlining
+ * Vector API calls into a method past a node budget ({@code NodeCountInliningCutoff}, not settable in a product
+ * JVM), and the eight planes written as two loops left some vector operations as real calls, twice as slow. The
+ * tables are read from arrays, not held as vector constants (a {@code ByteVector[]} costs three dependent loads
+ * and a type check a table: 52 against 31 ns a block). Needs byte permutes across 64 lanes
  * (AVX-512 VBMI, {@link #USABLE}); without them the Vector API emulates {@code selectFrom} and the scalar decode wins.
  */
 final class IQ2XXSPlanes {
@@ -89,11 +91,10 @@ final class IQ2XXSPlanes {
     }
 
     /**
-     * The integer dots of blocks b and b + 1 (at {@code bo}) over planes j0..j0+3, packed as {@link #first} and
-     * {@link #second} read them; the two calls' results add as longs. {@code po} = 256 b, the pair's place in
-     * {@code planes}.
+     * The integer dots of blocks b and b + 1 (at {@code bo}), packed as {@link #first} and {@link #second} read them.
+     * {@code po} = 256 b, the pair's place in {@code planes}.
      */
-    static long dot2(MemorySegment s, long bo, short[] planes, int po, int j0) {
+    static long dot2(MemorySegment s, long bo, short[] planes, int po) {
         ByteVector q0 = ByteVector.fromMemorySegment(B, s, bo + HEADER, LE);
         ByteVector q1 = ByteVector.fromMemorySegment(B, s, bo + BLOCK_BYTES + HEADER, LE);
         ByteVector index = POINT_INDEX.selectFrom(q0, q1);
@@ -103,32 +104,34 @@ final class IQ2XXSPlanes {
         ByteVector signIndex = words.and(0x7F).or(words.lanewise(LSHL, 1).and(0x7F00))
                 .or(words.lanewise(LSHL, 2).and(0x7F0000)).or(words.lanewise(LSHL, 3).and(0x7F000000))
                 .reinterpretAsBytes();
-        ShortVector even = ShortVector.zero(S);
-        ShortVector odd = even;
-        for (int j = j0; j < j0 + 4; j++) {
-            int g = 256 * j;
-            ByteVector magnitude = index.selectFrom(ByteVector.fromArray(B, GRID_PLANES, g), ByteVector.fromArray(B, GRID_PLANES, g + 64))
-                    .blend(index.selectFrom(ByteVector.fromArray(B, GRID_PLANES, g + 128), ByteVector.fromArray(B, GRID_PLANES, g + 192)), upper);
-            ByteVector sign = signIndex.selectFrom(ByteVector.fromArray(B, SIGN_PLANES, 128 * j),
-                    ByteVector.fromArray(B, SIGN_PLANES, 128 * j + 64));
-            ShortVector w = magnitude.lanewise(XOR, sign).sub(sign).reinterpretAsShorts();
-            int ao = po + 64 * j;
-            even = even.add(w.lanewise(LSHL, 8).lanewise(ASHR, 8).mul(ShortVector.fromArray(S, planes, ao)));
-            odd = odd.add(w.lanewise(ASHR, 8).mul(ShortVector.fromArray(S, planes, ao + 32)));
+        IntVector subBlocks = IntVector.zero(I);
+        for (int j0 = 0; j0 < 8; j0 += 4) { // four planes at a time, so that their sums stay within 16 bits
+            ShortVector even = ShortVector.zero(S);
+            ShortVector odd = even;
+            for (int j = j0; j < j0 + 4; j++) {
+                int g = 256 * j;
+                ByteVector magnitude = index.selectFrom(ByteVector.fromArray(B, GRID_PLANES, g), ByteVector.fromArray(B, GRID_PLANES, g + 64))
+                        .blend(index.selectFrom(ByteVector.fromArray(B, GRID_PLANES, g + 128), ByteVector.fromArray(B, GRID_PLANES, g + 192)), upper);
+                ByteVector sign = signIndex.selectFrom(ByteVector.fromArray(B, SIGN_PLANES, 128 * j),
+                        ByteVector.fromArray(B, SIGN_PLANES, 128 * j + 64));
+                ShortVector w = magnitude.lanewise(XOR, sign).sub(sign).reinterpretAsShorts();
+                int ao = po + 64 * j;
+                even = even.add(w.lanewise(LSHL, 8).lanewise(ASHR, 8).mul(ShortVector.fromArray(S, planes, ao)));
+                odd = odd.add(w.lanewise(ASHR, 8).mul(ShortVector.fromArray(S, planes, ao + 32)));
+            }
+            subBlocks = subBlocks.add(Int16Dot.pairs(even)).add(Int16Dot.pairs(odd));
         }
-        IntVector subBlocks = Int16Dot.pairs(even).add(Int16Dot.pairs(odd))
-                .mul(words.lanewise(LSHR, 28).lanewise(LSHL, 1).add(1));
+        subBlocks = subBlocks.mul(words.lanewise(LSHR, 28).lanewise(LSHL, 1).add(1));
         int firstBlock = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
-        int both = subBlocks.reduceLanes(ADD);
-        return ((long) (both - firstBlock) << 32) + firstBlock;
+        return ((long) (subBlocks.reduceLanes(ADD) - firstBlock) << 32) + firstBlock;
     }
 
-    /** Block b's integer dot from (the sum of) {@link #dot2} results. */
+    /** Block b's integer dot from a {@link #dot2} result. */
     static int first(long dots) {
         return (int) dots;
     }
 
-    /** Block b + 1's integer dot from (the sum of) {@link #dot2} results. */
+    /** Block b + 1's integer dot from a {@link #dot2} result. */
     static int second(long dots) {
         return (int) ((dots - (int) dots) >> 32);
     }

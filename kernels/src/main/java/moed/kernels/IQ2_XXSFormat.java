@@ -64,7 +64,7 @@ final class IQ2_XXSFormat extends UnpackedFormat {
         int pairs = n / 512;
         for (int b = 0; b < 2 * pairs; b += 2) {
             long bo = off + (long) b * blockBytes;
-            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b, 0) + IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b, 4);
+            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b);
             total += scaleFactor(s, bo) * a.q8kScale[b] * IQ2XXSPlanes.first(dots);
             total += scaleFactor(s, bo + blockBytes) * a.q8kScale[b + 1] * IQ2XXSPlanes.second(dots);
         }
