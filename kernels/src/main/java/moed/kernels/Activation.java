@@ -19,8 +19,10 @@ public final class Activation {
         FLOAT, F16, Q8_0, Q8_K,
         /** Q8_K and, at 512 bits, its integers in IQ4_XS's nibble order ({@link #q8kNibbleOrder}). */
         Q8_K_NIBBLES,
-        /** Q8_K and, where {@link IQ2XXSPlanes} runs, its integers in that kernel's plane order ({@link #q8kPlanes}). */
-        Q8_K_PLANES
+        /** Q8_K and, where {@link GridPlanes} run, its integers in IQ2_XXS's plane order ({@link #q8kPlanes8}). */
+        Q8_K_PLANES8,
+        /** Q8_K and, where {@link GridPlanes} run, its integers in IQ3_XXS's plane order ({@link #q8kPlanes4}). */
+        Q8_K_PLANES4
     }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
@@ -48,11 +50,13 @@ public final class Activation {
      */
     public final short[] q8kNibbleOrder;
     /**
-     * Where {@link IQ2XXSPlanes} runs, the Q8_K integers of each 512 in the order its grid planes come: for plane j
-     * (the j-th value of each eight), the 64 groups' values, even groups then odd ({@link IQ2XXSPlanes#planeIndex}).
-     * Null elsewhere.
+     * Where {@link GridPlanes} run, the Q8_K integers in the order a grid's planes come: for grid points of eight
+     * values, per 512 values, for plane j (the j-th value of each eight) the 64 points' values, even points then odd
+     * ({@link IQ2XXSPlanes#planeIndex}); for points of four, the same per 256 with four planes
+     * ({@link IQ3XXSPlanes#planeIndex}). Null elsewhere.
      */
-    public final short[] q8kPlanes;
+    public final short[] q8kPlanes8;
+    public final short[] q8kPlanes4;
     /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
@@ -63,7 +67,8 @@ public final class Activation {
     private boolean f16Ready;
     private boolean q8kReady;
     private boolean nibblesReady;
-    private boolean planesReady;
+    private boolean planes8Ready;
+    private boolean planes4Ready;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -80,7 +85,8 @@ public final class Activation {
         this.q8kSum32 = new float[padded256 / 32 + 8];
         this.q8kSum16 = new short[padded256 / 16 + Int16Dot.READ_PAST];
         this.q8kNibbleOrder = Int16Dot.WIDE ? new short[padded256] : null;
-        this.q8kPlanes = IQ2XXSPlanes.USABLE ? new short[(capacity + 511) / 512 * 512] : null;
+        this.q8kPlanes8 = GridPlanes.USABLE ? new short[(capacity + 511) / 512 * 512] : null;
+        this.q8kPlanes4 = GridPlanes.USABLE ? new short[padded256] : null;
     }
 
     public int length() {
@@ -102,7 +108,8 @@ public final class Activation {
         f16Ready = false;
         q8kReady = false;
         nibblesReady = false;
-        planesReady = false;
+        planes8Ready = false;
+        planes4Ready = false;
         return this;
     }
 
@@ -122,7 +129,8 @@ public final class Activation {
             case Q8_0 -> prepareQ8();
             case Q8_K -> prepareQ8K();
             case Q8_K_NIBBLES -> prepareNibbleOrder();
-            case Q8_K_PLANES -> preparePlanes();
+            case Q8_K_PLANES8 -> preparePlanes8();
+            case Q8_K_PLANES4 -> preparePlanes4();
         }
     }
 
@@ -224,15 +232,26 @@ public final class Activation {
         nibblesReady = true;
     }
 
-    private void preparePlanes() {
+    private void preparePlanes8() {
         prepareQ8K();
-        if (planesReady || q8kPlanes == null) {
+        if (planes8Ready || q8kPlanes8 == null) {
             return;
         }
         for (int i = 0; i < length / 512 * 512; i++) {
-            q8kPlanes[IQ2XXSPlanes.planeIndex(i)] = q8k[i];
+            q8kPlanes8[IQ2XXSPlanes.planeIndex(i)] = q8k[i];
         }
-        planesReady = true;
+        planes8Ready = true;
+    }
+
+    private void preparePlanes4() {
+        prepareQ8K();
+        if (planes4Ready || q8kPlanes4 == null) {
+            return;
+        }
+        for (int i = 0; i < length / 256 * 256; i++) {
+            q8kPlanes4[IQ3XXSPlanes.planeIndex(i)] = q8k[i];
+        }
+        planes4Ready = true;
     }
 
     private void prepareF16() {

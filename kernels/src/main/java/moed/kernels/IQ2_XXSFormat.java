@@ -45,26 +45,26 @@ final class IQ2_XXSFormat extends UnpackedFormat {
         return scaleFactor(s, bo);
     }
 
-    /** The plane-ordered activation where {@link IQ2XXSPlanes} runs (decided when computing, see BlockFormat). */
+    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
     @Override
     Activation.Form activation() {
-        return IQ2XXSPlanes.USABLE ? Activation.Form.Q8_K_PLANES : Activation.Form.Q8_K;
+        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES8 : Activation.Form.Q8_K;
     }
 
     /**
-     * Where {@link IQ2XXSPlanes} runs, pairs of blocks through it and an odd last block through the scalar decode; each
+     * Where {@link GridPlanes} run, pairs of blocks through it and an odd last block through the scalar decode; each
      * block's share is the same float expression of the same integer dot, so the result is the same bits either way.
      */
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
-        if (a.q8kPlanes == null) {
+        if (a.q8kPlanes8 == null) {
             return super.dot(s, off, a, n);
         }
         float total = 0;
         int pairs = n / 512;
         for (int b = 0; b < 2 * pairs; b += 2) {
             long bo = off + (long) b * blockBytes;
-            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes, 256 * b);
+            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes8, 256 * b);
             total += scaleFactor(s, bo) * a.q8kScale[b] * IQ2XXSPlanes.first(dots);
             total += scaleFactor(s, bo + blockBytes) * a.q8kScale[b + 1] * IQ2XXSPlanes.second(dots);
         }

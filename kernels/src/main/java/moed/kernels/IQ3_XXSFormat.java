@@ -7,7 +7,8 @@ import java.util.SplittableRandom;
  * IQ3_XXS: block_iq3_xxs { half d; uint8 qs[64]; uint8 scales_and_signs[32]; } (3.06 bits per weight). Each 4
  * weights are one index byte into {@link IQGrids#IQ3XXS}; each 32 weights have a 32-bit word with four 7-bit sign
  * indices (for 8 weights each, {@link IQGrids#SIGNS7}) and the scale s in its top four bits:
- * w = d * (0.5 + s) / 2 * grid * sign.
+ * w = d * (0.5 + s) / 2 * grid * sign. Decode's dot product runs {@link IQ3XXSPlanes} where {@link GridPlanes} run,
+ * else the scalar decode.
  */
 final class IQ3_XXSFormat extends UnpackedFormat {
     IQ3_XXSFormat() {
@@ -43,7 +44,43 @@ final class IQ3_XXSFormat extends UnpackedFormat {
             }
             u.scale32(ib, 2 * (aux >>> 28) + 1);
         }
-        return Bytes.f16(s, bo) * 0.25f;
+        return scaleFactor(s, bo);
+    }
+
+    /** d / 4, the float factor {@link #unpack} returns. */
+    private static float scaleFactor(MemorySegment s, long bo) {
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.25f;
+    }
+
+    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
+    @Override
+    Activation.Form activation() {
+        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES4 : Activation.Form.Q8_K;
+    }
+
+    /**
+     * Where {@link GridPlanes} run, the row through {@link IQ3XXSPlanes}: each block's share is the scalar decode's
+     * float expression (d / 4, {@link #scaleFactor}) of the same integer dot, so the result is the same bits.
+     */
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        if (a.q8kPlanes4 == null) {
+            return super.dot(s, off, a, n);
+        }
+        byte[] signs = UnpackedBlock.get().signs(n / 256);
+        IQ3XXSPlanes.signs(s, off, n / 256, signs);
+        return IQ3XXSPlanes.dot(s, off, a, n, signs);
+    }
+
+    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
+    @Override
+    boolean widthNeutral() {
+        return !CpuFlags.has("avx512vbmi");
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return CpuFlags.has("avx512vbmi");
     }
 
     @Override

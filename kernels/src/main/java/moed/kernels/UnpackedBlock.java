@@ -36,8 +36,19 @@ final class UnpackedBlock {
     /** Per 16 weights: the integer scale. */
     final int[] scale = new int[16];
 
+    /** A row's signs for {@link IQ3XXSPlanes}, 64 bytes a block; grown as rows need. */
+    private byte[] signs = new byte[0];
+
     static UnpackedBlock get() {
         return PER_THREAD.get();
+    }
+
+    /** Room for the signs of a row of {@code blocks} blocks ({@link IQ3XXSPlanes#signs}). */
+    byte[] signs(int blocks) {
+        if (signs.length < 64 * blocks) {
+            signs = new byte[64 * blocks];
+        }
+        return signs;
     }
 
     /** Eight weights at once: the bytes of {@code v}, lowest first, at q[at..at+8). */

@@ -63,7 +63,8 @@ class DotTest {
 
     private static boolean usesQ8K(GgmlType t) {
         Activation.Form f = t.format().activation();
-        return f == Activation.Form.Q8_K || f == Activation.Form.Q8_K_NIBBLES || f == Activation.Form.Q8_K_PLANES;
+        return f == Activation.Form.Q8_K || f == Activation.Form.Q8_K_NIBBLES || f == Activation.Form.Q8_K_PLANES8
+                || f == Activation.Form.Q8_K_PLANES4;
     }
 
     private static float[] scaledQ8K(Activation a, int n) {
@@ -159,7 +160,7 @@ class DotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ3_XXS", "IQ1_M"})
     void shouldGiveBitIdenticalResultsTiledOrOneByOne(GgmlType t) {
         int n = t.isSuperBlock() ? 512 : 288 + (t.blockSize == 1 ? 5 : 0);
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * 3));
@@ -185,17 +186,19 @@ class DotTest {
     }
 
     /**
-     * IQ2_XXS where its plane kernel runs (IQ2XXSPlanes; elsewhere this checks the scalar decode against itself):
-     * every block at the grid's largest magnitude, signs chosen so all products of a plane share one sign, against
-     * activations at the Q8_K extremes, so the kernel's 16-bit sums meet their bound; the rows take pairs of blocks
-     * and an odd last block, and match the format's definition written out ({@link #iq2xxsExact}) bit for bit.
+     * The grid formats with plane kernels where those run (GridPlanes; elsewhere this checks the scalar decode):
+     * most points at the grid's largest magnitudes, signs often all plus or all minus, activations the weights' signs
+     * (so a plane's products share one sign) at the Q8_K extremes, so the kernels' 16-bit sums meet their bound. Rows
+     * of one to six blocks (IQ2_XXS takes pairs and an odd last block) match the format's definition written out
+     * ({@link #exactDot}) bit for bit.
      */
-    @Test
-    void shouldKeepIq2XxsExactAtTheExtremes() {
-        GgmlType t = GgmlType.IQ2_XXS;
-        int largest = 0; // the grid point with the largest sum of magnitudes (all 43 if the grid has it)
-        for (int p = 0; p < 256; p++) {
-            if (Long.bitCount(IQGrids.IQ2XXS[p] & 0x2020202020202020L) > Long.bitCount(IQGrids.IQ2XXS[largest] & 0x2020202020202020L)) {
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS"})
+    void shouldKeepTheGridPlaneKernelsExactAtTheExtremes(GgmlType t) {
+        boolean iq2 = t == GgmlType.IQ2_XXS;
+        int largest = 0; // the grid point with the largest sum of magnitudes
+        for (int p = 1; p < 256; p++) {
+            if (magnitudeSum(t, p) > magnitudeSum(t, largest)) {
                 largest = p;
             }
         }
@@ -203,60 +206,68 @@ class DotTest {
         for (int n : new int[] {256, 512, 768, 1536}) {
             MemorySegment data = Arena.ofAuto().allocate(t.bytesFor(n));
             for (int b = 0; b < n / 256; b++) {
-                long bo = b * 66L;
+                long bo = (long) b * t.blockBytes;
                 data.set(Bytes.LE_SHORT, bo, Float.floatToFloat16((float) rnd.nextDouble(0.001, 0.05)));
                 for (int ib = 0; ib < 8; ib++) {
-                    int scale = rnd.nextInt(16);
-                    for (int l = 0; l < 4; l++) {
+                    for (int l = 0; l < (iq2 ? 4 : 8); l++) {
                         data.set(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + l, (byte) (rnd.nextInt(4) == 0 ? rnd.nextInt(256) : largest));
                     }
                     int signs = rnd.nextBoolean() ? 0 : 0x0FFFFFFF & (rnd.nextBoolean() ? -1 : rnd.nextInt());
-                    data.set(Bytes.LE_INT, bo + 6 + 8L * ib, signs | scale << 28);
+                    data.set(Bytes.LE_INT, bo + (iq2 ? 6 + 8L * ib : 66 + 4L * ib), signs | rnd.nextInt(16) << 28);
                 }
             }
             WeightMatrix m = WeightMatrix.of(t, data, 1, n);
             float[] w = new float[n];
             m.dequantizeRow(0, w);
-            float[] x = new float[n];
-            for (int i = 0; i < n; i++) { // the weights' signs, so products add up; one value per 256 a little larger
-                x[i] = Math.signum(w[i]) * (i % 256 == 7 ? 1.01f : 1f);
-            }
             for (float sign : new float[] {1f, -1f}) {
-                float[] xs = x.clone();
-                for (int i = 0; i < n; i++) {
-                    xs[i] *= sign;
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) { // the weights' signs; one value per 256 a little larger
+                    x[i] = sign * Math.signum(w[i]) * (i % 256 == 7 ? 1.01f : 1f);
                 }
-                Activation a = new Activation(n).set(xs, 0, n);
+                Activation a = new Activation(n).set(x, 0, n);
                 a.prepareFor(t);
-                assertEquals(Float.floatToIntBits(iq2xxsExact(data, a, n)), Float.floatToIntBits(Dot.row(m, 0, a)),
-                        "n=" + n + " sign " + sign);
+                assertEquals(Float.floatToIntBits(exactDot(t, data, a, n)), Float.floatToIntBits(Dot.row(m, 0, a)),
+                        t + " n=" + n + " sign " + sign);
             }
         }
     }
 
+    private static long magnitudeSum(GgmlType t, int point) {
+        long g = t == GgmlType.IQ2_XXS ? IQGrids.IQ2XXS[point] : IQGrids.IQ3XXS[point] & 0xFFFFFFFFL;
+        long sum = 0;
+        for (int j = 0; j < 8; j++) {
+            sum += g >>> (8 * j) & 0xFF;
+        }
+        return sum;
+    }
+
     /**
-     * IQ2_XXS's dot written out from the format's definition: per block the exact integer sum over sub-blocks of
-     * (2s + 1) * grid * sign * activation, then d / 8 * the activation scale * that sum, added block by block.
+     * IQ2_XXS's or IQ3_XXS's dot written out from the format's definition: per block the exact integer sum over
+     * sub-blocks of (2s + 1) * grid * sign * activation, then (d / 8 or d / 4) * the activation scale * that sum,
+     * added block by block.
      */
-    private static float iq2xxsExact(MemorySegment data, Activation a, int n) {
+    private static float exactDot(GgmlType t, MemorySegment data, Activation a, int n) {
+        boolean iq2 = t == GgmlType.IQ2_XXS;
         float total = 0;
         for (int b = 0; b < n / 256; b++) {
-            long bo = b * 66L;
+            long bo = (long) b * t.blockBytes;
             long dot = 0;
             for (int ib = 0; ib < 8; ib++) {
-                int signs = data.get(Bytes.LE_INT, bo + 6 + 8L * ib);
+                int word = data.get(Bytes.LE_INT, bo + (iq2 ? 6 + 8L * ib : 66 + 4L * ib));
                 long sub = 0;
                 for (int l = 0; l < 4; l++) {
-                    long grid = IQGrids.IQ2XXS[data.get(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + l) & 0xFF];
-                    int sign = IQGrids.ksigns(signs >>> (7 * l) & 127);
+                    int sign = IQGrids.ksigns(word >>> (7 * l) & 127);
+                    long grid = iq2 ? IQGrids.IQ2XXS[data.get(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + l) & 0xFF]
+                            : IQGrids.IQ3XXS[data.get(ValueLayout.JAVA_BYTE, bo + 2 + 8L * ib + 2 * l) & 0xFF] & 0xFFFFFFFFL
+                            | (long) IQGrids.IQ3XXS[data.get(ValueLayout.JAVA_BYTE, bo + 3 + 8L * ib + 2 * l) & 0xFF] << 32;
                     for (int j = 0; j < 8; j++) {
                         int v = (int) (grid >>> (8 * j) & 0xFF) * ((sign >>> j & 1) != 0 ? -1 : 1);
                         sub += (long) v * a.q8k[256 * b + 32 * ib + 8 * l + j];
                     }
                 }
-                dot += (2L * (signs >>> 28) + 1) * sub;
+                dot += (2L * (word >>> 28) + 1) * sub;
             }
-            total += Float.float16ToFloat(data.get(Bytes.LE_SHORT, bo)) * 0.125f * a.q8kScale[b] * (int) dot;
+            total += Float.float16ToFloat(data.get(Bytes.LE_SHORT, bo)) * (iq2 ? 0.125f : 0.25f) * a.q8kScale[b] * (int) dot;
         }
         return total;
     }
@@ -294,7 +305,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ1_M"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;

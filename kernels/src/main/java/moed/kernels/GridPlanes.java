@@ -1,0 +1,96 @@
+package moed.kernels;
+
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The grid formats' dot products at 512 bits with the grid looked up in vector registers, 64 grid points at a time,
+ * instead of decoded point by point ({@link UnpackedFormat}'s scalar decode, about four cycles per eight weights):
+ * what {@link IQ2XXSPlanes} and {@link IQ3XXSPlanes} share, the two formats whose grids have 256 points.
+ *
+ * <p>In a 64-byte vector lane p is grid point p (its index byte). "Plane j" is the j-th weight of every point. Plane
+ * j of a 256-point grid is 256 bytes, four vectors, so plane j of 64 points is two two-table byte permutes
+ * ({@code selectFrom(v1, v2)}, one {@code vpermi2b} each, 128 entries) and a blend on the index's top bit
+ * ({@link #lookup}). The signs go on the plane's magnitudes as bytes. The activation is laid out to match once per
+ * mat-vec (Q8_K integers plane by plane, even points then odd: {@link Activation#q8kPlanes8},
+ * {@link Activation#q8kPlanes4}), so a plane's signed bytes, read as shorts, split into even and odd points with one
+ * shift each ({@link #even}, {@link #odd}) and multiply 16-bit activation lanes. Four planes add up in 16 bits (a
+ * magnitude is at most 62 and an activation 127: 4 * 62 * 127 = 31,496); adjacent 16-bit lanes then add into 32-bit
+ * lanes ({@link Int16Dot#pairs}), where each format applies its integer scales. Those are exact integers, a block's
+ * integer dot as {@link UnpackedBlock#dot} computes it, so results are the scalar decode's bit for bit.
+ *
+ * <p>How the kernels are written: a plane's code appears once in a loop, because C2 stops inlining Vector API calls
+ * into a method past a node budget ({@code NodeCountInliningCutoff}, not settable in a product JVM); IQ2_XXS's eight
+ * planes written as two loops left some vector operations as real calls, twice as slow. The tables are read from
+ * arrays, not held as vector constants (a {@code ByteVector[]} costs three dependent loads and a type check a table:
+ * 52 against 31 ns a block). Needs byte permutes across 64 lanes (AVX-512 VBMI, {@link #USABLE}); without them the
+ * Vector API emulates {@code selectFrom} and the scalar decode wins.
+ */
+final class GridPlanes {
+    /** True where these kernels run: 512-bit kernels on a processor with AVX-512 VBMI. */
+    static final boolean USABLE = Int16Dot.WIDE && CpuFlags.has("avx512vbmi");
+
+    static final VectorSpecies<Byte> B = ByteVector.SPECIES_512;
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private GridPlanes() {
+    }
+
+    /** A 256-point grid of {@code size}-byte points (packed low byte first) as planes: plane j at [256 j, 256 j + 256). */
+    static byte[] planes(long[] grid, int size) {
+        byte[] t = new byte[size * 256];
+        for (int j = 0; j < size; j++) {
+            for (int p = 0; p < 256; p++) {
+                t[256 * j + p] = (byte) (grid[p] >>> (8 * j));
+            }
+        }
+        return t;
+    }
+
+    /** {@link #planes(long[], int)} for a grid of four-byte points held as ints. */
+    static byte[] planes(int[] grid) {
+        long[] points = new long[grid.length];
+        for (int p = 0; p < grid.length; p++) {
+            points[p] = grid[p] & 0xFFFFFFFFL;
+        }
+        return planes(points, 4);
+    }
+
+    /** Plane {@code table[t..t+256)} at the 64 points' indices; {@code upper}: the indices 128-255 (negative bytes). */
+    static ByteVector lookup(ByteVector index, VectorMask<Byte> upper, byte[] table, int t) {
+        return index.selectFrom(ByteVector.fromArray(B, table, t), ByteVector.fromArray(B, table, t + 64))
+                .blend(index.selectFrom(ByteVector.fromArray(B, table, t + 128), ByteVector.fromArray(B, table, t + 192)), upper);
+    }
+
+    /** The four 7-bit sign indices of each 32-bit word (bits 0-6, 7-13, 14-20, 21-27) in its four bytes, in order. */
+    static ByteVector signIndices(IntVector words) {
+        return words.and(0x7F).or(words.lanewise(LSHL, 1).and(0x7F00))
+                .or(words.lanewise(LSHL, 2).and(0x7F0000)).or(words.lanewise(LSHL, 3).and(0x7F000000))
+                .reinterpretAsBytes();
+    }
+
+    /** The even points' signed weights of a plane (its bytes read as shorts) as 16-bit lanes. */
+    static ShortVector even(ShortVector w) {
+        return w.lanewise(LSHL, 8).lanewise(ASHR, 8);
+    }
+
+    /** The odd points' signed weights of a plane as 16-bit lanes. */
+    static ShortVector odd(ShortVector w) {
+        return w.lanewise(ASHR, 8);
+    }
+
+    /** Where value i of a 256-weight block goes in plane order for points of {@code size} weights: see the class. */
+    static int planeIndex(int i, int size, int span) {
+        int point = i % span / size;
+        return i / span * span + 64 * (i % size) + 32 * (point % 2) + point / 2;
+    }
+}
