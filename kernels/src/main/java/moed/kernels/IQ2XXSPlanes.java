@@ -3,7 +3,7 @@ package moed.kernels;
 import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.LSHR;
 import static jdk.incubator.vector.VectorOperators.LT;
-import static jdk.incubator.vector.VectorOperators.XOR;
+import static jdk.incubator.vector.VectorOperators.NE;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -15,9 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * IQ2_XXS's dot product at 512 bits by {@link GridPlanes}, two blocks at a time: their 64 grid points of eight
- * weights, eight planes. Each point's signs come as a 7-bit index into the eight signs of {@link IQGrids#SIGNS7};
- * plane j's signs are looked up like its magnitudes (128 entries: -1 where sign j is minus, else 0) and
- * {@code (m ^ s) - s} negates where s is -1. The activation: {@link Activation#q8kPlanes8} (per 512 values, eight
+ * weights, eight planes. Each point's signs come as a 7-bit index into the eight signs of {@link IQGrids#SIGNS7},
+ * looked up in a first pass over the row ({@link #signs}, with the sub-blocks' scales), and plane j negates where
+ * bit j is set. The activation: {@link Activation#q8kPlanes8} (per 512 values, eight
  * planes of 64 points). In 32-bit lanes even plus odd points leave the sum of sub-block k (four points, 32 weights)
  * in lane k, times its scale 2s + 1.
  */
@@ -30,8 +30,8 @@ final class IQ2XXSPlanes {
     private static final int HEADER = 2;
     private static final int BLOCK_BYTES = 66;
     private static final byte[] GRID_PLANES = GridPlanes.planes(IQGrids.IQ2XXS, 8);
-    /** Plane j's signs at [128 j, 128 j + 128): -1 where bit j of the sign index's eight signs is set, else 0. */
-    private static final byte[] SIGN_PLANES = new byte[8 * 128];
+    /** Per 7-bit sign index: its eight signs (bit j: weight j of the point is negative). */
+    private static final byte[] SIGNS = new byte[128];
     /** Lane e: where point e's grid index sits in two blocks' grid words (bytes 0-3 of each 8, the second block + 64). */
     private static final ByteVector POINT_INDEX;
     /** Lane k: where sub-block k's sign-and-scale word sits in two blocks' grid words as ints (odd ints). */
@@ -40,10 +40,8 @@ final class IQ2XXSPlanes {
     private static final VectorMask<Integer> FIRST_BLOCK = VectorMask.fromLong(I, 0xFFL);
 
     static {
-        for (int j = 0; j < 8; j++) {
-            for (int i = 0; i < 128; i++) {
-                SIGN_PLANES[128 * j + i] = (byte) -(IQGrids.ksigns(i) >>> j & 1);
-            }
+        for (int i = 0; i < 128; i++) {
+            SIGNS[i] = (byte) IQGrids.ksigns(i);
         }
         byte[] point = new byte[64];
         for (int e = 0; e < 64; e++) {
@@ -66,43 +64,57 @@ final class IQ2XXSPlanes {
     }
 
     /**
-     * The integer dots of blocks b and b + 1 (at {@code bo}), packed as {@link #first} and {@link #second} read them.
-     * {@code po} = 256 b, the pair's place in {@code planes}.
+     * The first pass over a row of {@code pairs} pairs of blocks: per pair at {@code [128 p, 128 p + 128)} of
+     * {@code out}, each point's eight signs (bit j: weight j is negative; point order) and then the sixteen
+     * sub-blocks' scales 2s + 1 as ints. A pass of its own, as {@link IQ3XXSPlanes#signs}, so that {@link #dot} stays
+     * within C2's inlining budget.
      */
-    static long dot2(MemorySegment s, long bo, short[] planes, int po) {
-        ByteVector q0 = ByteVector.fromMemorySegment(B, s, bo + HEADER, LE);
-        ByteVector q1 = ByteVector.fromMemorySegment(B, s, bo + BLOCK_BYTES + HEADER, LE);
-        ByteVector index = POINT_INDEX.selectFrom(q0, q1);
-        VectorMask<Byte> upper = index.compare(LT, (byte) 0); // points 128-255
-        IntVector words = SUB_BLOCK_WORD.selectFrom(q0.reinterpretAsInts(), q1.reinterpretAsInts());
-        ByteVector signIndex = GridPlanes.signIndices(words); // point order
-        IntVector subBlocks = IntVector.zero(I);
-        for (int j0 = 0; j0 < 8; j0 += 4) { // four planes at a time, so that their sums stay within 16 bits
-            ShortVector even = ShortVector.zero(S);
-            ShortVector odd = even;
-            for (int j = j0; j < j0 + 4; j++) {
-                ByteVector magnitude = GridPlanes.lookup(index, upper, GRID_PLANES, 256 * j);
-                ByteVector sign = signIndex.selectFrom(ByteVector.fromArray(B, SIGN_PLANES, 128 * j),
-                        ByteVector.fromArray(B, SIGN_PLANES, 128 * j + 64));
-                ShortVector w = magnitude.lanewise(XOR, sign).sub(sign).reinterpretAsShorts();
-                int ao = po + 64 * j;
-                even = even.add(GridPlanes.even(w).mul(ShortVector.fromArray(S, planes, ao)));
-                odd = odd.add(GridPlanes.odd(w).mul(ShortVector.fromArray(S, planes, ao + 32)));
-            }
-            subBlocks = subBlocks.add(Int16Dot.pairs(even)).add(Int16Dot.pairs(odd));
+    static void signs(MemorySegment s, long off, int pairs, byte[] out) {
+        for (int p = 0; p < pairs; p++) {
+            long bo = off + 2L * p * BLOCK_BYTES;
+            IntVector q0 = ByteVector.fromMemorySegment(B, s, bo + HEADER, LE).reinterpretAsInts();
+            IntVector q1 = ByteVector.fromMemorySegment(B, s, bo + BLOCK_BYTES + HEADER, LE).reinterpretAsInts();
+            IntVector words = SUB_BLOCK_WORD.selectFrom(q0, q1);
+            GridPlanes.signIndices(words).selectFrom(ByteVector.fromArray(B, SIGNS, 0), ByteVector.fromArray(B, SIGNS, 64))
+                    .intoArray(out, 128 * p);
+            words.lanewise(LSHR, 27).or(1).reinterpretAsBytes().intoArray(out, 128 * p + 64); // 2s + 1 (bit 27: a sign)
         }
-        subBlocks = subBlocks.mul(words.lanewise(LSHR, 27).or(1)); // 2s + 1 (bit 27 is a sign bit)
-        int firstBlock = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
-        return ((long) (subBlocks.reduceLanes(ADD) - firstBlock) << 32) + firstBlock;
     }
 
-    /** Block b's integer dot from a {@link #dot2} result. */
-    static int first(long dots) {
-        return (int) dots;
-    }
-
-    /** Block b + 1's integer dot from a {@link #dot2} result. */
-    static int second(long dots) {
-        return (int) ((dots - (int) dots) >> 32);
+    /**
+     * The first {@code 2 * pairs} blocks of the row at {@code off} against {@code a}, their signs and scales from
+     * {@link #signs}: per block its integer dot times d / 8 times the activation's scale, added in block order (the
+     * scalar decode's float steps). The row in one method, one compilation, too large to be inlined into its caller.
+     */
+    static float dot(MemorySegment s, long off, Activation a, int pairs, byte[] signsAndScales) {
+        short[] planes = a.q8kPlanes8;
+        float total = 0;
+        for (int p = 0; p < pairs; p++) {
+            long bo = off + 2L * p * BLOCK_BYTES;
+            ByteVector index = POINT_INDEX.selectFrom(ByteVector.fromMemorySegment(B, s, bo + HEADER, LE),
+                    ByteVector.fromMemorySegment(B, s, bo + BLOCK_BYTES + HEADER, LE));
+            VectorMask<Byte> upper = index.compare(LT, (byte) 0); // points 128-255
+            ByteVector signs = ByteVector.fromArray(B, signsAndScales, 128 * p);
+            IntVector subBlocks = IntVector.zero(I);
+            for (int j0 = 0; j0 < 8; j0 += 4) { // four planes at a time, so that their sums stay within 16 bits
+                ShortVector even = ShortVector.zero(S);
+                ShortVector odd = even;
+                for (int j = j0; j < j0 + 4; j++) {
+                    ByteVector magnitude = GridPlanes.lookup(index, upper, GRID_PLANES, 256 * j);
+                    VectorMask<Byte> minus = signs.and((byte) (1 << j)).compare(NE, (byte) 0);
+                    ShortVector w = magnitude.blend(magnitude.neg(), minus).reinterpretAsShorts();
+                    int ao = 512 * p + 64 * j;
+                    even = even.add(GridPlanes.even(w).mul(ShortVector.fromArray(S, planes, ao)));
+                    odd = odd.add(GridPlanes.odd(w).mul(ShortVector.fromArray(S, planes, ao + 32)));
+                }
+                subBlocks = subBlocks.add(Int16Dot.pairs(even)).add(Int16Dot.pairs(odd));
+            }
+            subBlocks = subBlocks.mul(ByteVector.fromArray(B, signsAndScales, 128 * p + 64).reinterpretAsInts());
+            int first = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
+            int second = subBlocks.reduceLanes(ADD) - first;
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f * a.q8kScale[2 * p] * first;
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + BLOCK_BYTES)) * 0.125f * a.q8kScale[2 * p + 1] * second;
+        }
+        return total;
     }
 }

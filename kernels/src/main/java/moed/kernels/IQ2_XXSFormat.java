@@ -60,14 +60,10 @@ final class IQ2_XXSFormat extends UnpackedFormat {
         if (a.q8kPlanes8 == null) {
             return super.dot(s, off, a, n);
         }
-        float total = 0;
         int pairs = n / 512;
-        for (int b = 0; b < 2 * pairs; b += 2) {
-            long bo = off + (long) b * blockBytes;
-            long dots = IQ2XXSPlanes.dot2(s, bo, a.q8kPlanes8, 256 * b);
-            total += scaleFactor(s, bo) * a.q8kScale[b] * IQ2XXSPlanes.first(dots);
-            total += scaleFactor(s, bo + blockBytes) * a.q8kScale[b + 1] * IQ2XXSPlanes.second(dots);
-        }
+        byte[] signsAndScales = UnpackedBlock.get().scratch(128 * pairs);
+        IQ2XXSPlanes.signs(s, off, pairs, signsAndScales);
+        float total = IQ2XXSPlanes.dot(s, off, a, pairs, signsAndScales);
         return dotFrom(s, off, a, n, 2 * pairs, total);
     }
 

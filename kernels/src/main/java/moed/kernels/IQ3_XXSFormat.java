@@ -67,7 +67,7 @@ final class IQ3_XXSFormat extends UnpackedFormat {
         if (a.q8kPlanes4 == null) {
             return super.dot(s, off, a, n);
         }
-        byte[] signs = UnpackedBlock.get().signs(n / 256);
+        byte[] signs = UnpackedBlock.get().scratch(64 * (n / 256));
         IQ3XXSPlanes.signs(s, off, n / 256, signs);
         return IQ3XXSPlanes.dot(s, off, a, n, signs);
     }

@@ -36,19 +36,19 @@ final class UnpackedBlock {
     /** Per 16 weights: the integer scale. */
     final int[] scale = new int[16];
 
-    /** A row's signs for {@link IQ3XXSPlanes}, 64 bytes a block; grown as rows need. */
-    private byte[] signs = new byte[0];
+    /** A row's signs (and scales) for the plane kernels' first pass; grown as rows need. */
+    private byte[] scratch = new byte[0];
 
     static UnpackedBlock get() {
         return PER_THREAD.get();
     }
 
-    /** Room for the signs of a row of {@code blocks} blocks ({@link IQ3XXSPlanes#signs}). */
-    byte[] signs(int blocks) {
-        if (signs.length < 64 * blocks) {
-            signs = new byte[64 * blocks];
+    /** At least {@code bytes} of scratch for a plane kernel's first pass over a row ({@link IQ2XXSPlanes#signs}). */
+    byte[] scratch(int bytes) {
+        if (scratch.length < bytes) {
+            scratch = new byte[bytes];
         }
-        return signs;
+        return scratch;
     }
 
     /** Eight weights at once: the bytes of {@code v}, lowest first, at q[at..at+8). */
