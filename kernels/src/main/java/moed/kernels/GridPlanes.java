@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The grid formats' dot products at 512 bits with the grid looked up in vector registers, 64 grid points at a time,
  * instead of decoded point by point ({@link UnpackedFormat}'s scalar decode, about four cycles per eight weights):
- * what {@link IQ2XXSPlanes} and {@link IQ3XXSPlanes} share, the two formats whose grids have 256 points.
+ * what {@link IQ2XXSPlanes}, {@link IQ3XXSPlanes} and {@link IQ2XSPlanes} share (grids of 256 and 512 points).
  *
  * <p>In a 64-byte vector lane p is grid point p (its index byte). "Plane j" is the j-th weight of every point. Plane
  * j of a 256-point grid is 256 bytes, four vectors, so plane j of 64 points is two two-table byte permutes
@@ -45,12 +45,16 @@ final class GridPlanes {
     private GridPlanes() {
     }
 
-    /** A 256-point grid of {@code size}-byte points (packed low byte first) as planes: plane j at [256 j, 256 j + 256). */
+    /**
+     * A grid of N points of {@code size} bytes (packed low byte first) as planes: plane j at [N j, N j + N), byte j of
+     * each point in point order.
+     */
     static byte[] planes(long[] grid, int size) {
-        byte[] t = new byte[size * 256];
+        int n = grid.length;
+        byte[] t = new byte[size * n];
         for (int j = 0; j < size; j++) {
-            for (int p = 0; p < 256; p++) {
-                t[256 * j + p] = (byte) (grid[p] >>> (8 * j));
+            for (int p = 0; p < n; p++) {
+                t[n * j + p] = (byte) (grid[p] >>> (8 * j));
             }
         }
         return t;
@@ -65,7 +69,10 @@ final class GridPlanes {
         return planes(points, 4);
     }
 
-    /** Plane {@code table[t..t+256)} at the 64 points' indices; {@code upper}: the indices 128-255 (negative bytes). */
+    /**
+     * Plane {@code table[t..t+256)} at the 64 points' indices; {@code upper}: the indices 128-255 (negative bytes). A
+     * 512-point grid is two such lookups and a blend on the index's ninth bit.
+     */
     static ByteVector lookup(ByteVector index, VectorMask<Byte> upper, byte[] table, int t) {
         return index.selectFrom(ByteVector.fromArray(B, table, t), ByteVector.fromArray(B, table, t + 64))
                 .blend(index.selectFrom(ByteVector.fromArray(B, table, t + 128), ByteVector.fromArray(B, table, t + 192)), upper);

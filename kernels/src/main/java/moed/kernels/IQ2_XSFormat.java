@@ -7,7 +7,8 @@ import java.util.SplittableRandom;
  * IQ2_XS: block_iq2_xs { half d; uint16 qs[32]; uint8 scales[8]; } (2.31 bits per weight). Each 8 weights are one
  * 16-bit word: a 9-bit index into {@link IQGrids#IQ2XS} and a 7-bit sign index ({@link IQGrids#SIGNS7}); each 16
  * weights have a 4-bit scale s (low nibble of scales[ib] for the first 16 of 32, high for the second):
- * w = d * (0.5 + s) / 4 * grid * sign.
+ * w = d * (0.5 + s) / 4 * grid * sign. Decode's dot product runs {@link IQ2XSPlanes} where {@link GridPlanes} run,
+ * else the scalar decode.
  */
 final class IQ2_XSFormat extends UnpackedFormat {
     IQ2_XSFormat() {
@@ -40,7 +41,39 @@ final class IQ2_XSFormat extends UnpackedFormat {
             }
             u.oddScales(ib, Bytes.u8(s, bo + 66 + ib));
         }
-        return Bytes.f16(s, bo) * 0.125f;
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f;
+    }
+
+    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
+    @Override
+    Activation.Form activation() {
+        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES8 : Activation.Form.Q8_K;
+    }
+
+    /**
+     * Where {@link GridPlanes} run, pairs of blocks through {@link IQ2XSPlanes} and an odd last block through the scalar
+     * decode; each block's share is the same float expression of the same integer dot, so the result is the same bits.
+     */
+    @Override
+    float dot(MemorySegment s, long off, Activation a, int n) {
+        if (a.q8kPlanes8 == null) {
+            return super.dot(s, off, a, n);
+        }
+        int pairs = n / 512;
+        byte[] scratch = UnpackedBlock.get().scratch(IQ2XSPlanes.SCRATCH_PER_PAIR * pairs);
+        IQ2XSPlanes.signs(s, off, pairs, scratch);
+        return dotFrom(s, off, a, n, 2 * pairs, IQ2XSPlanes.dot(s, off, a, pairs, scratch));
+    }
+
+    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
+    @Override
+    boolean widthNeutral() {
+        return !CpuFlags.has("avx512vbmi");
+    }
+
+    @Override
+    boolean fasterAt512() {
+        return CpuFlags.has("avx512vbmi");
     }
 
     @Override

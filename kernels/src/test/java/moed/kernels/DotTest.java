@@ -160,7 +160,7 @@ class DotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ3_XXS", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S", "IQ1_M"})
     void shouldGiveBitIdenticalResultsTiledOrOneByOne(GgmlType t) {
         int n = t.isSuperBlock() ? 512 : 288 + (t.blockSize == 1 ? 5 : 0);
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * 3));
@@ -229,6 +229,32 @@ class DotTest {
                 assertEquals(Float.floatToIntBits(exactDot(t, data, a, n)), Float.floatToIntBits(Dot.row(m, 0, a)),
                         t + " n=" + n + " sign " + sign);
             }
+        }
+    }
+
+    /**
+     * Every grid format with a plane kernel, on random blocks against activations carrying the weights' own signs (so
+     * every product is positive and a plane's 16-bit sums are as large as the blocks allow): the kernel equals the
+     * scalar decode ({@code row4}) bit for bit, for rows of one to six blocks.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S"})
+    void shouldMatchTheScalarDecodeWithProductsOfOneSign(GgmlType t) {
+        for (int n : new int[] {256, 512, 768, 1536}) {
+            MemorySegment data = Arena.ofAuto().allocate(t.bytesFor(n));
+            KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(n));
+            WeightMatrix m = WeightMatrix.of(t, data, 1, n);
+            float[] w = new float[n];
+            m.dequantizeRow(0, w);
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = Math.signum(w[i]) * (i % 256 == 7 ? 1.01f : 1f);
+            }
+            Activation a = new Activation(n).set(x, 0, n);
+            a.prepareFor(t);
+            float[] four = new float[4];
+            Dot.row4(m, 0, a, a, a, a, four);
+            assertEquals(Float.floatToIntBits(four[0]), Float.floatToIntBits(Dot.row(m, 0, a)), t + " n=" + n);
         }
     }
 
@@ -305,7 +331,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ1_M"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;
