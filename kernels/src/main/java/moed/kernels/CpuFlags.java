@@ -16,6 +16,11 @@ final class CpuFlags {
     private CpuFlags() {
     }
 
+    /** AVX-512 VBMI: byte permutes across a 512-bit vector (what {@link GridPlanes} need). */
+    static boolean wideBytePermutes() {
+        return has("avx512vbmi");
+    }
+
     /** True when the processor lists {@code flag} (e.g. "avx512vbmi"). */
     static boolean has(String flag) {
         return FLAGS.contains(flag);

@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The grid formats' dot products at 512 bits with the grid looked up in vector registers, 64 grid points at a time,
  * instead of decoded point by point ({@link UnpackedFormat}'s scalar decode, about four cycles per eight weights):
- * what {@link IQ2XXSPlanes}, {@link IQ3XXSPlanes} and {@link IQ2XSPlanes} share (grids of 256 and 512 points).
+ * what {@link IQ2XXSPlanes}, {@link IQ3XXSPlanes}, {@link IQ2XSPlanes} and {@link IQ3SPlanes} share (grids of 256
+ * and 512 points).
  *
  * <p>In a 64-byte vector lane p is grid point p (its index byte). "Plane j" is the j-th weight of every point. Plane
  * j of a 256-point grid is 256 bytes, four vectors, so plane j of 64 points is two two-table byte permutes
@@ -35,7 +36,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class GridPlanes {
     /** True where these kernels run: 512-bit kernels on a processor with AVX-512 VBMI. */
-    static final boolean USABLE = Int16Dot.WIDE && CpuFlags.has("avx512vbmi");
+    static final boolean USABLE = Int16Dot.WIDE && CpuFlags.wideBytePermutes();
 
     static final VectorSpecies<Byte> B = ByteVector.SPECIES_512;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;

@@ -89,13 +89,11 @@ final class IQ2XSPlanes {
     }
 
     /**
-     * The first {@code 2 * pairs} blocks of the row at {@code off} against {@code a}, with the first pass's
-     * {@code scratch}: per block its integer dot times d / 8 times the activation's scale, added in block order (the
-     * scalar decode's float steps). The row in one method, one compilation, too large to be inlined into its caller.
+     * The integer dots of the first {@code 2 * pairs} blocks of the row at {@code off} into {@code dots}, against the
+     * activation's {@code planes}, with the first pass's {@code scratch}. The row in one method, one compilation, too
+     * large to be inlined into its caller.
      */
-    static float dot(MemorySegment s, long off, Activation a, int pairs, byte[] scratch) {
-        short[] planes = a.q8kPlanes8;
-        float total = 0;
+    static void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] scratch, int[] dots) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             int at = SCRATCH_PER_PAIR * p;
@@ -125,11 +123,8 @@ final class IQ2XSPlanes {
                         .add(e.lanewise(LSHL, 16).lanewise(ASHR, 16).add(o.lanewise(LSHL, 16).lanewise(ASHR, 16)).mul(firstHalves))
                         .add(e.lanewise(ASHR, 16).add(o.lanewise(ASHR, 16)).mul(secondHalves));
             }
-            int first = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
-            int second = subBlocks.reduceLanes(ADD) - first;
-            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f * a.q8kScale[2 * p] * first;
-            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + BLOCK_BYTES)) * 0.125f * a.q8kScale[2 * p + 1] * second;
+            dots[2 * p] = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
+            dots[2 * p + 1] = subBlocks.reduceLanes(ADD) - dots[2 * p];
         }
-        return total;
     }
 }

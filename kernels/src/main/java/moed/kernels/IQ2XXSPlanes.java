@@ -82,13 +82,11 @@ final class IQ2XXSPlanes {
     }
 
     /**
-     * The first {@code 2 * pairs} blocks of the row at {@code off} against {@code a}, their signs and scales from
-     * {@link #signs}: per block its integer dot times d / 8 times the activation's scale, added in block order (the
-     * scalar decode's float steps). The row in one method, one compilation, too large to be inlined into its caller.
+     * The integer dots of the first {@code 2 * pairs} blocks of the row at {@code off} into {@code dots}, against the
+     * activation's {@code planes}, their signs and scales from {@link #signs}. The row in one method, one
+     * compilation, too large to be inlined into its caller.
      */
-    static float dot(MemorySegment s, long off, Activation a, int pairs, byte[] signsAndScales) {
-        short[] planes = a.q8kPlanes8;
-        float total = 0;
+    static void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] signsAndScales, int[] dots) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             ByteVector index = POINT_INDEX.selectFrom(ByteVector.fromMemorySegment(B, s, bo + HEADER, LE),
@@ -110,11 +108,8 @@ final class IQ2XXSPlanes {
                 subBlocks = subBlocks.add(Int16Dot.pairs(even)).add(Int16Dot.pairs(odd));
             }
             subBlocks = subBlocks.mul(ByteVector.fromArray(B, signsAndScales, 128 * p + 64).reinterpretAsInts());
-            int first = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
-            int second = subBlocks.reduceLanes(ADD) - first;
-            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f * a.q8kScale[2 * p] * first;
-            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo + BLOCK_BYTES)) * 0.125f * a.q8kScale[2 * p + 1] * second;
+            dots[2 * p] = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
+            dots[2 * p + 1] = subBlocks.reduceLanes(ADD) - dots[2 * p];
         }
-        return total;
     }
 }

@@ -11,6 +11,9 @@ import java.util.SplittableRandom;
  * else the scalar decode.
  */
 final class IQ2_XSFormat extends UnpackedFormat {
+    /** A block's float factor (what {@link #unpack} returns) is d times this: d / 8. */
+    private static final float FACTOR = 0.125f;
+
     IQ2_XSFormat() {
         super(GgmlType.IQ2_XS, 74);
     }
@@ -41,18 +44,17 @@ final class IQ2_XSFormat extends UnpackedFormat {
             }
             u.oddScales(ib, Bytes.u8(s, bo + 66 + ib));
         }
-        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f;
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
     }
 
-    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
     @Override
-    Activation.Form activation() {
-        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES8 : Activation.Form.Q8_K;
+    Activation.Form planeForm() {
+        return Activation.Form.Q8_K_PLANES8;
     }
 
     /**
-     * Where {@link GridPlanes} run, pairs of blocks through {@link IQ2XSPlanes} and an odd last block through the scalar
-     * decode; each block's share is the same float expression of the same integer dot, so the result is the same bits.
+     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
+     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
      */
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
@@ -60,20 +62,12 @@ final class IQ2_XSFormat extends UnpackedFormat {
             return super.dot(s, off, a, n);
         }
         int pairs = n / 512;
-        byte[] scratch = UnpackedBlock.get().scratch(IQ2XSPlanes.SCRATCH_PER_PAIR * pairs);
+        UnpackedBlock u = UnpackedBlock.get();
+        byte[] scratch = u.scratch(IQ2XSPlanes.SCRATCH_PER_PAIR * pairs);
+        int[] dots = u.dots(2 * pairs);
         IQ2XSPlanes.signs(s, off, pairs, scratch);
-        return dotFrom(s, off, a, n, 2 * pairs, IQ2XSPlanes.dot(s, off, a, pairs, scratch));
-    }
-
-    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
-    @Override
-    boolean widthNeutral() {
-        return !CpuFlags.has("avx512vbmi");
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return CpuFlags.has("avx512vbmi");
+        IQ2XSPlanes.dots(s, off, a.q8kPlanes8, pairs, scratch, dots);
+        return fromIntegerDots(s, off, a, n, dots, 2 * pairs, FACTOR);
     }
 
     @Override

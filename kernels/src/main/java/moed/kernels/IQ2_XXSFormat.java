@@ -10,6 +10,9 @@ import java.util.SplittableRandom;
  * Decode's dot product runs {@link IQ2XXSPlanes} where the processor has its byte permutes, else the scalar decode.
  */
 final class IQ2_XXSFormat extends UnpackedFormat {
+    /** A block's float factor (what {@link #unpack} returns) is d times this: d / 8. */
+    private static final float FACTOR = 0.125f;
+
     IQ2_XXSFormat() {
         super(GgmlType.IQ2_XXS, 66);
     }
@@ -42,18 +45,17 @@ final class IQ2_XXSFormat extends UnpackedFormat {
             }
             u.scale32(ib, 2 * (signs >>> 28) + 1);
         }
-        return scaleFactor(s, bo);
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
     }
 
-    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
     @Override
-    Activation.Form activation() {
-        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES8 : Activation.Form.Q8_K;
+    Activation.Form planeForm() {
+        return Activation.Form.Q8_K_PLANES8;
     }
 
     /**
-     * Where {@link GridPlanes} run, pairs of blocks through it and an odd last block through the scalar decode; each
-     * block's share is the same float expression of the same integer dot, so the result is the same bits either way.
+     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
+     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
      */
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
@@ -61,26 +63,12 @@ final class IQ2_XXSFormat extends UnpackedFormat {
             return super.dot(s, off, a, n);
         }
         int pairs = n / 512;
-        byte[] signsAndScales = UnpackedBlock.get().scratch(128 * pairs);
+        UnpackedBlock u = UnpackedBlock.get();
+        byte[] signsAndScales = u.scratch(128 * pairs);
+        int[] dots = u.dots(2 * pairs);
         IQ2XXSPlanes.signs(s, off, pairs, signsAndScales);
-        float total = IQ2XXSPlanes.dot(s, off, a, pairs, signsAndScales);
-        return dotFrom(s, off, a, n, 2 * pairs, total);
-    }
-
-    /** d / 8, the float factor {@link #unpack} returns. */
-    private static float scaleFactor(MemorySegment s, long bo) {
-        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.125f;
-    }
-
-    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
-    @Override
-    boolean widthNeutral() {
-        return !CpuFlags.has("avx512vbmi");
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return CpuFlags.has("avx512vbmi");
+        IQ2XXSPlanes.dots(s, off, a.q8kPlanes8, pairs, signsAndScales, dots);
+        return fromIntegerDots(s, off, a, n, dots, 2 * pairs, FACTOR);
     }
 
     @Override

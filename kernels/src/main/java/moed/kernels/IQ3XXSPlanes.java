@@ -85,15 +85,12 @@ final class IQ3XXSPlanes {
     }
 
     /**
-     * The row at {@code off} of {@code n} weights against {@code a}, its signs from {@link #signs}: per block its
-     * integer dot times d / 4 times the activation's scale, added in block order (the scalar decode's float steps).
-     * The whole row in one method, one compilation, too large to be inlined into its caller (with which it would
-     * again outgrow the budget).
+     * The integer dots of the {@code blocks} blocks of the row at {@code off} into {@code dots}, against the
+     * activation's {@code planes}, their signs from {@link #signs}. The whole row in one method, one compilation, too
+     * large to be inlined into its caller (with which it would again outgrow the budget).
      */
-    static float dot(MemorySegment s, long off, Activation a, int n, byte[] signBytes) {
-        short[] planes = a.q8kPlanes4;
-        float total = 0;
-        for (int b = 0; b < n / 256; b++) {
+    static void dots(MemorySegment s, long off, short[] planes, int blocks, byte[] signBytes, int[] dots) {
+        for (int b = 0; b < blocks; b++) {
             long bo = off + (long) b * BLOCK_BYTES;
             ByteVector index = ByteVector.fromMemorySegment(B, s, bo + INDICES, LE);
             VectorMask<Byte> upper = index.compare(LT, (byte) 0); // points 128-255
@@ -110,9 +107,7 @@ final class IQ3XXSPlanes {
             }
             IntVector words = ByteVector.fromMemorySegment(B, s, bo + TAIL, LE).reinterpretAsInts(); // ints 8-15
             IntVector scales = words.rearrange(HALF_SUB_BLOCK_WORD).lanewise(LSHR, 27).or(1); // 2s + 1
-            int dot = Int16Dot.pairs(even).add(Int16Dot.pairs(odd)).mul(scales).reduceLanes(ADD);
-            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.25f * a.q8kScale[b] * dot;
+            dots[b] = Int16Dot.pairs(even).add(Int16Dot.pairs(odd)).mul(scales).reduceLanes(ADD);
         }
-        return total;
     }
 }

@@ -11,6 +11,9 @@ import java.util.SplittableRandom;
  * else the scalar decode.
  */
 final class IQ3_XXSFormat extends UnpackedFormat {
+    /** A block's float factor (what {@link #unpack} returns) is d times this: d / 4. */
+    private static final float FACTOR = 0.25f;
+
     IQ3_XXSFormat() {
         super(GgmlType.IQ3_XXS, 98);
     }
@@ -44,43 +47,30 @@ final class IQ3_XXSFormat extends UnpackedFormat {
             }
             u.scale32(ib, 2 * (aux >>> 28) + 1);
         }
-        return scaleFactor(s, bo);
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
     }
 
-    /** d / 4, the float factor {@link #unpack} returns. */
-    private static float scaleFactor(MemorySegment s, long bo) {
-        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * 0.25f;
-    }
-
-    /** The plane-ordered activation where {@link GridPlanes} run (decided when computing, see BlockFormat). */
     @Override
-    Activation.Form activation() {
-        return GridPlanes.USABLE ? Activation.Form.Q8_K_PLANES4 : Activation.Form.Q8_K;
+    Activation.Form planeForm() {
+        return Activation.Form.Q8_K_PLANES4;
     }
 
     /**
-     * Where {@link GridPlanes} run, the row through {@link IQ3XXSPlanes}: each block's share is the scalar decode's
-     * float expression (d / 4, {@link #scaleFactor}) of the same integer dot, so the result is the same bits.
+     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
+     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
      */
     @Override
     float dot(MemorySegment s, long off, Activation a, int n) {
         if (a.q8kPlanes4 == null) {
             return super.dot(s, off, a, n);
         }
-        byte[] signs = UnpackedBlock.get().scratch(64 * (n / 256));
-        IQ3XXSPlanes.signs(s, off, n / 256, signs);
-        return IQ3XXSPlanes.dot(s, off, a, n, signs);
-    }
-
-    /** Faster at 512 bits where the plane kernel can run (read from the processor: the width is not chosen yet). */
-    @Override
-    boolean widthNeutral() {
-        return !CpuFlags.has("avx512vbmi");
-    }
-
-    @Override
-    boolean fasterAt512() {
-        return CpuFlags.has("avx512vbmi");
+        int blocks = n / 256;
+        UnpackedBlock u = UnpackedBlock.get();
+        byte[] signs = u.scratch(64 * blocks);
+        int[] dots = u.dots(blocks);
+        IQ3XXSPlanes.signs(s, off, blocks, signs);
+        IQ3XXSPlanes.dots(s, off, a.q8kPlanes4, blocks, signs, dots);
+        return fromIntegerDots(s, off, a, n, dots, blocks, FACTOR);
     }
 
     @Override

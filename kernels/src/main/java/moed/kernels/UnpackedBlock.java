@@ -38,6 +38,8 @@ final class UnpackedBlock {
 
     /** A row's signs (and scales) for the plane kernels' first pass; grown as rows need. */
     private byte[] scratch = new byte[0];
+    /** A row's blocks' integer dots from a plane kernel; grown as rows need. */
+    private int[] dots = new int[0];
 
     static UnpackedBlock get() {
         return PER_THREAD.get();
@@ -49,6 +51,14 @@ final class UnpackedBlock {
             scratch = new byte[bytes];
         }
         return scratch;
+    }
+
+    /** Room for the integer dots of a row of {@code blocks} blocks ({@link UnpackedFormat#fromIntegerDots}). */
+    int[] dots(int blocks) {
+        if (dots.length < blocks) {
+            dots = new int[blocks];
+        }
+        return dots;
     }
 
     /** Eight weights at once: the bytes of {@code v}, lowest first, at q[at..at+8). */

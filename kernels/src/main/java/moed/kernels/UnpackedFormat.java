@@ -27,6 +27,20 @@ abstract class UnpackedFormat extends BlockFormat {
         return dotFrom(s, off, a, n, 0, 0f);
     }
 
+    /**
+     * A dot product from the integer dots of its first {@code count} blocks (a plane kernel's, {@link GridPlanes}),
+     * the rest by the scalar decode. Each block's share is the scalar decode's float expression, (d * factor) * the
+     * activation's scale * the integer dot, in block order, where d * factor is what {@link #unpack} returns: so the
+     * result is the scalar decode's, bit for bit.
+     */
+    final float fromIntegerDots(MemorySegment s, long off, Activation a, int n, int[] dots, int count, float factor) {
+        float total = 0;
+        for (int b = 0; b < count; b++) {
+            total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, off + (long) b * blockBytes)) * factor * a.q8kScale[b] * dots[b];
+        }
+        return dotFrom(s, off, a, n, count, total);
+    }
+
     /** The rest of a dot product: blocks {@code first..n/256} added in order to {@code total}, the sum of the earlier ones. */
     final float dotFrom(MemorySegment s, long off, Activation a, int n, int first, float total) {
         UnpackedBlock u = UnpackedBlock.get();
@@ -86,9 +100,32 @@ abstract class UnpackedFormat extends BlockFormat {
         return true;
     }
 
-    /** Measured the same at 256 and 512 bits (the scalar decode is the cost). */
-    @Override
-    boolean widthNeutral() {
-        return true;
+    /**
+     * The activation form of this format's plane kernel ({@link GridPlanes}), or null when it has none: then only the
+     * scalar decode runs.
+     */
+    Activation.Form planeForm() {
+        return null;
     }
-}
+
+    /** The plane kernel's activation form where {@link GridPlanes} run (decided when computing, see BlockFormat). */
+    @Override
+    final Activation.Form activation() {
+        Activation.Form planes = planeForm();
+        return planes != null && GridPlanes.USABLE ? planes : Activation.Form.Q8_K;
+    }
+
+    /**
+     * The scalar decode measured the same at 256 and 512 bits; a plane kernel runs at 512 bits only, where the
+     * processor has its byte permutes (read from the processor, not from {@link GridPlanes}: the width is not chosen
+     * yet when this is asked).
+     */
+    @Override
+    final boolean widthNeutral() {
+        return !fasterAt512();
+    }
+
+    @Override
+    final boolean fasterAt512() {
+        return planeForm() != null && CpuFlags.wideBytePermutes();
+    }}

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class KernelWidthTest {
     /**
@@ -35,18 +37,19 @@ class KernelWidthTest {
     @Test
     void shouldLetTheAttentionDecideForGridFormatExperts() {
         // A dynamic quantization: IQ experts (as fast at either width) do not outvote the rest.
-        assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.IQ2_XS, 900L, GgmlType.IQ1_S, 500L, GgmlType.Q4_K, 50L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ2_XS, 900L, GgmlType.Q8_0, 50L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ3_S, 900L), 512));
+        assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.IQ2_S, 900L, GgmlType.IQ1_S, 500L, GgmlType.Q4_K, 50L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ2_S, 900L, GgmlType.Q8_0, 50L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_M, 900L), 512));
     }
 
-    @Test
-    void shouldTake512BitsForIq2XxsWhereItsPlaneKernelRuns() {
-        // IQ2_XXS's grid lookups need AVX-512 VBMI's byte permutes (IQ2XXSPlanes); without them it is a grid format
-        // like the others.
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S"})
+    void shouldTake512BitsForGridFormatsWithPlaneKernelsWhereTheyRun(GgmlType t) {
+        // Their plane kernels (GridPlanes) need AVX-512 VBMI's byte permutes; without them these are grid formats like
+        // the others, as fast at either width.
         int expected = CpuFlags.has("avx512vbmi") ? 512 : 256;
-        assertEquals(expected, KernelWidth.preferred(Map.of(GgmlType.IQ2_XXS, 900L, GgmlType.Q8_0, 50L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ2_XXS, 900L), 256));
+        assertEquals(expected, KernelWidth.preferred(Map.of(t, 900L, GgmlType.Q8_0, 50L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(t, 900L), 256));
     }
 
     @Test
