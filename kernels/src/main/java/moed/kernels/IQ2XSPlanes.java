@@ -21,12 +21,12 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * IQ2_XS's dot product at 512 bits by {@link GridPlanes}, two blocks at a time: their 64 grid points of eight
  * weights, eight planes, as {@link IQ2XXSPlanes} but with a 512-point grid (a point is a 16-bit word: a 9-bit index
- * and a 7-bit sign index) and a scale per 16 weights. A first pass over the row ({@link #signs}) leaves per point
+ * and a 7-bit sign index) and a scale per 16 weights. A first pass over the row ({@link #firstPass}) leaves per point
  * its eight signs and its index's ninth bit, and per 32 weights the scales of both halves. In 32-bit lanes, the
  * low 16 bits of the even and odd points' sums are the first half of a 32-weight sub-block (points 4k and 4k + 1),
  * the high 16 bits its second half, each times its scale 2s + 1. The activation: {@link Activation#q8kPlanes8}.
  */
-final class IQ2XSPlanes {
+final class IQ2XSPlanes extends PlaneKernel {
     private static final VectorSpecies<Byte> B = GridPlanes.B;
     private static final VectorSpecies<Short> S = GridPlanes.S;
     private static final VectorSpecies<Integer> I = GridPlanes.I;
@@ -46,7 +46,7 @@ final class IQ2XSPlanes {
     private static final VectorMask<Integer> FIRST_BLOCK = VectorMask.fromLong(I, 0xFFL);
     private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     /** Per pair in the first pass's scratch: 64 bytes of signs, 64 of ninth bits, 16 + 16 int scales. */
-    static final int SCRATCH_PER_PAIR = 256;
+    private static final int SCRATCH_PER_PAIR = 256;
 
     static {
         for (int i = 0; i < 128; i++) {
@@ -62,16 +62,21 @@ final class IQ2XSPlanes {
         HIGH_BYTE = ByteVector.fromArray(B, high, 0);
     }
 
+    /** The kernel. */
+    static final IQ2XSPlanes KERNEL = new IQ2XSPlanes();
+
     private IQ2XSPlanes() {
+        super(Activation.Form.Q8_K_PLANES8, 2, SCRATCH_PER_PAIR);
     }
 
     /**
      * The first pass over a row of {@code pairs} pairs of blocks into {@code out}, {@link #SCRATCH_PER_PAIR} bytes a
      * pair: each point's eight signs, its index's ninth bit (0 or 1), then the sixteen sub-blocks' first-half scales
-     * 2s + 1 as ints and their second-half scales. A pass of its own so that {@link #dot} stays within C2's inlining
+     * 2s + 1 as ints and their second-half scales. A pass of its own so that {@link #dots} stays within C2's inlining
      * budget (see {@link GridPlanes}).
      */
-    static void signs(MemorySegment s, long off, int pairs, byte[] out) {
+    @Override
+    void firstPass(MemorySegment s, long off, int pairs, byte[] out) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             ByteVector high = HIGH_BYTE.selectFrom(ByteVector.fromMemorySegment(B, s, bo + HEADER, LE),
@@ -93,7 +98,8 @@ final class IQ2XSPlanes {
      * activation's {@code planes}, with the first pass's {@code scratch}. The row in one method, one compilation, too
      * large to be inlined into its caller.
      */
-    static void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] scratch, int[] dots) {
+    @Override
+    void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] scratch, int[] dots) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             int at = SCRATCH_PER_PAIR * p;

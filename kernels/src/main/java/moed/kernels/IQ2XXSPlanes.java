@@ -16,12 +16,12 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * IQ2_XXS's dot product at 512 bits by {@link GridPlanes}, two blocks at a time: their 64 grid points of eight
  * weights, eight planes. Each point's signs come as a 7-bit index into the eight signs of {@link IQGrids#SIGNS7},
- * looked up in a first pass over the row ({@link #signs}, with the sub-blocks' scales), and plane j negates where
+ * looked up in a first pass over the row ({@link #firstPass}, with the sub-blocks' scales), and plane j negates where
  * bit j is set. The activation: {@link Activation#q8kPlanes8} (per 512 values, eight
  * planes of 64 points). In 32-bit lanes even plus odd points leave the sum of sub-block k (four points, 32 weights)
  * in lane k, times its scale 2s + 1.
  */
-final class IQ2XXSPlanes {
+final class IQ2XXSPlanes extends PlaneKernel {
     private static final VectorSpecies<Byte> B = GridPlanes.B;
     private static final VectorSpecies<Short> S = GridPlanes.S;
     private static final VectorSpecies<Integer> I = GridPlanes.I;
@@ -55,7 +55,11 @@ final class IQ2XXSPlanes {
         SUB_BLOCK_WORD = IntVector.fromArray(I, word, 0);
     }
 
+    /** The kernel. */
+    static final IQ2XXSPlanes KERNEL = new IQ2XXSPlanes();
+
     private IQ2XXSPlanes() {
+        super(Activation.Form.Q8_K_PLANES8, 2, 128);
     }
 
     /** Where the activation's value {@code i} goes in {@link Activation#q8kPlanes8}. */
@@ -66,10 +70,11 @@ final class IQ2XXSPlanes {
     /**
      * The first pass over a row of {@code pairs} pairs of blocks: per pair at {@code [128 p, 128 p + 128)} of
      * {@code out}, each point's eight signs (bit j: weight j is negative; point order) and then the sixteen
-     * sub-blocks' scales 2s + 1 as ints. A pass of its own, as {@link IQ3XXSPlanes#signs}, so that {@link #dot} stays
+     * sub-blocks' scales 2s + 1 as ints. A pass of its own, as {@link IQ3XXSPlanes#firstPass}, so that {@link #dots} stays
      * within C2's inlining budget.
      */
-    static void signs(MemorySegment s, long off, int pairs, byte[] out) {
+    @Override
+    void firstPass(MemorySegment s, long off, int pairs, byte[] out) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             IntVector q0 = ByteVector.fromMemorySegment(B, s, bo + HEADER, LE).reinterpretAsInts();
@@ -83,10 +88,11 @@ final class IQ2XXSPlanes {
 
     /**
      * The integer dots of the first {@code 2 * pairs} blocks of the row at {@code off} into {@code dots}, against the
-     * activation's {@code planes}, their signs and scales from {@link #signs}. The row in one method, one
+     * activation's {@code planes}, their signs and scales from {@link #firstPass}. The row in one method, one
      * compilation, too large to be inlined into its caller.
      */
-    static void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] signsAndScales, int[] dots) {
+    @Override
+    void dots(MemorySegment s, long off, short[] planes, int pairs, byte[] signsAndScales, int[] dots) {
         for (int p = 0; p < pairs; p++) {
             long bo = off + 2L * p * BLOCK_BYTES;
             ByteVector index = POINT_INDEX.selectFrom(ByteVector.fromMemorySegment(B, s, bo + HEADER, LE),

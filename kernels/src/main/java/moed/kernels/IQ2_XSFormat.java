@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
  * IQ2_XS: block_iq2_xs { half d; uint16 qs[32]; uint8 scales[8]; } (2.31 bits per weight). Each 8 weights are one
  * 16-bit word: a 9-bit index into {@link IQGrids#IQ2XS} and a 7-bit sign index ({@link IQGrids#SIGNS7}); each 16
  * weights have a 4-bit scale s (low nibble of scales[ib] for the first 16 of 32, high for the second):
- * w = d * (0.5 + s) / 4 * grid * sign. Decode's dot product runs {@link IQ2XSPlanes} where {@link GridPlanes} run,
+ * w = d * (0.5 + s) / 4 * grid * sign. A token's dot product runs {@link IQ2XSPlanes} where {@link GridPlanes} run,
  * else the scalar decode.
  */
 final class IQ2_XSFormat extends UnpackedFormat {
@@ -15,7 +15,7 @@ final class IQ2_XSFormat extends UnpackedFormat {
     private static final float FACTOR = 0.125f;
 
     IQ2_XSFormat() {
-        super(GgmlType.IQ2_XS, 74);
+        super(GgmlType.IQ2_XS, 74, () -> IQ2XSPlanes.KERNEL, FACTOR);
     }
 
     @Override
@@ -45,29 +45,6 @@ final class IQ2_XSFormat extends UnpackedFormat {
             u.oddScales(ib, Bytes.u8(s, bo + 66 + ib));
         }
         return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
-    }
-
-    @Override
-    Activation.Form planeForm() {
-        return Activation.Form.Q8_K_PLANES8;
-    }
-
-    /**
-     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
-     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
-     */
-    @Override
-    float dot(MemorySegment s, long off, Activation a, int n) {
-        if (a.q8kPlanes8 == null) {
-            return super.dot(s, off, a, n);
-        }
-        int pairs = n / 512;
-        UnpackedBlock u = UnpackedBlock.get();
-        byte[] scratch = u.scratch(IQ2XSPlanes.SCRATCH_PER_PAIR * pairs);
-        int[] dots = u.dots(2 * pairs);
-        IQ2XSPlanes.signs(s, off, pairs, scratch);
-        IQ2XSPlanes.dots(s, off, a.q8kPlanes8, pairs, scratch, dots);
-        return fromIntegerDots(s, off, a, n, dots, 2 * pairs, FACTOR);
     }
 
     @Override

@@ -7,14 +7,14 @@ import java.util.SplittableRandom;
  * IQ2_XXS: block_iq2_xxs { half d; uint16 qs[32]; } (2.06 bits per weight). Each 32 weights take 8 bytes: four grid
  * indices (bytes 0-3) into {@link IQGrids#IQ2XXS}, eight magnitudes each, and a 32-bit word with four 7-bit sign
  * indices ({@link IQGrids#SIGNS7}) and, in its top four bits, the scale s: w = d * (0.5 + s) / 4 * grid * sign.
- * Decode's dot product runs {@link IQ2XXSPlanes} where the processor has its byte permutes, else the scalar decode.
+ * A token's dot product runs {@link IQ2XXSPlanes} where the processor has its byte permutes, else the scalar decode.
  */
 final class IQ2_XXSFormat extends UnpackedFormat {
     /** A block's float factor (what {@link #unpack} returns) is d times this: d / 8. */
     private static final float FACTOR = 0.125f;
 
     IQ2_XXSFormat() {
-        super(GgmlType.IQ2_XXS, 66);
+        super(GgmlType.IQ2_XXS, 66, () -> IQ2XXSPlanes.KERNEL, FACTOR);
     }
 
     @Override
@@ -46,29 +46,6 @@ final class IQ2_XXSFormat extends UnpackedFormat {
             u.scale32(ib, 2 * (signs >>> 28) + 1);
         }
         return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
-    }
-
-    @Override
-    Activation.Form planeForm() {
-        return Activation.Form.Q8_K_PLANES8;
-    }
-
-    /**
-     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
-     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
-     */
-    @Override
-    float dot(MemorySegment s, long off, Activation a, int n) {
-        if (a.q8kPlanes8 == null) {
-            return super.dot(s, off, a, n);
-        }
-        int pairs = n / 512;
-        UnpackedBlock u = UnpackedBlock.get();
-        byte[] signsAndScales = u.scratch(128 * pairs);
-        int[] dots = u.dots(2 * pairs);
-        IQ2XXSPlanes.signs(s, off, pairs, signsAndScales);
-        IQ2XXSPlanes.dots(s, off, a.q8kPlanes8, pairs, signsAndScales, dots);
-        return fromIntegerDots(s, off, a, n, dots, 2 * pairs, FACTOR);
     }
 
     @Override

@@ -19,10 +19,10 @@ import jdk.incubator.vector.VectorSpecies;
  * IQ3_S's dot product at 512 bits by {@link GridPlanes}, one block at a time: its 64 grid points of four weights,
  * four planes, as {@link IQ3XXSPlanes} but with a 512-point grid (the ninth index bit in qh, one bit per point) and
  * the signs stored as bytes (one per two points: bits 0-3 the first point's, 4-7 the second's). A first pass over
- * the row ({@link #signs}) leaves per point its sign byte and ninth bit, and the scales 1 + 2s per 16 weights.
+ * the row ({@link #firstPass}) leaves per point its sign byte and ninth bit, and the scales 1 + 2s per 16 weights.
  * The activation: {@link Activation#q8kPlanes4}.
  */
-final class IQ3SPlanes {
+final class IQ3SPlanes extends PlaneKernel {
     private static final VectorSpecies<Byte> B = GridPlanes.B;
     private static final VectorSpecies<Short> S = GridPlanes.S;
     private static final ByteOrder LE = GridPlanes.LE;
@@ -41,7 +41,7 @@ final class IQ3SPlanes {
     private static final ByteVector NINTH_BIT;
     private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     /** Per block in the first pass's scratch: 64 bytes of signs, 64 of ninth bits, 16 int scales. */
-    static final int SCRATCH_PER_BLOCK = 192;
+    private static final int SCRATCH_PER_BLOCK = 192;
 
     static {
         byte[] signByte = new byte[64];
@@ -60,15 +60,20 @@ final class IQ3SPlanes {
         NINTH_BIT = ByteVector.fromArray(B, ninthBit, 0);
     }
 
+    /** The kernel. */
+    static final IQ3SPlanes KERNEL = new IQ3SPlanes();
+
     private IQ3SPlanes() {
+        super(Activation.Form.Q8_K_PLANES4, 1, SCRATCH_PER_BLOCK);
     }
 
     /**
      * The first pass over a row of {@code blocks} blocks into {@code out}, {@link #SCRATCH_PER_BLOCK} bytes a block:
      * each point's sign byte, its ninth index bit (nonzero when set), then per 16 weights the scale 1 + 2s as an int.
-     * A pass of its own so that {@link #dot} stays within C2's inlining budget (see {@link GridPlanes}).
+     * A pass of its own so that {@link #dots} stays within C2's inlining budget (see {@link GridPlanes}).
      */
-    static void signs(MemorySegment s, long off, int blocks, byte[] out) {
+    @Override
+    void firstPass(MemorySegment s, long off, int blocks, byte[] out) {
         for (int b = 0; b < blocks; b++) {
             long bo = off + (long) b * BLOCK_BYTES;
             int at = SCRATCH_PER_BLOCK * b;
@@ -89,7 +94,8 @@ final class IQ3SPlanes {
      * activation's {@code planes}, with the first pass's {@code scratch}. The row in one method, one compilation, too
      * large to be inlined into its caller.
      */
-    static void dots(MemorySegment s, long off, short[] planes, int blocks, byte[] scratch, int[] dots) {
+    @Override
+    void dots(MemorySegment s, long off, short[] planes, int blocks, byte[] scratch, int[] dots) {
         for (int b = 0; b < blocks; b++) {
             long bo = off + (long) b * BLOCK_BYTES;
             int at = SCRATCH_PER_BLOCK * b;

@@ -17,12 +17,12 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * IQ3_XXS's dot product at 512 bits by {@link GridPlanes}, one block at a time: its 64 grid points of four weights,
  * four planes. A 7-bit sign index covers two points (eight signs, {@link IQGrids#SIGNS7}): each point's eight signs
- * are looked up in a first pass over the row ({@link #signs}, a 128-entry table), and plane j negates where bit j (even points) or bit j + 4 (odd
+ * are looked up in a first pass over the row ({@link #firstPass}, a 128-entry table), and plane j negates where bit j (even points) or bit j + 4 (odd
  * points) is set. The activation: {@link Activation#q8kPlanes4} (per 256 values, four planes of 64 points). In
  * 32-bit lanes even plus odd points leave the sum of sixteen weights, half a sub-block; lanes 2k and 2k + 1 are
  * multiplied by sub-block k's scale 2s + 1, and the lanes added are the block's integer dot.
  */
-final class IQ3XXSPlanes {
+final class IQ3XXSPlanes extends PlaneKernel {
     private static final VectorSpecies<Byte> B = GridPlanes.B;
     private static final VectorSpecies<Short> S = GridPlanes.S;
     private static final VectorSpecies<Integer> I = GridPlanes.I;
@@ -61,7 +61,11 @@ final class IQ3XXSPlanes {
         HALF_SUB_BLOCK_WORD = VectorShuffle.fromArray(I, word, 0);
     }
 
+    /** The kernel. */
+    static final IQ3XXSPlanes KERNEL = new IQ3XXSPlanes();
+
     private IQ3XXSPlanes() {
+        super(Activation.Form.Q8_K_PLANES4, 1, 64);
     }
 
     /** Where the activation's value {@code i} goes in {@link Activation#q8kPlanes4}. */
@@ -71,11 +75,12 @@ final class IQ3XXSPlanes {
 
     /**
      * The first pass over a row of {@code blocks} blocks: each block's eight signs per point into
-     * {@code signs[64 b, 64 b + 64)}, in point order, for {@link #dot}. A pass of its own so that {@link #dot} stays
+     * {@code signs[64 b, 64 b + 64)}, in point order, for {@link #dot}. A pass of its own so that {@link #dots} stays
      * within C2's inlining budget (see {@link GridPlanes}): with this in it, the last vector operations became real
      * calls, 50 against 18 ns a block.
      */
-    static void signs(MemorySegment s, long off, int blocks, byte[] signs) {
+    @Override
+    void firstPass(MemorySegment s, long off, int blocks, byte[] signs) {
         for (int b = 0; b < blocks; b++) {
             IntVector tail = ByteVector.fromMemorySegment(B, s, off + (long) b * BLOCK_BYTES + TAIL, LE).reinterpretAsInts();
             PAIR_SIGNS.selectFrom(GridPlanes.signIndices(tail)) // the words are ints 8-15
@@ -86,10 +91,11 @@ final class IQ3XXSPlanes {
 
     /**
      * The integer dots of the {@code blocks} blocks of the row at {@code off} into {@code dots}, against the
-     * activation's {@code planes}, their signs from {@link #signs}. The whole row in one method, one compilation, too
+     * activation's {@code planes}, their signs from {@link #firstPass}. The whole row in one method, one compilation, too
      * large to be inlined into its caller (with which it would again outgrow the budget).
      */
-    static void dots(MemorySegment s, long off, short[] planes, int blocks, byte[] signBytes, int[] dots) {
+    @Override
+    void dots(MemorySegment s, long off, short[] planes, int blocks, byte[] signBytes, int[] dots) {
         for (int b = 0; b < blocks; b++) {
             long bo = off + (long) b * BLOCK_BYTES;
             ByteVector index = ByteVector.fromMemorySegment(B, s, bo + INDICES, LE);

@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
  * IQ3_S: block_iq3_s { half d; uint8 qs[64]; uint8 qh[8]; uint8 signs[32]; uint8 scales[4]; } (3.44 bits per
  * weight). Each 4 weights are a 9-bit index into {@link IQGrids#IQ3S} (low 8 bits in qs, the ninth in qh: one qh byte
  * per 32 weights), each 8 weights a sign byte; each 32 weights a 4-bit scale s (two per scales byte):
- * w = d * (1 + 2s) * grid * sign. Decode's dot product runs {@link IQ3SPlanes} where {@link GridPlanes} run, else the
+ * w = d * (1 + 2s) * grid * sign. A token's dot product runs {@link IQ3SPlanes} where {@link GridPlanes} run, else the
  * scalar decode.
  */
 final class IQ3_SFormat extends UnpackedFormat {
@@ -15,7 +15,7 @@ final class IQ3_SFormat extends UnpackedFormat {
     private static final float FACTOR = 1f;
 
     IQ3_SFormat() {
-        super(GgmlType.IQ3_S, 110);
+        super(GgmlType.IQ3_S, 110, () -> IQ3SPlanes.KERNEL, FACTOR);
     }
 
     @Override
@@ -50,29 +50,6 @@ final class IQ3_SFormat extends UnpackedFormat {
             u.scale32(ib, 1 + 2 * (ib % 2 == 0 ? sc & 0xF : sc >>> 4));
         }
         return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
-    }
-
-    @Override
-    Activation.Form planeForm() {
-        return Activation.Form.Q8_K_PLANES4;
-    }
-
-    /**
-     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
-     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
-     */
-    @Override
-    float dot(MemorySegment s, long off, Activation a, int n) {
-        if (a.q8kPlanes4 == null) {
-            return super.dot(s, off, a, n);
-        }
-        int blocks = n / 256;
-        UnpackedBlock u = UnpackedBlock.get();
-        byte[] scratch = u.scratch(IQ3SPlanes.SCRATCH_PER_BLOCK * blocks);
-        int[] dots = u.dots(blocks);
-        IQ3SPlanes.signs(s, off, blocks, scratch);
-        IQ3SPlanes.dots(s, off, a.q8kPlanes4, blocks, scratch, dots);
-        return fromIntegerDots(s, off, a, n, dots, blocks, FACTOR);
     }
 
     @Override

@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
  * IQ3_XXS: block_iq3_xxs { half d; uint8 qs[64]; uint8 scales_and_signs[32]; } (3.06 bits per weight). Each 4
  * weights are one index byte into {@link IQGrids#IQ3XXS}; each 32 weights have a 32-bit word with four 7-bit sign
  * indices (for 8 weights each, {@link IQGrids#SIGNS7}) and the scale s in its top four bits:
- * w = d * (0.5 + s) / 2 * grid * sign. Decode's dot product runs {@link IQ3XXSPlanes} where {@link GridPlanes} run,
+ * w = d * (0.5 + s) / 2 * grid * sign. A token's dot product runs {@link IQ3XXSPlanes} where {@link GridPlanes} run,
  * else the scalar decode.
  */
 final class IQ3_XXSFormat extends UnpackedFormat {
@@ -15,7 +15,7 @@ final class IQ3_XXSFormat extends UnpackedFormat {
     private static final float FACTOR = 0.25f;
 
     IQ3_XXSFormat() {
-        super(GgmlType.IQ3_XXS, 98);
+        super(GgmlType.IQ3_XXS, 98, () -> IQ3XXSPlanes.KERNEL, FACTOR);
     }
 
     @Override
@@ -48,29 +48,6 @@ final class IQ3_XXSFormat extends UnpackedFormat {
             u.scale32(ib, 2 * (aux >>> 28) + 1);
         }
         return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
-    }
-
-    @Override
-    Activation.Form planeForm() {
-        return Activation.Form.Q8_K_PLANES4;
-    }
-
-    /**
-     * Where {@link GridPlanes} run, the blocks' integer dots by the plane kernel (IQ2's two blocks at a time, an odd
-     * last block by the scalar decode), each times the scalar decode's float factor: the same bits as the scalar decode.
-     */
-    @Override
-    float dot(MemorySegment s, long off, Activation a, int n) {
-        if (a.q8kPlanes4 == null) {
-            return super.dot(s, off, a, n);
-        }
-        int blocks = n / 256;
-        UnpackedBlock u = UnpackedBlock.get();
-        byte[] signs = u.scratch(64 * blocks);
-        int[] dots = u.dots(blocks);
-        IQ3XXSPlanes.signs(s, off, blocks, signs);
-        IQ3XXSPlanes.dots(s, off, a.q8kPlanes4, blocks, signs, dots);
-        return fromIntegerDots(s, off, a, n, dots, blocks, FACTOR);
     }
 
     @Override

@@ -45,7 +45,7 @@ final class UnpackedBlock {
         return PER_THREAD.get();
     }
 
-    /** At least {@code bytes} of scratch for a plane kernel's first pass over a row ({@link IQ2XXSPlanes#signs}). */
+    /** At least {@code bytes} of scratch for a plane kernel's first pass over a row ({@link PlaneKernel#firstPass}). */
     byte[] scratch(int bytes) {
         if (scratch.length < bytes) {
             scratch = new byte[bytes];

@@ -1,19 +1,33 @@
 package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Supplier;
 
 /**
  * A 256-weight format dotted by decoding each block to small integers ({@link UnpackedBlock}) and one shared vector
  * loop against Q8_K activations: the IQ formats, whose weights are grid points looked up eight at a time (a table
  * lookup has no general vector form in the Vector API; Q2_K/Q3_K, plain bit fields, have direct kernels in
- * {@link KQuantDots}, and IQ2_XXS's 256-point grid fits byte permutes at 512 bits, {@link IQ2XXSPlanes}). A
- * subclass says how one block decodes
- * ({@link #unpack}); the loops over blocks and activations are here. Four activations against one row
- * ({@link #row4}) decode each block once.
+ * {@link KQuantDots}). A subclass says how one block decodes ({@link #unpack}); the loops over blocks and
+ * activations are here. Four activations against one row ({@link #row4}) decode each block once. Where a format has
+ * a plane kernel ({@link GridPlanes}: its grid fits byte permutes) and the processor runs it, a single token's dot
+ * product takes that instead, with the same result.
  */
 abstract class UnpackedFormat extends BlockFormat {
+    /** The plane kernel, obtained when first computing (its class must not load while the width is chosen), or null. */
+    private final Supplier<PlaneKernel> planeKernel;
+    /** A block's float factor is d times this (what {@link #unpack} returns), for the plane kernel's integer dots. */
+    private final float planeFactor;
+
+    /** A format without a plane kernel. */
     UnpackedFormat(GgmlType type, int blockBytes) {
+        this(type, blockBytes, null, 0f);
+    }
+
+    /** A format with a plane kernel, whose blocks' float factor is d times {@code planeFactor}. */
+    UnpackedFormat(GgmlType type, int blockBytes, Supplier<PlaneKernel> planeKernel, float planeFactor) {
         super(type, 256, blockBytes, Activation.Form.Q8_K);
+        this.planeKernel = planeKernel;
+        this.planeFactor = planeFactor;
     }
 
     /**
@@ -22,18 +36,34 @@ abstract class UnpackedFormat extends BlockFormat {
      */
     abstract float unpack(MemorySegment s, long bo, UnpackedBlock u);
 
+    /**
+     * Where the plane kernel runs, the blocks' integer dots by it (a remainder of blocks short of a step by the scalar
+     * decode), each times the scalar decode's float factor: the same bits as the scalar decode.
+     */
     @Override
-    float dot(MemorySegment s, long off, Activation a, int n) {
-        return dotFrom(s, off, a, n, 0, 0f);
+    final float dot(MemorySegment s, long off, Activation a, int n) {
+        PlaneKernel k = planeKernel == null ? null : planeKernel.get();
+        short[] planes = k == null ? null : k.planes(a);
+        if (planes == null) {
+            return dotFrom(s, off, a, n, 0, 0f);
+        }
+        int steps = n / 256 / k.blocksPerStep;
+        int blocks = steps * k.blocksPerStep;
+        UnpackedBlock u = UnpackedBlock.get();
+        byte[] scratch = u.scratch(steps * k.scratchPerStep);
+        int[] dots = u.dots(blocks);
+        k.firstPass(s, off, steps, scratch);
+        k.dots(s, off, planes, steps, scratch, dots);
+        return fromIntegerDots(s, off, a, n, dots, blocks, planeFactor);
     }
 
     /**
-     * A dot product from the integer dots of its first {@code count} blocks (a plane kernel's, {@link GridPlanes}),
-     * the rest by the scalar decode. Each block's share is the scalar decode's float expression, (d * factor) * the
+     * A dot product from the integer dots of its first {@code count} blocks (a plane kernel's), the rest by the
+     * scalar decode. Each block's share is the scalar decode's float expression, (d * factor) * the
      * activation's scale * the integer dot, in block order, where d * factor is what {@link #unpack} returns: so the
      * result is the scalar decode's, bit for bit.
      */
-    final float fromIntegerDots(MemorySegment s, long off, Activation a, int n, int[] dots, int count, float factor) {
+    private float fromIntegerDots(MemorySegment s, long off, Activation a, int n, int[] dots, int count, float factor) {
         float total = 0;
         for (int b = 0; b < count; b++) {
             total += Float.float16ToFloat(s.get(Bytes.LE_SHORT, off + (long) b * blockBytes)) * factor * a.q8kScale[b] * dots[b];
@@ -100,19 +130,10 @@ abstract class UnpackedFormat extends BlockFormat {
         return true;
     }
 
-    /**
-     * The activation form of this format's plane kernel ({@link GridPlanes}), or null when it has none: then only the
-     * scalar decode runs.
-     */
-    Activation.Form planeForm() {
-        return null;
-    }
-
     /** The plane kernel's activation form where {@link GridPlanes} run (decided when computing, see BlockFormat). */
     @Override
     final Activation.Form activation() {
-        Activation.Form planes = planeForm();
-        return planes != null && GridPlanes.USABLE ? planes : Activation.Form.Q8_K;
+        return planeKernel != null && GridPlanes.USABLE ? planeKernel.get().form : Activation.Form.Q8_K;
     }
 
     /**
@@ -127,5 +148,6 @@ abstract class UnpackedFormat extends BlockFormat {
 
     @Override
     final boolean fasterAt512() {
-        return planeForm() != null && CpuFlags.wideBytePermutes();
-    }}
+        return planeKernel != null && CpuFlags.wideBytePermutes();
+    }
+}
