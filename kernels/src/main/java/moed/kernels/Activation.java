@@ -52,8 +52,7 @@ public final class Activation {
     /**
      * Where {@link GridPlanes} run, the Q8_K integers in the order a grid's planes come: for grid points of eight
      * values, per 512 values, for plane j (the j-th value of each eight) the 64 points' values, even points then odd
-     * ({@link IQ2XXSPlanes#planeIndex}); for points of four, the same per 256 with four planes
-     * ({@link IQ3XXSPlanes#planeIndex}). Null elsewhere.
+     * ({@link GridPlanes#layOut}); for points of four, the same per 256 with four planes. Null elsewhere.
      */
     public final short[] q8kPlanes8;
     public final short[] q8kPlanes4;
@@ -234,24 +233,18 @@ public final class Activation {
 
     private void preparePlanes8() {
         prepareQ8K();
-        if (planes8Ready || q8kPlanes8 == null) {
-            return;
+        if (!planes8Ready && q8kPlanes8 != null) {
+            GridPlanes.layOut(q8k, length, q8kPlanes8, 8);
+            planes8Ready = true;
         }
-        for (int i = 0; i < length / 512 * 512; i++) {
-            q8kPlanes8[IQ2XXSPlanes.planeIndex(i)] = q8k[i];
-        }
-        planes8Ready = true;
     }
 
     private void preparePlanes4() {
         prepareQ8K();
-        if (planes4Ready || q8kPlanes4 == null) {
-            return;
+        if (!planes4Ready && q8kPlanes4 != null) {
+            GridPlanes.layOut(q8k, length, q8kPlanes4, 4);
+            planes4Ready = true;
         }
-        for (int i = 0; i < length / 256 * 256; i++) {
-            q8kPlanes4[IQ3XXSPlanes.planeIndex(i)] = q8k[i];
-        }
-        planes4Ready = true;
     }
 
     private void prepareF16() {

@@ -96,9 +96,16 @@ final class GridPlanes {
         return w.lanewise(ASHR, 8);
     }
 
-    /** Where value i of a 256-weight block goes in plane order for points of {@code size} weights: see the class. */
-    static int planeIndex(int i, int size, int span) {
-        int point = i % span / size;
-        return i / span * span + 64 * (i % size) + 32 * (point % 2) + point / 2;
+    /**
+     * The activation's integers {@code q[0..length)} in plane order for points of {@code size} weights into
+     * {@code planes}: per 64 points (64 * size values), plane by plane, the even points' values then the odd points'.
+     * A trailing part short of 64 points is left out (kernels decode it).
+     */
+    static void layOut(short[] q, int length, short[] planes, int size) {
+        int span = 64 * size;
+        for (int i = 0; i < length / span * span; i++) {
+            int point = i % span / size;
+            planes[i / span * span + 64 * (i % size) + 32 * (point % 2) + point / 2] = q[i];
+        }
     }
 }

@@ -62,11 +62,6 @@ final class IQ2XXSPlanes extends PlaneKernel {
         super(Activation.Form.Q8_K_PLANES8, 2, 128);
     }
 
-    /** Where the activation's value {@code i} goes in {@link Activation#q8kPlanes8}. */
-    static int planeIndex(int i) {
-        return GridPlanes.planeIndex(i, 8, 512);
-    }
-
     /**
      * The first pass over a row of {@code pairs} pairs of blocks: per pair at {@code [128 p, 128 p + 128)} of
      * {@code out}, each point's eight signs (bit j: weight j is negative; point order) and then the sixteen

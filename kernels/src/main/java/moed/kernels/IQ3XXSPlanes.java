@@ -68,11 +68,6 @@ final class IQ3XXSPlanes extends PlaneKernel {
         super(Activation.Form.Q8_K_PLANES4, 1, 64);
     }
 
-    /** Where the activation's value {@code i} goes in {@link Activation#q8kPlanes4}. */
-    static int planeIndex(int i) {
-        return GridPlanes.planeIndex(i, 4, 256);
-    }
-
     /**
      * The first pass over a row of {@code blocks} blocks: each block's eight signs per point into
      * {@code signs[64 b, 64 b + 64)}, in point order, for {@link #dot}. A pass of its own so that {@link #dots} stays
