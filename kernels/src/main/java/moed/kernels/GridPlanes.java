@@ -27,12 +27,15 @@ import jdk.incubator.vector.VectorSpecies;
  * lanes ({@link Int16Dot#pairs}), where each format applies its integer scales. Those are exact integers, a block's
  * integer dot as {@link UnpackedBlock#dot} computes it, so results are the scalar decode's bit for bit.
  *
- * <p>How the kernels are written: a plane's code appears once in a loop, because C2 stops inlining Vector API calls
- * into a method past a node budget ({@code NodeCountInliningCutoff}, not settable in a product JVM); IQ2_XXS's eight
- * planes written as two loops left some vector operations as real calls, twice as slow. The tables are read from
- * arrays, not held as vector constants (a {@code ByteVector[]} costs three dependent loads and a type check a table:
- * 52 against 31 ns a block). Needs byte permutes across 64 lanes (AVX-512 VBMI, {@link #USABLE}); without them the
- * Vector API emulates {@code selectFrom} and the scalar decode wins.
+ * <p>How the kernels ({@link PlaneKernel}) are written: C2 stops inlining Vector API calls into a method past a node
+ * budget ({@code NodeCountInliningCutoff}, not settable in a product JVM), and past it some vector operations stay
+ * real calls with their vectors boxed (IQ3_XXS: 50 against 21 ns a block). So a plane's code appears once, in a
+ * loop; the signs and scales are a first pass over the row into scratch; the kernel gives integer dots and the float
+ * steps happen in the caller; and each row kernel is larger than C2's inlining size (325 bytecodes), so it is
+ * compiled on its own budget, not inlined into its caller's. The tables are read from arrays, not held as vector
+ * constants (a {@code ByteVector[]} costs three dependent loads and a type check a table: 52 against 31 ns a block).
+ * Needs byte permutes across 64 lanes (AVX-512 VBMI, {@link #USABLE}); without them the Vector API emulates
+ * {@code selectFrom} and the scalar decode wins.
  */
 final class GridPlanes {
     /** True where these kernels run: 512-bit kernels on a processor with AVX-512 VBMI. */

@@ -17,8 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  * IQ2_XXS's dot product at 512 bits by {@link GridPlanes}, two blocks at a time: their 64 grid points of eight
  * weights, eight planes. Each point's signs come as a 7-bit index into the eight signs of {@link IQGrids#SIGNS7},
  * looked up in a first pass over the row ({@link #firstPass}, with the sub-blocks' scales), and plane j negates where
- * bit j is set. The activation: {@link Activation#q8kPlanes8} (per 512 values, eight
- * planes of 64 points). In 32-bit lanes even plus odd points leave the sum of sub-block k (four points, 32 weights)
+ * bit j is set. The activation: {@link Activation#q8kPlanes8} (per 512 values, eight planes of 64 points). In 32-bit
+ * lanes even plus odd points leave the sum of sub-block k (four points, 32 weights)
  * in lane k, times its scale 2s + 1.
  */
 final class IQ2XXSPlanes extends PlaneKernel {
