@@ -3,6 +3,10 @@ package moed.kernels;
 import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
@@ -45,6 +49,7 @@ final class GridPlanes {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private GridPlanes() {
     }
@@ -87,6 +92,32 @@ final class GridPlanes {
         return words.and(0x7F).or(words.lanewise(LSHL, 1).and(0x7F00))
                 .or(words.lanewise(LSHL, 2).and(0x7F0000)).or(words.lanewise(LSHL, 3).and(0x7F000000))
                 .reinterpretAsBytes();
+    }
+
+    /**
+     * For formats with a 4-bit scale per 16 weights (two a byte, eight bytes at {@code scales} of each block): the
+     * scales 2s + 1 of a pair of blocks' sixteen 32-weight sub-blocks, first halves as ints at {@code out[at..]}, then
+     * second halves at {@code out[at + 64..]}, for {@link #halfScaled}.
+     */
+    static void halfScales(MemorySegment s, long bo, int blockBytes, int scales, byte[] out, int at) {
+        for (int k = 0; k < 16; k++) {
+            int sc = s.get(ValueLayout.JAVA_BYTE, bo + (k / 8) * blockBytes + scales + k % 8) & 0xFF;
+            INTS.set(out, at + 4 * k, 2 * (sc & 0xF) + 1);
+            INTS.set(out, at + 64 + 4 * k, 2 * (sc >>> 4) + 1);
+        }
+    }
+
+    /**
+     * Four planes' even and odd points' sums times their scales per 16 weights ({@link #halfScales} at
+     * {@code scales[at..]}): in 32-bit lane k, the low 16 bits of both are sub-block k's first half (points 4k and
+     * 4k + 1), the high 16 bits its second half.
+     */
+    static IntVector halfScaled(ShortVector even, ShortVector odd, byte[] scales, int at) {
+        IntVector e = even.reinterpretAsInts();
+        IntVector o = odd.reinterpretAsInts();
+        return e.lanewise(LSHL, 16).lanewise(ASHR, 16).add(o.lanewise(LSHL, 16).lanewise(ASHR, 16))
+                .mul(ByteVector.fromArray(B, scales, at).reinterpretAsInts())
+                .add(e.lanewise(ASHR, 16).add(o.lanewise(ASHR, 16)).mul(ByteVector.fromArray(B, scales, at + 64).reinterpretAsInts()));
     }
 
     /** The even points' signed weights of a plane (its bytes read as shorts) as 16-bit lanes. */

@@ -1,16 +1,11 @@
 package moed.kernels;
 
 import static jdk.incubator.vector.VectorOperators.ADD;
-import static jdk.incubator.vector.VectorOperators.ASHR;
-import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.LSHR;
 import static jdk.incubator.vector.VectorOperators.LT;
 import static jdk.incubator.vector.VectorOperators.NE;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
@@ -44,7 +39,6 @@ final class IQ2XSPlanes extends PlaneKernel {
     private static final ByteVector HIGH_BYTE;
     /** The first block's sub-blocks: 32-bit lanes 0-7. */
     private static final VectorMask<Integer> FIRST_BLOCK = VectorMask.fromLong(I, 0xFFL);
-    private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     /** Per pair in the first pass's scratch: 64 bytes of signs, 64 of ninth bits, 16 + 16 int scales. */
     private static final int SCRATCH_PER_PAIR = 256;
 
@@ -71,8 +65,8 @@ final class IQ2XSPlanes extends PlaneKernel {
 
     /**
      * The first pass over a row of {@code pairs} pairs of blocks into {@code out}, {@link #SCRATCH_PER_PAIR} bytes a
-     * pair: each point's eight signs, its index's ninth bit (0 or 1), then the sixteen sub-blocks' first-half scales
-     * 2s + 1 as ints and their second-half scales. A pass of its own so that {@link #dots} stays within C2's inlining
+     * pair: each point's eight signs, its index's ninth bit (0 or 1), then the scales as {@link GridPlanes#halfScales}
+     * writes them. A pass of its own so that {@link #dots} stays within C2's inlining
      * budget (see {@link GridPlanes}).
      */
     @Override
@@ -84,12 +78,7 @@ final class IQ2XSPlanes extends PlaneKernel {
             high.lanewise(LSHR, 1).selectFrom(ByteVector.fromArray(B, SIGNS, 0), ByteVector.fromArray(B, SIGNS, 64))
                     .intoArray(out, SCRATCH_PER_PAIR * p);
             high.and((byte) 1).intoArray(out, SCRATCH_PER_PAIR * p + 64);
-            int at = SCRATCH_PER_PAIR * p + 128;
-            for (int k = 0; k < 16; k++) {
-                int sc = s.get(ValueLayout.JAVA_BYTE, bo + (k / 8) * BLOCK_BYTES + SCALES + k % 8) & 0xFF;
-                INTS.set(out, at + 4 * k, 2 * (sc & 0xF) + 1);
-                INTS.set(out, at + 64 + 4 * k, 2 * (sc >>> 4) + 1);
-            }
+            GridPlanes.halfScales(s, bo, BLOCK_BYTES, SCALES, out, SCRATCH_PER_PAIR * p + 128);
         }
     }
 
@@ -108,8 +97,6 @@ final class IQ2XSPlanes extends PlaneKernel {
             VectorMask<Byte> bit7 = index.compare(LT, (byte) 0);
             VectorMask<Byte> bit8 = ByteVector.fromArray(B, scratch, at + 64).compare(NE, (byte) 0);
             ByteVector signs = ByteVector.fromArray(B, scratch, at);
-            IntVector firstHalves = ByteVector.fromArray(B, scratch, at + 128).reinterpretAsInts();
-            IntVector secondHalves = ByteVector.fromArray(B, scratch, at + 192).reinterpretAsInts();
             IntVector subBlocks = IntVector.zero(I);
             for (int j0 = 0; j0 < 8; j0 += 4) { // four planes at a time, so that their sums stay within 16 bits
                 ShortVector even = ShortVector.zero(S);
@@ -123,11 +110,7 @@ final class IQ2XSPlanes extends PlaneKernel {
                     even = even.add(GridPlanes.even(w).mul(ShortVector.fromArray(S, planes, ao)));
                     odd = odd.add(GridPlanes.odd(w).mul(ShortVector.fromArray(S, planes, ao + 32)));
                 }
-                IntVector e = even.reinterpretAsInts();
-                IntVector o = odd.reinterpretAsInts();
-                subBlocks = subBlocks
-                        .add(e.lanewise(LSHL, 16).lanewise(ASHR, 16).add(o.lanewise(LSHL, 16).lanewise(ASHR, 16)).mul(firstHalves))
-                        .add(e.lanewise(ASHR, 16).add(o.lanewise(ASHR, 16)).mul(secondHalves));
+                subBlocks = subBlocks.add(GridPlanes.halfScaled(even, odd, scratch, at + 128));
             }
             dots[2 * p] = subBlocks.reduceLanes(ADD, FIRST_BLOCK);
             dots[2 * p + 1] = subBlocks.reduceLanes(ADD) - dots[2 * p];

@@ -7,10 +7,14 @@ import java.util.SplittableRandom;
  * IQ2_S: block_iq2_s { half d; uint8 qs[64]; uint8 qh[8]; uint8 scales[8]; } (2.56 bits per weight). qs[0..32) hold
  * the low 8 bits of each 8 weights' index into {@link IQGrids#IQ2S}, qh two high bits per 8 weights, qs[32..64) one
  * sign byte per 8 weights (bit j: weight j negative); 4-bit scales per 16 weights: w = d * (0.5 + s) / 4 * grid * sign.
+ * A token's dot product runs {@link IQ2SPlanes} where {@link GridPlanes} run, else the scalar decode.
  */
 final class IQ2_SFormat extends UnpackedFormat {
+    /** A block's float factor (what {@link #unpack} returns) is d times this: d / 8. */
+    private static final float FACTOR = 0.125f;
+
     IQ2_SFormat() {
-        super(GgmlType.IQ2_S, 82);
+        super(GgmlType.IQ2_S, 82, () -> IQ2SPlanes.KERNEL, FACTOR);
     }
 
     @Override
@@ -41,7 +45,7 @@ final class IQ2_SFormat extends UnpackedFormat {
             }
             u.oddScales(ib, Bytes.u8(s, bo + 74 + ib));
         }
-        return Bytes.f16(s, bo) * 0.125f;
+        return Float.float16ToFloat(s.get(Bytes.LE_SHORT, bo)) * FACTOR;
     }
 
     @Override

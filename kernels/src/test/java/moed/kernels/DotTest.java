@@ -160,7 +160,7 @@ class DotTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "Q8_0", "Q4_K", "Q2_K", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S", "IQ2_S", "IQ1_M"})
     void shouldGiveBitIdenticalResultsTiledOrOneByOne(GgmlType t) {
         int n = t.isSuperBlock() ? 512 : 288 + (t.blockSize == 1 ? 5 : 0);
         MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) n * 3));
@@ -238,7 +238,7 @@ class DotTest {
      * scalar decode ({@code row4}) bit for bit, for rows of one to six blocks.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S"})
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S", "IQ2_S"})
     void shouldMatchTheScalarDecodeWithProductsOfOneSign(GgmlType t) {
         for (int n : new int[] {256, 512, 768, 1536}) {
             MemorySegment data = Arena.ofAuto().allocate(t.bytesFor(n));
@@ -331,7 +331,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ2_S", "IQ1_M"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;

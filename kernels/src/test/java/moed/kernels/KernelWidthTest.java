@@ -37,13 +37,13 @@ class KernelWidthTest {
     @Test
     void shouldLetTheAttentionDecideForGridFormatExperts() {
         // A dynamic quantization: IQ experts (as fast at either width) do not outvote the rest.
-        assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.IQ2_S, 900L, GgmlType.IQ1_S, 500L, GgmlType.Q4_K, 50L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ2_S, 900L, GgmlType.Q8_0, 50L), 512));
+        assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.IQ1_M, 900L, GgmlType.IQ1_S, 500L, GgmlType.Q4_K, 50L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_S, 900L, GgmlType.Q8_0, 50L), 512));
         assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_M, 900L), 512));
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S"})
+    @EnumSource(value = GgmlType.class, names = {"IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ3_S", "IQ2_S"})
     void shouldTake512BitsForGridFormatsWithPlaneKernelsWhereTheyRun(GgmlType t) {
         // Their plane kernels (GridPlanes) need AVX-512 VBMI's byte permutes; without them these are grid formats like
         // the others, as fast at either width.
