@@ -17,13 +17,13 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The grid formats' dot products at 512 bits with the grid looked up in vector registers, 64 grid points at a time,
  * instead of decoded point by point ({@link UnpackedFormat}'s scalar decode, about four cycles per eight weights):
- * what {@link IQ2XXSPlanes}, {@link IQ3XXSPlanes}, {@link IQ2XSPlanes} and {@link IQ3SPlanes} share (grids of 256
- * and 512 points).
+ * what {@link IQ2XXSPlanes}, {@link IQ3XXSPlanes}, {@link IQ2XSPlanes}, {@link IQ3SPlanes} and {@link IQ2SPlanes}
+ * share (grids of 256, 512 and 1024 points).
  *
  * <p>In a 64-byte vector lane p is grid point p (its index byte). "Plane j" is the j-th weight of every point. Plane
  * j of a 256-point grid is 256 bytes, four vectors, so plane j of 64 points is two two-table byte permutes
  * ({@code selectFrom(v1, v2)}, one {@code vpermi2b} each, 128 entries) and a blend on the index's top bit
- * ({@link #lookup}). The signs go on the plane's magnitudes as bytes. The activation is laid out to match once per
+ * ({@link #lookup}); larger grids are several lookups blended on the higher index bits. The signs go on the plane's magnitudes as bytes. The activation is laid out to match once per
  * mat-vec (Q8_K integers plane by plane, even points then odd: {@link Activation#q8kPlanes8},
  * {@link Activation#q8kPlanes4}), so a plane's signed bytes, read as shorts, split into even and odd points with one
  * shift each ({@link #even}, {@link #odd}) and multiply 16-bit activation lanes. Four planes add up in 16 bits (a
