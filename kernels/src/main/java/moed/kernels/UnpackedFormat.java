@@ -72,7 +72,10 @@ abstract class UnpackedFormat extends BlockFormat {
     }
 
     /** The rest of a dot product: blocks {@code first..n/256} added in order to {@code total}, the sum of the earlier ones. */
-    final float dotFrom(MemorySegment s, long off, Activation a, int n, int first, float total) {
+    private float dotFrom(MemorySegment s, long off, Activation a, int n, int first, float total) {
+        if (first >= n / 256) {
+            return total; // nothing left (and no thread-local lookup for it)
+        }
         UnpackedBlock u = UnpackedBlock.get();
         for (int b = first; b < n / 256; b++) {
             float f = unpack(s, off + (long) b * blockBytes, u);
