@@ -70,7 +70,7 @@ final class IQ3XXSPlanes extends PlaneKernel {
 
     /**
      * The first pass over a row of {@code blocks} blocks: each block's eight signs per point into
-     * {@code signs[64 b, 64 b + 64)}, in point order, for {@link #dot}. A pass of its own so that {@link #dots} stays
+     * {@code signs[64 b, 64 b + 64)}, in point order, for {@link #dots}. A pass of its own so that {@link #dots} stays
      * within C2's inlining budget (see {@link GridPlanes}): with this in it, the last vector operations became real
      * calls, 50 against 18 ns a block.
      */
