@@ -35,8 +35,10 @@ import jdk.incubator.vector.VectorSpecies;
  * budget ({@code NodeCountInliningCutoff}, not settable in a product JVM), and past it some vector operations stay
  * real calls with their vectors boxed (IQ3_XXS: 50 against 21 ns a block). So a plane's code appears once, in a
  * loop; the signs and scales are a first pass over the row into scratch; the kernel gives integer dots and the float
- * steps happen in the caller; and each row kernel is larger than C2's inlining size (325 bytecodes), so it is
- * compiled on its own budget, not inlined into its caller's. The tables are read from arrays, not held as vector
+ * steps happen in the caller; and each row kernel is one method, compiled on its own budget where it is larger than
+ * C2's inlining size (325 bytecodes; IQ3_XXS's, at 300, is inlined into its caller and still fits). The budget is
+ * nearly spent: each kernel keeps its loop written out, since sharing even the two-block reduction as a helper pushed
+ * IQ2_XS and IQ2_S past it. Check with {@code -XX:+PrintInlining} after a change. The tables are read from arrays, not held as vector
  * constants (a {@code ByteVector[]} costs three dependent loads and a type check a table: 52 against 31 ns a block).
  * Needs byte permutes across 64 lanes (AVX-512 VBMI, {@link #USABLE}); without them the Vector API emulates
  * {@code selectFrom} and the scalar decode wins.
