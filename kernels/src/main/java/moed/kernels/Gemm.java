@@ -26,6 +26,11 @@ abstract class Gemm implements ParallelExecutor.RangeTask {
         layOut(xs);
     }
 
+    /** Rows of a chunk handed to one thread: the bounds of every chunk are multiples of it. */
+    int grain() {
+        return 8;
+    }
+
     /** Lays out the prepared forms of every token's activation for the format's inner loop. */
     abstract void layOut(Activation[] xs);
 

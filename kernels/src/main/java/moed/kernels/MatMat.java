@@ -12,8 +12,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     /**
-     * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantGemm},
-     * {@link UnpackedGemm}) take it.
+     * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link Q4KRowGemm},
+     * {@link KQuantGemm}, {@link UnpackedGemm}) take it.
      */
     static final int GEMM_MIN_TOKENS = 4;
     /**
@@ -34,8 +34,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
     private final Block32PairGemm pairs32 = new Block32PairGemm();
-    private final KQuantGemm q4k = new KQuantGemm(GgmlType.Q4_K);
-    private final KQuantGemm q6k = new KQuantGemm(GgmlType.Q6_K);
+    private final Q4KRowGemm q4k = new Q4KRowGemm();
+    private final KQuantGemm q6k = new KQuantGemm();
     private final UnpackedGemm unpacked = new UnpackedGemm();
     private WeightMatrix m;
     private Activation[] xs;
@@ -67,14 +67,14 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
                 : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
-                : UnpackedGemm.supports(m.type()) ? unpacked : !KQuantGemm.supports(m.type()) ? null
-                : m.type() == GgmlType.Q4_K ? q4k : q6k;
+                : UnpackedGemm.supports(m.type()) ? unpacked : Q4KRowGemm.supports(m.type()) ? q4k
+                : KQuantGemm.supports(m.type()) ? q6k : null;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);
         }
         // Waking another core costs a few microseconds: not worth it for a matrix that streams in less.
         long bytes = m.byteSize() * Math.max(1, count / 4);
-        int grain = bytes < 24 * 1024 ? m.rows() : 8;
+        int grain = bytes < 24 * 1024 ? m.rows() : gemm != null ? gemm.grain() : 8;
         // A GEMM is its own task, so this class's run stays the per-token path decode compiles.
         executor.run(m.rows(), grain, gemm != null ? gemm : this);
         if (gemm != null) {

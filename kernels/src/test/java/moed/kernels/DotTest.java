@@ -372,6 +372,42 @@ class DotTest {
         }
     }
 
+    /**
+     * Q4_K's GEMM at the bound of its float sums: every nibble 15, every scale and minimum 63, every activation
+     * integer of magnitude 127 with one sign, so each half super-block's sum is 4 * 32 * 945 * 127, just below 2^24,
+     * and the whole super-block's twice that (odd partial sums above 2^24 would round in one float chain).
+     */
+    @Test
+    void shouldKeepQ4KGemmSumsExactAtTheirBound() {
+        int rows = 35;
+        int cols = 512;
+        MemorySegment data = Arena.ofAuto().allocate(GgmlType.Q4_K.bytesFor((long) rows * cols));
+        for (long b = 0; b < data.byteSize() / 144; b++) {
+            long o = b * 144;
+            data.set(ValueLayout.JAVA_SHORT_UNALIGNED, o, (short) 0x3C00); // d = 1
+            data.set(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2, (short) (b % 3 == 0 ? 0x3800 : 0)); // dmin 0.5 or 0
+            for (int i = 4; i < 144; i++) {
+                data.set(ValueLayout.JAVA_BYTE, o + i, (byte) 0xFF); // scales and minimums 63, nibbles 15
+            }
+        }
+        WeightMatrix m = WeightMatrix.of(GgmlType.Q4_K, data, rows, cols);
+        Activation[] xs = new Activation[9];
+        for (int k = 0; k < xs.length; k++) {
+            float[] v = new float[cols];
+            java.util.Arrays.fill(v, k % 2 == 0 ? 1.5f : -0.25f);
+            xs[k] = new Activation(cols).set(v, 0, cols);
+        }
+        try (ParallelExecutor e = new ParallelExecutor(2)) {
+            float[][] out = new float[xs.length][rows];
+            new MatMat(e).apply(m, xs, null, xs.length, out);
+            for (int k = 0; k < xs.length; k++) {
+                for (int r = 0; r < rows; r++) {
+                    assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]), "token " + k + " row " + r);
+                }
+            }
+        }
+    }
+
     @Test
     void shouldChooseTheVectorWidthFromTheSetting() {
         int machine = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
