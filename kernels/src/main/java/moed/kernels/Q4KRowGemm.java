@@ -107,23 +107,46 @@ final class Q4KRowGemm extends Gemm {
         float[] sc = s.scales;
         float[] mn = s.mins;
         for (int c = 0; c < R; c++) {
-            // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles.
+            // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles; all but
+            // d and dmin transposed, [int][row], so that a vector load gives one int of every row (a gather from the
+            // rows was no faster).
             int o = (c * nsb + b) * INTS;
             int dd = src[o];
-            long sc8 = (src[o + 1] & 0xFFFFFFFFL) | ((long) src[o + 2] << 32);
-            int sc4 = src[o + 3];
-            long scales = KQuantDots.scalesK4(sc8, sc4);
-            long mins = KQuantDots.minsK4(sc8, sc4);
-            for (int j = 0; j < 8; j++) {
-                sc[j * R + c] = (int) (scales >>> (8 * j)) & 0xFF;
-                mn[j * R + c] = (int) (mins >>> (8 * j)) & 0xFF;
-            }
             s.d[c] = Float.float16ToFloat((short) dd);
             s.dmin[c] = Float.float16ToFloat((short) (dd >>> 16));
-            // Transposed, [int][row], so that a vector load gives one int of every row (a gather was slower).
-            for (int i = 0; i < 32; i++) {
-                q[i * R + c] = src[o + 4 + i];
+            for (int i = 1; i < INTS; i++) {
+                q[i * R + c] = src[o + i];
             }
+        }
+        // The eight 6-bit scales and minimums of every row at once (KQuantDots.scalesK4 and minsK4 lane by lane):
+        // bytes 0-3 hold scales 0-3 and two high bits of scales 4-7, bytes 4-7 the same for the minimums, bytes 8-11
+        // the low four bits of scales 4-7 (low nibbles) and minimums 4-7 (high nibbles).
+        for (int v = 0; v < 2; v++) {
+            int o = v * VL;
+            IntVector b0to3 = IntVector.fromArray(I, q, R + o);
+            IntVector b4to7 = IntVector.fromArray(I, q, 2 * R + o);
+            IntVector b8to11 = IntVector.fromArray(I, q, 3 * R + o);
+            IntVector s03 = b0to3.and(0x3F3F3F3F);
+            IntVector s47 = b8to11.and(0x0F0F0F0F).or(b0to3.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
+            IntVector m03 = b4to7.and(0x3F3F3F3F);
+            IntVector m47 = b8to11.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                    .or(b4to7.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
+            ((FloatVector) s03.and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, o);
+            ((FloatVector) s03.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, R + o);
+            ((FloatVector) s03.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, 2 * R + o);
+            ((FloatVector) s03.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(sc, 3 * R + o);
+            ((FloatVector) s47.and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, 4 * R + o);
+            ((FloatVector) s47.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, 5 * R + o);
+            ((FloatVector) s47.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(sc, 6 * R + o);
+            ((FloatVector) s47.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(sc, 7 * R + o);
+            ((FloatVector) m03.and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, o);
+            ((FloatVector) m03.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, R + o);
+            ((FloatVector) m03.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, 2 * R + o);
+            ((FloatVector) m03.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(mn, 3 * R + o);
+            ((FloatVector) m47.and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, 4 * R + o);
+            ((FloatVector) m47.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, 5 * R + o);
+            ((FloatVector) m47.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, 6 * R + o);
+            ((FloatVector) m47.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(mn, 7 * R + o);
         }
         // Int i of a row holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds weight
         // 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1).
@@ -131,7 +154,7 @@ final class Q4KRowGemm extends Gemm {
         int h = 32 * R;
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
-                IntVector g = IntVector.fromArray(I, q, i * R + v * VL);
+                IntVector g = IntVector.fromArray(I, q, (4 + i) * R + v * VL);
                 int j = i >> 3;
                 FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + v * VL);
                 FloatVector hi = FloatVector.fromArray(F, sc, (2 * j + 1) * R + v * VL);
@@ -240,8 +263,8 @@ final class Q4KRowGemm extends Gemm {
     private static final class Scratch {
         /** The panel: [k][row of the tile], weights times their sub-block's scale. */
         final float[] panel = new float[256 * R];
-        /** The tile's rows' quantized bytes as ints, [int][row]. */
-        final int[] q = new int[32 * R];
+        /** The tile's rows' super-block as ints, transposed, [int][row] (int 0, d and dmin, unused). */
+        final int[] q = new int[INTS * R];
         /** The tile's rows as ints, [row][super-block][INTS]. */
         int[] rows = new int[0];
         /** Sub-block scales and minimums, [sub-block][row]. */
