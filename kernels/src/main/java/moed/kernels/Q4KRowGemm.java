@@ -90,8 +90,16 @@ final class Q4KRowGemm extends Gemm {
             java.util.Arrays.fill(s.total, 0, count * R, 0f);
             for (int b = 0; b < nsb; b++) {
                 widen(s, b, nsb);
-                for (int t = 0; t < count; t += NT) {
-                    tile(s, t, b, nsb);
+                // Four tokens at a time; one or two left take a two-token tile (an expert's token count is anything:
+                // padding to four wasted 1.5 tokens of 8 on average).
+                for (int t = 0; t < count; ) {
+                    if (count - t <= 2) {
+                        tile2(s, t, b, nsb);
+                        t += 2;
+                    } else {
+                        tile(s, t, b, nsb);
+                        t += NT;
+                    }
                 }
             }
             for (int t = 0; t < count; t++) {
@@ -228,6 +236,44 @@ final class Q4KRowGemm extends Gemm {
             addInts(e31.add(o31), sums, 3 * R + VL, h);
         }
         for (int j = 0; j < NT && t + j < count; j++) {
+            finish(s, t + j, b, nsb, j);
+        }
+    }
+
+    /** As {@link #tile}, for tokens t and t + 1 (past the call: zero activations, results not kept). */
+    private void tile2(Scratch s, int t, int b, int nsb) {
+        float[] p = s.panel;
+        float[] a = at;
+        int a0 = t * cols + b * 256;
+        int a1 = a0 + cols;
+        int[] sums = s.sums;
+        for (int h = 0; h < 2; h++) {
+            FloatVector z = FloatVector.zero(F);
+            FloatVector e00 = z, e01 = z, e10 = z, e11 = z, o00 = z, o01 = z, o10 = z, o11 = z;
+            for (int k = 128 * h; k < 128 * h + 128; k += 2) {
+                FloatVector w0 = FloatVector.fromArray(F, p, k * R);
+                FloatVector w1 = FloatVector.fromArray(F, p, k * R + VL);
+                FloatVector v0 = FloatVector.fromArray(F, p, k * R + R);
+                FloatVector v1 = FloatVector.fromArray(F, p, k * R + R + VL);
+                FloatVector x = FloatVector.broadcast(F, a[a0 + k]);
+                FloatVector y = FloatVector.broadcast(F, a[a0 + k + 1]);
+                e00 = w0.fma(x, e00);
+                e01 = w1.fma(x, e01);
+                o00 = v0.fma(y, o00);
+                o01 = v1.fma(y, o01);
+                x = FloatVector.broadcast(F, a[a1 + k]);
+                y = FloatVector.broadcast(F, a[a1 + k + 1]);
+                e10 = w0.fma(x, e10);
+                e11 = w1.fma(x, e11);
+                o10 = v0.fma(y, o10);
+                o11 = v1.fma(y, o11);
+            }
+            addInts(e00.add(o00), sums, 0, h);
+            addInts(e01.add(o01), sums, VL, h);
+            addInts(e10.add(o10), sums, R, h);
+            addInts(e11.add(o11), sums, R + VL, h);
+        }
+        for (int j = 0; j < 2 && t + j < count; j++) {
             finish(s, t + j, b, nsb, j);
         }
     }

@@ -350,7 +350,7 @@ class DotTest {
         try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e2 = new ParallelExecutor(2)) {
             for (ParallelExecutor e : new ParallelExecutor[] {e1, e2}) {
                 MatMat mm = new MatMat(e);
-                for (int count : new int[] {4, 7, 8, 9, 16, 17, 33, 40}) {
+                for (int count : new int[] {4, 6, 7, 8, 9, 10, 16, 17, 33, 40}) {
                     float[][] out = new float[xs.length][rows];
                     mm.apply(m, xs, null, count, out);
                     for (int k = 0; k < count; k++) {
