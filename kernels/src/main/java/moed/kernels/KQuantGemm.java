@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Prefill's mat-mat for Q6_K against Q8_K activations: a GEMM whose vector lanes are tokens, giving for every (row,
  * token) exactly the result of {@link KQuantDots#q6_k}, bit for bit (the sibling of {@link Block32Gemm}). Q4_K_M
  * files keep some projections in Q6_K, which per token ran at a fraction of the GEMM's speed. (Q4_K, which this
- * class served too, has {@link Q4KRowGemm}: rows as lanes fill the vectors whatever the token count.)
+ * class served too, has {@link KQuantRowGemm}: rows as lanes fill the vectors whatever the token count.)
  *
  * <p>Why it is exact: the single-token kernel computes each super-block's integer sum, over its sixteen groups of 16
  * weights, of scale times (weights . activation integers), and only then goes to floats. Here each group's dot (at

@@ -12,7 +12,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     /** Per worker thread: the four results of a tiled row (no garbage per call). */
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     /**
-     * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link Q4KRowGemm},
+     * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantRowGemm},
      * {@link KQuantGemm}, {@link UnpackedGemm}) take it.
      */
     static final int GEMM_MIN_TOKENS = 4;
@@ -34,7 +34,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
     private final Block32PairGemm pairs32 = new Block32PairGemm();
-    private final Q4KRowGemm q4k = new Q4KRowGemm();
+    private final KQuantRowGemm q4k = new KQuantRowGemm();
     private final KQuantGemm q6k = new KQuantGemm();
     private final UnpackedGemm unpacked = new UnpackedGemm();
     private WeightMatrix m;
@@ -67,7 +67,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
                 : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
-                : UnpackedGemm.supports(m.type()) ? unpacked : Q4KRowGemm.supports(m.type()) ? q4k
+                : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? q4k
                 : KQuantGemm.supports(m.type()) ? q6k : null;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);

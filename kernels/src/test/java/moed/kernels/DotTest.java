@@ -331,7 +331,7 @@ class DotTest {
      * index, an odd row count, and one or two threads.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ2_S", "IQ1_M"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q3_K", "IQ3_S", "IQ4_XS", "IQ2_XXS", "IQ3_XXS", "IQ2_XS", "IQ2_S", "IQ1_M"})
     void shouldGiveBitIdenticalResultsThroughTheGemm(GgmlType t) {
         int rows = 37;
         int cols = t.isSuperBlock() ? 768 : 320;
@@ -373,28 +373,36 @@ class DotTest {
     }
 
     /**
-     * Q4_K's GEMM at the bound of its float sums: every nibble 15, every scale and minimum 63, every activation
-     * integer of magnitude 127 with one sign, so each half super-block's sum is 4 * 32 * 945 * 127, just below 2^24,
-     * and the whole super-block's twice that (odd partial sums above 2^24 would round in one float chain).
+     * The Q4_K and Q5_K GEMM at the bound of its float sums: every weight at its largest (15, or 31 with the fifth
+     * bit), every scale and minimum 63, every activation integer of magnitude 127 with one sign, so each FMA chain
+     * (every other weight of half a super-block) ends near 64 * 63 * 127 times the weight, just below 2^24 for Q5_K,
+     * and the super-block's sum far above it (one weight is one less, so that sums past 2^24 would be odd and round).
      */
-    @Test
-    void shouldKeepQ4KGemmSumsExactAtTheirBound() {
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K"})
+    void shouldKeepKQuantGemmSumsExactAtTheirBound(GgmlType t) {
         int rows = 35;
         int cols = 512;
-        MemorySegment data = Arena.ofAuto().allocate(GgmlType.Q4_K.bytesFor((long) rows * cols));
-        for (long b = 0; b < data.byteSize() / 144; b++) {
-            long o = b * 144;
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
+        for (long b = 0; b < data.byteSize() / t.blockBytes; b++) {
+            long o = b * t.blockBytes;
             data.set(ValueLayout.JAVA_SHORT_UNALIGNED, o, (short) 0x3C00); // d = 1
             data.set(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2, (short) (b % 3 == 0 ? 0x3800 : 0)); // dmin 0.5 or 0
-            for (int i = 4; i < 144; i++) {
-                data.set(ValueLayout.JAVA_BYTE, o + i, (byte) 0xFF); // scales and minimums 63, nibbles 15
+            for (int i = 4; i < t.blockBytes; i++) {
+                data.set(ValueLayout.JAVA_BYTE, o + i, (byte) 0xFF); // scales and minimums 63, every weight bit set
             }
+            // One weight one less: its chain's sum turns odd, so adding two chains in floats (past 2^24) would round.
+            data.set(ValueLayout.JAVA_BYTE, o + t.blockBytes - 128 + 5, (byte) 0xFE);
         }
-        WeightMatrix m = WeightMatrix.of(GgmlType.Q4_K, data, rows, cols);
+        WeightMatrix m = WeightMatrix.of(t, data, rows, cols);
         Activation[] xs = new Activation[9];
         for (int k = 0; k < xs.length; k++) {
             float[] v = new float[cols];
-            java.util.Arrays.fill(v, k % 2 == 0 ? 1.5f : -0.25f);
+            for (int i = 0; i < cols; i++) {
+                // Magnitude 127 everywhere, opposite signs in a super-block's halves: the halves' sums (far past 2^24)
+                // cancel to a total that converts to float exactly, so an error of one in a half would show.
+                v[i] = (i % 256 < 128 ? -1 : 1) * (k % 2 == 0 ? 1.5f : 0.25f);
+            }
             xs[k] = new Activation(cols).set(v, 0, cols);
         }
         try (ParallelExecutor e = new ParallelExecutor(2)) {

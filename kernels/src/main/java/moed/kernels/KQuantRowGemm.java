@@ -7,32 +7,43 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Prefill's mat-mat for Q4_K whose vector lanes are rows: a super-block of {@link #R} rows is widened into a panel
- * where vector k holds weight k of every row, and each token's activation integer is broadcast against it, so the
- * inner loop is nothing but FMAs and any number of tokens fills the vectors. For every (row, token) the result is
- * {@link KQuantDots#q4_k}'s, bit for bit.
+ * Prefill's mat-mat for Q4_K and Q5_K whose vector lanes are rows: a super-block of {@link #R} rows is widened into a
+ * panel where vector k holds weight k of every row, and each token's activation integer is broadcast against it, so
+ * the inner loop is nothing but FMAs and any number of tokens fills the vectors. For every (row, token) the result is
+ * {@link KQuantDots#q4_k}'s or {@link KQuantDots#q5_k}'s, bit for bit.
  *
  * <p>Why: a prompt's tokens are spread over the experts (64 tokens over 32 experts, top 4: 8 each on average), and
- * {@link KQuantGemm}'s token lanes were half padding at 16 lanes. Here a weight is widened once per call and feeds
- * one FMA lane per token, whatever the token count.
+ * {@link KQuantGemm}'s token lanes were half padding at 16 lanes (Q5_K had no GEMM at all). Here a weight is widened
+ * once per call and feeds one FMA lane per token, whatever the token count.
  *
- * <p>Why it is exact: the panel holds each weight times its sub-block's scale (at most 15 * 63), so one FMA chain
- * over four sub-blocks gives sum(scale_j * weights_j . activations_j) directly; with activation integers of at most
- * 127 every partial sum is an integer below 4 * 32 * 945 * 127 < 2^24, exact in floats. The two halves of the
- * super-block, converted to integers and added, are the per-token kernel's integer sum; its float steps (the
- * minimums' term, then d * da * sum - dmin * da * mins, then the running total) follow lane for lane.
+ * <p>Why it is exact: the panel holds each weight times its sub-block's scale (at most 15 * 63, or 31 * 63 for Q5_K),
+ * so FMA chains give sum(scale_j * weights_j . activations_j) directly. Each chain takes every other weight of half a
+ * super-block, 64 products of at most 31 * 63 * 127, so every partial sum is an integer below 2^24, exact in floats;
+ * converted to integers and added, the chains give the per-token kernel's integer sum. Its float steps (the minimums'
+ * term, then d * da * sum - dmin * da * mins, then the running total) follow lane for lane.
  *
  * <p>One instance per {@link MatMat}; per worker thread a panel of one super-block (32 KiB at 512 bits) that stays
  * in L1 while every token tile reads it.
  */
-final class Q4KRowGemm extends Gemm {
+final class KQuantRowGemm extends Gemm {
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     /** Rows per tile: two vectors. */
     static final int R = 2 * VL;
-    /** A super-block in ints: d and dmin, twelve bytes of scales, 128 of quantized nibbles. */
-    private static final int INTS = 144 / 4;
+    /**
+     * A super-block in ints: d and dmin, twelve bytes of scales, (Q5_K) 32 bytes of fifth bits, 128 of quantized
+     * nibbles. Set per call.
+     */
+    private int ints;
+    /** The call's format is Q5_K. */
+    private boolean five;
+    /**
+     * Weights a tile sums in floats before converting to integers: a quarter super-block, so that even and odd chains
+     * added stay below 2^24 for Q5_K's weights (up to 31 * 63). (A per-format length, half a super-block for Q4_K,
+     * made the loop's trip count variable and the tile slower.)
+     */
+    private static final int SEGMENT = 64;
     /** Tokens per tile (for two rows vectors, even and odd weights: sixteen accumulators). */
     private static final int NT = 4;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -45,7 +56,7 @@ final class Q4KRowGemm extends Gemm {
     private float[] as = new float[0];
 
     static boolean supports(GgmlType t) {
-        return Dot.VECTOR && t == GgmlType.Q4_K;
+        return Dot.VECTOR && (t == GgmlType.Q4_K || t == GgmlType.Q5_K);
     }
 
     @Override
@@ -55,6 +66,8 @@ final class Q4KRowGemm extends Gemm {
 
     @Override
     void layOut(Activation[] xs) {
+        five = m.type() == GgmlType.Q5_K;
+        ints = m.type().blockBytes / 4;
         int nsb = cols / 256;
         int padded = count + NT - 1;
         if (at.length < padded * cols) {
@@ -80,16 +93,16 @@ final class Q4KRowGemm extends Gemm {
     public void run(int from, int to) {
         Scratch s = SCRATCH.get();
         int nsb = cols / 256;
-        s.ensure(count + NT - 1, nsb);
+        s.ensure(count + NT - 1, nsb, ints);
         for (int r0 = from; r0 < to; r0 += R) {
             int rows = Math.min(R, to - r0);
             // The tile's rows are one contiguous span: one copy (each read of a segment is checked; the copy's
             // checks are paid once), zeros for rows past the matrix.
-            MemorySegment.copy(m.data(), Bytes.LE_INT, r0 * m.rowBytes(), s.rows, 0, rows * nsb * INTS);
-            java.util.Arrays.fill(s.rows, rows * nsb * INTS, R * nsb * INTS, 0);
+            MemorySegment.copy(m.data(), Bytes.LE_INT, r0 * m.rowBytes(), s.rows, 0, rows * nsb * ints);
+            java.util.Arrays.fill(s.rows, rows * nsb * ints, R * nsb * ints, 0);
             java.util.Arrays.fill(s.total, 0, count * R, 0f);
             for (int b = 0; b < nsb; b++) {
-                widen(s, b, nsb);
+                widen(s, b, nsb, ints, five);
                 // Four tokens at a time; one or two left take a two-token tile (an expert's token count is anything:
                 // padding to four wasted 1.5 tokens of 8 on average).
                 for (int t = 0; t < count; ) {
@@ -109,20 +122,20 @@ final class Q4KRowGemm extends Gemm {
     }
 
     /** Super-block b of the tile's rows (s.rows) into the panel. */
-    private static void widen(Scratch s, int b, int nsb) {
+    private static void widen(Scratch s, int b, int nsb, int ints, boolean five) {
         int[] src = s.rows;
         int[] q = s.q;
         float[] sc = s.scales;
         float[] mn = s.mins;
         for (int c = 0; c < R; c++) {
-            // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles; all but
-            // d and dmin transposed, [int][row], so that a vector load gives one int of every row (a gather from the
-            // rows was no faster).
-            int o = (c * nsb + b) * INTS;
+            // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles (block_q5_K:
+            // 8 ints of fifth bits before them); all but d and dmin transposed, [int][row], so that a vector load gives
+            // one int of every row (a gather from the rows was no faster).
+            int o = (c * nsb + b) * ints;
             int dd = src[o];
             s.d[c] = Float.float16ToFloat((short) dd);
             s.dmin[c] = Float.float16ToFloat((short) (dd >>> 16));
-            for (int i = 1; i < INTS; i++) {
+            for (int i = 1; i < ints; i++) {
                 q[i * R + c] = src[o + i];
             }
         }
@@ -156,26 +169,79 @@ final class Q4KRowGemm extends Gemm {
             ((FloatVector) m47.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).intoArray(mn, 6 * R + o);
             ((FloatVector) m47.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(mn, 7 * R + o);
         }
-        // Int i of a row holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds weight
-        // 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1).
+        if (five) {
+            panel5(s, ints);
+        } else {
+            panel4(s, ints);
+        }
+    }
+
+    /**
+     * The panel from the transposed ints (Q4_K). A method of its own, as {@link #panel5}: in one method with the scales
+     * the loop passed C2's node budget and ran with boxed vectors, four times slower.
+     */
+    private static void panel4(Scratch s, int ints) {
+        int[] q = s.q;
+        float[] sc = s.scales;
+        // Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds
+        // weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1); for
+        // Q5_K, bits 2j and 2j + 1 of fifth-bit byte l (int i % 8) are those weights' fifth bits.
         float[] p = s.panel;
         int h = 32 * R;
+        int qs = ints - 32;
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
-                IntVector g = IntVector.fromArray(I, q, (4 + i) * R + v * VL);
+                int o = v * VL;
+                IntVector g = IntVector.fromArray(I, q, (qs + i) * R + o);
                 int j = i >> 3;
-                FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + v * VL);
-                FloatVector hi = FloatVector.fromArray(F, sc, (2 * j + 1) * R + v * VL);
-                int o = (64 * j + 4 * (i & 7)) * R + v * VL;
+                FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + o);
+                FloatVector hi = FloatVector.fromArray(F, sc, (2 * j + 1) * R + o);
+                int w = (64 * j + 4 * (i & 7)) * R + o;
                 // Byte e of every lane: its low nibble is weight k + e, its high one weight k + 32 + e.
-                ((FloatVector) g.and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, o);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, o + h);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 8).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, o + R);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 12).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, o + R + h);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 16).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, o + 2 * R);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 20).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, o + 2 * R + h);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 24).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, o + 3 * R);
-                ((FloatVector) g.lanewise(VectorOperators.LSHR, 28).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, o + 3 * R + h);
+                ((FloatVector) g.and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + h);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 8).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + R);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 12).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + R + h);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 16).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + 2 * R);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 20).and(0xF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + 2 * R + h);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 24).and(0xF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + 3 * R);
+                ((FloatVector) g.lanewise(VectorOperators.LSHR, 28).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + 3 * R + h);
+            }
+        }
+    }
+
+    /** The panel from the transposed ints (Q5_K: each nibble with its fifth bit). */
+    private static void panel5(Scratch s, int ints) {
+        int[] q = s.q;
+        float[] sc = s.scales;
+        // Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds
+        // weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1); for
+        // Q5_K, bits 2j and 2j + 1 of fifth-bit byte l (int i % 8) are those weights' fifth bits.
+        float[] p = s.panel;
+        int h = 32 * R;
+        int qs = ints - 32;
+        for (int v = 0; v < 2; v++) {
+            for (int i = 0; i < 32; i++) {
+                int o = v * VL;
+                IntVector g = IntVector.fromArray(I, q, (qs + i) * R + o);
+                int j = i >> 3;
+                IntVector low = g.and(0x0F0F0F0F);
+                IntVector high = g.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F);
+                IntVector bits = IntVector.fromArray(I, q, (4 + (i & 7)) * R + o).lanewise(VectorOperators.LSHR, 2 * j);
+                low = low.or(bits.and(0x01010101).lanewise(VectorOperators.LSHL, 4));
+                high = high.or(bits.and(0x02020202).lanewise(VectorOperators.LSHL, 3));
+                FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + o);
+                FloatVector hi = FloatVector.fromArray(F, sc, (2 * j + 1) * R + o);
+                int w = (64 * j + 4 * (i & 7)) * R + o;
+                // Byte e of every lane: weight k + e (low) and k + 32 + e (high).
+                ((FloatVector) low.and(0xFF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w);
+                ((FloatVector) high.and(0xFF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + h);
+                ((FloatVector) low.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + R);
+                ((FloatVector) high.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + R + h);
+                ((FloatVector) low.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + 2 * R);
+                ((FloatVector) high.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + 2 * R + h);
+                ((FloatVector) low.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).mul(lo).intoArray(p, w + 3 * R);
+                ((FloatVector) high.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).mul(hi).intoArray(p, w + 3 * R + h);
             }
         }
     }
@@ -190,12 +256,13 @@ final class Q4KRowGemm extends Gemm {
         int a2 = a1 + c;
         int a3 = a2 + c;
         int[] sums = s.sums;
-        for (int h = 0; h < 2; h++) {
+        int seg = SEGMENT;
+        for (int h = 0; h < 256 / seg; h++) {
             // Even and odd weights in separate chains: sixteen in flight hide the FMA latency (eight did not).
             FloatVector z = FloatVector.zero(F);
             FloatVector e00 = z, e01 = z, e10 = z, e11 = z, e20 = z, e21 = z, e30 = z, e31 = z;
             FloatVector o00 = z, o01 = z, o10 = z, o11 = z, o20 = z, o21 = z, o30 = z, o31 = z;
-            for (int k = 128 * h; k < 128 * h + 128; k += 2) {
+            for (int k = seg * h; k < seg * h + seg; k += 2) {
                 FloatVector w0 = FloatVector.fromArray(F, p, k * R);
                 FloatVector w1 = FloatVector.fromArray(F, p, k * R + VL);
                 FloatVector v0 = FloatVector.fromArray(F, p, k * R + R);
@@ -225,7 +292,7 @@ final class Q4KRowGemm extends Gemm {
                 o30 = v0.fma(y, o30);
                 o31 = v1.fma(y, o31);
             }
-            // The halves' sums as integers (exact), [token of the tile][row], added in integer lanes.
+            // The segment's sums as integers (exact), [token of the tile][row], added in integer lanes.
             addInts(e00.add(o00), sums, 0, h);
             addInts(e01.add(o01), sums, VL, h);
             addInts(e10.add(o10), sums, R, h);
@@ -247,10 +314,11 @@ final class Q4KRowGemm extends Gemm {
         int a0 = t * cols + b * 256;
         int a1 = a0 + cols;
         int[] sums = s.sums;
-        for (int h = 0; h < 2; h++) {
+        int seg = SEGMENT;
+        for (int h = 0; h < 256 / seg; h++) {
             FloatVector z = FloatVector.zero(F);
             FloatVector e00 = z, e01 = z, e10 = z, e11 = z, o00 = z, o01 = z, o10 = z, o11 = z;
-            for (int k = 128 * h; k < 128 * h + 128; k += 2) {
+            for (int k = seg * h; k < seg * h + seg; k += 2) {
                 FloatVector w0 = FloatVector.fromArray(F, p, k * R);
                 FloatVector w1 = FloatVector.fromArray(F, p, k * R + VL);
                 FloatVector v0 = FloatVector.fromArray(F, p, k * R + R);
@@ -278,10 +346,10 @@ final class Q4KRowGemm extends Gemm {
         }
     }
 
-    /** sums[o..] = f as integers (first half, h = 0), or plus them (h = 1). */
+    /** sums[o..] = f as integers (first segment, h = 0), or plus them. */
     private static void addInts(FloatVector f, int[] sums, int o, int h) {
         IntVector i = (IntVector) f.convert(VectorOperators.F2I, 0);
-        if (h == 1) {
+        if (h > 0) {
             i = i.add(IntVector.fromArray(I, sums, o));
         }
         i.intoArray(sums, o);
@@ -310,7 +378,7 @@ final class Q4KRowGemm extends Gemm {
         /** The panel: [k][row of the tile], weights times their sub-block's scale. */
         final float[] panel = new float[256 * R];
         /** The tile's rows' super-block as ints, transposed, [int][row] (int 0, d and dmin, unused). */
-        final int[] q = new int[INTS * R];
+        final int[] q = new int[176 / 4 * R];
         /** The tile's rows as ints, [row][super-block][INTS]. */
         int[] rows = new int[0];
         /** Sub-block scales and minimums, [sub-block][row]. */
@@ -323,12 +391,12 @@ final class Q4KRowGemm extends Gemm {
         /** Running totals, [token][row]. */
         float[] total = new float[0];
 
-        void ensure(int tokens, int superBlocks) {
+        void ensure(int tokens, int superBlocks, int ints) {
             if (total.length < tokens * R) {
                 total = new float[tokens * R];
             }
-            if (rows.length < R * superBlocks * INTS) {
-                rows = new int[R * superBlocks * INTS];
+            if (rows.length < R * superBlocks * ints) {
+                rows = new int[R * superBlocks * ints];
             }
         }
     }
