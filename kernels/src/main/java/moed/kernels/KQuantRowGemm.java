@@ -307,7 +307,11 @@ final class KQuantRowGemm extends Gemm {
         }
     }
 
-    /** As {@link #tile}, for tokens t and t + 1 (past the call: zero activations, results not kept). */
+    /**
+     * As {@link #tile}, for tokens t and t + 1 (past the call: zero activations, results not kept). Written out, not
+     * shared with it: the accumulators must be locals for C2 to keep them in registers (an array of vectors, or a
+     * helper taking them, boxes them).
+     */
     private void tile2(Scratch s, int t, int b, int nsb) {
         float[] p = s.panel;
         float[] a = at;
