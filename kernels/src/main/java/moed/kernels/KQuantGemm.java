@@ -28,8 +28,8 @@ final class KQuantGemm extends TokenLaneGemm {
     /** Bytes that widen to one float vector. */
     private static final VectorSpecies<Byte> B = Dot.B;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Per row and super-block: d, an unused slot, then the sixteen group scales. */
-    private static final int SC = 18;
+    /** Per row and super-block: d, then the sixteen group scales. */
+    private static final int SC = 17;
     /** Weights per scale. */
     private static final int GROUP = 16;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -64,9 +64,8 @@ final class KQuantGemm extends TokenLaneGemm {
             long bo = off + b * 210L;
             int so = b * SC;
             sc[so] = Bytes.f16(seg, bo + 208);
-            sc[so + 1] = 0;
             for (int j = 0; j < 16; j++) {
-                sc[so + 2 + j] = seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, bo + 192 + j);
+                sc[so + 1 + j] = seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, bo + 192 + j);
             }
             for (int n = 0; n < 2; n++) {
                 int o = b * 256 + n * 128;
@@ -129,7 +128,7 @@ final class KQuantGemm extends TokenLaneGemm {
                     p3 = x.fma(FloatVector.broadcast(F, w3[k]), p3);
                     q3 = y.fma(FloatVector.broadcast(F, w3[k + 1]), q3);
                 }
-                int so = b * SC + 2 + j;
+                int so = b * SC + 1 + j;
                 i0 = i0.add((IntVector) p0.add(q0).mul(c0[so]).convert(VectorOperators.F2I, 0));
                 i1 = i1.add((IntVector) p1.add(q1).mul(c1[so]).convert(VectorOperators.F2I, 0));
                 i2 = i2.add((IntVector) p2.add(q2).mul(c2[so]).convert(VectorOperators.F2I, 0));

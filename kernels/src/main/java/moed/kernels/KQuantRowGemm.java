@@ -17,9 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * once per call and feeds one FMA lane per token, whatever the token count.
  *
  * <p>Why it is exact: the panel holds each weight times its sub-block's scale (at most 15 * 63, or 31 * 63 for Q5_K),
- * so FMA chains give sum(scale_j * weights_j . activations_j) directly. Each chain takes every other weight of half a
- * super-block, 64 products of at most 31 * 63 * 127, so every partial sum is an integer below 2^24, exact in floats;
- * converted to integers and added, the chains give the per-token kernel's integer sum. Its float steps (the minimums'
+ * so FMA chains give sum(scale_j * weights_j . activations_j) directly. The even and odd chains of a {@link #SEGMENT}
+ * of 64 weights hold 64 products of at most 31 * 63 * 127 between them, so every partial sum and their sum are
+ * integers below 2^24, exact in floats; converted to integers and added, the segments give the per-token kernel's
+ * integer sum. Its float steps (the minimums'
  * term, then d * da * sum - dmin * da * mins, then the running total) follow lane for lane.
  *
  * <p>One instance per {@link MatMat}; per worker thread a panel of one super-block (32 KiB at 512 bits) that stays
@@ -36,6 +37,9 @@ final class KQuantRowGemm extends Gemm {
      * nibbles. Set per call.
      */
     private int ints;
+    /** Where a transposed super-block's quantized nibbles start, in ints: after d, dmin and the scales (and Q5_K's bits). */
+    private static final int NIBBLES_4 = 4;
+    private static final int NIBBLES_5 = 12;
     /** The call's format is Q5_K. */
     private boolean five;
     /**
@@ -170,25 +174,24 @@ final class KQuantRowGemm extends Gemm {
             ((FloatVector) m47.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).intoArray(mn, 7 * R + o);
         }
         if (five) {
-            panel5(s, ints);
+            panel5(s);
         } else {
-            panel4(s, ints);
+            panel4(s);
         }
     }
 
     /**
-     * The panel from the transposed ints (Q4_K). A method of its own, as {@link #panel5}: in one method with the scales
-     * the loop passed C2's node budget and ran with boxed vectors, four times slower.
+     * The panel from the transposed ints (Q4_K). Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8
+     * of 32 bytes, byte l of which holds weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one
+     * (sub-block 2j + 1). A method of its own, as {@link #panel5}: in one method with the scales the loop passed C2's
+     * node budget and ran with boxed vectors, four times slower.
      */
-    private static void panel4(Scratch s, int ints) {
+    private static void panel4(Scratch s) {
         int[] q = s.q;
         float[] sc = s.scales;
-        // Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds
-        // weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1); for
-        // Q5_K, bits 2j and 2j + 1 of fifth-bit byte l (int i % 8) are those weights' fifth bits.
         float[] p = s.panel;
         int h = 32 * R;
-        int qs = ints - 32;
+        int qs = NIBBLES_4;
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
                 int o = v * VL;
@@ -210,16 +213,16 @@ final class KQuantRowGemm extends Gemm {
         }
     }
 
-    /** The panel from the transposed ints (Q5_K: each nibble with its fifth bit). */
-    private static void panel5(Scratch s, int ints) {
+    /**
+     * The panel from the transposed ints (Q5_K): the nibbles as in {@link #panel4}, each with its fifth bit, bits 2j
+     * and 2j + 1 of fifth-bit byte l (int i % 8).
+     */
+    private static void panel5(Scratch s) {
         int[] q = s.q;
         float[] sc = s.scales;
-        // Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds
-        // weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1); for
-        // Q5_K, bits 2j and 2j + 1 of fifth-bit byte l (int i % 8) are those weights' fifth bits.
         float[] p = s.panel;
         int h = 32 * R;
-        int qs = ints - 32;
+        int qs = NIBBLES_5;
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
                 int o = v * VL;
@@ -256,13 +259,12 @@ final class KQuantRowGemm extends Gemm {
         int a2 = a1 + c;
         int a3 = a2 + c;
         int[] sums = s.sums;
-        int seg = SEGMENT;
-        for (int h = 0; h < 256 / seg; h++) {
+        for (int h = 0; h < 256 / SEGMENT; h++) {
             // Even and odd weights in separate chains: sixteen in flight hide the FMA latency (eight did not).
             FloatVector z = FloatVector.zero(F);
             FloatVector e00 = z, e01 = z, e10 = z, e11 = z, e20 = z, e21 = z, e30 = z, e31 = z;
             FloatVector o00 = z, o01 = z, o10 = z, o11 = z, o20 = z, o21 = z, o30 = z, o31 = z;
-            for (int k = seg * h; k < seg * h + seg; k += 2) {
+            for (int k = SEGMENT * h; k < SEGMENT * h + SEGMENT; k += 2) {
                 FloatVector w0 = FloatVector.fromArray(F, p, k * R);
                 FloatVector w1 = FloatVector.fromArray(F, p, k * R + VL);
                 FloatVector v0 = FloatVector.fromArray(F, p, k * R + R);
@@ -318,11 +320,10 @@ final class KQuantRowGemm extends Gemm {
         int a0 = t * cols + b * 256;
         int a1 = a0 + cols;
         int[] sums = s.sums;
-        int seg = SEGMENT;
-        for (int h = 0; h < 256 / seg; h++) {
+        for (int h = 0; h < 256 / SEGMENT; h++) {
             FloatVector z = FloatVector.zero(F);
             FloatVector e00 = z, e01 = z, e10 = z, e11 = z, o00 = z, o01 = z, o10 = z, o11 = z;
-            for (int k = seg * h; k < seg * h + seg; k += 2) {
+            for (int k = SEGMENT * h; k < SEGMENT * h + SEGMENT; k += 2) {
                 FloatVector w0 = FloatVector.fromArray(F, p, k * R);
                 FloatVector w1 = FloatVector.fromArray(F, p, k * R + VL);
                 FloatVector v0 = FloatVector.fromArray(F, p, k * R + R);
@@ -382,8 +383,8 @@ final class KQuantRowGemm extends Gemm {
         /** The panel: [k][row of the tile], weights times their sub-block's scale. */
         final float[] panel = new float[256 * R];
         /** The tile's rows' super-block as ints, transposed, [int][row] (int 0, d and dmin, unused). */
-        final int[] q = new int[176 / 4 * R];
-        /** The tile's rows as ints, [row][super-block][INTS]. */
+        final int[] q = new int[GgmlType.Q5_K.blockBytes / 4 * R];
+        /** The tile's rows as ints, [row][super-block][int]. */
         int[] rows = new int[0];
         /** Sub-block scales and minimums, [sub-block][row]. */
         final float[] scales = new float[8 * R];

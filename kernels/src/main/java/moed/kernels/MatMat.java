@@ -34,7 +34,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private final ParallelExecutor executor;
     private final Block32Gemm block32 = new Block32Gemm();
     private final Block32PairGemm pairs32 = new Block32PairGemm();
-    private final KQuantRowGemm q4k = new KQuantRowGemm();
+    private final KQuantRowGemm kRows = new KQuantRowGemm();
     private final KQuantGemm q6k = new KQuantGemm();
     private final UnpackedGemm unpacked = new UnpackedGemm();
     private WeightMatrix m;
@@ -67,7 +67,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.out = out;
         Gemm gemm = count < GEMM_MIN_TOKENS ? null
                 : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
-                : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? q4k
+                : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? kRows
                 : KQuantGemm.supports(m.type()) ? q6k : null;
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);

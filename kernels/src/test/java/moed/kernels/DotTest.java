@@ -374,9 +374,9 @@ class DotTest {
 
     /**
      * The Q4_K and Q5_K GEMM at the bound of its float sums: every weight at its largest (15, or 31 with the fifth
-     * bit), every scale and minimum 63, every activation integer of magnitude 127 with one sign, so each FMA chain
-     * (every other weight of half a super-block) ends near 64 * 63 * 127 times the weight, just below 2^24 for Q5_K,
-     * and the super-block's sum far above it (one weight is one less, so that sums past 2^24 would be odd and round).
+     * bit), every scale and minimum 63, every activation integer of magnitude 127, so the sum of each 64 weights
+     * converted at once ends near 64 * 63 * 127 times the weight, just below 2^24 for Q5_K, and each half super-block's
+     * sum far above it (one weight is one less, so that sums past 2^24 would be odd and round).
      */
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K"})
