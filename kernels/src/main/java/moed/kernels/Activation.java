@@ -22,7 +22,9 @@ public final class Activation {
         /** Q8_K and, where {@link GridPlanes} run, its integers in IQ2_XXS's plane order ({@link #q8kPlanes8}). */
         Q8_K_PLANES8,
         /** Q8_K and, where {@link GridPlanes} run, its integers in IQ3_XXS's plane order ({@link #q8kPlanes4}). */
-        Q8_K_PLANES4
+        Q8_K_PLANES4,
+        /** Q8_K and its integers paired as {@link InterleavedQ4K} multiplies them ({@link #q8kPairs}). */
+        Q8_K_PAIRS
     }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
@@ -57,6 +59,12 @@ public final class Activation {
     public final short[] q8kPlanes8;
     public final short[] q8kPlanes4;
     /**
+     * The Q8_K integers of each four (k, k + 1, k + 2, k + 3) as two ints, (k, k + 2) and (k + 1, k + 3), each pair
+     * two 16-bit halves, low first: broadcast as ints, they face the two weights a 32-bit lane of
+     * {@link InterleavedQ4K}'s layout holds in its 16-bit halves.
+     */
+    public final int[] q8kPairs;
+    /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
      */
@@ -68,6 +76,7 @@ public final class Activation {
     private boolean nibblesReady;
     private boolean planes8Ready;
     private boolean planes4Ready;
+    private boolean pairsReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -86,6 +95,7 @@ public final class Activation {
         this.q8kNibbleOrder = Int16Dot.WIDE ? new short[padded256] : null;
         this.q8kPlanes8 = GridPlanes.USABLE ? new short[(capacity + 511) / 512 * 512] : null;
         this.q8kPlanes4 = GridPlanes.USABLE ? new short[padded256] : null;
+        this.q8kPairs = new int[padded256 / 2];
     }
 
     public int length() {
@@ -109,6 +119,7 @@ public final class Activation {
         nibblesReady = false;
         planes8Ready = false;
         planes4Ready = false;
+        pairsReady = false;
         return this;
     }
 
@@ -130,6 +141,7 @@ public final class Activation {
             case Q8_K_NIBBLES -> prepareNibbleOrder();
             case Q8_K_PLANES8 -> preparePlanes8();
             case Q8_K_PLANES4 -> preparePlanes4();
+            case Q8_K_PAIRS -> preparePairs();
         }
     }
 
@@ -215,6 +227,18 @@ public final class Activation {
             q8kScale[b] = 1 / iscale;
         }
         q8kReady = true;
+    }
+
+    private void preparePairs() {
+        prepareQ8K();
+        if (pairsReady) {
+            return;
+        }
+        for (int k = 0; k < length; k += 4) {
+            q8kPairs[k / 2] = (q8k[k] & 0xFFFF) | q8k[k + 2] << 16;
+            q8kPairs[k / 2 + 1] = (q8k[k + 1] & 0xFFFF) | q8k[k + 3] << 16;
+        }
+        pairsReady = true;
     }
 
     private void prepareNibbleOrder() {

@@ -78,6 +78,11 @@ public final class Dot {
     /** Dot product of row {@code row} of {@code m} with the activation (prepared for {@code m.type()}). */
     public static float row(WeightMatrix m, int row, Activation a) {
         BlockFormat f = m.type().format();
+        if (m.interleaved()) {
+            // One row of sixteen interleaved ones (a test, a fallback): gathered back, then the row kernel.
+            MemorySegment r = InterleavedQ4K.row(m, row);
+            return VECTOR ? f.dot(r, 0, a, m.cols()) : f.scalarDot(r, 0, a, m.cols());
+        }
         long off = row * m.rowBytes();
         return VECTOR ? f.dot(m.data(), off, a, m.cols()) : f.scalarDot(m.data(), off, a, m.cols());
     }
@@ -87,7 +92,7 @@ public final class Dot {
      * mat-vec takes rows in pairs where the format has a paired kernel ({@link #hasPaired}).
      */
     static void rowPair(WeightMatrix m, int r0, int r1, Activation a, float[] out) {
-        if (VECTOR) {
+        if (VECTOR && !m.interleaved()) {
             m.type().format().dotPair(m.data(), r0 * m.rowBytes(), r1 * m.rowBytes(), a, m.cols(), out);
         } else {
             out[0] = row(m, r0, a);
@@ -120,6 +125,10 @@ public final class Dot {
      */
     public static void row4(WeightMatrix m, int row, Activation a0, Activation a1, Activation a2, Activation a3,
                             float[] out) {
+        if (m.interleaved()) {
+            m.type().format().row4(InterleavedQ4K.row(m, row), 0, m.cols(), a0, a1, a2, a3, out);
+            return;
+        }
         m.type().format().row4(m.data(), row * m.rowBytes(), m.cols(), a0, a1, a2, a3, out);
     }
 

@@ -42,6 +42,8 @@ final class KQuantRowGemm extends Gemm {
     private static final int NIBBLES_5 = 12;
     /** The call's format is Q5_K. */
     private boolean five;
+    /** The call's matrix is in {@link InterleavedQ4K}'s layout (already transposed, sixteen rows at a time). */
+    private boolean interleaved;
     /**
      * Weights a tile sums in floats before converting to integers: a quarter super-block, so that even and odd chains
      * added stay below 2^24 for Q5_K's weights (up to 31 * 63). (A per-format length, half a super-block for Q4_K,
@@ -71,6 +73,7 @@ final class KQuantRowGemm extends Gemm {
     @Override
     void layOut(Activation[] xs) {
         five = m.type() == GgmlType.Q5_K;
+        interleaved = m.interleaved();
         ints = m.type().blockBytes / 4;
         int nsb = cols / 256;
         int padded = count + NT - 1;
@@ -106,7 +109,12 @@ final class KQuantRowGemm extends Gemm {
             java.util.Arrays.fill(s.rows, rows * nsb * ints, R * nsb * ints, 0);
             java.util.Arrays.fill(s.total, 0, count * R, 0f);
             for (int b = 0; b < nsb; b++) {
-                widen(s, b, nsb, ints, five);
+                if (interleaved) {
+                    gather(s, b, nsb, ints);
+                } else {
+                    transpose(s, b, nsb, ints);
+                }
+                widen(s, five);
                 // Four tokens at a time; one or two left take a two-token tile (an expert's token count is anything:
                 // padding to four wasted 1.5 tokens of 8 on average).
                 for (int t = 0; t < count; ) {
@@ -125,12 +133,10 @@ final class KQuantRowGemm extends Gemm {
         }
     }
 
-    /** Super-block b of the tile's rows (s.rows) into the panel. */
-    private static void widen(Scratch s, int b, int nsb, int ints, boolean five) {
+    /** Super-block b of the tile's rows (s.rows, row-major) transposed into s.q, their d and dmin into s.d and s.dmin. */
+    private static void transpose(Scratch s, int b, int nsb, int ints) {
         int[] src = s.rows;
         int[] q = s.q;
-        float[] sc = s.scales;
-        float[] mn = s.mins;
         for (int c = 0; c < R; c++) {
             // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles (block_q5_K:
             // 8 ints of fifth bits before them); all but d and dmin transposed, [int][row], so that a vector load gives
@@ -143,6 +149,31 @@ final class KQuantRowGemm extends Gemm {
                 q[i * R + c] = src[o + i];
             }
         }
+    }
+
+    /** As {@link #transpose}, from interleaved rows (s.rows is [group][super-block][int][row]): copies, no transposition. */
+    private static void gather(Scratch s, int b, int nsb, int ints) {
+        int[] src = s.rows;
+        int[] q = s.q;
+        int group = InterleavedQ4K.GROUP;
+        for (int h = 0; h < R / group; h++) {
+            int o = (h * nsb + b) * ints * group;
+            for (int c = 0; c < group; c++) {
+                int dd = src[o + c];
+                s.d[h * group + c] = Float.float16ToFloat((short) dd);
+                s.dmin[h * group + c] = Float.float16ToFloat((short) (dd >>> 16));
+            }
+            for (int i = 1; i < ints; i++) {
+                System.arraycopy(src, o + i * group, q, i * R + h * group, group);
+            }
+        }
+    }
+
+    /** The panel of the tile's super-block from s.q (transposed ints): its scales decoded, its weights widened. */
+    private static void widen(Scratch s, boolean five) {
+        int[] q = s.q;
+        float[] sc = s.scales;
+        float[] mn = s.mins;
         // The eight 6-bit scales and minimums of every row at once (KQuantDots.scalesK4 and minsK4 lane by lane):
         // bytes 0-3 hold scales 0-3 and two high bits of scales 4-7, bytes 4-7 the same for the minimums, bytes 8-11
         // the low four bits of scales 4-7 (low nibbles) and minimums 4-7 (high nibbles).

@@ -44,37 +44,52 @@ public final class KernelBenchmark {
             out.put("read_gbps_all_threads", bwN);
             List<Map<String, Object>> rows = new ArrayList<>();
             for (GgmlType t : types) {
-                Map<String, Object> r = new LinkedHashMap<>();
                 int cols = 4096;
                 long rowBytes = t.bytesFor(cols);
                 int nRows = (int) Math.max(1, (matrixMiB << 20) / rowBytes);
                 MemorySegment data = buf.asSlice(0, rowBytes * nRows);
                 fillRandomBlocks(t, data, new SplittableRandom(3));
                 WeightMatrix m = WeightMatrix.of(t, data, nRows, cols);
-                double g1 = matVecGbps(m, one);
-                progress.update(++step, steps);
-                double gN = matVecGbps(m, all);
-                progress.update(++step, steps);
-                r.put("type", t.name());
-                r.put("matrix_mib", m.byteSize() >> 20);
-                r.put("matvec_gbps_1_thread", g1);
-                r.put("matvec_gbps_all_threads", gN);
-                r.put("ratio_1_thread", g1 / bw1);
-                r.put("ratio_all_threads", gN / bwN);
-                Map<String, Object> mm = new LinkedHashMap<>();
-                // Once untimed at the largest count, so that C2 has compiled the format's GEMM before the first
-                // figure: with both cores busy its compiler thread took longer than the first figure's half second.
-                matMatGflops(m.rows(0, Math.min(nRows, 1024)), all, tokenCounts[tokenCounts.length - 1]);
-                for (int n : tokenCounts) {
-                    mm.put(String.valueOf(n), matMatGflops(m.rows(0, Math.min(nRows, 1024)), all, n));
-                    progress.update(++step, steps);
+                rows.add(measure(t.name(), m, one, all, bw1, bwN, tokenCounts, progress, step, steps));
+                step += 2 + tokenCounts.length;
+                // The layout the model loads this format in, when it repacks it (its own line; progress not counted).
+                int groups = nRows / InterleavedQ4K.GROUP * InterleavedQ4K.GROUP;
+                if (InterleavedQ4K.worthwhile(t, groups)) {
+                    WeightMatrix in = InterleavedQ4K.interleave(m.rows(0, groups), arena.allocate(rowBytes * groups, 64));
+                    rows.add(measure(t.name() + " interleaved", in, one, all, bw1, bwN, tokenCounts, (d, n) -> { }, 0, 0));
                 }
-                r.put("matmat_gflops_all_threads", mm);
-                rows.add(r);
             }
             out.put("formats", rows);
         }
         return out;
+    }
+
+    /** One line of the table: m's mat-vec GB/s (one thread, all) against the bandwidths, and its mat-mat GFLOP/s. */
+    private static Map<String, Object> measure(String name, WeightMatrix m, ParallelExecutor one, ParallelExecutor all,
+                                               double bw1, double bwN, int[] tokenCounts, Progress progress, long step,
+                                               long steps) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        double g1 = matVecGbps(m, one);
+        progress.update(++step, steps);
+        double gN = matVecGbps(m, all);
+        progress.update(++step, steps);
+        r.put("type", name);
+        r.put("matrix_mib", m.byteSize() >> 20);
+        r.put("matvec_gbps_1_thread", g1);
+        r.put("matvec_gbps_all_threads", gN);
+        r.put("ratio_1_thread", g1 / bw1);
+        r.put("ratio_all_threads", gN / bwN);
+        Map<String, Object> mm = new LinkedHashMap<>();
+        // Once untimed at the largest count, so that C2 has compiled the format's GEMM before the first figure: with
+        // both cores busy its compiler thread took longer than the first figure's half second.
+        int rows = Math.min(m.rows(), 1024);
+        matMatGflops(m.rows(0, rows), all, tokenCounts[tokenCounts.length - 1]);
+        for (int n : tokenCounts) {
+            mm.put(String.valueOf(n), matMatGflops(m.rows(0, rows), all, n));
+            progress.update(++step, steps);
+        }
+        r.put("matmat_gflops_all_threads", mm);
+        return r;
     }
 
     /** GB/s of a vectorized sum over the buffer, best of 5 passes. */

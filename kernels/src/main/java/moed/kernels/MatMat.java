@@ -59,6 +59,9 @@ public final class MatMat implements ParallelExecutor.RangeTask {
                 throw new IllegalArgumentException("activation has " + a.length() + " values, matrix rows have " + m.cols());
             }
             a.prepareFor(m.type());
+            if (m.interleaved()) {
+                a.prepare(Activation.Form.Q8_K_PAIRS);
+            }
         }
         this.m = m;
         this.xs = xs;
@@ -74,7 +77,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         }
         // Waking another core costs a few microseconds: not worth it for a matrix that streams in less.
         long bytes = m.byteSize() * Math.max(1, count / 4);
-        int grain = bytes < 24 * 1024 ? m.rows() : gemm != null ? gemm.grain() : 8;
+        int grain = bytes < 24 * 1024 ? m.rows() : gemm != null ? gemm.grain()
+                : m.interleaved() ? InterleavedQ4K.GROUP : 8;
         // A GEMM is its own task, so this class's run stays the per-token path decode compiles.
         executor.run(m.rows(), grain, gemm != null ? gemm : this);
         if (gemm != null) {
@@ -93,6 +97,26 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         int[] wh = which;
         int n = count;
         float[][] o = out;
+        if (w.interleaved() && Dot.VECTOR) {
+            // Sixteen rows at a time, rows as lanes (the range's bounds are multiples of the group: see the grain).
+            int g0 = from / InterleavedQ4K.GROUP;
+            int groups = (to - from) / InterleavedQ4K.GROUP;
+            int runs = Math.min(STREAMS, groups);
+            int part = (groups + runs - 1) / runs;
+            for (int k = 0; k < part; k++) {
+                for (int run = 0; run < runs; run++) {
+                    int g = run * part + k;
+                    if (g >= groups) {
+                        continue;
+                    }
+                    for (int t = 0; t < n; t++) {
+                        int tok = wh == null ? t : wh[t];
+                        InterleavedQ4K.dot(w, g0 + g, a[tok], o[tok], (g0 + g) * InterleavedQ4K.GROUP);
+                    }
+                }
+            }
+            return;
+        }
         boolean tiled = n >= 4 && Dot.hasTiled(w.type());
         // Rows in pairs where the format has a paired kernel: two independent chains per pass (see Dot.rowPair).
         boolean paired = !tiled && Dot.hasPaired(w.type());

@@ -34,7 +34,7 @@ class BlockFormatTest {
             // A quantized activation block (one scale) must cover whole weight blocks; float forms have no blocks.
             int activationBlock = switch (f.activation()) {
                 case Q8_0 -> 32;
-                case Q8_K, Q8_K_NIBBLES, Q8_K_PLANES8, Q8_K_PLANES4 -> 256;
+                case Q8_K, Q8_K_NIBBLES, Q8_K_PLANES8, Q8_K_PLANES4, Q8_K_PAIRS -> 256;
                 case FLOAT, F16 -> f.blockSize;
             };
             assertEquals(0, activationBlock % f.blockSize, t + " blocks must tile its " + f.activation() + " activation blocks");
