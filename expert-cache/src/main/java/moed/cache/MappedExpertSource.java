@@ -1,25 +1,59 @@
 package moed.cache;
 
+import java.lang.foreign.Arena;
+import moed.kernels.InterleavedQ4K;
+import moed.kernels.WeightMatrix;
+
 /**
  * The expert source without a cache: every expert is read where it lies in the memory-mapped model file
- * (the operating system's page cache decides what stays in RAM). Views are built once, so acquiring is a
- * table lookup.
+ * (the operating system's page cache decides what stays in RAM), or, made {@link #interleaved}, from a copy in the
+ * layout its format's fastest kernel reads. Views are built once, so acquiring is a table lookup.
  */
 public final class MappedExpertSource implements ExpertSource {
     private final ExpertWeights[][] views;
 
     public MappedExpertSource(ExpertLayout layout) {
+        this(layout, false);
+    }
+
+    private MappedExpertSource(ExpertLayout layout, boolean interleave) {
         views = new ExpertWeights[layout.layerCount()][];
         for (int l = 0; l < layout.layerCount(); l++) {
             ExpertLayout.Layer layer = layout.layer(l);
             if (layer == null) {
                 continue;
             }
+            WeightMatrix gate = stacked(layer.gate(), interleave);
+            WeightMatrix up = stacked(layer.up(), interleave);
+            WeightMatrix down = stacked(layer.down(), interleave);
             views[l] = new ExpertWeights[layout.expertCount()];
             for (int e = 0; e < layout.expertCount(); e++) {
-                views[l][e] = new ExpertWeights(layer.gate().expert(e), layer.up().expert(e), layer.down().expert(e));
+                views[l][e] = new ExpertWeights(expert(gate, layer.gate(), e), expert(up, layer.up(), e),
+                        expert(down, layer.down(), e));
             }
         }
+    }
+
+    /**
+     * Experts read in place, except those whose format has an interleaved kernel ({@link InterleavedQ4K}: Q4_K), which
+     * are copied once into its layout. The copies take as much memory again as those experts (the mapped pages stay
+     * page cache the system may reclaim) and a pass over them at start-up; decode then reads them rows as lanes.
+     */
+    public static MappedExpertSource interleaved(ExpertLayout layout) {
+        return new MappedExpertSource(layout, true);
+    }
+
+    /** The whole stacked tensor, interleaved into a copy when asked and its format and expert rows allow; else null. */
+    private static WeightMatrix stacked(ExpertLayout.Stacked s, boolean interleave) {
+        if (!interleave || !InterleavedQ4K.worthwhile(s.type(), s.rowsPerExpert())) {
+            return null;
+        }
+        WeightMatrix all = WeightMatrix.of(s.type(), s.data(), s.experts() * s.rowsPerExpert(), s.cols());
+        return InterleavedQ4K.interleave(all, Arena.ofAuto().allocate(all.byteSize(), 64));
+    }
+
+    private static WeightMatrix expert(WeightMatrix interleaved, ExpertLayout.Stacked s, int e) {
+        return interleaved == null ? s.expert(e) : interleaved.rows(e * s.rowsPerExpert(), s.rowsPerExpert());
     }
 
     @Override
