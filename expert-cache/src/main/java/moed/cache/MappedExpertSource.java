@@ -1,6 +1,5 @@
 package moed.cache;
 
-import java.lang.foreign.Arena;
 import moed.kernels.InterleavedQ4K;
 import moed.kernels.WeightMatrix;
 
@@ -36,7 +35,7 @@ public final class MappedExpertSource implements ExpertSource {
 
     /**
      * Experts read in place, except those whose format has an interleaved kernel ({@link InterleavedQ4K}: Q4_K), which
-     * are copied once into its layout. The copies take as much memory again as those experts (the mapped pages stay
+     * are copied once into its layout (unless {@link InterleavedQ4K#ENABLED} is off). The copies take as much memory again as those experts (the mapped pages stay
      * page cache the system may reclaim) and a pass over them at start-up; decode then reads them rows as lanes.
      */
     public static MappedExpertSource interleaved(ExpertLayout layout) {
@@ -49,7 +48,8 @@ public final class MappedExpertSource implements ExpertSource {
             return null;
         }
         WeightMatrix all = WeightMatrix.of(s.type(), s.data(), s.experts() * s.rowsPerExpert(), s.cols());
-        return InterleavedQ4K.interleave(all, Arena.ofAuto().allocate(all.byteSize(), 64));
+        WeightMatrix copy = InterleavedQ4K.copyIfWorthwhile(all);
+        return copy.interleaved() ? copy : null;
     }
 
     private static WeightMatrix expert(WeightMatrix interleaved, ExpertLayout.Stacked s, int e) {

@@ -38,6 +38,11 @@ import jdk.incubator.vector.VectorSpecies;
 public final class InterleavedQ4K {
     /** Rows per group. */
     public static final int GROUP = 16;
+    /**
+     * Whether a model's matrices are interleaved at load where it pays ({@link #copyIfWorthwhile}): on unless
+     * {@code -Dmoed.kernels.interleave=false}, which reads every matrix where it lies in the file.
+     */
+    public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
     /** Ints in one row's super-block. */
     private static final int INTS = 36;
     /** Bytes of one group's super-block. */
@@ -63,6 +68,17 @@ public final class InterleavedQ4K {
     /** True when interleaving this matrix pays: it fits and the vector kernels run (the scalar twin reads rows). */
     public static boolean worthwhile(GgmlType t, int rows) {
         return fits(t, rows) && Dot.VECTOR && VL <= GROUP;
+    }
+
+    /**
+     * m interleaved into a copy of its own when {@link #ENABLED} and {@link #worthwhile}; m itself otherwise. The copy
+     * takes m's bytes again in memory (a mapped file's pages stay page cache the system may reclaim).
+     */
+    public static WeightMatrix copyIfWorthwhile(WeightMatrix m) {
+        if (m == null || m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+            return m;
+        }
+        return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));
     }
 
     /** Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. */

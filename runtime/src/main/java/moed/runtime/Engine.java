@@ -92,7 +92,7 @@ public final class Engine implements AutoCloseable {
         ModelFileWatch watch = null;
         try {
             watch = new ModelFileWatch(path);
-            Model m = Model.load(f);
+            Model m = Model.load(f).withMatricesForDecode();
             Tokenizer t = Tokenizer.from(f);
             int ctx = contextLength > 0 ? contextLength : Math.min(m.config().contextLength(), 4096);
             serving = ExpertServing.open(path, f, m, cacheOptions, overrides);

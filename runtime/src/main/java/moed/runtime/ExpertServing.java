@@ -21,11 +21,6 @@ import moed.runtime.model.Model;
  * with routing statistics persisted across runs when a state directory is given. Dense models have none of this.
  */
 final class ExpertServing implements AutoCloseable {
-    /**
-     * Whether experts read in place are interleaved where their format has such a kernel ({@code
-     * -Dmoed.kernels.interleave=false} reads every expert where it lies in the file, as the cache's do).
-     */
-    private static final boolean INTERLEAVE = !"false".equals(System.getProperty("moed.kernels.interleave"));
     /** What the forward pass reads experts through; null for a dense model. */
     final ExpertSource source;
     /** The resident tier, or null when experts are read in place. */
@@ -71,7 +66,7 @@ final class ExpertServing implements AutoCloseable {
                 source = anyTrue(pinned) ? new LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinned) : cache;
             } else {
                 // In place: Q4_K experts are copied once into the layout decode reads rows as lanes (unless turned off).
-                source = INTERLEAVE ? MappedExpertSource.interleaved(m.expertLayout()) : new MappedExpertSource(m.expertLayout());
+                source = MappedExpertSource.interleaved(m.expertLayout());
             }
             if (store != null) {
                 ExpertCache cc = cache;

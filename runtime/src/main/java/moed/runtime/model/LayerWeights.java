@@ -33,6 +33,15 @@ public record LayerWeights(
         WeightMatrix ffnDown,
         SharedExpert shared) {
 
+    /** These weights with every matrix outside the experts replaced by {@code f} of it (null stays null). */
+    public LayerWeights withMatrices(java.util.function.UnaryOperator<WeightMatrix> f) {
+        return new LayerWeights(attnNorm, f.apply(wq), f.apply(wk), f.apply(wv), f.apply(wo), qBias, kBias, vBias, oBias,
+                qNorm, kNorm, ffnNorm, attnSinks, latent, f.apply(router), routerBias, scoring, expertBiases,
+                f.apply(ffnGate), f.apply(ffnUp), f.apply(ffnDown),
+                shared == null ? null : new SharedExpert(shared.gateInput(), f.apply(shared.gate()), f.apply(shared.up()),
+                        f.apply(shared.down())));
+    }
+
     /** Per-expert biases of the gate, up and down projections (gpt-oss), indexed [expert][row]. */
     public record ExpertBiases(float[][] gate, float[][] up, float[][] down) {
     }

@@ -3,6 +3,7 @@ package moed.runtime.model;
 import moed.cache.ExpertLayout;
 import moed.kernels.Dequantize;
 import moed.kernels.GgmlType;
+import moed.kernels.InterleavedQ4K;
 import moed.kernels.WeightMatrix;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufFormatException;
@@ -32,6 +33,20 @@ public final class Model {
         this.output = output;
         this.layers = layers;
         this.expertLayout = expertLayout;
+    }
+
+    /**
+     * This model with its dense matrices (attention, dense and shared feed-forward, output; not the token embedding,
+     * read row by row) in the layout their fastest kernel reads, copied where that differs from the file's
+     * ({@link InterleavedQ4K#copyIfWorthwhile}: Q4_K). For running; the file's views stay with {@link #load}.
+     */
+    public Model withMatricesForDecode() {
+        LayerWeights[] mapped = new LayerWeights[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            mapped[l] = layers[l].withMatrices(InterleavedQ4K::copyIfWorthwhile);
+        }
+        WeightMatrix out = output == tokenEmbedding ? output : InterleavedQ4K.copyIfWorthwhile(output);
+        return new Model(file, config, tokenEmbedding, outputNorm, out, mapped, expertLayout);
     }
 
     public static Model load(GgufFile f) {
