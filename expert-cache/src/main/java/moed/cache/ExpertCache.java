@@ -792,6 +792,9 @@ public final class ExpertCache implements ExpertSource {
                     }
                     return go;
                 });
+                if (loaded != null) {
+                    loaded = loaded.inKernelLayout(); // in its slot, on this loader thread
+                }
                 if (loaded == null && stoppedAt[0] < 0) {
                     failure = new IllegalStateException("the backing returned no weights without being asked to stop");
                 } else if (loaded == null) {

@@ -55,6 +55,8 @@ public final class InterleavedQ4K {
     /** Per thread: one row gathered back into ggml's layout, for the per-row paths (rare on such a matrix). */
     /** Per thread: a super-block's d and dmin of VL rows as floats. */
     private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
+    /** Per thread: the copy {@link #inPlace} interleaves from. */
+    private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     private InterleavedQ4K() {
@@ -79,6 +81,22 @@ public final class InterleavedQ4K {
             return m;
         }
         return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));
+    }
+
+    /**
+     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged), when {@link #ENABLED} and
+     * {@link #worthwhile}; m itself otherwise. Goes through a per-thread copy of m.
+     */
+    public static WeightMatrix inPlace(WeightMatrix m) {
+        if (m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+            return m;
+        }
+        MemorySegment[] holder = COPY.get();
+        if (holder[0] == null || holder[0].byteSize() < m.byteSize()) {
+            holder[0] = Arena.ofAuto().allocate(m.byteSize(), 64);
+        }
+        MemorySegment.copy(m.data(), 0, holder[0], 0, m.byteSize());
+        return interleave(new WeightMatrix(m.type(), holder[0], m.rows(), m.cols(), m.rowBytes(), false), m.data());
     }
 
     /** Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. */

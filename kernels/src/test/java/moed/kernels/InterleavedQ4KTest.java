@@ -54,6 +54,21 @@ class InterleavedQ4KTest {
         assertArrayEquals(a, b);
     }
 
+    /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy. */
+    @Test
+    void shouldInterleaveInPlaceAsIntoACopy() {
+        WeightMatrix m = randomMatrix(32, 8);
+        byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
+        WeightMatrix in = InterleavedQ4K.inPlace(m);
+        if (!InterleavedQ4K.ENABLED || !InterleavedQ4K.worthwhile(GgmlType.Q4_K, 32)) {
+            assertEquals(m, in);
+            return;
+        }
+        assertEquals(m.data().address(), in.data().address());
+        assertArrayEquals(expected, m.data().toArray(ValueLayout.JAVA_BYTE));
+        assertEquals(in, InterleavedQ4K.inPlace(in), "already interleaved: left as it is");
+    }
+
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @Test
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads() {
