@@ -110,11 +110,23 @@ final class TestLayouts {
 
     /** True when the weights' three matrices hold expert (l, e)'s pattern. */
     static boolean intact(ExpertWeights w, int l, int e) {
-        MemorySegment[] parts = {w.gate().data(), w.up().data(), w.down().data()};
+        moed.kernels.WeightMatrix[] parts = {w.gate(), w.up(), w.down()};
         for (int t = 0; t < 3; t++) {
-            long n = parts[t].byteSize();
+            MemorySegment got = parts[t].data();
+            long n = got.byteSize();
+            MemorySegment expected = got;
+            if (parts[t].interleaved()) {
+                // A cached Q4_K expert is rearranged in its slot: compare with the pattern rearranged the same way.
+                MemorySegment file = java.lang.foreign.Arena.ofAuto().allocate(n);
+                for (long i = 0; i < n; i++) {
+                    file.set(ValueLayout.JAVA_BYTE, i, pattern(l, e, t, i));
+                }
+                moed.kernels.WeightMatrix m = moed.kernels.WeightMatrix.of(parts[t].type(), file, parts[t].rows(), parts[t].cols());
+                expected = moed.kernels.InterleavedQ4K.interleave(m, java.lang.foreign.Arena.ofAuto().allocate(n)).data();
+            }
             for (long i = 0; i < n; i += 37) {
-                if (parts[t].get(ValueLayout.JAVA_BYTE, i) != pattern(l, e, t, i)) {
+                byte want = expected == got ? pattern(l, e, t, i) : expected.get(ValueLayout.JAVA_BYTE, i);
+                if (got.get(ValueLayout.JAVA_BYTE, i) != want) {
                     return false;
                 }
             }
