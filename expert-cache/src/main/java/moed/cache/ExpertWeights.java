@@ -1,6 +1,6 @@
 package moed.cache;
 
-import moed.kernels.InterleavedQ4K;
+import moed.kernels.Interleaved;
 import moed.kernels.WeightMatrix;
 
 /**
@@ -11,13 +11,13 @@ import moed.kernels.WeightMatrix;
 public record ExpertWeights(WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
     /**
      * These matrices rearranged where they lie into the layout their kernel reads, where that differs from the file's
-     * ({@link InterleavedQ4K#inPlace}: Q4_K, sixteen rows interleaved): a cache's slot keeps its size, and decode reads
+     * ({@link Interleaved#inPlace}: Q4_K, sixteen rows interleaved): a cache's slot keeps its size, and decode reads
      * a cached expert as fast as one read in place.
      */
     public ExpertWeights inKernelLayout() {
-        WeightMatrix g = InterleavedQ4K.inPlace(gate);
-        WeightMatrix u = InterleavedQ4K.inPlace(up);
-        WeightMatrix d = InterleavedQ4K.inPlace(down);
+        WeightMatrix g = Interleaved.inPlace(gate);
+        WeightMatrix u = Interleaved.inPlace(up);
+        WeightMatrix d = Interleaved.inPlace(down);
         return g == gate && u == up && d == down ? this : new ExpertWeights(g, u, d);
     }
 

@@ -1,6 +1,6 @@
 package moed.cache;
 
-import moed.kernels.InterleavedQ4K;
+import moed.kernels.Interleaved;
 import moed.kernels.WeightMatrix;
 
 /**
@@ -34,8 +34,8 @@ public final class MappedExpertSource implements ExpertSource {
     }
 
     /**
-     * Experts read in place, except those whose format has an interleaved kernel ({@link InterleavedQ4K}: Q4_K), which
-     * are copied once into its layout (unless {@link InterleavedQ4K#ENABLED} is off). The copies take as much memory again as those experts (the mapped pages stay
+     * Experts read in place, except those whose format has an interleaved kernel ({@link Interleaved}: Q4_K), which
+     * are copied once into its layout (unless {@link Interleaved#ENABLED} is off). The copies take as much memory again as those experts (the mapped pages stay
      * page cache the system may reclaim) and a pass over them at start-up; decode then reads them rows as lanes.
      */
     public static MappedExpertSource interleaved(ExpertLayout layout) {
@@ -44,11 +44,11 @@ public final class MappedExpertSource implements ExpertSource {
 
     /** The whole stacked tensor, interleaved into a copy when asked and its format and expert rows allow; else null. */
     private static WeightMatrix stacked(ExpertLayout.Stacked s, boolean interleave) {
-        if (!interleave || !InterleavedQ4K.worthwhile(s.type(), s.rowsPerExpert())) {
+        if (!interleave || !Interleaved.worthwhile(s.type(), s.rowsPerExpert())) {
             return null;
         }
         WeightMatrix all = WeightMatrix.of(s.type(), s.data(), s.experts() * s.rowsPerExpert(), s.cols());
-        WeightMatrix copy = InterleavedQ4K.copyIfWorthwhile(all);
+        WeightMatrix copy = Interleaved.copyIfWorthwhile(all);
         return copy.interleaved() ? copy : null;
     }
 

@@ -122,7 +122,7 @@ final class TestLayouts {
                     file.set(ValueLayout.JAVA_BYTE, i, pattern(l, e, t, i));
                 }
                 moed.kernels.WeightMatrix m = moed.kernels.WeightMatrix.of(parts[t].type(), file, parts[t].rows(), parts[t].cols());
-                expected = moed.kernels.InterleavedQ4K.interleave(m, java.lang.foreign.Arena.ofAuto().allocate(n)).data();
+                expected = moed.kernels.Interleaved.interleave(m, java.lang.foreign.Arena.ofAuto().allocate(n)).data();
             }
             for (long i = 0; i < n; i += 37) {
                 byte want = expected == got ? pattern(l, e, t, i) : expected.get(ValueLayout.JAVA_BYTE, i);

@@ -24,7 +24,9 @@ public final class Activation {
         /** Q8_K and, where {@link GridPlanes} run, its integers in IQ3_XXS's plane order ({@link #q8kPlanes4}). */
         Q8_K_PLANES4,
         /** Q8_K and its integers paired as {@link InterleavedQ4K} multiplies them ({@link #q8kPairs}). */
-        Q8_K_PAIRS
+        Q8_K_PAIRS,
+        /** Q8_0 and its integers paired as {@link InterleavedQ8_0} multiplies them ({@link #q8Pairs}). */
+        Q8_0_PAIRS
     }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
@@ -61,9 +63,14 @@ public final class Activation {
     /**
      * The Q8_K integers of each four (k, k + 1, k + 2, k + 3) as two ints, (k, k + 2) and (k + 1, k + 3), each pair
      * two 16-bit halves, low first: broadcast as ints, they face the two weights a 32-bit lane of
-     * {@link InterleavedQ4K}'s layout holds in its 16-bit halves.
+     * {@link Interleaved}'s Q4_K layout holds in its 16-bit halves.
      */
     public final int[] q8kPairs;
+    /**
+     * Per Q8_0 block, for i in 0..7: the integers (2i, 16 + 2i) and (2i + 1, 17 + 2i) as two ints of two 16-bit
+     * halves, low first ({@link InterleavedQ8_0}).
+     */
+    public final int[] q8Pairs;
     /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
@@ -77,6 +84,7 @@ public final class Activation {
     private boolean planes8Ready;
     private boolean planes4Ready;
     private boolean pairsReady;
+    private boolean q8PairsReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -96,6 +104,7 @@ public final class Activation {
         this.q8kPlanes8 = GridPlanes.USABLE ? new short[(capacity + 511) / 512 * 512] : null;
         this.q8kPlanes4 = GridPlanes.USABLE ? new short[padded256] : null;
         this.q8kPairs = new int[padded256 / 2];
+        this.q8Pairs = new int[padded / 2];
     }
 
     public int length() {
@@ -120,6 +129,7 @@ public final class Activation {
         planes8Ready = false;
         planes4Ready = false;
         pairsReady = false;
+        q8PairsReady = false;
         return this;
     }
 
@@ -142,6 +152,7 @@ public final class Activation {
             case Q8_K_PLANES8 -> preparePlanes8();
             case Q8_K_PLANES4 -> preparePlanes4();
             case Q8_K_PAIRS -> preparePairs();
+            case Q8_0_PAIRS -> prepareQ8Pairs();
         }
     }
 
@@ -227,6 +238,21 @@ public final class Activation {
             q8kScale[b] = 1 / iscale;
         }
         q8kReady = true;
+    }
+
+    private void prepareQ8Pairs() {
+        prepareQ8();
+        if (q8PairsReady) {
+            return;
+        }
+        for (int b = 0; b < length / 32; b++) {
+            for (int i = 0; i < 8; i++) {
+                int k = 32 * b + 2 * i;
+                q8Pairs[16 * b + 2 * i] = (q8s[k] & 0xFFFF) | q8s[k + 16] << 16;
+                q8Pairs[16 * b + 2 * i + 1] = (q8s[k + 1] & 0xFFFF) | q8s[k + 17] << 16;
+            }
+        }
+        q8PairsReady = true;
     }
 
     private void preparePairs() {

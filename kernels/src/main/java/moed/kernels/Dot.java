@@ -80,7 +80,7 @@ public final class Dot {
         BlockFormat f = m.type().format();
         if (m.interleaved()) {
             // One row of sixteen interleaved ones (a test, a fallback): gathered back, then the row kernel.
-            MemorySegment r = InterleavedQ4K.row(m, row);
+            MemorySegment r = Interleaved.row(m, row);
             return VECTOR ? f.dot(r, 0, a, m.cols()) : f.scalarDot(r, 0, a, m.cols());
         }
         long off = row * m.rowBytes();
@@ -126,7 +126,7 @@ public final class Dot {
     public static void row4(WeightMatrix m, int row, Activation a0, Activation a1, Activation a2, Activation a3,
                             float[] out) {
         if (m.interleaved()) {
-            m.type().format().row4(InterleavedQ4K.row(m, row), 0, m.cols(), a0, a1, a2, a3, out);
+            m.type().format().row4(Interleaved.row(m, row), 0, m.cols(), a0, a1, a2, a3, out);
             return;
         }
         m.type().format().row4(m.data(), row * m.rowBytes(), m.cols(), a0, a1, a2, a3, out);

@@ -1,6 +1,5 @@
 package moed.kernels;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -10,9 +9,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_K rows repacked sixteen at a time so that one vector load gives the same int of sixteen rows (ik_llama.cpp's
- * {@code _R4}/{@code _R8} formats do the same for its kernels), and decode's mat-vec with rows as vector lanes over
- * that layout: a pair of activation integers is broadcast against two weights of every row at once, so the inner
+ * Decode's mat-vec over Q4_K rows in {@link Interleaved}'s layout, rows as vector lanes: a pair of activation integers is broadcast against two weights of every row at once, so the inner
  * loop is shifts, masks, 16-bit multiplies and adds, with no widening of bytes and no per-row reduction until the
  * sub-block ends. For every row the result is {@link KQuantDots#q4_k}'s, bit for bit.
  *
@@ -21,10 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
  * memory. {@link KQuantRowGemm} already had rows as lanes for prefill, but paid a scalar transposition of every
  * super-block per call; stored transposed, neither pays it.
  *
- * <p>The layout: a group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
- * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, super-block
- * b's 144 bytes of each row are 36 ints, stored int-major: int i of row c at {@code b * 2304 + (i * 16 + c) * 4}. A
- * block_q4_K as ints: d and dmin, then three of scales and minimums, then 32 of nibbles (int 4 + i holds quantized
+ * <p>The layout: within a group, super-block b's 144 bytes of each row are 36 ints, stored int-major: int i of row c
+ * at {@code b * 2304 + (i * 16 + c) * 4}. A block_q4_K as ints: d and dmin, then three of scales and minimums, then 32 of nibbles (int 4 + i holds quantized
  * bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which has weight 64j + l in its low nibble and 64j + 32 + l
  * in its high one).
  *
@@ -35,111 +30,19 @@ import jdk.incubator.vector.VectorSpecies;
  * interleaved at 512 bits, 3.5-4.2 against 5.9-6.4 at 256 bits; with float FMAs in place of the 16-bit products
  * 6.7 and 4.9.
  */
-public final class InterleavedQ4K {
-    /** Rows per group. */
-    public static final int GROUP = 16;
-    /**
-     * Whether a model's matrices are interleaved at load where it pays ({@link #copyIfWorthwhile}): on unless
-     * {@code -Dmoed.kernels.interleave=false}, which reads every matrix where it lies in the file.
-     */
-    public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
-    /** Ints in one row's super-block. */
-    private static final int INTS = 36;
+final class InterleavedQ4K {
+    private static final int GROUP = Interleaved.GROUP;
     /** Bytes of one group's super-block. */
-    private static final int GROUP_BLOCK = GROUP * INTS * 4;
+    private static final int GROUP_BLOCK = GROUP * 144;
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Per thread: one row gathered back into ggml's layout, for the per-row paths (rare on such a matrix). */
     /** Per thread: a super-block's d and dmin of VL rows as floats. */
     private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
-    /** Per thread: the copy {@link #inPlace} interleaves from. */
-    private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
-    private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     private InterleavedQ4K() {
-    }
-
-    /** True when a matrix of this type and row count can be interleaved (and a kernel reads it). */
-    public static boolean fits(GgmlType t, int rows) {
-        return t == GgmlType.Q4_K && rows % GROUP == 0 && rows > 0;
-    }
-
-    /** True when interleaving this matrix pays: it fits and the vector kernels run (the scalar twin reads rows). */
-    public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && VL <= GROUP;
-    }
-
-    /**
-     * m interleaved into a copy of its own when {@link #ENABLED} and {@link #worthwhile}; m itself otherwise. The copy
-     * takes m's bytes again in memory (a mapped file's pages stay page cache the system may reclaim).
-     */
-    public static WeightMatrix copyIfWorthwhile(WeightMatrix m) {
-        if (m == null || m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
-            return m;
-        }
-        return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));
-    }
-
-    /**
-     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged), when {@link #ENABLED} and
-     * {@link #worthwhile}; m itself otherwise. Goes through a per-thread copy of m.
-     */
-    public static WeightMatrix inPlace(WeightMatrix m) {
-        if (m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
-            return m;
-        }
-        MemorySegment[] holder = COPY.get();
-        if (holder[0] == null || holder[0].byteSize() < m.byteSize()) {
-            holder[0] = Arena.ofAuto().allocate(m.byteSize(), 64);
-        }
-        MemorySegment.copy(m.data(), 0, holder[0], 0, m.byteSize());
-        return interleave(new WeightMatrix(m.type(), holder[0], m.rows(), m.cols(), m.rowBytes(), false), m.data());
-    }
-
-    /** Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. */
-    public static WeightMatrix interleave(WeightMatrix m, MemorySegment dst) {
-        if (m.interleaved() || !fits(m.type(), m.rows())) {
-            throw new IllegalArgumentException("cannot interleave a " + m.rows() + "-row " + m.type()
-                    + (m.interleaved() ? " matrix twice" : " matrix"));
-        }
-        MemorySegment src = m.data();
-        int nsb = m.cols() / 256;
-        long rowBytes = m.rowBytes();
-        int[] ints = new int[INTS * GROUP];
-        for (int g = 0; g < m.rows() / GROUP; g++) {
-            long groupOff = g * GROUP * rowBytes;
-            for (int b = 0; b < nsb; b++) {
-                for (int c = 0; c < GROUP; c++) {
-                    long ro = groupOff + c * rowBytes + b * 144L;
-                    for (int i = 0; i < INTS; i++) {
-                        ints[i * GROUP + c] = src.get(Bytes.LE_INT, ro + 4L * i);
-                    }
-                }
-                MemorySegment.copy(ints, 0, dst, Bytes.LE_INT, groupOff + (long) b * GROUP_BLOCK, ints.length);
-            }
-        }
-        return new WeightMatrix(m.type(), dst.asSlice(0, m.byteSize()), m.rows(), m.cols(), rowBytes, true);
-    }
-
-    /** Row r of an interleaved matrix gathered back into ggml's layout, in a per-thread segment at byte 0. */
-    static MemorySegment row(WeightMatrix m, int r) {
-        MemorySegment[] holder = ROW.get();
-        if (holder[0] == null || holder[0].byteSize() < m.rowBytes()) {
-            holder[0] = Arena.ofAuto().allocate(m.rowBytes(), 8);
-        }
-        MemorySegment dst = holder[0];
-        long groupOff = (long) (r / GROUP) * GROUP * m.rowBytes();
-        int c = r % GROUP;
-        for (int b = 0; b < m.cols() / 256; b++) {
-            long bo = groupOff + (long) b * GROUP_BLOCK;
-            for (int i = 0; i < INTS; i++) {
-                dst.set(Bytes.LE_INT, b * 144L + 4L * i, m.data().get(Bytes.LE_INT, bo + (i * GROUP + c) * 4L));
-            }
-        }
-        return dst;
     }
 
     /**

@@ -42,7 +42,7 @@ final class KQuantRowGemm extends Gemm {
     private static final int NIBBLES_5 = 12;
     /** The call's format is Q5_K. */
     private boolean five;
-    /** The call's matrix is in {@link InterleavedQ4K}'s layout (already transposed, sixteen rows at a time). */
+    /** The call's matrix is in {@link Interleaved}'s layout (already transposed, sixteen rows at a time). */
     private boolean interleaved;
     /**
      * Weights a tile sums in floats before converting to integers: a quarter super-block, so that even and odd chains
@@ -155,7 +155,7 @@ final class KQuantRowGemm extends Gemm {
     private static void gather(Scratch s, int b, int nsb, int ints) {
         int[] src = s.rows;
         int[] q = s.q;
-        int group = InterleavedQ4K.GROUP;
+        int group = Interleaved.GROUP;
         for (int h = 0; h < R / group; h++) {
             int o = (h * nsb + b) * ints * group;
             for (int c = 0; c < group; c++) {

@@ -53,9 +53,9 @@ public final class KernelBenchmark {
                 rows.add(measure(t.name(), m, one, all, bw1, bwN, tokenCounts, progress, step, steps));
                 step += 2 + tokenCounts.length;
                 // The layout the model loads this format in, when it repacks it (its own line; progress not counted).
-                int groups = nRows / InterleavedQ4K.GROUP * InterleavedQ4K.GROUP;
-                if (InterleavedQ4K.worthwhile(t, groups)) {
-                    WeightMatrix in = InterleavedQ4K.interleave(m.rows(0, groups), arena.allocate(rowBytes * groups, 64));
+                int groups = nRows / Interleaved.GROUP * Interleaved.GROUP;
+                if (Interleaved.worthwhile(t, groups)) {
+                    WeightMatrix in = Interleaved.interleave(m.rows(0, groups), arena.allocate(rowBytes * groups, 64));
                     rows.add(measure(t.name() + " interleaved", in, one, all, bw1, bwN, tokenCounts, (d, n) -> { }, 0, 0));
                 }
             }

@@ -60,7 +60,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
             }
             a.prepareFor(m.type());
             if (m.interleaved()) {
-                a.prepare(Activation.Form.Q8_K_PAIRS);
+                a.prepare(Interleaved.activation(m.type()));
             }
         }
         this.m = m;
@@ -68,7 +68,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.which = which;
         this.count = count;
         this.out = out;
-        Gemm gemm = count < GEMM_MIN_TOKENS ? null
+        // Of an interleaved matrix only KQuantRowGemm reads the layout; the others' tokens take the group kernel.
+        Gemm gemm = count < GEMM_MIN_TOKENS || (m.interleaved() && !KQuantRowGemm.supports(m.type())) ? null
                 : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
                 : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? kRows
                 : KQuantGemm.supports(m.type()) ? q6k : null;
@@ -78,7 +79,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         // Waking another core costs a few microseconds: not worth it for a matrix that streams in less.
         long bytes = m.byteSize() * Math.max(1, count / 4);
         int grain = bytes < 24 * 1024 ? m.rows() : gemm != null ? gemm.grain()
-                : m.interleaved() ? InterleavedQ4K.GROUP : 8;
+                : m.interleaved() ? Interleaved.GROUP : 8;
         // A GEMM is its own task, so this class's run stays the per-token path decode compiles.
         executor.run(m.rows(), grain, gemm != null ? gemm : this);
         if (gemm != null) {
@@ -99,8 +100,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         float[][] o = out;
         if (w.interleaved() && Dot.VECTOR) {
             // Sixteen rows at a time, rows as lanes (the range's bounds are multiples of the group: see the grain).
-            int g0 = from / InterleavedQ4K.GROUP;
-            int groups = (to - from) / InterleavedQ4K.GROUP;
+            int g0 = from / Interleaved.GROUP;
+            int groups = (to - from) / Interleaved.GROUP;
             int runs = Math.min(STREAMS, groups);
             int part = (groups + runs - 1) / runs;
             for (int k = 0; k < part; k++) {
@@ -111,7 +112,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
                     }
                     for (int t = 0; t < n; t++) {
                         int tok = wh == null ? t : wh[t];
-                        InterleavedQ4K.dot(w, g0 + g, a[tok], o[tok], (g0 + g) * InterleavedQ4K.GROUP);
+                        Interleaved.dot(w, g0 + g, a[tok], o[tok], (g0 + g) * Interleaved.GROUP);
                     }
                 }
             }

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * A weight matrix of {@code rows} rows of {@code cols} weights in ggml's block format, read in place from
  * {@code data} (usually a slice of a memory-mapped GGUF file). Row-major as in the file (row r starts at
- * {@code r * rowBytes}), or, when {@code interleaved}, in {@link InterleavedQ4K}'s layout: groups of sixteen rows,
+ * {@code r * rowBytes}), or, when {@code interleaved}, in {@link Interleaved}'s layout: groups of sixteen rows,
  * each group where its rows would be, its rows' blocks interleaved int by int (same bytes in all).
  */
 public record WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols, long rowBytes, boolean interleaved) {
@@ -22,7 +22,7 @@ public record WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols
             throw new IllegalArgumentException("matrix " + rows + "x" + cols + " " + type + " needs " + rowBytes * rows
                     + " bytes, segment has " + data.byteSize());
         }
-        if (interleaved && !InterleavedQ4K.fits(type, rows)) {
+        if (interleaved && !Interleaved.fits(type, rows)) {
             throw new IllegalArgumentException("a " + rows + "-row " + type + " matrix cannot be interleaved");
         }
     }
@@ -40,9 +40,9 @@ public record WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols
      * interleaved matrix, whole groups only.
      */
     public WeightMatrix rows(int from, int count) {
-        if (interleaved && (from % InterleavedQ4K.GROUP != 0 || count % InterleavedQ4K.GROUP != 0)) {
+        if (interleaved && (from % Interleaved.GROUP != 0 || count % Interleaved.GROUP != 0)) {
             throw new IllegalArgumentException("rows " + from + ".." + (from + count) + " split a group of "
-                    + InterleavedQ4K.GROUP + " interleaved rows");
+                    + Interleaved.GROUP + " interleaved rows");
         }
         return new WeightMatrix(type, data.asSlice(from * rowBytes, count * rowBytes), count, cols, rowBytes, interleaved);
     }
@@ -50,7 +50,7 @@ public record WeightMatrix(GgmlType type, MemorySegment data, int rows, int cols
     /** Dequantizes row r into dst[0..cols). */
     public void dequantizeRow(int r, float[] dst) {
         if (interleaved) {
-            Dequantize.row(type, InterleavedQ4K.row(this, r), 0, dst, 0, cols);
+            Dequantize.row(type, Interleaved.row(this, r), 0, dst, 0, cols);
         } else {
             Dequantize.row(type, data, r * rowBytes, dst, 0, cols);
         }

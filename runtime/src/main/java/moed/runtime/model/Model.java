@@ -3,7 +3,7 @@ package moed.runtime.model;
 import moed.cache.ExpertLayout;
 import moed.kernels.Dequantize;
 import moed.kernels.GgmlType;
-import moed.kernels.InterleavedQ4K;
+import moed.kernels.Interleaved;
 import moed.kernels.WeightMatrix;
 import moed.runtime.gguf.GgufFile;
 import moed.runtime.gguf.GgufFormatException;
@@ -38,14 +38,14 @@ public final class Model {
     /**
      * This model with its dense matrices (attention, dense and shared feed-forward, output; not the token embedding,
      * read row by row) in the layout their fastest kernel reads, copied where that differs from the file's
-     * ({@link InterleavedQ4K#copyIfWorthwhile}: Q4_K). For running; the file's views stay with {@link #load}.
+     * ({@link Interleaved#copyIfWorthwhile}: Q4_K). For running; the file's views stay with {@link #load}.
      */
     public Model withMatricesForDecode() {
         LayerWeights[] mapped = new LayerWeights[layers.length];
         for (int l = 0; l < layers.length; l++) {
-            mapped[l] = layers[l].withMatrices(InterleavedQ4K::copyIfWorthwhile);
+            mapped[l] = layers[l].withMatrices(Interleaved::copyIfWorthwhile);
         }
-        WeightMatrix out = output == tokenEmbedding ? output : InterleavedQ4K.copyIfWorthwhile(output);
+        WeightMatrix out = output == tokenEmbedding ? output : Interleaved.copyIfWorthwhile(output);
         return new Model(file, config, tokenEmbedding, outputNorm, out, mapped, expertLayout);
     }
 

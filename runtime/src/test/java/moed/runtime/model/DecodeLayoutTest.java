@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 import moed.kernels.Activation;
 import moed.kernels.GgmlType;
-import moed.kernels.InterleavedQ4K;
+import moed.kernels.Interleaved;
 import moed.kernels.MatMat;
 import moed.kernels.ParallelExecutor;
 import moed.kernels.WeightMatrix;
@@ -25,7 +25,7 @@ class DecodeLayoutTest {
 
     @Test
     void shouldInterleaveQ4KDenseMatricesWithTheSameResults() throws Exception {
-        Assumptions.assumeTrue(InterleavedQ4K.ENABLED && InterleavedQ4K.worthwhile(GgmlType.Q4_K, 256),
+        Assumptions.assumeTrue(Interleaved.ENABLED && Interleaved.worthwhile(GgmlType.Q4_K, 256),
                 "skipped: interleaving is off here (-Dmoed.kernels.interleave=false or scalar kernels)");
         Path f = dir.resolve("q4k.gguf");
         SyntheticModel.write(new SyntheticModel.Spec(2, 256, 8, 4, 8, 2, 256, 400, GgmlType.Q4_K, 7, 256), f, (d, t) -> { });

@@ -9,19 +9,21 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** Interleaved Q4_K rows: the layout round-trips, and every path over it gives the row-major kernel's bits. */
-class InterleavedQ4KTest {
+/** Interleaved rows (Q4_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
+class InterleavedTest {
     private static final int COLS = 768;
 
-    private static WeightMatrix randomMatrix(int rows, long seed) {
-        MemorySegment data = Arena.ofAuto().allocate(GgmlType.Q4_K.bytesFor((long) rows * COLS));
-        KernelBenchmark.fillRandomBlocks(GgmlType.Q4_K, data, new SplittableRandom(seed));
-        return WeightMatrix.of(GgmlType.Q4_K, data, rows, COLS);
+    private static WeightMatrix randomMatrix(GgmlType t, int rows, long seed) {
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * COLS));
+        KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(seed));
+        return WeightMatrix.of(t, data, rows, COLS);
     }
 
     private static WeightMatrix interleaved(WeightMatrix m) {
-        return InterleavedQ4K.interleave(m, Arena.ofAuto().allocate(m.byteSize()));
+        return Interleaved.interleave(m, Arena.ofAuto().allocate(m.byteSize()));
     }
 
     private static Activation[] activations(int count, long seed) {
@@ -37,13 +39,14 @@ class InterleavedQ4KTest {
         return xs;
     }
 
-    @Test
-    void shouldGiveEveryRowBackByteForByte() {
-        WeightMatrix m = randomMatrix(48, 1);
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
+    void shouldGiveEveryRowBackByteForByte(GgmlType t) {
+        WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
         assertEquals(m.byteSize(), in.byteSize());
         for (int r = 0; r < m.rows(); r++) {
-            MemorySegment row = InterleavedQ4K.row(in, r);
+            MemorySegment row = Interleaved.row(in, r);
             byte[] expected = m.data().asSlice(r * m.rowBytes(), m.rowBytes()).toArray(ValueLayout.JAVA_BYTE);
             assertArrayEquals(expected, row.asSlice(0, m.rowBytes()).toArray(ValueLayout.JAVA_BYTE), "row " + r);
         }
@@ -55,24 +58,26 @@ class InterleavedQ4KTest {
     }
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy. */
-    @Test
-    void shouldInterleaveInPlaceAsIntoACopy() {
-        WeightMatrix m = randomMatrix(32, 8);
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
+    void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
+        WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
-        WeightMatrix in = InterleavedQ4K.inPlace(m);
-        if (!InterleavedQ4K.ENABLED || !InterleavedQ4K.worthwhile(GgmlType.Q4_K, 32)) {
+        WeightMatrix in = Interleaved.inPlace(m);
+        if (!Interleaved.ENABLED || !Interleaved.worthwhile(t, 32)) {
             assertEquals(m, in);
             return;
         }
         assertEquals(m.data().address(), in.data().address());
         assertArrayEquals(expected, m.data().toArray(ValueLayout.JAVA_BYTE));
-        assertEquals(in, InterleavedQ4K.inPlace(in), "already interleaved: left as it is");
+        assertEquals(in, Interleaved.inPlace(in), "already interleaved: left as it is");
     }
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
-    @Test
-    void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads() {
-        WeightMatrix m = randomMatrix(64, 2);
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
+    void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
+        WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
         Activation[] xs = activations(17, 3);
         try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e2 = new ParallelExecutor(2)) {
@@ -101,9 +106,10 @@ class InterleavedQ4KTest {
     }
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
-    @Test
-    void shouldSliceWholeGroupsOnly() {
-        WeightMatrix m = randomMatrix(64, 4);
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
+    void shouldSliceWholeGroupsOnly(GgmlType t) {
+        WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
         Activation a = activations(1, 5)[0];
         try (ParallelExecutor e = new ParallelExecutor(1)) {
@@ -114,7 +120,7 @@ class InterleavedQ4KTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> interleaved(m).rows(8, 16));
-        assertThrows(IllegalArgumentException.class, () -> interleaved(randomMatrix(40, 6)));
+        assertThrows(IllegalArgumentException.class, () -> interleaved(randomMatrix(t, 40, 6)));
     }
 
     /**
@@ -122,8 +128,8 @@ class InterleavedQ4KTest {
      * whose halves cancel (so an error of one in any sub-block sum shows).
      */
     @Test
-    void shouldStayExactAtTheLargestWeightsAndScales() {
-        WeightMatrix m = randomMatrix(32, 7);
+    void shouldStayExactAtTheLargestQ4KWeightsAndScales() {
+        WeightMatrix m = randomMatrix(GgmlType.Q4_K, 32, 7);
         MemorySegment s = m.data();
         for (long bo = 0; bo < m.byteSize(); bo += 144) {
             for (int i = 4; i < 16; i++) {
@@ -139,7 +145,27 @@ class InterleavedQ4KTest {
         for (int i = 0; i < COLS; i++) {
             v[i] = (i % 64 < 32) ? 100f : -99.2f;
         }
-        Activation a = new Activation(COLS).set(v, 0, COLS);
+        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+    }
+
+    /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
+    @Test
+    void shouldStayExactAtTheLargestQ8Products() {
+        WeightMatrix m = randomMatrix(GgmlType.Q8_0, 32, 9);
+        MemorySegment s = m.data();
+        for (long bo = 0; bo < m.byteSize(); bo += 34) {
+            for (int i = 2; i < 34; i++) {
+                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) (i % 5 == 0 ? 127 : -128));
+            }
+        }
+        float[] v = new float[COLS];
+        for (int i = 0; i < COLS; i++) {
+            v[i] = i % 7 == 0 ? -3f : 3f;
+        }
+        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+    }
+
+    private static void assertSameAsRowKernel(WeightMatrix m, Activation a) {
         WeightMatrix in = interleaved(m);
         try (ParallelExecutor e = new ParallelExecutor(1)) {
             float[][] out = new float[1][m.rows()];

@@ -1,0 +1,176 @@
+package moed.kernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
+ * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
+ * rows as vector lanes: {@link InterleavedQ4K} and {@link InterleavedQ8_0} are the kernels, this class the layout.
+ *
+ * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
+ * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, block b of
+ * the sixteen rows is one run of {@code 16 * blockBytes} bytes, its rows' bytes rearranged by the format's
+ * permutation ({@link #position}). A matrix says which layout it has ({@link WeightMatrix#interleaved}); a row of an
+ * interleaved one is gathered back for the rare per-row reader.
+ */
+public final class Interleaved {
+    /** Rows per group. */
+    public static final int GROUP = 16;
+    /**
+     * Whether a model's matrices are interleaved at load where it pays ({@link #copyIfWorthwhile}, {@link #inPlace}): on
+     * unless {@code -Dmoed.kernels.interleave=false}, which reads every matrix where it lies in the file.
+     */
+    public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
+    /** Per format (by ordinal): byte j of row c's block goes to {@code PERMUTATION[c * blockBytes + j]} of the run. */
+    private static final int[][] PERMUTATION = new int[GgmlType.values().length][];
+    /** Per thread: the copy {@link #inPlace} interleaves from. */
+    private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    /** Per thread: one row gathered back into ggml's layout. */
+    private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+
+    static {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q8_0}) {
+            int[] p = new int[GROUP * t.blockBytes];
+            for (int c = 0; c < GROUP; c++) {
+                for (int j = 0; j < t.blockBytes; j++) {
+                    p[c * t.blockBytes + j] = position(t, c, j);
+                }
+            }
+            PERMUTATION[t.ordinal()] = p;
+        }
+    }
+
+    private Interleaved() {
+    }
+
+    /**
+     * Where byte j of row c's block lies in the group's run. Q4_K: the block's 36 ints, int-major (int i of row c at
+     * {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then eight ints per row,
+     * int-major, int i holding the row's weights 2i, 2i + 1, 16 + 2i, 17 + 2i: the four products that the per-row
+     * kernel's lane i sums (see {@link Block32Dots#q8_0}).
+     */
+    private static int position(GgmlType t, int c, int j) {
+        if (t == GgmlType.Q4_K) {
+            return (j / 4 * GROUP + c) * 4 + j % 4;
+        }
+        if (j < 2) {
+            return 2 * c + j;
+        }
+        int q = j - 2;
+        int i = (q % 16) / 2;
+        int inInt = q % 2 + (q < 16 ? 0 : 2);
+        return 2 * GROUP + (i * GROUP + c) * 4 + inInt;
+    }
+
+    /** True when a matrix of this type and row count can be interleaved (and a kernel reads it). */
+    public static boolean fits(GgmlType t, int rows) {
+        return PERMUTATION[t.ordinal()] != null && rows % GROUP == 0 && rows > 0;
+    }
+
+    /**
+     * True when interleaving this matrix pays: it fits, the vector kernels run (the scalar twin reads rows) and, for
+     * Q8_0, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0 GB/s,
+     * at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row
+     * kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q4_K gains at both.
+     */
+    public static boolean worthwhile(GgmlType t, int rows) {
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t != GgmlType.Q8_0 || Dot.F.length() == GROUP);
+    }
+
+    /**
+     * m interleaved into a copy of its own when {@link #ENABLED} and {@link #worthwhile}; m itself otherwise. The copy
+     * takes m's bytes again in memory (a mapped file's pages stay page cache the system may reclaim).
+     */
+    public static WeightMatrix copyIfWorthwhile(WeightMatrix m) {
+        if (m == null || m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+            return m;
+        }
+        return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));
+    }
+
+    /**
+     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged), when {@link #ENABLED} and
+     * {@link #worthwhile}; m itself otherwise. Goes through a per-thread copy of m.
+     */
+    public static WeightMatrix inPlace(WeightMatrix m) {
+        if (m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+            return m;
+        }
+        MemorySegment[] holder = COPY.get();
+        if (holder[0] == null || holder[0].byteSize() < m.byteSize()) {
+            holder[0] = Arena.ofAuto().allocate(m.byteSize(), 64);
+        }
+        MemorySegment.copy(m.data(), 0, holder[0], 0, m.byteSize());
+        return interleave(new WeightMatrix(m.type(), holder[0], m.rows(), m.cols(), m.rowBytes(), false), m.data());
+    }
+
+    /** Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. */
+    public static WeightMatrix interleave(WeightMatrix m, MemorySegment dst) {
+        if (m.interleaved() || !fits(m.type(), m.rows())) {
+            throw new IllegalArgumentException("cannot interleave a " + m.rows() + "-row " + m.type()
+                    + (m.interleaved() ? " matrix twice" : " matrix"));
+        }
+        int bb = m.type().blockBytes;
+        int blocks = m.cols() / m.type().blockSize;
+        long rowBytes = m.rowBytes();
+        int[] p = PERMUTATION[m.type().ordinal()];
+        // A group's rows are one contiguous span: copied out, permuted block by block, copied back.
+        byte[] rows = new byte[(int) (GROUP * rowBytes)];
+        byte[] run = new byte[GROUP * bb];
+        byte[] out = new byte[rows.length];
+        for (int g = 0; g < m.rows() / GROUP; g++) {
+            long groupOff = g * GROUP * rowBytes;
+            MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, groupOff, rows, 0, rows.length);
+            for (int b = 0; b < blocks; b++) {
+                for (int c = 0; c < GROUP; c++) {
+                    int from = (int) (c * rowBytes) + b * bb;
+                    for (int j = 0; j < bb; j++) {
+                        run[p[c * bb + j]] = rows[from + j];
+                    }
+                }
+                System.arraycopy(run, 0, out, b * run.length, run.length);
+            }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, groupOff, out.length);
+        }
+        return new WeightMatrix(m.type(), dst.asSlice(0, m.byteSize()), m.rows(), m.cols(), rowBytes, true);
+    }
+
+    /** Row r of an interleaved matrix gathered back into ggml's layout, in a per-thread segment at byte 0. */
+    static MemorySegment row(WeightMatrix m, int r) {
+        MemorySegment[] holder = ROW.get();
+        if (holder[0] == null || holder[0].byteSize() < m.rowBytes()) {
+            holder[0] = Arena.ofAuto().allocate(m.rowBytes(), 8);
+        }
+        MemorySegment dst = holder[0];
+        int bb = m.type().blockBytes;
+        int[] p = PERMUTATION[m.type().ordinal()];
+        long groupOff = (long) (r / GROUP) * GROUP * m.rowBytes();
+        int c = r % GROUP;
+        for (int b = 0; b < m.cols() / m.type().blockSize; b++) {
+            long run = groupOff + (long) b * GROUP * bb;
+            for (int j = 0; j < bb; j++) {
+                dst.set(ValueLayout.JAVA_BYTE, (long) b * bb + j, m.data().get(ValueLayout.JAVA_BYTE, run + p[c * bb + j]));
+            }
+        }
+        return dst;
+    }
+
+    /**
+     * Rows {@code group * GROUP ..} of interleaved m against one activation (prepared in {@link #activation}'s form)
+     * into {@code out[o..o + GROUP)}, bit-identical to the per-row kernel.
+     */
+    static void dot(WeightMatrix m, int group, Activation a, float[] out, int o) {
+        if (m.type() == GgmlType.Q4_K) {
+            InterleavedQ4K.dot(m, group, a, out, o);
+        } else {
+            InterleavedQ8_0.dot(m, group, a, out, o);
+        }
+    }
+
+    /** The activation form the interleaved kernel of type t reads. */
+    static Activation.Form activation(GgmlType t) {
+        return t == GgmlType.Q4_K ? Activation.Form.Q8_K_PAIRS : Activation.Form.Q8_0_PAIRS;
+    }
+}
