@@ -35,11 +35,29 @@ public final class MappedExpertSource implements ExpertSource {
 
     /**
      * Experts read in place, except those whose format has an interleaved kernel ({@link Interleaved}: Q4_K), which
-     * are copied once into its layout (unless {@link Interleaved#ENABLED} is off). The copies take as much memory again as those experts (the mapped pages stay
+     * are copied once into its layout (unless {@link Interleaved#ENABLED} is off), when those copies take at most
+     * {@code maxCopyBytes}; otherwise every expert is read in place. The copies take as much memory again as those experts (the mapped pages stay
      * page cache the system may reclaim) and a pass over them at start-up; decode then reads them rows as lanes.
      */
-    public static MappedExpertSource interleaved(ExpertLayout layout) {
-        return new MappedExpertSource(layout, true);
+    public static MappedExpertSource interleaved(ExpertLayout layout, long maxCopyBytes) {
+        return new MappedExpertSource(layout, copyBytes(layout) <= maxCopyBytes);
+    }
+
+    /** The bytes {@link #interleaved} would copy: the experts of the formats with an interleaved kernel. */
+    public static long copyBytes(ExpertLayout layout) {
+        long n = 0;
+        for (int l = 0; l < layout.layerCount(); l++) {
+            ExpertLayout.Layer layer = layout.layer(l);
+            if (layer == null) {
+                continue;
+            }
+            for (ExpertLayout.Stacked st : new ExpertLayout.Stacked[] {layer.gate(), layer.up(), layer.down()}) {
+                if (Interleaved.ENABLED && Interleaved.worthwhile(st.type(), st.rowsPerExpert())) {
+                    n += st.expertBytes() * st.experts();
+                }
+            }
+        }
+        return n;
     }
 
     /** The whole stacked tensor, interleaved into a copy when asked and its format and expert rows allow; else null. */

@@ -41,6 +41,20 @@ class MixedFormatCacheTest {
         return new ExpertCache(l, backing, new LruPolicy(l.layerCount() * EXPERTS), budget, 2, ExpertCache.OnMiss.WAIT, 2);
     }
 
+    /** Experts read in place: the Q4_K layer's are interleaved into copies, but only when the copies fit the given share. */
+    @Test
+    void shouldInterleaveExpertsReadInPlaceOnlyWithinTheirShareOfMemory() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(moed.kernels.Interleaved.ENABLED
+                && moed.kernels.Interleaved.worthwhile(GgmlType.Q4_K, 16), "skipped: interleaving is off here");
+        long copies = MappedExpertSource.copyBytes(layout);
+        assertEquals(EXPERTS * 6912L, copies, "layer 0's Q4_K experts");
+        ExpertWeights w = MappedExpertSource.interleaved(layout, copies).acquire(0, 3);
+        assertTrue(w.gate().interleaved() && w.up().interleaved() && w.down().interleaved());
+        assertTrue(TestLayouts.intact(w, 0, 3));
+        assertTrue(TestLayouts.intact(MappedExpertSource.interleaved(layout, copies).acquire(1, 5), 1, 5), "Q2_K: as it lies");
+        assertFalse(MappedExpertSource.interleaved(layout, copies - 1).acquire(0, 3).gate().interleaved(), "over the share");
+    }
+
     @Test
     void shouldGiveEachLayersExpertsSlotsOfTheirOwnSize() throws Exception {
         assertEquals(FULL, layout.totalExpertBytes() + 5 * EXPERTS * (2688 - 2656) + EXPERTS * (3200 - 3168),

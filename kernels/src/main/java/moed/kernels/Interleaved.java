@@ -25,6 +25,8 @@ public final class Interleaved {
     public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
     /** Per format (by ordinal): byte j of row c's block goes to {@code PERMUTATION[c * blockBytes + j]} of the run. */
     private static final int[][] PERMUTATION = new int[GgmlType.values().length][];
+    /** The same in 16-bit units (the permutations keep byte pairs 2k, 2k + 1 together). */
+    private static final int[][] PERMUTATION16 = new int[GgmlType.values().length][];
     /** Per thread: the copy {@link #inPlace} interleaves from. */
     private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
     /** Per thread: one row gathered back into ggml's layout. */
@@ -39,6 +41,14 @@ public final class Interleaved {
                 }
             }
             PERMUTATION[t.ordinal()] = p;
+            int[] p16 = new int[p.length / 2];
+            for (int k = 0; k < p16.length; k++) {
+                if (p[2 * k] % 2 != 0 || p[2 * k + 1] != p[2 * k] + 1) {
+                    throw new AssertionError(t + ": the interleaved layout splits a byte pair");
+                }
+                p16[k] = p[2 * k] / 2;
+            }
+            PERMUTATION16[t.ordinal()] = p16;
         }
     }
 
@@ -106,35 +116,52 @@ public final class Interleaved {
         return interleave(new WeightMatrix(m.type(), holder[0], m.rows(), m.cols(), m.rowBytes(), false), m.data());
     }
 
-    /** Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. */
+    /**
+     * Writes m's rows (row-major) into {@code dst} at byte 0 in the interleaved layout; returns the matrix over it. A
+     * large matrix is rearranged by the common pool's threads, groups apart (a cold path: a model's start).
+     */
     public static WeightMatrix interleave(WeightMatrix m, MemorySegment dst) {
         if (m.interleaved() || !fits(m.type(), m.rows())) {
             throw new IllegalArgumentException("cannot interleave a " + m.rows() + "-row " + m.type()
                     + (m.interleaved() ? " matrix twice" : " matrix"));
         }
-        int bb = m.type().blockBytes;
+        int groups = m.rows() / GROUP;
+        int perTask = 32;
+        if (groups >= 2 * perTask) {
+            java.util.stream.IntStream.range(0, (groups + perTask - 1) / perTask).parallel()
+                    .forEach(k -> interleaveGroups(m, dst, k * perTask, Math.min(groups, (k + 1) * perTask)));
+        } else {
+            interleaveGroups(m, dst, 0, groups);
+        }
+        return new WeightMatrix(m.type(), dst.asSlice(0, m.byteSize()), m.rows(), m.cols(), m.rowBytes(), true);
+    }
+
+    /**
+     * Groups g0..g1-1 of m into dst. Both formats' permutations keep byte pairs (2k, 2k + 1) together, so the rows move
+     * as 16-bit units: a group's rows copied out as shorts, each block's run assembled, copied back.
+     */
+    private static void interleaveGroups(WeightMatrix m, MemorySegment dst, int g0, int g1) {
+        int half = m.type().blockBytes / 2;
         int blocks = m.cols() / m.type().blockSize;
-        long rowBytes = m.rowBytes();
-        int[] p = PERMUTATION[m.type().ordinal()];
-        // A group's rows are one contiguous span: copied out, permuted block by block, copied back.
-        byte[] rows = new byte[(int) (GROUP * rowBytes)];
-        byte[] run = new byte[GROUP * bb];
-        byte[] out = new byte[rows.length];
-        for (int g = 0; g < m.rows() / GROUP; g++) {
-            long groupOff = g * GROUP * rowBytes;
-            MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, groupOff, rows, 0, rows.length);
+        int rowShorts = (int) (m.rowBytes() / 2);
+        int[] p = PERMUTATION16[m.type().ordinal()];
+        short[] rows = new short[GROUP * rowShorts];
+        short[] out = new short[rows.length];
+        for (int g = g0; g < g1; g++) {
+            long groupOff = g * GROUP * m.rowBytes();
+            MemorySegment.copy(m.data(), Bytes.LE_SHORT, groupOff, rows, 0, rows.length);
             for (int b = 0; b < blocks; b++) {
+                int run = b * GROUP * half;
                 for (int c = 0; c < GROUP; c++) {
-                    int from = (int) (c * rowBytes) + b * bb;
-                    for (int j = 0; j < bb; j++) {
-                        run[p[c * bb + j]] = rows[from + j];
+                    int from = c * rowShorts + b * half;
+                    int to = c * half;
+                    for (int j = 0; j < half; j++) {
+                        out[run + p[to + j]] = rows[from + j];
                     }
                 }
-                System.arraycopy(run, 0, out, b * run.length, run.length);
             }
-            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, groupOff, out.length);
+            MemorySegment.copy(out, 0, dst, Bytes.LE_SHORT, groupOff, out.length);
         }
-        return new WeightMatrix(m.type(), dst.asSlice(0, m.byteSize()), m.rows(), m.cols(), rowBytes, true);
     }
 
     /** Row r of an interleaved matrix gathered back into ggml's layout, in a per-thread segment at byte 0. */

@@ -65,8 +65,12 @@ final class ExpertServing implements AutoCloseable {
                         t.ioThreads());
                 source = anyTrue(pinned) ? new LayeredExpertSource(cache, new MappedExpertSource(m.expertLayout()), pinned) : cache;
             } else {
-                // In place: Q4_K experts are copied once into the layout decode reads rows as lanes (unless turned off).
-                source = MappedExpertSource.interleaved(m.expertLayout());
+                // In place: experts of the interleaved formats are copied once into the layout decode reads rows as lanes
+                // (unless turned off), when the copies take at most half the memory (a cgroup's limit where one is
+                // set): a model that only fits in memory once is read where it lies.
+                long memory = ((com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+                source = MappedExpertSource.interleaved(m.expertLayout(), memory / 2);
             }
             if (store != null) {
                 ExpertCache cc = cache;
