@@ -55,6 +55,8 @@ final class InterleavedQ8_0 {
                         .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(F));
                 d = d.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
                 FloatVector scale = d.mul(qd[b]);
+                // The eight ints written out: the accumulators must be locals for C2 to keep them in registers (an
+                // array of vectors, or a helper taking one, boxes them).
                 ShortVector g;
                 IntVector p;
                 g = IntVector.fromMemorySegment(I, s, run + 32 + (0 * GROUP + v * VL) * 4L, LE).reinterpretAsShorts();
