@@ -11,7 +11,7 @@ import moed.kernels.WeightMatrix;
 public record ExpertWeights(WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
     /**
      * These matrices rearranged where they lie into the layout their kernel reads, where that differs from the file's
-     * ({@link Interleaved#inPlace}: Q4_K, sixteen rows interleaved): a cache's slot keeps its size, and decode reads
+     * ({@link Interleaved#inPlace}: Q4_K, and Q8_0 at 512 bits, sixteen rows interleaved): a cache's slot keeps its size, and decode reads
      * a cached expert as fast as one read in place.
      */
     public ExpertWeights inKernelLayout() {

@@ -34,10 +34,10 @@ public final class MappedExpertSource implements ExpertSource {
     }
 
     /**
-     * Experts read in place, except those whose format has an interleaved kernel ({@link Interleaved}: Q4_K), which
-     * are copied once into its layout (unless {@link Interleaved#ENABLED} is off), when those copies take at most
-     * {@code maxCopyBytes}; otherwise every expert is read in place. The copies take as much memory again as those experts (the mapped pages stay
-     * page cache the system may reclaim) and a pass over them at start-up; decode then reads them rows as lanes.
+     * Experts read in place, except those that {@link Interleaved#applies} to (Q4_K; Q8_0 at 512 bits), which are copied
+     * once into its layout when those copies take at most {@code maxCopyBytes}; otherwise every expert is read in place.
+     * The copies take as much memory again as those experts (the mapped pages stay page cache the system may reclaim)
+     * and a pass over them at start-up; decode then reads them rows as lanes.
      */
     public static MappedExpertSource interleaved(ExpertLayout layout, long maxCopyBytes) {
         return new MappedExpertSource(layout, copyBytes(layout) <= maxCopyBytes);
@@ -52,7 +52,7 @@ public final class MappedExpertSource implements ExpertSource {
                 continue;
             }
             for (ExpertLayout.Stacked st : new ExpertLayout.Stacked[] {layer.gate(), layer.up(), layer.down()}) {
-                if (Interleaved.ENABLED && Interleaved.worthwhile(st.type(), st.rowsPerExpert())) {
+                if (Interleaved.applies(st.type(), st.rowsPerExpert())) {
                     n += st.expertBytes() * st.experts();
                 }
             }
@@ -62,12 +62,10 @@ public final class MappedExpertSource implements ExpertSource {
 
     /** The whole stacked tensor, interleaved into a copy when asked and its format and expert rows allow; else null. */
     private static WeightMatrix stacked(ExpertLayout.Stacked s, boolean interleave) {
-        if (!interleave || !Interleaved.worthwhile(s.type(), s.rowsPerExpert())) {
+        if (!interleave || !Interleaved.applies(s.type(), s.rowsPerExpert())) {
             return null;
         }
-        WeightMatrix all = WeightMatrix.of(s.type(), s.data(), s.experts() * s.rowsPerExpert(), s.cols());
-        WeightMatrix copy = Interleaved.copyIfWorthwhile(all);
-        return copy.interleaved() ? copy : null;
+        return Interleaved.copyIfWorthwhile(WeightMatrix.of(s.type(), s.data(), s.experts() * s.rowsPerExpert(), s.cols()));
     }
 
     private static WeightMatrix expert(WeightMatrix interleaved, ExpertLayout.Stacked s, int e) {

@@ -89,23 +89,28 @@ public final class Interleaved {
         return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t != GgmlType.Q8_0 || Dot.F.length() == GROUP);
     }
 
+    /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */
+    public static boolean applies(GgmlType t, int rows) {
+        return ENABLED && worthwhile(t, rows);
+    }
+
     /**
-     * m interleaved into a copy of its own when {@link #ENABLED} and {@link #worthwhile}; m itself otherwise. The copy
+     * m interleaved into a copy of its own where {@link #applies}; m itself otherwise. The copy
      * takes m's bytes again in memory (a mapped file's pages stay page cache the system may reclaim).
      */
     public static WeightMatrix copyIfWorthwhile(WeightMatrix m) {
-        if (m == null || m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+        if (m == null || m.interleaved() || !applies(m.type(), m.rows())) {
             return m;
         }
         return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));
     }
 
     /**
-     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged), when {@link #ENABLED} and
-     * {@link #worthwhile}; m itself otherwise. Goes through a per-thread copy of m.
+     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged) where {@link #applies}; m
+     * itself otherwise. Goes through a per-thread copy of m.
      */
     public static WeightMatrix inPlace(WeightMatrix m) {
-        if (m.interleaved() || !ENABLED || !worthwhile(m.type(), m.rows())) {
+        if (m.interleaved() || !applies(m.type(), m.rows())) {
             return m;
         }
         MemorySegment[] holder = COPY.get();

@@ -100,20 +100,10 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         float[][] o = out;
         if (w.interleaved() && Dot.VECTOR) {
             // Sixteen rows at a time, rows as lanes (the range's bounds are multiples of the group: see the grain).
-            int g0 = from / Interleaved.GROUP;
-            int groups = (to - from) / Interleaved.GROUP;
-            int runs = Math.min(STREAMS, groups);
-            int part = (groups + runs - 1) / runs;
-            for (int k = 0; k < part; k++) {
-                for (int run = 0; run < runs; run++) {
-                    int g = run * part + k;
-                    if (g >= groups) {
-                        continue;
-                    }
-                    for (int t = 0; t < n; t++) {
-                        int tok = wh == null ? t : wh[t];
-                        Interleaved.dot(w, g0 + g, a[tok], o[tok], (g0 + g) * Interleaved.GROUP);
-                    }
+            for (int r = from; r < to; r += Interleaved.GROUP) {
+                for (int t = 0; t < n; t++) {
+                    int tok = wh == null ? t : wh[t];
+                    Interleaved.dot(w, r / Interleaved.GROUP, a[tok], o[tok], r);
                 }
             }
             return;

@@ -38,7 +38,7 @@ public final class Model {
     /**
      * This model with its dense matrices (attention, dense and shared feed-forward, output; not the token embedding,
      * read row by row) in the layout their fastest kernel reads, copied where that differs from the file's
-     * ({@link Interleaved#copyIfWorthwhile}: Q4_K). For running; the file's views stay with {@link #load}.
+     * ({@link Interleaved#copyIfWorthwhile}: Q4_K, and Q8_0 at 512 bits). For running; the file's views stay with {@link #load}.
      */
     public Model withMatricesForDecode() {
         LayerWeights[] mapped = new LayerWeights[layers.length];
