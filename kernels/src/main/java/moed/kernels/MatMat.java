@@ -13,7 +13,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     /**
      * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantRowGemm},
-     * {@link KQuantGemm}, {@link UnpackedGemm}) take it.
+     * {@link InterleavedQ8_0Gemm}, {@link KQuantGemm}, {@link UnpackedGemm}) take it.
      */
     static final int GEMM_MIN_TOKENS = 4;
     /**
@@ -35,6 +35,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private final Block32Gemm block32 = new Block32Gemm();
     private final Block32PairGemm pairs32 = new Block32PairGemm();
     private final KQuantRowGemm kRows = new KQuantRowGemm();
+    private final InterleavedQ8_0Gemm q8Rows = new InterleavedQ8_0Gemm();
     private final KQuantGemm q6k = new KQuantGemm();
     private final UnpackedGemm unpacked = new UnpackedGemm();
     private WeightMatrix m;
@@ -68,8 +69,8 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.which = which;
         this.count = count;
         this.out = out;
-        // Of an interleaved matrix only KQuantRowGemm reads the layout; the others' tokens take the group kernel.
-        Gemm gemm = count < GEMM_MIN_TOKENS || (m.interleaved() && !KQuantRowGemm.supports(m.type())) ? null
+        Gemm gemm = count < GEMM_MIN_TOKENS ? null
+                : m.interleaved() ? interleavedGemm(m, count)
                 : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
                 : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? kRows
                 : KQuantGemm.supports(m.type()) ? q6k : null;
@@ -89,6 +90,14 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.xs = null;
         this.which = null;
         this.out = null;
+    }
+
+    /** The GEMM that reads an interleaved matrix's layout, or null for the group kernel per token. */
+    private Gemm interleavedGemm(WeightMatrix m, int count) {
+        if (InterleavedQ8_0Gemm.supports(m)) {
+            return count >= InterleavedQ8_0Gemm.MIN_TOKENS ? q8Rows : null;
+        }
+        return KQuantRowGemm.supports(m.type()) ? kRows : null;
     }
 
     @Override

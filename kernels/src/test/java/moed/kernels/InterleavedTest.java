@@ -17,9 +17,13 @@ class InterleavedTest {
     private static final int COLS = 768;
 
     private static WeightMatrix randomMatrix(GgmlType t, int rows, long seed) {
-        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * COLS));
+        return randomMatrix(t, rows, COLS, seed);
+    }
+
+    private static WeightMatrix randomMatrix(GgmlType t, int rows, int cols, long seed) {
+        MemorySegment data = Arena.ofAuto().allocate(t.bytesFor((long) rows * cols));
         KernelBenchmark.fillRandomBlocks(t, data, new SplittableRandom(seed));
-        return WeightMatrix.of(t, data, rows, COLS);
+        return WeightMatrix.of(t, data, rows, cols);
     }
 
     private static WeightMatrix interleaved(WeightMatrix m) {
@@ -27,14 +31,18 @@ class InterleavedTest {
     }
 
     private static Activation[] activations(int count, long seed) {
+        return activations(count, COLS, seed);
+    }
+
+    private static Activation[] activations(int count, int cols, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         Activation[] xs = new Activation[count];
         for (int k = 0; k < count; k++) {
-            float[] v = new float[COLS];
-            for (int i = 0; i < COLS; i++) {
+            float[] v = new float[cols];
+            for (int i = 0; i < cols; i++) {
                 v[i] = (float) (rnd.nextGaussian() * (1 + k % 5));
             }
-            xs[k] = new Activation(COLS).set(v, 0, COLS);
+            xs[k] = new Activation(cols).set(v, 0, cols);
         }
         return xs;
     }
@@ -105,6 +113,32 @@ class InterleavedTest {
         }
     }
 
+    /**
+     * Q8_0's GEMM over interleaved rows takes its blocks a chunk at a time and its rows 32 at a time: a row length that
+     * ends in a partial chunk (13 blocks) and a row count that ends in a lone group (48 rows: the group kernel) give the
+     * row kernel's bits too.
+     */
+    @Test
+    void shouldGiveTheRowKernelsBitsForPartialChunksAndLoneGroups() {
+        for (int rows : new int[] {96, 48}) {
+            WeightMatrix m = randomMatrix(GgmlType.Q8_0, rows, 13 * 32, 11);
+            WeightMatrix in = interleaved(m);
+            Activation[] xs = activations(10, 13 * 32, 12);
+            try (ParallelExecutor e = new ParallelExecutor(2)) {
+                for (int count : new int[] {7, 9, 10}) {
+                    float[][] out = new float[xs.length][rows];
+                    new MatMat(e).apply(in, xs, null, count, out);
+                    for (int k = 0; k < count; k++) {
+                        for (int r = 0; r < rows; r++) {
+                            assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]),
+                                    rows + " rows, count " + count + ", token " + k + ", row " + r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
@@ -165,13 +199,21 @@ class InterleavedTest {
         assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
     }
 
+    /** One token (decode's group kernel) and nine (prefill's GEMM, where one reads the layout). */
     private static void assertSameAsRowKernel(WeightMatrix m, Activation a) {
         WeightMatrix in = interleaved(m);
         try (ParallelExecutor e = new ParallelExecutor(1)) {
-            float[][] out = new float[1][m.rows()];
-            new MatMat(e).apply(in, new Activation[] {a}, null, 1, out);
-            for (int r = 0; r < m.rows(); r++) {
-                assertEquals(Float.floatToIntBits(Dot.row(m, r, a)), Float.floatToIntBits(out[0][r]), "row " + r);
+            for (int count : new int[] {1, 9}) {
+                Activation[] xs = new Activation[count];
+                java.util.Arrays.fill(xs, a);
+                float[][] out = new float[count][m.rows()];
+                new MatMat(e).apply(in, xs, null, count, out);
+                for (int k = 0; k < count; k++) {
+                    for (int r = 0; r < m.rows(); r++) {
+                        assertEquals(Float.floatToIntBits(Dot.row(m, r, a)), Float.floatToIntBits(out[k][r]),
+                                count + " tokens, token " + k + ", row " + r);
+                    }
+                }
             }
         }
     }
