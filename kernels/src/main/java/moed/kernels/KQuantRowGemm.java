@@ -110,7 +110,7 @@ final class KQuantRowGemm extends Gemm {
             java.util.Arrays.fill(s.total, 0, count * R, 0f);
             for (int b = 0; b < nsb; b++) {
                 if (interleaved) {
-                    gather(s, b, nsb, ints);
+                    locate(s, b, nsb, ints);
                 } else {
                     transpose(s, b, nsb, ints);
                 }
@@ -137,6 +137,7 @@ final class KQuantRowGemm extends Gemm {
     private static void transpose(Scratch s, int b, int nsb, int ints) {
         int[] src = s.rows;
         int[] q = s.q;
+        s.source(q, 0, VL, R);
         for (int c = 0; c < R; c++) {
             // block_q4_K as ints: d and dmin, then the twelve scale bytes, then 32 ints of quantized nibbles (block_q5_K:
             // 8 ints of fifth bits before them); all but d and dmin transposed, [int][row], so that a vector load gives
@@ -151,10 +152,12 @@ final class KQuantRowGemm extends Gemm {
         }
     }
 
-    /** As {@link #transpose}, from interleaved rows (s.rows is [group][super-block][int][row]): copies, no transposition. */
-    private static void gather(Scratch s, int b, int nsb, int ints) {
+    /**
+     * As {@link #transpose}, from interleaved rows (s.rows is [group][super-block][int][row]): nothing to move, the
+     * panel reads them where they are (sixteen array copies per int cost more than the rest of the panel).
+     */
+    private static void locate(Scratch s, int b, int nsb, int ints) {
         int[] src = s.rows;
-        int[] q = s.q;
         int group = Interleaved.GROUP;
         for (int h = 0; h < R / group; h++) {
             int o = (h * nsb + b) * ints * group;
@@ -163,15 +166,20 @@ final class KQuantRowGemm extends Gemm {
                 s.d[h * group + c] = Float.float16ToFloat((short) dd);
                 s.dmin[h * group + c] = Float.float16ToFloat((short) (dd >>> 16));
             }
-            for (int i = 1; i < ints; i++) {
-                System.arraycopy(src, o + i * group, q, i * R + h * group, group);
-            }
         }
+        // Row vector v: rows v * VL .. of the tile, in group v * VL / 16 from row v * VL % 16.
+        s.source(src, start(b, nsb, ints, 0), start(b, nsb, ints, VL), group);
     }
 
-    /** The panel of the tile's super-block from s.q (transposed ints): its scales decoded, its weights widened. */
+    private static int start(int b, int nsb, int ints, int row) {
+        int group = Interleaved.GROUP;
+        return (row / group * nsb + b) * ints * group + row % group;
+    }
+
+    /** The panel of the tile's super-block from s.source: its scales decoded, its weights widened. */
     private static void widen(Scratch s, boolean five) {
-        int[] q = s.q;
+        int[] q = s.src;
+        int stride = s.stride;
         float[] sc = s.scales;
         float[] mn = s.mins;
         // The eight 6-bit scales and minimums of every row at once (KQuantDots.scalesK4 and minsK4 lane by lane):
@@ -179,9 +187,10 @@ final class KQuantRowGemm extends Gemm {
         // the low four bits of scales 4-7 (low nibbles) and minimums 4-7 (high nibbles).
         for (int v = 0; v < 2; v++) {
             int o = v * VL;
-            IntVector b0to3 = IntVector.fromArray(I, q, R + o);
-            IntVector b4to7 = IntVector.fromArray(I, q, 2 * R + o);
-            IntVector b8to11 = IntVector.fromArray(I, q, 3 * R + o);
+            int in = v == 0 ? s.base0 : s.base1;
+            IntVector b0to3 = IntVector.fromArray(I, q, in + stride);
+            IntVector b4to7 = IntVector.fromArray(I, q, in + 2 * stride);
+            IntVector b8to11 = IntVector.fromArray(I, q, in + 3 * stride);
             IntVector s03 = b0to3.and(0x3F3F3F3F);
             IntVector s47 = b8to11.and(0x0F0F0F0F).or(b0to3.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
             IntVector m03 = b4to7.and(0x3F3F3F3F);
@@ -212,13 +221,14 @@ final class KQuantRowGemm extends Gemm {
     }
 
     /**
-     * The panel from the transposed ints (Q4_K). Int i of a row's nibbles holds quantized bytes 4i..4i+3: chunk j = i / 8
-     * of 32 bytes, byte l of which holds weight 64j + l in its low nibble (sub-block 2j) and 64j + 32 + l in its high one
-     * (sub-block 2j + 1). A method of its own, as {@link #panel5}: in one method with the scales the loop passed C2's
+     * The panel from the super-block's ints (Q4_K, where {@link Scratch#source} says). Int i of a row's nibbles holds
+     * quantized bytes 4i..4i+3: chunk j = i / 8 of 32 bytes, byte l of which holds weight 64j + l in its low nibble
+     * (sub-block 2j) and 64j + 32 + l in its high one (sub-block 2j + 1). A method of its own, as {@link #panel5}: in one method with the scales the loop passed C2's
      * node budget and ran with boxed vectors, four times slower.
      */
     private static void panel4(Scratch s) {
-        int[] q = s.q;
+        int[] q = s.src;
+        int stride = s.stride;
         float[] sc = s.scales;
         float[] p = s.panel;
         int h = 32 * R;
@@ -226,7 +236,7 @@ final class KQuantRowGemm extends Gemm {
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
                 int o = v * VL;
-                IntVector g = IntVector.fromArray(I, q, (qs + i) * R + o);
+                IntVector g = IntVector.fromArray(I, q, (v == 0 ? s.base0 : s.base1) + (qs + i) * stride);
                 int j = i >> 3;
                 FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + o);
                 FloatVector hi = FloatVector.fromArray(F, sc, (2 * j + 1) * R + o);
@@ -245,11 +255,12 @@ final class KQuantRowGemm extends Gemm {
     }
 
     /**
-     * The panel from the transposed ints (Q5_K): the nibbles as in {@link #panel4}, each with its fifth bit, bits 2j
+     * The panel from the super-block's ints (Q5_K): the nibbles as in {@link #panel4}, each with its fifth bit, bits 2j
      * and 2j + 1 of fifth-bit byte l (int i % 8).
      */
     private static void panel5(Scratch s) {
-        int[] q = s.q;
+        int[] q = s.src;
+        int stride = s.stride;
         float[] sc = s.scales;
         float[] p = s.panel;
         int h = 32 * R;
@@ -257,11 +268,12 @@ final class KQuantRowGemm extends Gemm {
         for (int v = 0; v < 2; v++) {
             for (int i = 0; i < 32; i++) {
                 int o = v * VL;
-                IntVector g = IntVector.fromArray(I, q, (qs + i) * R + o);
+                int in = v == 0 ? s.base0 : s.base1;
+                IntVector g = IntVector.fromArray(I, q, in + (qs + i) * stride);
                 int j = i >> 3;
                 IntVector low = g.and(0x0F0F0F0F);
                 IntVector high = g.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F);
-                IntVector bits = IntVector.fromArray(I, q, (4 + (i & 7)) * R + o).lanewise(VectorOperators.LSHR, 2 * j);
+                IntVector bits = IntVector.fromArray(I, q, in + (4 + (i & 7)) * stride).lanewise(VectorOperators.LSHR, 2 * j);
                 low = low.or(bits.and(0x01010101).lanewise(VectorOperators.LSHL, 4));
                 high = high.or(bits.and(0x02020202).lanewise(VectorOperators.LSHL, 3));
                 FloatVector lo = FloatVector.fromArray(F, sc, 2 * j * R + o);
@@ -426,6 +438,21 @@ final class KQuantRowGemm extends Gemm {
         final int[] sums = new int[NT * R];
         /** Running totals, [token][row]. */
         float[] total = new float[0];
+        /**
+         * Where the panel reads the super-block's ints: int i of row vector v at {@code src[base_v + i * stride]} (s.q
+         * after a transposition, s.rows itself for interleaved rows).
+         */
+        int[] src;
+        int base0;
+        int base1;
+        int stride;
+
+        void source(int[] src, int base0, int base1, int stride) {
+            this.src = src;
+            this.base0 = base0;
+            this.base1 = base1;
+            this.stride = stride;
+        }
 
         void ensure(int tokens, int superBlocks, int ints) {
             if (total.length < tokens * R) {
