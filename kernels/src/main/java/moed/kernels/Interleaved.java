@@ -3,6 +3,9 @@ package moed.kernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
@@ -199,6 +202,20 @@ public final class Interleaved {
         } else {
             InterleavedQ8_0.dot(m, group, a, out, o);
         }
+    }
+
+    /**
+     * Halves (16 bits in the low half of each int lane, the high half zero) as floats, exactly as
+     * {@link Float#float16ToFloat} converts them (the Vector API has no half conversion): exponent and mantissa moved
+     * into place and scaled by 2^112 (exact, subnormals included), all-ones exponents kept as infinities and NaNs, the
+     * sign put back. For the blocks' scales of a group, read as one vector of {@link Dot#F}'s shape. ({@link InterleavedQ8_0#dot} writes it
+     * out: in that long kernel a call would not be inlined.)
+     */
+    static FloatVector halvesToFloats(IntVector h) {
+        IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        FloatVector f = ((FloatVector) bits.reinterpretAsFloats()).mul(0x1p112f)
+                .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(Dot.F));
+        return f.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /** The activation form the interleaved kernel of type t reads. */

@@ -145,14 +145,11 @@ final class InterleavedQ8_0Gemm extends Gemm {
         }
     }
 
-    /** The d of a block of sixteen rows, as InterleavedQ8_0 converts them (Float.float16ToFloat exactly), into s.d[o..]. */
+    /** The d of a block of sixteen rows (Float.float16ToFloat exactly, as InterleavedQ8_0 converts them) into s.d[o..]. */
     private static void rowScales(Scratch s, MemorySegment m, long run, int o) {
         IntVector h = ((IntVector) ShortVector.fromMemorySegment(H, m, run, LE)
                 .convertShape(VectorOperators.S2I, I, 0)).and(0xFFFF);
-        IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-        FloatVector d = ((FloatVector) bits.reinterpretAsFloats()).mul(0x1p112f)
-                .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(F));
-        d.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(s.d, o);
+        Interleaved.halvesToFloats(h).intoArray(s.d, o);
     }
 
     /** The weights of a block of sixteen rows into the panel from p[o..]: lane i's four weights, R apart. */

@@ -159,13 +159,11 @@ final class KQuantRowGemm extends Gemm {
     private static void locate(Scratch s, int b, int nsb, int ints) {
         int[] src = s.rows;
         int group = Interleaved.GROUP;
-        for (int h = 0; h < R / group; h++) {
-            int o = (h * nsb + b) * ints * group;
-            for (int c = 0; c < group; c++) {
-                int dd = src[o + c];
-                s.d[h * group + c] = Float.float16ToFloat((short) dd);
-                s.dmin[h * group + c] = Float.float16ToFloat((short) (dd >>> 16));
-            }
+        for (int v = 0; v < R / VL; v++) {
+            // Int 0 of each row: d in its low half, dmin in its high half.
+            IntVector dd = IntVector.fromArray(I, src, start(b, nsb, ints, v * VL));
+            Interleaved.halvesToFloats(dd.and(0xFFFF)).intoArray(s.d, v * VL);
+            Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16)).intoArray(s.dmin, v * VL);
         }
         // Row vector v: rows v * VL .. of the tile, in group v * VL / 16 from row v * VL % 16.
         s.source(src, start(b, nsb, ints, 0), start(b, nsb, ints, VL), group);
