@@ -43,6 +43,12 @@ if [ "${#MOED_JVM_FLAGS[@]}" -eq 0 ]; then
   echo "moed: no <moed.jvm.flags> in $moed_pom" >&2
   return 1 2>/dev/null || exit 1
 fi
+# Weights copied into the kernels' layout and the expert cache's slots are native memory, which the JVM caps at the
+# heap's maximum (a quarter of RAM) unless told otherwise; a 10 GiB model's copies passed that cap on a 24 GiB machine.
+# Allow up to the machine's memory (moed keeps its copies within half of it, or of a cgroup's limit).
+if [ -r /proc/meminfo ] && [[ "${MOED_JAVA_OPTS:-}" != *MaxDirectMemorySize* ]]; then
+  MOED_JVM_FLAGS+=("-XX:MaxDirectMemorySize=$(awk '/^MemTotal:/ {printf "%.0f", $2 * 1024}' /proc/meminfo)")
+fi
 # Maven itself runs on the JDK found above; keep its own JDK-25 warnings (guava's Unsafe use) out of the output.
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 

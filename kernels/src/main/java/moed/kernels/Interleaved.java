@@ -98,11 +98,12 @@ public final class Interleaved {
     }
 
     /**
-     * m interleaved into a copy of its own where {@link #applies}; m itself otherwise. The copy
-     * takes m's bytes again in memory (a mapped file's pages stay page cache the system may reclaim).
+     * m interleaved into a copy of its own where {@link #applies} and the JVM lets moed allocate the copy
+     * ({@link NativeMemory#hasRoomFor}); m itself otherwise. The copy takes m's bytes again in memory (a mapped file's
+     * pages stay page cache the system may reclaim).
      */
     public static WeightMatrix copyIfWorthwhile(WeightMatrix m) {
-        if (m == null || m.interleaved() || !applies(m.type(), m.rows())) {
+        if (m == null || m.interleaved() || !applies(m.type(), m.rows()) || !NativeMemory.hasRoomFor(m.byteSize())) {
             return m;
         }
         return interleave(m, Arena.ofAuto().allocate(m.byteSize(), 64));

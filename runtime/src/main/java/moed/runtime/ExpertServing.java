@@ -9,6 +9,7 @@ import moed.cache.ExpertSource;
 import moed.cache.ExpertStatistics;
 import moed.cache.LayeredExpertSource;
 import moed.cache.MappedExpertSource;
+import moed.kernels.NativeMemory;
 import moed.cache.SlotClass;
 import moed.cache.StatisticsStore;
 import moed.runtime.config.CacheOptions;
@@ -67,10 +68,11 @@ final class ExpertServing implements AutoCloseable {
             } else {
                 // In place: experts of the interleaved formats are copied once into the layout decode reads rows as lanes
                 // (unless turned off), when the copies take at most half the memory (a cgroup's limit where one is
-                // set): a model that only fits in memory once is read where it lies.
+                // set) and fit in what the JVM still lets moed allocate: a model that only fits in memory once is
+                // read where it lies.
                 long memory = ((com.sun.management.OperatingSystemMXBean)
                         java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
-                source = MappedExpertSource.interleaved(m.expertLayout(), memory / 2);
+                source = MappedExpertSource.interleaved(m.expertLayout(), Math.min(memory / 2, NativeMemory.room()));
             }
             if (store != null) {
                 ExpertCache cc = cache;
