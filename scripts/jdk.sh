@@ -43,7 +43,7 @@ if [ "${#MOED_JVM_FLAGS[@]}" -eq 0 ]; then
   echo "moed: no <moed.jvm.flags> in $moed_pom" >&2
   return 1 2>/dev/null || exit 1
 fi
-# Weights copied into the kernels' layout and the expert cache's slots are native memory, which the JVM caps at the
+# Weights copied into the kernels' layout are native memory the JVM counts as direct memory and caps at the
 # heap's maximum (a quarter of RAM) unless told otherwise; a 10 GiB model's copies passed that cap on a 24 GiB machine.
 # Allow up to the machine's memory (moed keeps its copies within half of it, or of a cgroup's limit).
 if [ -r /proc/meminfo ] && [[ "${MOED_JAVA_OPTS:-}" != *MaxDirectMemorySize* ]]; then

@@ -4,8 +4,9 @@ import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 
 /**
- * How much more native memory this JVM lets moed allocate. Every {@code Arena} allocation counts against the JVM's
- * direct-memory limit ({@code -XX:MaxDirectMemorySize}, by default the heap's maximum, a quarter of the machine's
+ * How much more native memory this JVM lets moed allocate. Every {@code Arena.ofAuto()} allocation (the arena the
+ * interleaved copies come from, freed by the garbage collector; confined and shared arenas, such as the expert
+ * cache's slab, are not counted) counts against the JVM's direct-memory limit ({@code -XX:MaxDirectMemorySize}, by default the heap's maximum, a quarter of the machine's
  * memory), and passing it is an {@link OutOfMemoryError}, not a slower path: a 10 GiB model's interleaved expert
  * copies (issue 19) crashed the start of a 24 GiB machine's engine at 6 GiB. Copies that are only an optimisation ask
  * here first and read the weights where they lie when the room is not there.
