@@ -26,6 +26,11 @@ abstract class Gemm implements ParallelExecutor.RangeTask {
         layOut(xs);
     }
 
+    /** Token count from which this GEMM beats the per-token kernel; below it {@link MatMat} runs that one. */
+    int minTokens() {
+        return MatMat.GEMM_MIN_TOKENS;
+    }
+
     /** Rows of a chunk handed to one thread: the bounds of every chunk are multiples of it. */
     int grain() {
         return 8;

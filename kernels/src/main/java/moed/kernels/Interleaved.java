@@ -206,7 +206,7 @@ public final class Interleaved {
     }
 
     /**
-     * Halves (16 bits in the low half of each int lane, the high half zero) as floats, exactly as
+     * Halves (the low 16 bits of each int lane; the high ones are never read, so no mask is needed) as floats, exactly as
      * {@link Float#float16ToFloat} converts them (the Vector API has no half conversion): exponent and mantissa moved
      * into place and scaled by 2^112 (exact, subnormals included), all-ones exponents kept as infinities and NaNs, the
      * sign put back. For the blocks' scales of a group, read as one vector of {@link Dot#F}'s shape. ({@link InterleavedQ8_0#dot} writes it

@@ -49,7 +49,7 @@ final class InterleavedQ8_0 {
                 // exponent and mantissa moved into place and scaled by 2^112 (exact, subnormals included), all-ones
                 // exponents kept as infinities and NaNs, the sign put back.
                 IntVector h = ((IntVector) ShortVector.fromMemorySegment(H, s, run + 2L * v * VL, LE)
-                        .convertShape(VectorOperators.S2I, I, 0)).and(0xFFFF);
+                        .convertShape(VectorOperators.S2I, I, 0));
                 IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
                 FloatVector d = ((FloatVector) bits.reinterpretAsFloats()).mul(0x1p112f)
                         .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(F));

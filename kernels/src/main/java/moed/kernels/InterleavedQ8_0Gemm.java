@@ -45,7 +45,7 @@ final class InterleavedQ8_0Gemm extends Gemm {
      * too): the panel's widening is paid per call. Two threads, 1024 x 4096: 4 tokens 32-35 against 35-49 GFLOP/s, 5
      * 26-39 against 43-44, 6 40-49 against 42-45, 8 45-63 against 41-45, 16 72-78 against about 45.
      */
-    static final int MIN_TOKENS = 7;
+    private static final int MIN_TOKENS = 7;
     /** Tokens per tile. */
     private static final int NT = 4;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -60,6 +60,11 @@ final class InterleavedQ8_0Gemm extends Gemm {
     /** True for a matrix this GEMM reads: interleaved Q8_0, one group a vector, whole tiles of rows. */
     static boolean supports(WeightMatrix m) {
         return Dot.VECTOR && m.interleaved() && m.type() == GgmlType.Q8_0 && VL == GROUP && m.rows() % R == 0;
+    }
+
+    @Override
+    int minTokens() {
+        return MIN_TOKENS;
     }
 
     @Override
@@ -148,7 +153,7 @@ final class InterleavedQ8_0Gemm extends Gemm {
     /** The d of a block of sixteen rows (Float.float16ToFloat exactly, as InterleavedQ8_0 converts them) into s.d[o..]. */
     private static void rowScales(Scratch s, MemorySegment m, long run, int o) {
         IntVector h = ((IntVector) ShortVector.fromMemorySegment(H, m, run, LE)
-                .convertShape(VectorOperators.S2I, I, 0)).and(0xFFFF);
+                .convertShape(VectorOperators.S2I, I, 0));
         Interleaved.halvesToFloats(h).intoArray(s.d, o);
     }
 

@@ -162,7 +162,7 @@ final class KQuantRowGemm extends Gemm {
         for (int v = 0; v < R / VL; v++) {
             // Int 0 of each row: d in its low half, dmin in its high half.
             IntVector dd = IntVector.fromArray(I, src, start(b, nsb, ints, v * VL));
-            Interleaved.halvesToFloats(dd.and(0xFFFF)).intoArray(s.d, v * VL);
+            Interleaved.halvesToFloats(dd).intoArray(s.d, v * VL);
             Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16)).intoArray(s.dmin, v * VL);
         }
         // Row vector v: rows v * VL .. of the tile, in group v * VL / 16 from row v * VL % 16.

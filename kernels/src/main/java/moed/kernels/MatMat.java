@@ -13,7 +13,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
     private static final ThreadLocal<float[]> FOUR = ThreadLocal.withInitial(() -> new float[4]);
     /**
      * Token count from which the formats that have a GEMM ({@link Block32Gemm}, {@link KQuantRowGemm},
-     * {@link InterleavedQ8_0Gemm}, {@link KQuantGemm}, {@link UnpackedGemm}) take it.
+     * {@link KQuantGemm}, {@link UnpackedGemm}) take it ({@link Gemm#minTokens}; {@link InterleavedQ8_0Gemm} wants more).
      */
     static final int GEMM_MIN_TOKENS = 4;
     /**
@@ -60,20 +60,22 @@ public final class MatMat implements ParallelExecutor.RangeTask {
                 throw new IllegalArgumentException("activation has " + a.length() + " values, matrix rows have " + m.cols());
             }
             a.prepareFor(m.type());
-            if (m.interleaved()) {
-                a.prepare(Interleaved.activation(m.type()));
-            }
         }
         this.m = m;
         this.xs = xs;
         this.which = which;
         this.count = count;
         this.out = out;
-        Gemm gemm = count < GEMM_MIN_TOKENS ? null
-                : m.interleaved() ? interleavedGemm(m, count)
-                : Block32PairGemm.supports(m.type()) ? pairs32 : Block32Gemm.supports(m.type()) ? block32
-                : UnpackedGemm.supports(m.type()) ? unpacked : KQuantRowGemm.supports(m.type()) ? kRows
-                : KQuantGemm.supports(m.type()) ? q6k : null;
+        Gemm gemm = gemmFor(m);
+        if (gemm != null && count < gemm.minTokens()) {
+            gemm = null;
+        }
+        if (gemm == null && m.interleaved()) {
+            // The group kernel's own activation form (the GEMMs read the format's plain one).
+            for (int t = 0; t < count; t++) {
+                xs[which == null ? t : which[t]].prepare(Interleaved.activation(m.type()));
+            }
+        }
         if (gemm != null) {
             gemm.prepare(m, xs, which, count, out);
         }
@@ -92,12 +94,18 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.out = null;
     }
 
-    /** The GEMM that reads an interleaved matrix's layout, or null for the group kernel per token. */
-    private Gemm interleavedGemm(WeightMatrix m, int count) {
-        if (InterleavedQ8_0Gemm.supports(m)) {
-            return count >= InterleavedQ8_0Gemm.MIN_TOKENS ? q8Rows : null;
+    /**
+     * The GEMM for m's format and layout (of an interleaved matrix, one that reads the layout), or null for the
+     * per-token kernels whatever the token count.
+     */
+    private Gemm gemmFor(WeightMatrix m) {
+        GgmlType t = m.type();
+        if (m.interleaved()) {
+            return InterleavedQ8_0Gemm.supports(m) ? q8Rows : KQuantRowGemm.supports(t) ? kRows : null;
         }
-        return KQuantRowGemm.supports(m.type()) ? kRows : null;
+        return Block32PairGemm.supports(t) ? pairs32 : Block32Gemm.supports(t) ? block32
+                : UnpackedGemm.supports(t) ? unpacked : KQuantRowGemm.supports(t) ? kRows
+                : KQuantGemm.supports(t) ? q6k : null;
     }
 
     @Override

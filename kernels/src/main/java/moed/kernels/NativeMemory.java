@@ -45,7 +45,7 @@ public final class NativeMemory {
 
     /** True when {@code bytes} more can be allocated and {@link #RESERVE} still remain under the limit. */
     public static boolean hasRoomFor(long bytes) {
-        return used() + bytes + RESERVE <= limit();
+        return bytes <= room();
     }
 
     /** The bytes that can still be allocated with {@link #RESERVE} left over (zero when none). */

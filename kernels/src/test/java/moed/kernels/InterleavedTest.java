@@ -92,14 +92,7 @@ class InterleavedTest {
             for (ParallelExecutor e : new ParallelExecutor[] {e1, e2}) {
                 MatMat mm = new MatMat(e);
                 for (int count : new int[] {1, 2, 3, 4, 5, 8, 9, 17}) {
-                    float[][] out = new float[xs.length][m.rows()];
-                    mm.apply(in, xs, null, count, out);
-                    for (int k = 0; k < count; k++) {
-                        for (int r = 0; r < m.rows(); r++) {
-                            assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]),
-                                    "count " + count + " token " + k + " row " + r);
-                        }
-                    }
+                    assertRowKernelBits(mm, m, in, xs, count, "count " + count);
                 }
                 int[] which = {16, 3, 9};
                 float[][] out = new float[xs.length][m.rows()];
@@ -126,14 +119,7 @@ class InterleavedTest {
             Activation[] xs = activations(10, 13 * 32, 12);
             try (ParallelExecutor e = new ParallelExecutor(2)) {
                 for (int count : new int[] {7, 9, 10}) {
-                    float[][] out = new float[xs.length][rows];
-                    new MatMat(e).apply(in, xs, null, count, out);
-                    for (int k = 0; k < count; k++) {
-                        for (int r = 0; r < rows; r++) {
-                            assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]),
-                                    rows + " rows, count " + count + ", token " + k + ", row " + r);
-                        }
-                    }
+                    assertRowKernelBits(new MatMat(e), m, in, xs, count, rows + " rows, count " + count);
                 }
             }
         }
@@ -199,6 +185,26 @@ class InterleavedTest {
         assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
     }
 
+    /**
+     * Scales of every kind (negative, subnormal, zero, the largest half) convert as Float.float16ToFloat does in every
+     * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q8_0"})
+    void shouldConvertEveryKindOfBlockScale(GgmlType t) {
+        WeightMatrix m = randomMatrix(t, 32, 13);
+        MemorySegment s = m.data();
+        short[] halves = {(short) 0xB800, (short) 0x8001, 0x0003, 0, 0x7BFF, (short) 0xBC00, 0x3555};
+        int k = 0;
+        for (long bo = 0; bo < m.byteSize(); bo += t.blockBytes) {
+            s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo, halves[k++ % halves.length]); // d
+            if (t == GgmlType.Q4_K) {
+                s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + 2, halves[k++ % halves.length]); // dmin
+            }
+        }
+        assertSameAsRowKernel(m, activations(1, 14)[0]);
+    }
+
     /** One token (decode's group kernel) and nine (prefill's GEMM, where one reads the layout). */
     private static void assertSameAsRowKernel(WeightMatrix m, Activation a) {
         WeightMatrix in = interleaved(m);
@@ -206,14 +212,20 @@ class InterleavedTest {
             for (int count : new int[] {1, 9}) {
                 Activation[] xs = new Activation[count];
                 java.util.Arrays.fill(xs, a);
-                float[][] out = new float[count][m.rows()];
-                new MatMat(e).apply(in, xs, null, count, out);
-                for (int k = 0; k < count; k++) {
-                    for (int r = 0; r < m.rows(); r++) {
-                        assertEquals(Float.floatToIntBits(Dot.row(m, r, a)), Float.floatToIntBits(out[k][r]),
-                                count + " tokens, token " + k + ", row " + r);
-                    }
-                }
+                assertRowKernelBits(new MatMat(e), m, in, xs, count, count + " tokens");
+            }
+        }
+    }
+
+    /** mm over the interleaved {@code in} for tokens 0..count-1 gives the row kernel's bits over row-major m. */
+    private static void assertRowKernelBits(MatMat mm, WeightMatrix m, WeightMatrix in, Activation[] xs, int count,
+                                            String what) {
+        float[][] out = new float[xs.length][m.rows()];
+        mm.apply(in, xs, null, count, out);
+        for (int k = 0; k < count; k++) {
+            for (int r = 0; r < m.rows(); r++) {
+                assertEquals(Float.floatToIntBits(Dot.row(m, r, xs[k])), Float.floatToIntBits(out[k][r]),
+                        what + ", token " + k + ", row " + r);
             }
         }
     }
