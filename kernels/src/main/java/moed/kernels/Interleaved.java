@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
- * rows as vector lanes: {@link InterleavedQ4K} and {@link InterleavedQ8_0} are the kernels, this class the layout.
+ * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K} and {@link InterleavedQ8_0} are the kernels,
+ * this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
  * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, block b of
@@ -36,7 +37,7 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q8_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q8_0}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -59,13 +60,13 @@ public final class Interleaved {
     }
 
     /**
-     * Where byte j of row c's block lies in the group's run. Q4_K: the block's 36 ints, int-major (int i of row c at
-     * {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then eight ints per row,
+     * Where byte j of row c's block lies in the group's run. Q4_K and Q2_K: the block's ints (36, 21), int-major (int i
+     * of row c at {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then eight ints per row,
      * int-major, int i holding the row's weights 2i, 2i + 1, 16 + 2i, 17 + 2i: the four products that the per-row
      * kernel's lane i sums (see {@link Block32Dots#q8_0}).
      */
     private static int position(GgmlType t, int c, int j) {
-        if (t == GgmlType.Q4_K) {
+        if (t != GgmlType.Q8_0) {
             return (j / 4 * GROUP + c) * 4 + j % 4;
         }
         if (j < 2) {
@@ -84,12 +85,13 @@ public final class Interleaved {
 
     /**
      * True when interleaving this matrix pays: it fits, the vector kernels run (the scalar twin reads rows) and, for
-     * Q8_0, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0 GB/s,
-     * at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row
-     * kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q4_K gains at both.
+     * Q8_0 and Q2_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0
+     * GB/s, at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row
+     * kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q2_K at 512 bits 3.6-3.8
+     * -> 5.6-6.1, at 256 bits 2.9-3.8 both ways (so row by row); Q4_K gains at both.
      */
     public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t != GgmlType.Q8_0 || Dot.F.length() == GROUP);
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || Dot.F.length() == GROUP);
     }
 
     /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */
@@ -198,10 +200,10 @@ public final class Interleaved {
      * into {@code out[o..o + GROUP)}, bit-identical to the per-row kernel.
      */
     static void dot(WeightMatrix m, int group, Activation a, float[] out, int o) {
-        if (m.type() == GgmlType.Q4_K) {
-            InterleavedQ4K.dot(m, group, a, out, o);
-        } else {
-            InterleavedQ8_0.dot(m, group, a, out, o);
+        switch (m.type()) {
+            case Q4_K -> InterleavedQ4K.dot(m, group, a, out, o);
+            case Q2_K -> InterleavedQ2K.dot(m, group, a, out, o);
+            default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }
 
@@ -221,6 +223,6 @@ public final class Interleaved {
 
     /** The activation form the interleaved kernel of type t reads. */
     static Activation.Form activation(GgmlType t) {
-        return t == GgmlType.Q4_K ? Activation.Form.Q8_K_PAIRS : Activation.Form.Q8_0_PAIRS;
+        return t == GgmlType.Q8_0 ? Activation.Form.Q8_0_PAIRS : Activation.Form.Q8_K_PAIRS;
     }
 }
