@@ -29,7 +29,7 @@ public final class Interleaved {
     public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
     /** Per format (by ordinal): byte j of row c's block goes to {@code PERMUTATION[c * blockBytes + j]} of the run. */
     private static final int[][] PERMUTATION = new int[GgmlType.values().length][];
-    /** The same in 16-bit units (the permutations keep byte pairs 2k, 2k + 1 together). */
+    /** The same in 16-bit units where the permutation keeps byte pairs 2k, 2k + 1 together (Q4_K, Q2_K), else null. */
     private static final int[][] PERMUTATION16 = new int[GgmlType.values().length][];
     /** Per thread: the copy {@link #inPlace} interleaves from. */
     private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
@@ -46,11 +46,12 @@ public final class Interleaved {
             }
             PERMUTATION[t.ordinal()] = p;
             int[] p16 = new int[p.length / 2];
-            for (int k = 0; k < p16.length; k++) {
+            for (int k = 0; p16 != null && k < p16.length; k++) {
                 if (p[2 * k] % 2 != 0 || p[2 * k + 1] != p[2 * k] + 1) {
-                    throw new AssertionError(t + ": the interleaved layout splits a byte pair");
+                    p16 = null; // splits a byte pair: moved byte by byte
+                } else {
+                    p16[k] = p[2 * k] / 2;
                 }
-                p16[k] = p[2 * k] / 2;
             }
             PERMUTATION16[t.ordinal()] = p16;
         }
@@ -61,9 +62,11 @@ public final class Interleaved {
 
     /**
      * Where byte j of row c's block lies in the group's run. Q4_K and Q2_K: the block's ints (36, 21), int-major (int i
-     * of row c at {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then eight ints per row,
-     * int-major, int i holding the row's weights 2i, 2i + 1, 16 + 2i, 17 + 2i: the four products that the per-row
-     * kernel's lane i sums (see {@link Block32Dots#q8_0}).
+     * of row c at {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then per lane i
+     * of the per-row kernel (which sums the products of weights 2i, 2i + 1, 16 + 2i, 17 + 2i, see
+     * {@link Block32Dots#q8_0}) 64 bytes: the sixteen rows' weights (2i, 16 + 2i) as byte pairs, then their
+     * (2i + 1, 17 + 2i), so that one sign-extending widening of 32 bytes gives each row's int lane the two weights that
+     * face one activation pair.
      */
     private static int position(GgmlType t, int c, int j) {
         if (t != GgmlType.Q8_0) {
@@ -74,8 +77,7 @@ public final class Interleaved {
         }
         int q = j - 2;
         int i = (q % 16) / 2;
-        int inInt = q % 2 + (q < 16 ? 0 : 2);
-        return 2 * GROUP + (i * GROUP + c) * 4 + inInt;
+        return 2 * GROUP + i * 4 * GROUP + (q % 2) * 2 * GROUP + 2 * c + q / 16;
     }
 
     /** True when a matrix of this type and row count can be interleaved (and a kernel reads it). */
@@ -148,14 +150,18 @@ public final class Interleaved {
     }
 
     /**
-     * Groups g0..g1-1 of m into dst. Both formats' permutations keep byte pairs (2k, 2k + 1) together, so the rows move
-     * as 16-bit units: a group's rows copied out as shorts, each block's run assembled, copied back.
+     * Groups g0..g1-1 of m into dst: a group's rows copied out, each block's run assembled, copied back; as 16-bit units
+     * where the permutation keeps byte pairs (2k, 2k + 1) together, else byte by byte.
      */
     private static void interleaveGroups(WeightMatrix m, MemorySegment dst, int g0, int g1) {
+        int[] p = PERMUTATION16[m.type().ordinal()];
+        if (p == null) {
+            interleaveBytes(m, dst, g0, g1);
+            return;
+        }
         int half = m.type().blockBytes / 2;
         int blocks = m.cols() / m.type().blockSize;
         int rowShorts = (int) (m.rowBytes() / 2);
-        int[] p = PERMUTATION16[m.type().ordinal()];
         short[] rows = new short[GROUP * rowShorts];
         short[] out = new short[rows.length];
         for (int g = g0; g < g1; g++) {
@@ -172,6 +178,31 @@ public final class Interleaved {
                 }
             }
             MemorySegment.copy(out, 0, dst, Bytes.LE_SHORT, groupOff, out.length);
+        }
+    }
+
+    /** {@link #interleaveGroups} a byte at a time. */
+    private static void interleaveBytes(WeightMatrix m, MemorySegment dst, int g0, int g1) {
+        int bb = m.type().blockBytes;
+        int blocks = m.cols() / m.type().blockSize;
+        int rowBytes = (int) m.rowBytes();
+        int[] p = PERMUTATION[m.type().ordinal()];
+        byte[] rows = new byte[GROUP * rowBytes];
+        byte[] out = new byte[rows.length];
+        for (int g = g0; g < g1; g++) {
+            long groupOff = (long) g * GROUP * rowBytes;
+            MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, groupOff, rows, 0, rows.length);
+            for (int b = 0; b < blocks; b++) {
+                int run = b * GROUP * bb;
+                for (int c = 0; c < GROUP; c++) {
+                    int from = c * rowBytes + b * bb;
+                    int to = c * bb;
+                    for (int j = 0; j < bb; j++) {
+                        out[run + p[to + j]] = rows[from + j];
+                    }
+                }
+            }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, groupOff, out.length);
         }
     }
 

@@ -19,8 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * times the block's scale (the row's d times the token's) with one FMA per block, in block order, and the eight
  * accumulators are added in {@link Dot#sum8}'s order at the end. Here the same steps happen lane for lane.
  *
- * <p>Why it is fast: the group kernel spends about thirteen integer operations on one int of sixteen rows (four
- * weights) per token; here the int is widened once per call (eleven operations) and then costs each token four FMAs
+ * <p>Why it is fast: the group kernel spends about ten integer operations on four weights of sixteen rows per token;
+ * here those weights are widened once per call (ten operations) and then cost each token four FMAs
  * and the scale's. The loops go lane by lane (lane i's four weights for two row vectors and four tokens: eight
  * accumulators, eight panel vectors), so that a tile's state fits the registers; the tokens' lane accumulators wait
  * in a scratch between chunks.
@@ -36,16 +36,17 @@ final class InterleavedQ8_0Gemm extends Gemm {
     private static final int GROUP = Interleaved.GROUP;
     /** Rows per tile: two groups, two vectors (each activation broadcast serves both). */
     static final int R = 2 * GROUP;
-    /** Bytes of one group's block: sixteen halves, then eight ints per row. */
+    /** Bytes of one group's block: sixteen halves, then eight lanes' byte pairs (see {@link Interleaved#position}). */
     private static final int GROUP_BLOCK = GROUP * 34;
     /** Blocks per panel: 8 * 32 weights * 32 rows as floats, 32 KiB. */
     private static final int CHUNK = 8;
     /**
      * Token count from which this GEMM beats the group kernel per token (which reads each group once for all tokens
-     * too): the panel's widening is paid per call. Two threads, 1024 x 4096: 4 tokens 32-35 against 35-49 GFLOP/s, 5
-     * 26-39 against 43-44, 6 40-49 against 42-45, 8 45-63 against 41-45, 16 72-78 against about 45.
+     * too): the panel's widening is paid per call. Two threads, 2048 x 4096 (GFLOP/s, three runs each, GEMM against
+     * group kernel): 8 tokens 52-70 against 58-71, 16 46-72 against 66-67, 24 62-76 against 62-72, 32 69-83 against
+     * 63-70, 64 68-88 against 65-66. (7 until the group kernel widened byte pairs in one instruction: 45% faster.)
      */
-    private static final int MIN_TOKENS = 7;
+    static final int MIN_TOKENS = 20;
     /** Tokens per tile. */
     private static final int NT = 4;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -160,16 +161,19 @@ final class InterleavedQ8_0Gemm extends Gemm {
     /** The weights of a block of sixteen rows into the panel from p[o..]: lane i's four weights, R apart. */
     private static void weights(float[] p, MemorySegment m, long run, int o) {
         for (int i = 0; i < 8; i++) {
-            // Row c's int i: its weights 2i, 2i + 1, 16 + 2i, 17 + 2i, a byte each, low first.
-            IntVector g = IntVector.fromMemorySegment(I, m, run + 32 + (long) i * GROUP * 4, LE);
+            // Row c's byte pairs of lane i: its weights (2i, 16 + 2i), then (2i + 1, 17 + 2i), each pair read as a
+            // 16-bit lane and widened to an int with its sign (so the high byte's is in place).
+            IntVector even = (IntVector) ShortVector.fromMemorySegment(H, m, run + 32 + (long) i * 4 * GROUP, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
+            IntVector odd = (IntVector) ShortVector.fromMemorySegment(H, m, run + 32 + (long) i * 4 * GROUP + 2 * GROUP, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
             int w = o + i * 4 * R;
-            ((FloatVector) g.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
+            ((FloatVector) even.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
                     .convert(VectorOperators.I2F, 0)).intoArray(p, w);
-            ((FloatVector) g.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24)
+            ((FloatVector) odd.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)
                     .convert(VectorOperators.I2F, 0)).intoArray(p, w + R);
-            ((FloatVector) g.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24)
-                    .convert(VectorOperators.I2F, 0)).intoArray(p, w + 2 * R);
-            ((FloatVector) g.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0)).intoArray(p, w + 3 * R);
+            ((FloatVector) even.lanewise(VectorOperators.ASHR, 8).convert(VectorOperators.I2F, 0)).intoArray(p, w + 2 * R);
+            ((FloatVector) odd.lanewise(VectorOperators.ASHR, 8).convert(VectorOperators.I2F, 0)).intoArray(p, w + 3 * R);
         }
     }
 

@@ -87,11 +87,13 @@ class InterleavedTest {
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
-        Activation[] xs = activations(17, 3);
+        // Past the Q8_0 GEMM's threshold too, with one and two tokens beyond whole tiles of four.
+        int g = InterleavedQ8_0Gemm.MIN_TOKENS;
+        Activation[] xs = activations(g + 6, 3);
         try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e2 = new ParallelExecutor(2)) {
             for (ParallelExecutor e : new ParallelExecutor[] {e1, e2}) {
                 MatMat mm = new MatMat(e);
-                for (int count : new int[] {1, 2, 3, 4, 5, 8, 9, 17}) {
+                for (int count : new int[] {1, 2, 3, 4, 5, 8, 9, 17, g + 1, g + 6}) {
                     assertRowKernelBits(mm, m, in, xs, count, "count " + count);
                 }
                 int[] which = {16, 3, 9};
@@ -116,9 +118,11 @@ class InterleavedTest {
         for (int rows : new int[] {96, 48}) {
             WeightMatrix m = randomMatrix(GgmlType.Q8_0, rows, 13 * 32, 11);
             WeightMatrix in = interleaved(m);
-            Activation[] xs = activations(10, 13 * 32, 12);
+            Activation[] xs = activations(InterleavedQ8_0Gemm.MIN_TOKENS + 7, 13 * 32, 12);
             try (ParallelExecutor e = new ParallelExecutor(2)) {
-                for (int count : new int[] {7, 9, 10}) {
+                // Past the GEMM's threshold, ending in one, two and three tokens after the whole tiles of four.
+                int g = InterleavedQ8_0Gemm.MIN_TOKENS / 4 * 4 + 4;
+                for (int count : new int[] {g + 1, g + 2, g + 3}) {
                     assertRowKernelBits(new MatMat(e), m, in, xs, count, rows + " rows, count " + count);
                 }
             }
@@ -228,11 +232,11 @@ class InterleavedTest {
         assertSameAsRowKernel(m, activations(1, 14)[0]);
     }
 
-    /** One token (decode's group kernel) and nine (prefill's GEMM, where one reads the layout). */
+    /** One token (decode's group kernel), nine and past the Q8_0 GEMM's threshold (prefill's GEMMs, where one reads the layout). */
     private static void assertSameAsRowKernel(WeightMatrix m, Activation a) {
         WeightMatrix in = interleaved(m);
         try (ParallelExecutor e = new ParallelExecutor(1)) {
-            for (int count : new int[] {1, 9}) {
+            for (int count : new int[] {1, 9, InterleavedQ8_0Gemm.MIN_TOKENS + 1}) {
                 Activation[] xs = new Activation[count];
                 java.util.Arrays.fill(xs, a);
                 assertRowKernelBits(new MatMat(e), m, in, xs, count, count + " tokens");
