@@ -66,6 +66,13 @@ final class InterleavedQ2K {
      */
     private static void superBlock(MemorySegment s, long base, Activation a, int b, float[] total, int o,
                                    float[] halves) {
+        // d and dmin as InterleavedQ4K converts them (first, for the same reason): Interleaved.halvesToFloats is not
+        // inlined into this long method (measured: its boxed result allocated 0.8 GB/s and halved the speed).
+        long dd = base + 20L * INT_STRIDE;
+        for (int c = 0; c < VL; c++) {
+            halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c));
+            halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c + 2));
+        }
         int[] x = a.q8kPairs;
         short[] sums16 = a.q8kSum16;
         IntVector sum = IntVector.zero(I);
@@ -115,13 +122,6 @@ final class InterleavedQ2K {
             }
         }
         float da = a.q8kScale[b];
-        // d and dmin as InterleavedQ4K converts them: Interleaved.halvesToFloats is not inlined into this long method
-        // (measured: its boxed result allocated 0.8 GB/s and halved the speed).
-        long dd = base + 20L * INT_STRIDE;
-        for (int c = 0; c < VL; c++) {
-            halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c));
-            halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c + 2));
-        }
         FloatVector d = FloatVector.fromArray(F, halves, 0);
         FloatVector dmin = FloatVector.fromArray(F, halves, VL);
         FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0))

@@ -69,6 +69,13 @@ final class InterleavedQ4K {
      */
     private static void superBlock(MemorySegment s, long base, Activation a, int b, float[] total, int o,
                                    float[] halves) {
+        // d and dmin, halves (the Vector API has no half conversion; the scalar one is an intrinsic). Converted first:
+        // the vector load that reads them back cannot take its bytes from sixteen scalar stores still in flight (a
+        // failed store-to-load forwarding stalls), so the stores must be long done by then.
+        for (int c = 0; c < VL; c++) {
+            halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, base + 4L * c));
+            halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, base + 4L * c + 2));
+        }
         // The eight 6-bit scales and minimums (as KQuantRowGemm.widen decodes them): bytes 0-3 hold scales 0-3 and
         // two high bits of scales 4-7, bytes 4-7 the same for the minimums, bytes 8-11 the low four bits of scales
         // 4-7 (low nibbles) and minimums 4-7 (high nibbles).
@@ -112,11 +119,6 @@ final class InterleavedQ4K {
             mins = ((FloatVector) mj.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, a.q8kSum32[b * 8 + j]), mins);
         }
         float da = a.q8kScale[b];
-        // d and dmin, halves (the Vector API has no half conversion; the scalar one is an intrinsic).
-        for (int c = 0; c < VL; c++) {
-            halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, base + 4L * c));
-            halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, base + 4L * c + 2));
-        }
         FloatVector d = FloatVector.fromArray(F, halves, 0);
         FloatVector dmin = FloatVector.fromArray(F, halves, VL);
         FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0)).sub(dmin.mul(da).mul(mins));
