@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
- * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K} and {@link InterleavedQ8_0} are the kernels,
- * this class the layout.
+ * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K} and
+ * {@link InterleavedQ8_0} are the kernels, this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
  * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, block b of
@@ -29,7 +29,7 @@ public final class Interleaved {
     public static final boolean ENABLED = !"false".equals(System.getProperty("moed.kernels.interleave"));
     /** Per format (by ordinal): byte j of row c's block goes to {@code PERMUTATION[c * blockBytes + j]} of the run. */
     private static final int[][] PERMUTATION = new int[GgmlType.values().length][];
-    /** The same in 16-bit units where the permutation keeps byte pairs 2k, 2k + 1 together (Q4_K, Q2_K), else null. */
+    /** The same in 16-bit units where the permutation keeps byte pairs 2k, 2k + 1 together (the K-quants), else null. */
     private static final int[][] PERMUTATION16 = new int[GgmlType.values().length][];
     /** Per thread: the copy {@link #inPlace} interleaves from. */
     private static final ThreadLocal<MemorySegment[]> COPY = ThreadLocal.withInitial(() -> new MemorySegment[1]);
@@ -37,7 +37,7 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q8_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q8_0}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -62,13 +62,17 @@ public final class Interleaved {
 
     /**
      * Where byte j of row c's block lies in the group's run. Q4_K and Q2_K: the block's ints (36, 21), int-major (int i
-     * of row c at {@code (i * 16 + c) * 4}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then per lane i
+     * of row c at {@code (i * 16 + c) * 4}). Q3_K: its first 108 bytes so (27 ints), then the sixteen d (row c's at
+     * {@code 1728 + 2c}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then per lane i
      * of the per-row kernel (which sums the products of weights 2i, 2i + 1, 16 + 2i, 17 + 2i, see
      * {@link Block32Dots#q8_0}) 64 bytes: the sixteen rows' weights (2i, 16 + 2i) as byte pairs, then their
      * (2i + 1, 17 + 2i), so that one sign-extending widening of 32 bytes gives each row's int lane the two weights that
      * face one activation pair.
      */
     private static int position(GgmlType t, int c, int j) {
+        if (t == GgmlType.Q3_K && j >= 108) {
+            return 27 * 4 * GROUP + 2 * c + j - 108;
+        }
         if (t != GgmlType.Q8_0) {
             return (j / 4 * GROUP + c) * 4 + j % 4;
         }
@@ -87,7 +91,7 @@ public final class Interleaved {
 
     /**
      * True when interleaving this matrix pays: it fits, the vector kernels run (the scalar twin reads rows) and, for
-     * Q8_0 and Q2_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0
+     * Q8_0, Q2_K and Q3_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0
      * GB/s, at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row
      * kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q2_K at 512 bits 3.6-3.8
      * -> 5.6-6.1, at 256 bits 2.9-3.8 both ways (so row by row); Q4_K gains at both.
@@ -234,6 +238,7 @@ public final class Interleaved {
         switch (m.type()) {
             case Q4_K -> InterleavedQ4K.dot(m, group, a, out, o);
             case Q2_K -> InterleavedQ2K.dot(m, group, a, out, o);
+            case Q3_K -> InterleavedQ3K.dot(m, group, a, out, o);
             default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }

@@ -38,6 +38,8 @@ final class InterleavedQ2K {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Per thread: a super-block's d and dmin of VL rows as floats. */
     private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
+    /** Per thread: a super-block's integer sums (weights', minimums') of VL rows, between the two halves. */
+    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[2 * GROUP]);
 
     private InterleavedQ2K() {
     }
@@ -51,10 +53,11 @@ final class InterleavedQ2K {
         long groupOff = (long) group * GROUP * m.rowBytes();
         int nsb = m.cols() / 256;
         float[] halves = HALVES.get();
+        int[] sums = SUMS.get();
         java.util.Arrays.fill(out, o, o + GROUP, 0f);
         for (int b = 0; b < nsb; b++) {
             for (int v = 0; v < GROUP / VL; v++) {
-                superBlock(s, groupOff + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o + v * VL, halves);
+                superBlock(s, groupOff + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o + v * VL, halves, sums);
             }
         }
     }
@@ -65,7 +68,7 @@ final class InterleavedQ2K {
      * not inline is boxed).
      */
     private static void superBlock(MemorySegment s, long base, Activation a, int b, float[] total, int o,
-                                   float[] halves) {
+                                   float[] halves, int[] sums) {
         // d and dmin as InterleavedQ4K converts them (first, for the same reason): Interleaved.halvesToFloats is not
         // inlined into this long method (measured: its boxed result allocated 0.8 GB/s and halved the speed).
         long dd = base + 20L * INT_STRIDE;
@@ -73,11 +76,32 @@ final class InterleavedQ2K {
             halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c));
             halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c + 2));
         }
+        IntVector.zero(I).intoArray(sums, 0);
+        IntVector.zero(I).intoArray(sums, VL);
+        half(s, base, a, b, 0, sums);
+        half(s, base, a, b, 1, sums);
+        IntVector sum = IntVector.fromArray(I, sums, 0);
+        IntVector mins = IntVector.fromArray(I, sums, VL);
+        float da = a.q8kScale[b];
+        FloatVector d = FloatVector.fromArray(F, halves, 0);
+        FloatVector dmin = FloatVector.fromArray(F, halves, VL);
+        FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0))
+                .sub(dmin.mul(da).mul((FloatVector) mins.convert(VectorOperators.I2F, 0)));
+        FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
+    }
+
+    /**
+     * Sub-blocks 8n..8n+7 of a super-block of VL rows: their integer dots times their scales, and their minimums times
+     * the activation's sums, added to {@code sums[0..VL)} and {@code sums[VL..2VL)}. (A method of its own: the whole
+     * super-block in one exceeded C2's inlining budget in some runs, leaving vector operations as calls whose vectors
+     * were boxed: 0.7 GB/s where it runs at 5-6.)
+     */
+    private static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
         int[] x = a.q8kPairs;
         short[] sums16 = a.q8kSum16;
-        IntVector sum = IntVector.zero(I);
-        IntVector mins = sum;
-        for (int n = 0; n < 2; n++) {
+        IntVector sum = IntVector.fromArray(I, sums, 0);
+        IntVector mins = IntVector.fromArray(I, sums, VL);
+        {
             for (int h = 0; h < 2; h++) {
                 // Four ints of weights: each 16-bit half's low byte holds weights k and k + 2 of the row (two bits per
                 // sub-block j), its high byte k + 1 and k + 3. Shifted down two bits per j as ints: C2 shifts ints by an
@@ -121,11 +145,7 @@ final class InterleavedQ2K {
                 }
             }
         }
-        float da = a.q8kScale[b];
-        FloatVector d = FloatVector.fromArray(F, halves, 0);
-        FloatVector dmin = FloatVector.fromArray(F, halves, VL);
-        FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0))
-                .sub(dmin.mul(da).mul((FloatVector) mins.convert(VectorOperators.I2F, 0)));
-        FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
+        sum.intoArray(sums, 0);
+        mins.intoArray(sums, VL);
     }
 }

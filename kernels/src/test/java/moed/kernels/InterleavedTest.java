@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Interleaved rows (Q4_K, Q2_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
+/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
 class InterleavedTest {
     private static final int COLS = 768;
 
@@ -48,7 +48,7 @@ class InterleavedTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
     void shouldGiveEveryRowBackByteForByte(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
@@ -67,7 +67,7 @@ class InterleavedTest {
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
     void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
@@ -83,7 +83,7 @@ class InterleavedTest {
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
@@ -131,7 +131,7 @@ class InterleavedTest {
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
     void shouldSliceWholeGroupsOnly(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
@@ -194,6 +194,28 @@ class InterleavedTest {
         assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
     }
 
+    /**
+     * Q3_K at the bound of its sums: every weight's bits set (q = 3) or, in the hmask's alternate bytes, the high bit
+     * clear (q = -1 and -4 at the extremes), the scales at both ends, activations of largest magnitude whose halves
+     * cancel.
+     */
+    @Test
+    void shouldStayExactAtTheLargestQ3KWeightsAndScales() {
+        WeightMatrix m = randomMatrix(GgmlType.Q3_K, 32, 15);
+        MemorySegment s = m.data();
+        for (long bo = 0; bo < m.byteSize(); bo += 110) {
+            for (int i = 0; i < 108; i++) {
+                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) (i < 32 && i % 3 == 0 ? 0x00 : i >= 96 && i % 2 == 0 ? 0x00 : 0xFF));
+            }
+        }
+        s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 32 + 9, (byte) 0xFE);
+        float[] v = new float[COLS];
+        for (int i = 0; i < COLS; i++) {
+            v[i] = (i % 32 < 16) ? 100f : -99.2f;
+        }
+        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+    }
+
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
     @Test
     void shouldStayExactAtTheLargestQ8Products() {
@@ -216,16 +238,16 @@ class InterleavedTest {
      * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
     void shouldConvertEveryKindOfBlockScale(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 13);
         MemorySegment s = m.data();
         short[] halves = {(short) 0xB800, (short) 0x8001, 0x0003, 0, 0x7BFF, (short) 0xBC00, 0x3555};
         int k = 0;
-        long d = t == GgmlType.Q2_K ? 80 : 0;
+        long d = t == GgmlType.Q2_K ? 80 : t == GgmlType.Q3_K ? 108 : 0;
         for (long bo = 0; bo < m.byteSize(); bo += t.blockBytes) {
             s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + d, halves[k++ % halves.length]); // d
-            if (t != GgmlType.Q8_0) {
+            if (t == GgmlType.Q4_K || t == GgmlType.Q2_K) {
                 s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + d + 2, halves[k++ % halves.length]); // dmin
             }
         }
