@@ -165,11 +165,7 @@ class InterleavedTest {
         }
         // One weight of row 5 one less: its row's sum must differ by exactly that.
         s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 3, (byte) 0xFE);
-        float[] v = new float[COLS];
-        for (int i = 0; i < COLS; i++) {
-            v[i] = (i % 64 < 32) ? 100f : -99.2f;
-        }
-        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+        assertSameAsRowKernel(m, cancelling(64));
     }
 
     /**
@@ -187,11 +183,7 @@ class InterleavedTest {
         }
         // One weight of row 5 one less: its row's sum must differ by exactly that.
         s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 9, (byte) 0xFE);
-        float[] v = new float[COLS];
-        for (int i = 0; i < COLS; i++) {
-            v[i] = (i % 32 < 16) ? 100f : -99.2f;
-        }
-        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+        assertSameAsRowKernel(m, cancelling(32));
     }
 
     /**
@@ -209,11 +201,7 @@ class InterleavedTest {
             }
         }
         s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 32 + 9, (byte) 0xFE);
-        float[] v = new float[COLS];
-        for (int i = 0; i < COLS; i++) {
-            v[i] = (i % 32 < 16) ? 100f : -99.2f;
-        }
-        assertSameAsRowKernel(m, new Activation(COLS).set(v, 0, COLS));
+        assertSameAsRowKernel(m, cancelling(32));
     }
 
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
@@ -252,6 +240,18 @@ class InterleavedTest {
             }
         }
         assertSameAsRowKernel(m, activations(1, 14)[0]);
+    }
+
+    /**
+     * Activations of largest magnitude whose halves cancel: the first half of every {@code period} values 100, the
+     * second -99.2 (so an error of one in any sub-block's integer sum shows in the result).
+     */
+    private static Activation cancelling(int period) {
+        float[] v = new float[COLS];
+        for (int i = 0; i < COLS; i++) {
+            v[i] = (i % period < period / 2) ? 100f : -99.2f;
+        }
+        return new Activation(COLS).set(v, 0, COLS);
     }
 
     /** One token (decode's group kernel), nine and past the Q8_0 GEMM's threshold (prefill's GEMMs, where one reads the layout). */
