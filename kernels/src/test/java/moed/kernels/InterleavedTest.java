@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
+import java.util.function.IntUnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -153,18 +154,10 @@ class InterleavedTest {
      */
     @Test
     void shouldStayExactAtTheLargestQ4KWeightsAndScales() {
-        WeightMatrix m = randomMatrix(GgmlType.Q4_K, 32, 7);
-        MemorySegment s = m.data();
-        for (long bo = 0; bo < m.byteSize(); bo += 144) {
-            for (int i = 4; i < 16; i++) {
-                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) 0xFF); // scales and minimums all 63
-            }
-            for (int i = 16; i < 144; i++) {
-                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) 0xFF);
-            }
-        }
+        // Scales, minimums and nibbles all ones (d and dmin left as they are).
+        WeightMatrix m = withBlockBytes(GgmlType.Q4_K, 7, 4, 144, i -> 0xFF);
         // One weight of row 5 one less: its row's sum must differ by exactly that.
-        s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 3, (byte) 0xFE);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 3, (byte) 0xFE);
         assertSameAsRowKernel(m, cancelling(64));
     }
 
@@ -174,15 +167,9 @@ class InterleavedTest {
      */
     @Test
     void shouldStayExactAtTheLargestQ2KWeightsAndScales() {
-        WeightMatrix m = randomMatrix(GgmlType.Q2_K, 32, 10);
-        MemorySegment s = m.data();
-        for (long bo = 0; bo < m.byteSize(); bo += 84) {
-            for (int i = 0; i < 80; i++) {
-                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) 0xFF);
-            }
-        }
+        WeightMatrix m = withBlockBytes(GgmlType.Q2_K, 10, 0, 80, i -> 0xFF);
         // One weight of row 5 one less: its row's sum must differ by exactly that.
-        s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 9, (byte) 0xFE);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 16 + 9, (byte) 0xFE);
         assertSameAsRowKernel(m, cancelling(32));
     }
 
@@ -193,27 +180,16 @@ class InterleavedTest {
      */
     @Test
     void shouldStayExactAtTheLargestQ3KWeightsAndScales() {
-        WeightMatrix m = randomMatrix(GgmlType.Q3_K, 32, 15);
-        MemorySegment s = m.data();
-        for (long bo = 0; bo < m.byteSize(); bo += 110) {
-            for (int i = 0; i < 108; i++) {
-                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) (i < 32 && i % 3 == 0 ? 0x00 : i >= 96 && i % 2 == 0 ? 0x00 : 0xFF));
-            }
-        }
-        s.set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 32 + 9, (byte) 0xFE);
+        WeightMatrix m = withBlockBytes(GgmlType.Q3_K, 15, 0, 108,
+                i -> i < 32 && i % 3 == 0 ? 0x00 : i >= 96 && i % 2 == 0 ? 0x00 : 0xFF);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 32 + 9, (byte) 0xFE);
         assertSameAsRowKernel(m, cancelling(32));
     }
 
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
     @Test
     void shouldStayExactAtTheLargestQ8Products() {
-        WeightMatrix m = randomMatrix(GgmlType.Q8_0, 32, 9);
-        MemorySegment s = m.data();
-        for (long bo = 0; bo < m.byteSize(); bo += 34) {
-            for (int i = 2; i < 34; i++) {
-                s.set(ValueLayout.JAVA_BYTE, bo + i, (byte) (i % 5 == 0 ? 127 : -128));
-            }
-        }
+        WeightMatrix m = withBlockBytes(GgmlType.Q8_0, 9, 2, 34, i -> i % 5 == 0 ? 127 : -128);
         float[] v = new float[COLS];
         for (int i = 0; i < COLS; i++) {
             v[i] = i % 7 == 0 ? -3f : 3f;
@@ -240,6 +216,17 @@ class InterleavedTest {
             }
         }
         assertSameAsRowKernel(m, activations(1, 14)[0]);
+    }
+
+    /** A random 32-row matrix whose blocks' bytes {@code from..to-1} are set to {@code byteAt(i)}. */
+    private static WeightMatrix withBlockBytes(GgmlType t, long seed, int from, int to, IntUnaryOperator byteAt) {
+        WeightMatrix m = randomMatrix(t, 32, seed);
+        for (long bo = 0; bo < m.byteSize(); bo += t.blockBytes) {
+            for (int i = from; i < to; i++) {
+                m.data().set(ValueLayout.JAVA_BYTE, bo + i, (byte) byteAt.applyAsInt(i));
+            }
+        }
+        return m;
     }
 
     /**
