@@ -91,13 +91,14 @@ public final class Interleaved {
 
     /**
      * True when interleaving this matrix pays: it fits, the vector kernels run (the scalar twin reads rows) and, for
-     * Q8_0, Q2_K and Q3_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0
-     * GB/s, at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row
-     * kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q2_K at 512 bits 3.6-3.8
-     * -> 5.6-6.1, at 256 bits 2.9-3.8 both ways (so row by row); Q4_K gains at both.
+     * Q8_0 and Q2_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 ->
+     * 12.0-13.0 GB/s, at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the
+     * per-row kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q2_K at 512 bits
+     * 3.6-3.8 -> 5.6-6.1, at 256 bits 2.9-3.8 both ways (one core in cache 15.9 against 14.0 GFLOP/s), so row by row
+     * there; Q3_K 3.1 -> 3.8-6.7 at 512 bits, 2.9-3.7 -> 4.5-5.0 at 256; Q4_K gains at both.
      */
     public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || Dot.F.length() == GROUP);
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || Dot.F.length() == GROUP);
     }
 
     /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */
@@ -155,7 +156,9 @@ public final class Interleaved {
 
     /**
      * Groups g0..g1-1 of m into dst: a group's rows copied out, each block's run assembled, copied back; as 16-bit units
-     * where the permutation keeps byte pairs (2k, 2k + 1) together, else byte by byte.
+     * where the permutation keeps byte pairs (2k, 2k + 1) together, else byte by byte (Q8_0's byte pairs split rows'
+     * neighbouring bytes). Both kept: moving shorts halves the start-up's rearranging (151 MB of Q4_K in 0.05-0.06 s
+     * against 0.09-0.13 s byte by byte).
      */
     private static void interleaveGroups(WeightMatrix m, MemorySegment dst, int g0, int g1) {
         int[] p = PERMUTATION16[m.type().ordinal()];
