@@ -167,36 +167,32 @@ public final class Activation {
         // x86: d = amax/127 rounded to bf16, q = x / d(rounded) rounded half to even. Mainline llama.cpp's Q8_0
         // (F16 d, q = roundf(x * 127/amax)) differs by at most one step per value; set
         // -Dmoed.kernels.q8=llama to use it instead.
+        if (MAINLINE_Q8) {
+            prepareMainlineQ8();
+        } else {
+            ActivationQuantizer.q8_0(x, length, q8s, q8Scale, q8Sum);
+        }
+        q8Ready = true;
+    }
+
+    private void prepareMainlineQ8() {
         for (int b = 0; b < length / 32; b++) {
             float amax = 0;
             for (int j = 0; j < 32; j++) {
                 amax = Math.max(amax, Math.abs(x[b * 32 + j]));
             }
             float d = amax / 127f;
-            if (MAINLINE_Q8) {
-                float id = d != 0 ? 1f / d : 0f;
-                q8Scale[b] = Bytes.roundToF16(d);
-                for (int j = 0; j < 32; j++) {
-                    q8s[b * 32 + j] = (short) Quantize.roundf(x[b * 32 + j] * id);
-                }
-            } else {
-                d = Bytes.bf16ToFloat(Bytes.toBf16(d));
-                float id = d > 0 ? 1f / d : 0f;
-                q8Scale[b] = d;
-                for (int j = 0; j < 32; j++) {
-                    q8s[b * 32 + j] = (short) Math.rint(x[b * 32 + j] * id);
-                }
-            }
+            float id = d != 0 ? 1f / d : 0f;
+            q8Scale[b] = Bytes.roundToF16(d);
             int sum = 0;
             for (int j = 0; j < 32; j++) {
+                q8s[b * 32 + j] = (short) Quantize.roundf(x[b * 32 + j] * id);
                 sum += q8s[b * 32 + j];
             }
             q8Sum[b] = sum;
         }
-        q8Ready = true;
     }
 
-    // quantize_row_q8_K_ref: the scale maps the value of largest magnitude to -127 (its sign flipped).
     private void prepareQ8K() {
         if (q8kReady) {
             return;
@@ -204,67 +200,24 @@ public final class Activation {
         if (length % 256 != 0) {
             throw new IllegalArgumentException("Q8_K activations need a multiple of 256 values, got " + length);
         }
-        for (int b = 0; b < length / 256; b++) {
-            float max = 0;
-            float amax = 0;
-            for (int j = 0; j < 256; j++) {
-                float ax = Math.abs(x[b * 256 + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[b * 256 + j];
-                }
-            }
-            if (amax == 0) {
-                q8kScale[b] = 0;
-                java.util.Arrays.fill(q8k, b * 256, b * 256 + 256, (short) 0);
-                java.util.Arrays.fill(q8kSum32, b * 8, b * 8 + 8, 0f);
-                java.util.Arrays.fill(q8kSum16, b * 16, b * 16 + 16, (short) 0);
-                continue;
-            }
-            float iscale = -127f / max;
-            for (int j = 0; j < 256; j++) {
-                q8k[b * 256 + j] = (short) Math.min(127, Quantize.nearestInt(iscale * x[b * 256 + j]));
-            }
-            for (int g = 0; g < 16; g++) {
-                int sum = 0;
-                for (int j = 0; j < 16; j++) {
-                    sum += q8k[b * 256 + g * 16 + j];
-                }
-                q8kSum16[b * 16 + g] = (short) sum;
-            }
-            for (int g = 0; g < 8; g++) {
-                q8kSum32[b * 8 + g] = q8kSum16[b * 16 + 2 * g] + q8kSum16[b * 16 + 2 * g + 1];
-            }
-            q8kScale[b] = 1 / iscale;
-        }
+        ActivationQuantizer.q8k(x, length, q8k, q8kScale, q8kSum16, q8kSum32);
         q8kReady = true;
     }
 
     private void prepareQ8Pairs() {
         prepareQ8();
-        if (q8PairsReady) {
-            return;
+        if (!q8PairsReady) {
+            ActivationQuantizer.q8_0Pairs(q8s, length, q8Pairs);
+            q8PairsReady = true;
         }
-        for (int b = 0; b < length / 32; b++) {
-            for (int i = 0; i < 8; i++) {
-                int k = 32 * b + 2 * i;
-                q8Pairs[16 * b + 2 * i] = (q8s[k] & 0xFFFF) | q8s[k + 16] << 16;
-                q8Pairs[16 * b + 2 * i + 1] = (q8s[k + 1] & 0xFFFF) | q8s[k + 17] << 16;
-            }
-        }
-        q8PairsReady = true;
     }
 
     private void preparePairs() {
         prepareQ8K();
-        if (pairsReady) {
-            return;
+        if (!pairsReady) {
+            ActivationQuantizer.q8kPairs(q8k, length, q8kPairs);
+            pairsReady = true;
         }
-        for (int k = 0; k < length; k += 4) {
-            q8kPairs[k / 2] = (q8k[k] & 0xFFFF) | q8k[k + 2] << 16;
-            q8kPairs[k / 2 + 1] = (q8k[k + 1] & 0xFFFF) | q8k[k + 3] << 16;
-        }
-        pairsReady = true;
     }
 
     private void prepareNibbleOrder() {
