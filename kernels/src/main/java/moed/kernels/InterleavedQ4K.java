@@ -62,6 +62,23 @@ final class InterleavedQ4K {
         }
     }
 
+    /** {@link #dot} for two groups, their super-blocks alternating (see {@link Interleaved#dotTwo}). */
+    static void dotTwo(WeightMatrix m, int group0, int group1, Activation a, float[] out, int o0, int o1) {
+        MemorySegment s = m.data();
+        long off0 = (long) group0 * GROUP * m.rowBytes();
+        long off1 = (long) group1 * GROUP * m.rowBytes();
+        int nsb = m.cols() / 256;
+        float[] halves = HALVES.get();
+        java.util.Arrays.fill(out, o0, o0 + GROUP, 0f);
+        java.util.Arrays.fill(out, o1, o1 + GROUP, 0f);
+        for (int b = 0; b < nsb; b++) {
+            for (int v = 0; v < GROUP / VL; v++) {
+                superBlock(s, off0 + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o0 + v * VL, halves);
+                superBlock(s, off1 + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o1 + v * VL, halves);
+            }
+        }
+    }
+
     /**
      * One super-block of VL rows (their ints at {@code base + i * 64}): {@link KQuantDots#q4_k}'s super-block term,
      * lane by lane, added to {@code total[o..o + VL)} (through the array: a vector returned from a method C2 does not

@@ -116,6 +116,22 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         int n = count;
         float[][] o = out;
         if (w.interleaved() && Dot.VECTOR) {
+            int groups = (to - from) / Interleaved.GROUP;
+            if (n == 1 && groups >= 2 && Interleaved.hasTwoGroupKernel(w.type())) {
+                // Decode: the range's two halves side by side, two streams from memory (see Interleaved.dotTwo).
+                int tok = wh == null ? 0 : wh[0];
+                int half = (groups + 1) / 2;
+                for (int g = 0; g < half; g++) {
+                    int r0 = from + g * Interleaved.GROUP;
+                    int r1 = r0 + half * Interleaved.GROUP;
+                    if (r1 < to) {
+                        Interleaved.dotTwo(w, r0 / Interleaved.GROUP, r1 / Interleaved.GROUP, a[tok], o[tok], r0, r1);
+                    } else {
+                        Interleaved.dot(w, r0 / Interleaved.GROUP, a[tok], o[tok], r0);
+                    }
+                }
+                return;
+            }
             // Sixteen rows at a time, rows as lanes (the range's bounds are multiples of the group: see the grain).
             for (int r = from; r < to; r += Interleaved.GROUP) {
                 for (int t = 0; t < n; t++) {

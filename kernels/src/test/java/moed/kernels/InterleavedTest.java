@@ -130,6 +130,21 @@ class InterleavedTest {
         }
     }
 
+    /**
+     * Decode reads a range's two halves side by side where the format has a two-group kernel: an odd number of groups
+     * (the last one alone) and a range of a single group give the row kernel's bits too.
+     */
+    @Test
+    void shouldGiveTheRowKernelsBitsWithTwoGroupsSideBySide() {
+        for (int rows : new int[] {16, 32, 48, 80}) {
+            WeightMatrix m = randomMatrix(GgmlType.Q4_K, rows, 13);
+            Activation[] xs = activations(1, 14);
+            try (ParallelExecutor e = new ParallelExecutor(1)) {
+                assertRowKernelBits(new MatMat(e), m, interleaved(m), xs, 1, rows + " rows");
+            }
+        }
+    }
+
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
