@@ -250,20 +250,16 @@ public final class Interleaved {
      * Two groups against one activation, as {@link #dot} computes each, their blocks read alternately: two streams
      * from memory instead of one. One core reading a single stream front to back keeps too few lines in flight (the
      * hardware prefetcher follows each stream only so far ahead); with the two halves of a thread's rows side by side,
-     * a Q4_K mat-vec of an expert's shape (1024 x 2048) ran 4% faster on one thread and 9% on two, Q8_0 5% and 6%,
-     * alternated in one JVM ({@link MatMat} uses it for decode's single token). Only formats with a two-group kernel
-     * ({@link #hasTwoGroupKernel}); the 2- and 3-bit kernels are far from memory speed.
+     * a Q4_K mat-vec of an expert's shape (1024 x 2048) ran 4% faster on one thread and 9% on two, alternated in one
+     * JVM ({@link MatMat} uses it for decode's single token). Only formats with a two-group kernel
+     * ({@link #hasTwoGroupKernel}).
      */
     static void dotTwo(WeightMatrix m, int group0, int group1, Activation a, float[] out, int o0, int o1) {
-        if (m.type() == GgmlType.Q8_0) {
-            InterleavedQ8_0.dotTwo(m, group0, group1, a, out, o0, o1);
-        } else {
-            InterleavedQ4K.dotTwo(m, group0, group1, a, out, o0, o1);
-        }
+        InterleavedQ4K.dotTwo(m, group0, group1, a, out, o0, o1);
     }
 
     static boolean hasTwoGroupKernel(GgmlType t) {
-        return t == GgmlType.Q4_K || t == GgmlType.Q8_0;
+        return t == GgmlType.Q4_K;
     }
 
     /**
