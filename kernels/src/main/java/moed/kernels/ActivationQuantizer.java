@@ -87,11 +87,7 @@ final class ActivationQuantizer {
     /** The vector twin of {@link #q8kBlockScalar}; false (nothing written) for a block with NaN or an infinity. */
     private static boolean q8kBlockVector(float[] x, int b, short[] q, float[] scale, short[] sum16) {
         int base = b * 256;
-        FloatVector m = FloatVector.zero(F);
-        for (int j = 0; j < 256; j += L) {
-            m = m.max(FloatVector.fromArray(F, x, base + j).abs());
-        }
-        float amax = m.reduceLanes(VectorOperators.MAX);
+        float amax = largestMagnitude(x, base, 256);
         if (!(amax < Float.POSITIVE_INFINITY)) {
             return false;
         }
@@ -124,6 +120,15 @@ final class ActivationQuantizer {
         }
         scale[b] = 1 / iscale;
         return true;
+    }
+
+    /** The largest |x[from + j]| for j < n (a multiple of the vector length); NaN if any is NaN. */
+    private static float largestMagnitude(float[] x, int from, int n) {
+        FloatVector m = FloatVector.zero(F);
+        for (int j = 0; j < n; j += L) {
+            m = m.max(FloatVector.fromArray(F, x, from + j).abs());
+        }
+        return m.reduceLanes(VectorOperators.MAX);
     }
 
     /** The Q8_K integers of each four (k, k + 1, k + 2, k + 3) as the ints (k, k + 2) and (k + 1, k + 3). */
@@ -170,11 +175,7 @@ final class ActivationQuantizer {
 
     private static boolean q8_0BlockVector(float[] x, int b, short[] q, float[] scale, float[] sums) {
         int base = b * 32;
-        FloatVector m = FloatVector.zero(F);
-        for (int j = 0; j < 32; j += L) {
-            m = m.max(FloatVector.fromArray(F, x, base + j).abs());
-        }
-        float amax = m.reduceLanes(VectorOperators.MAX);
+        float amax = largestMagnitude(x, base, 32);
         if (!(amax < Float.POSITIVE_INFINITY)) {
             return false;
         }
