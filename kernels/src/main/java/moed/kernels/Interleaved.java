@@ -250,16 +250,17 @@ public final class Interleaved {
      * Two groups against one activation, as {@link #dot} computes each, their blocks read alternately: two streams
      * from memory instead of one. One core reading a single stream front to back keeps too few lines in flight (the
      * hardware prefetcher follows each stream only so far ahead); with the two halves of a thread's rows side by side,
-     * a Q4_K mat-vec of an expert's shape (1024 x 2048) ran 4% faster on one thread and 9% on two, alternated in one
-     * JVM ({@link MatMat} uses it for decode's single token). Only formats with a two-group kernel
-     * ({@link #hasTwoGroupKernel}).
+     * a Q4_K mat-vec of an expert's shape (1024 x 2048) ran 4% faster on one thread and 9% on two at 512 bits, alternated
+     * in one JVM ({@link MatMat} uses it for decode's single token). At 256 bits it measured no different (two threads
+     * 6.33 / 6.20, 6.16 / 6.16, 6.49 / 6.47 GB/s): there a group's super-block is already two vectors' reads, so only
+     * where a vector holds the whole group ({@link #hasTwoGroupKernel}).
      */
     static void dotTwo(WeightMatrix m, int group0, int group1, Activation a, float[] out, int o0, int o1) {
         InterleavedQ4K.dotTwo(m, group0, group1, a, out, o0, o1);
     }
 
     static boolean hasTwoGroupKernel(GgmlType t) {
-        return t == GgmlType.Q4_K;
+        return t == GgmlType.Q4_K && Dot.L == GROUP;
     }
 
     /**

@@ -47,7 +47,7 @@ final class InterleavedQ4K {
 
     /**
      * Rows {@code group * GROUP ..} of interleaved m against one activation (prepared as
-     * {@link Activation.Form#Q8_K_FLOATS}) into {@code out[o..o + GROUP)}.
+     * {@link Activation.Form#Q8_K_PAIRS}) into {@code out[o..o + GROUP)}.
      */
     static void dot(WeightMatrix m, int group, Activation a, float[] out, int o) {
         MemorySegment s = m.data();

@@ -131,11 +131,12 @@ class InterleavedTest {
     }
 
     /**
-     * Decode reads a range's two halves side by side where the format has a two-group kernel: an odd number of groups
-     * (the last one alone) and a range of a single group give the row kernel's bits too.
+     * Decode reads a range's two halves side by side where the format has a two-group kernel (Q4_K at 512 bits): an odd
+     * number of groups (the last one alone) and a range of a single group give the row kernel's bits too.
      */
     @Test
     void shouldGiveTheRowKernelsBitsWithTwoGroupsSideBySide() {
+        assertEquals(Dot.L == Interleaved.GROUP, Interleaved.hasTwoGroupKernel(GgmlType.Q4_K), "Q4_K at 512 bits only");
         for (int rows : new int[] {16, 32, 48, 80}) {
             WeightMatrix m = randomMatrix(GgmlType.Q4_K, rows, 13);
             Activation[] xs = activations(1, 14);
