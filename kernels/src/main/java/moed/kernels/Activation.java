@@ -168,29 +168,11 @@ public final class Activation {
         // (F16 d, q = roundf(x * 127/amax)) differs by at most one step per value; set
         // -Dmoed.kernels.q8=llama to use it instead.
         if (MAINLINE_Q8) {
-            prepareMainlineQ8();
+            ActivationQuantizer.q8_0Mainline(x, length, q8s, q8Scale, q8Sum);
         } else {
             ActivationQuantizer.q8_0(x, length, q8s, q8Scale, q8Sum);
         }
         q8Ready = true;
-    }
-
-    private void prepareMainlineQ8() {
-        for (int b = 0; b < length / 32; b++) {
-            float amax = 0;
-            for (int j = 0; j < 32; j++) {
-                amax = Math.max(amax, Math.abs(x[b * 32 + j]));
-            }
-            float d = amax / 127f;
-            float id = d != 0 ? 1f / d : 0f;
-            q8Scale[b] = Bytes.roundToF16(d);
-            int sum = 0;
-            for (int j = 0; j < 32; j++) {
-                q8s[b * 32 + j] = (short) Quantize.roundf(x[b * 32 + j] * id);
-                sum += q8s[b * 32 + j];
-            }
-            q8Sum[b] = sum;
-        }
     }
 
     private void prepareQ8K() {

@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Quantizes an activation vector to the integer forms the kernels read ({@link Activation}): Q8_K (per 256 values a
- * scale and integers in -127..127), ik_llama.cpp's Q8_0 for x86 (per 32), and the pairings the interleaved kernels
- * broadcast. Each form has a scalar definition and a vector twin that gives the same bits (the tests compare them).
+ * scale and integers in -127..127), ik_llama.cpp's Q8_0 for x86 (per 32; mainline llama.cpp's on request), and the
+ * pairings the interleaved kernels broadcast. Each form has a scalar definition and a vector twin that gives the same bits (the tests compare them).
  *
  * <p>Why vectors here: the caller prepares an activation alone, before the threads share the mat-vec, so its time is
  * serial: the scalar Q8_K quantization and pairing were ~10% of the main thread's samples in a Q4_K MoE's decode,
@@ -191,6 +191,28 @@ final class ActivationQuantizer {
         }
         sums[b] = sum;
         return true;
+    }
+
+    /**
+     * Mainline llama.cpp's Q8_0 ({@code -Dmoed.kernels.q8=llama}, for comparing logits with it): d = amax / 127 kept as
+     * F16, q = roundf(x * 127 / amax). Scalar only: a comparison mode, not a speed path.
+     */
+    static void q8_0Mainline(float[] x, int length, short[] q, float[] scale, float[] sums) {
+        for (int b = 0; b < length / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = Math.max(amax, Math.abs(x[b * 32 + j]));
+            }
+            float d = amax / 127f;
+            float id = d != 0 ? 1f / d : 0f;
+            scale[b] = Bytes.roundToF16(d);
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                q[b * 32 + j] = (short) Quantize.roundf(x[b * 32 + j] * id);
+                sum += q[b * 32 + j];
+            }
+            sums[b] = sum;
+        }
     }
 
     /** Per Q8_0 block, for i in 0..7, the integers (2i, 16 + 2i) and (2i + 1, 17 + 2i) as two ints. */

@@ -94,6 +94,29 @@ class ActivationQuantizerTest {
     }
 
     @Test
+    void mainlineQ8_0RoundsHalvesAwayFromZeroWithAnF16Scale() {
+        float[] x = new float[32];
+        x[0] = 127f; // amax 127: d = 1, so the integers are the values rounded
+        x[1] = 2.5f;
+        x[2] = -2.5f;
+        x[3] = 3.4f;
+        short[] q = new short[32];
+        float[] scale = new float[1];
+        float[] sums = new float[1];
+        ActivationQuantizer.q8_0Mainline(x, 32, q, scale, sums);
+        assertEquals(1f, scale[0]);
+        assertEquals(127, q[0]);
+        assertEquals(3, q[1], "2.5 rounds away from zero (ik's form rounds it to even, 2)");
+        assertEquals(-3, q[2]);
+        assertEquals(3, q[3]);
+        assertEquals(127 + 3 - 3 + 3, sums[0]);
+        x[0] = 254f; // d = 2, kept as the nearest half
+        ActivationQuantizer.q8_0Mainline(x, 32, q, scale, sums);
+        assertEquals(2f, scale[0]);
+        assertEquals(1, q[1], "2.5 / 2 = 1.25");
+    }
+
+    @Test
     void pairsHoldTheIntegersTheInterleavedKernelsMultiplyTogether() {
         short[] q = new short[N];
         Random r = new Random(3);
