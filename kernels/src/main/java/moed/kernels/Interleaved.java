@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
- * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K} and
+ * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K}, {@link InterleavedQ6K} and
  * {@link InterleavedQ8_0} are the kernels, this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
@@ -37,7 +37,7 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q8_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -70,8 +70,11 @@ public final class Interleaved {
      * face one activation pair.
      */
     private static int position(GgmlType t, int c, int j) {
-        if (t == GgmlType.Q3_K && j >= 108) {
-            return 27 * 4 * GROUP + 2 * c + j - 108;
+        if (t == GgmlType.Q3_K) {
+            return j >= 108 ? 27 * 4 * GROUP + 2 * c + j - 108 : (InterleavedQ3K.slot(j / 4) * GROUP + c) * 4 + j % 4;
+        }
+        if (t == GgmlType.Q6_K) {
+            return j >= 208 ? 52 * 4 * GROUP + 2 * c + j - 208 : (InterleavedQ6K.slot(j / 4) * GROUP + c) * 4 + j % 4;
         }
         if (t != GgmlType.Q8_0) {
             return (j / 4 * GROUP + c) * 4 + j % 4;
@@ -98,7 +101,7 @@ public final class Interleaved {
      * there; Q3_K 3.1 -> 3.8-6.7 at 512 bits, 2.9-3.7 -> 4.5-5.0 at 256; Q4_K gains at both.
      */
     public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || Dot.F.length() == GROUP);
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || t == GgmlType.Q6_K || Dot.F.length() == GROUP);
     }
 
     /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */
@@ -242,6 +245,7 @@ public final class Interleaved {
             case Q4_K -> InterleavedQ4K.dot(m, group, a, out, o);
             case Q2_K -> InterleavedQ2K.dot(m, group, a, out, o);
             case Q3_K -> InterleavedQ3K.dot(m, group, a, out, o);
+            case Q6_K -> InterleavedQ6K.dot(m, group, a, out, o);
             default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }

@@ -36,8 +36,6 @@ final class InterleavedQ2K {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Per thread: a super-block's d and dmin of VL rows as floats. */
-    private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
     /** Per thread: a super-block's integer sums (weights', minimums') of VL rows, between the two halves. */
     private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[2 * GROUP]);
 
@@ -52,12 +50,11 @@ final class InterleavedQ2K {
         MemorySegment s = m.data();
         long groupOff = (long) group * GROUP * m.rowBytes();
         int nsb = m.cols() / 256;
-        float[] halves = HALVES.get();
         int[] sums = SUMS.get();
         java.util.Arrays.fill(out, o, o + GROUP, 0f);
         for (int b = 0; b < nsb; b++) {
             for (int v = 0; v < GROUP / VL; v++) {
-                superBlock(s, groupOff + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o + v * VL, halves, sums);
+                superBlock(s, groupOff + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o + v * VL, sums);
             }
         }
     }
@@ -67,15 +64,7 @@ final class InterleavedQ2K {
      * term, lane by lane, added to {@code total[o..o + VL)} (through the array: a vector returned from a method C2 does
      * not inline is boxed).
      */
-    private static void superBlock(MemorySegment s, long base, Activation a, int b, float[] total, int o,
-                                   float[] halves, int[] sums) {
-        // d and dmin as InterleavedQ4K converts them (first, for the same reason): Interleaved.halvesToFloats is not
-        // inlined into this long method (measured: its boxed result allocated 0.8 GB/s and halved the speed).
-        long dd = base + 20L * INT_STRIDE;
-        for (int c = 0; c < VL; c++) {
-            halves[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c));
-            halves[VL + c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, dd + 4L * c + 2));
-        }
+    private static void superBlock(MemorySegment s, long base, Activation a, int b, float[] total, int o, int[] sums) {
         IntVector.zero(I).intoArray(sums, 0);
         IntVector.zero(I).intoArray(sums, VL);
         half(s, base, a, b, 0, sums);
@@ -83,8 +72,10 @@ final class InterleavedQ2K {
         IntVector sum = IntVector.fromArray(I, sums, 0);
         IntVector mins = IntVector.fromArray(I, sums, VL);
         float da = a.q8kScale[b];
-        FloatVector d = FloatVector.fromArray(F, halves, 0);
-        FloatVector dmin = FloatVector.fromArray(F, halves, VL);
+        // d and dmin last, where they lie in the run (int 20: d in the low half, dmin in the high; see InterleavedQ6K).
+        IntVector dd = IntVector.fromMemorySegment(I, s, base + 20L * INT_STRIDE, LE);
+        FloatVector d = Interleaved.halvesToFloats(dd);
+        FloatVector dmin = Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16));
         FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0))
                 .sub(dmin.mul(da).mul((FloatVector) mins.convert(VectorOperators.I2F, 0)));
         FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);

@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The layout: a block_q3_K { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d; } is 110 bytes, not whole ints,
  * but sixteen rows' blocks are 1760 bytes: ints 0-26 of the sixteen rows int-major (int i of row c at
- * {@code b * 1760 + (i * 16 + c) * 4}: ints 0-7 the high bits, 8-23 the low bits, 24-26 the scales), then the sixteen
+ * {@code b * 1760 + (slot(i) * 16 + c) * 4}: ints 0-7 the high bits, 8-23 the low bits, 24-26 the scales), then the sixteen
  * d at {@code 1728 + 2c}. Int 8 + 8n + 4h + i holds qs bytes 32n + 16h + 4i ..+3, whose bits 2j, 2j + 1 are the low
  * bits of weights 128n + 32j + 16h + 4i ..+3 (sub-block 8n + 2j + h); int 4h + i holds their high bits, bit 4n + j of
  * each byte.
@@ -37,12 +38,27 @@ final class InterleavedQ3K {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Per thread: a super-block's d of VL rows as floats. */
-    private static final ThreadLocal<float[]> D = ThreadLocal.withInitial(() -> new float[GROUP]);
+    /** VL halves: a super-block's d of VL rows. */
+    private static final VectorSpecies<Short> H = ShortVector.SPECIES_MAX.withShape(VectorShape.forBitSize(VL * 16));
     /** Per thread: a super-block's integer sums of VL rows, between the two halves. */
     private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[GROUP]);
 
     private InterleavedQ3K() {
+    }
+
+    /**
+     * Where block int i goes among the 27 of a row: the three scale ints (24-26) first, then in the order the kernel
+     * reads them: high bits 0-3, low bits 8-11, high bits 4-7, low bits 12-15, then 16-19 and 20-23 (the second half
+     * reads the high bits again, from cache). Front to back, as {@link InterleavedQ6K}'s layout, for the same reason.
+     */
+    static int slot(int i) {
+        if (i >= 24) {
+            return i - 24;
+        }
+        if (i < 8) {
+            return 3 + 8 * (i / 4) + i % 4;
+        }
+        return i < 16 ? 7 + 8 * ((i - 8) / 4) + i % 4 : 3 + i;
     }
 
     /**
@@ -53,13 +69,12 @@ final class InterleavedQ3K {
         MemorySegment s = m.data();
         long groupOff = (long) group * GROUP * m.rowBytes();
         int nsb = m.cols() / 256;
-        float[] d = D.get();
         int[] sums = SUMS.get();
         java.util.Arrays.fill(out, o, o + GROUP, 0f);
         for (int b = 0; b < nsb; b++) {
             long run = groupOff + (long) b * GROUP_BLOCK;
             for (int v = 0; v < GROUP / VL; v++) {
-                superBlock(s, run + v * VL * 4L, run + HALVES + v * VL * 2L, a, b, out, o + v * VL, d, sums);
+                superBlock(s, run + v * VL * 4L, run + HALVES + v * VL * 2L, a, b, out, o + v * VL, sums);
             }
         }
     }
@@ -69,16 +84,15 @@ final class InterleavedQ3K {
      * {@link KQuantDots#q3_k}'s super-block term, lane by lane, added to {@code total[o..o + VL)}.
      */
     private static void superBlock(MemorySegment s, long base, long halves, Activation a, int b, float[] total, int o,
-                                   float[] d, int[] sums) {
-        // d first, as InterleavedQ4K converts them (the vector load reading them back must not wait on the stores).
-        for (int c = 0; c < VL; c++) {
-            d[c] = Float.float16ToFloat(s.get(Bytes.LE_SHORT, halves + 2L * c));
-        }
+                                   int[] sums) {
         IntVector.zero(I).intoArray(sums, 0);
         half(s, base, a, b, 0, sums);
         half(s, base, a, b, 1, sums);
         IntVector sum = IntVector.fromArray(I, sums, 0);
-        FloatVector term = FloatVector.fromArray(F, d, 0).mul(a.q8kScale[b]).mul((FloatVector) sum.convert(VectorOperators.I2F, 0));
+        // The rows' d last, where they lie in the run (see InterleavedQ6K).
+        FloatVector d = Interleaved.halvesToFloats((IntVector) ShortVector.fromMemorySegment(H, s, halves, LE)
+                .convertShape(VectorOperators.S2I, I, 0));
+        FloatVector term = d.mul(a.q8kScale[b]).mul((FloatVector) sum.convert(VectorOperators.I2F, 0));
         FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
     }
 
@@ -90,10 +104,10 @@ final class InterleavedQ3K {
     private static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
         // Sub-blocks 8n..8n+7's 6-bit scales as Q3_KFormat.scaleWord unpacks them (words 2n and 2n + 1): byte j of
         // the first is sub-block 8n + j's, of the second 8n + 4 + j's.
-        IntVector highs = IntVector.fromMemorySegment(I, s, base + 26L * INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n);
-        IntVector wa = IntVector.fromMemorySegment(I, s, base + 24L * INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n)
+        IntVector highs = IntVector.fromMemorySegment(I, s, base + 2L * INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n);
+        IntVector wa = IntVector.fromMemorySegment(I, s, base, LE).lanewise(VectorOperators.LSHR, 4 * n)
                 .and(0x0F0F0F0F).or(highs.and(0x03030303).lanewise(VectorOperators.LSHL, 4));
-        IntVector wb = IntVector.fromMemorySegment(I, s, base + 25L * INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n)
+        IntVector wb = IntVector.fromMemorySegment(I, s, base + INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n)
                 .and(0x0F0F0F0F).or(highs.lanewise(VectorOperators.LSHR, 2).and(0x03030303).lanewise(VectorOperators.LSHL, 4));
         int[] x = a.q8kPairs;
         short[] sums16 = a.q8kSum16;
@@ -102,8 +116,8 @@ final class InterleavedQ3K {
             for (int h = 0; h < 2; h++) {
                 // As InterleavedQ2K: the low bits' ints shifted down two bits per j, as ints. The high bits' ints: bit
                 // 4n + j of each byte moved to bit 2 (where it weighs 4), shifted down one bit per j.
-                long q = base + (8 + 8 * n + 4 * h) * (long) INT_STRIDE;
-                long hm = base + 4L * h * INT_STRIDE;
+                long q = base + slot(8 + 8 * n + 4 * h) * (long) INT_STRIDE;
+                long hm = base + slot(4 * h) * (long) INT_STRIDE;
                 IntVector l0 = IntVector.fromMemorySegment(I, s, q, LE);
                 IntVector l1 = IntVector.fromMemorySegment(I, s, q + INT_STRIDE, LE);
                 IntVector l2 = IntVector.fromMemorySegment(I, s, q + 2 * INT_STRIDE, LE);

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
+/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q6_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
 class InterleavedTest {
     private static final int COLS = 768;
 
@@ -49,7 +49,7 @@ class InterleavedTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
     void shouldGiveEveryRowBackByteForByte(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
@@ -68,7 +68,7 @@ class InterleavedTest {
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
     void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
@@ -84,7 +84,7 @@ class InterleavedTest {
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
@@ -148,7 +148,7 @@ class InterleavedTest {
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
     void shouldSliceWholeGroupsOnly(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
@@ -202,6 +202,19 @@ class InterleavedTest {
         assertSameAsRowKernel(m, cancelling(32));
     }
 
+    /**
+     * Q6_K at the bound of its 16-bit halves: every weight's six bits set (q = 63, four products of 63 * 127 in a half)
+     * or, in alternate bytes, clear (q = 0, the weight -32), the scales at both ends (-128, 127), activations of largest
+     * magnitude whose halves cancel (so an error of one in any sub-block sum shows).
+     */
+    @Test
+    void shouldStayExactAtTheLargestQ6KWeightsAndScales() {
+        WeightMatrix m = withBlockBytes(GgmlType.Q6_K, 16, 0, 208,
+                i -> i < 192 ? (i % 7 == 3 ? 0x00 : 0xFF) : i % 2 == 0 ? 0x80 : 0x7F);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 70, (byte) 0xFE);
+        assertSameAsRowKernel(m, cancelling(32));
+    }
+
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
     @Test
     void shouldStayExactAtTheLargestQ8Products() {
@@ -218,13 +231,13 @@ class InterleavedTest {
      * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
     void shouldConvertEveryKindOfBlockScale(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 13);
         MemorySegment s = m.data();
         short[] halves = {(short) 0xB800, (short) 0x8001, 0x0003, 0, 0x7BFF, (short) 0xBC00, 0x3555};
         int k = 0;
-        long d = t == GgmlType.Q2_K ? 80 : t == GgmlType.Q3_K ? 108 : 0;
+        long d = t == GgmlType.Q2_K ? 80 : t == GgmlType.Q3_K ? 108 : t == GgmlType.Q6_K ? 208 : 0;
         for (long bo = 0; bo < m.byteSize(); bo += t.blockBytes) {
             s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + d, halves[k++ % halves.length]); // d
             if (t == GgmlType.Q4_K || t == GgmlType.Q2_K) {
