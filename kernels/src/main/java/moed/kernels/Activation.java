@@ -26,7 +26,9 @@ public final class Activation {
         /** Q8_K and its integers paired as {@link InterleavedQ4K} multiplies them ({@link #q8kPairs}). */
         Q8_K_PAIRS,
         /** Q8_0 and its integers paired as {@link InterleavedQ8_0} multiplies them ({@link #q8Pairs}). */
-        Q8_0_PAIRS
+        Q8_0_PAIRS,
+        /** Q8_0 and its integers paired as {@link InterleavedQ4_0} multiplies them ({@link #q4Pairs}, {@link #q4Offsets}). */
+        Q4_0_PAIRS
     }
 
     private static final boolean MAINLINE_Q8 = "llama".equals(System.getProperty("moed.kernels.q8"));
@@ -71,6 +73,13 @@ public final class Activation {
      * halves, low first ({@link InterleavedQ8_0}).
      */
     public final int[] q8Pairs;
+    /** The Q8_0 integers paired as {@link #q8kPairs} pairs Q8_K's: (k, k + 2) and (k + 1, k + 3) of each four. */
+    public final int[] q4Pairs;
+    /**
+     * Per Q8_0 block and pair of lanes (2P, 2P + 1): eight times each lane's activation sum (lane i: integers 2i, 2i + 1,
+     * 16 + 2i, 17 + 2i), as two 16-bit halves, low first: Q4_0's offset of 8 per weight, taken off per lane.
+     */
+    public final int[] q4Offsets;
     /**
      * Per 16: the sum of the Q8_K integers (at most 16 * 127, so 16 bits hold it; Q2_K's minimums are applied
      * against it), padded for a kernel that reads a whole short vector from the last block's sums.
@@ -85,6 +94,7 @@ public final class Activation {
     private boolean planes4Ready;
     private boolean pairsReady;
     private boolean q8PairsReady;
+    private boolean q4PairsReady;
 
     public Activation(int capacity) {
         this.capacity = capacity;
@@ -105,6 +115,8 @@ public final class Activation {
         this.q8kPlanes4 = GridPlanes.USABLE ? new short[padded256] : null;
         this.q8kPairs = new int[padded256 / 2];
         this.q8Pairs = new int[padded / 2];
+        this.q4Pairs = new int[padded / 2];
+        this.q4Offsets = new int[padded / 8];
     }
 
     public int length() {
@@ -130,6 +142,7 @@ public final class Activation {
         planes4Ready = false;
         pairsReady = false;
         q8PairsReady = false;
+        q4PairsReady = false;
         return this;
     }
 
@@ -153,6 +166,7 @@ public final class Activation {
             case Q8_K_PLANES4 -> preparePlanes4();
             case Q8_K_PAIRS -> preparePairs();
             case Q8_0_PAIRS -> prepareQ8Pairs();
+            case Q4_0_PAIRS -> prepareQ4Pairs();
         }
     }
 
@@ -191,6 +205,15 @@ public final class Activation {
         if (!q8PairsReady) {
             ActivationQuantizer.q8_0Pairs(q8s, length, q8Pairs);
             q8PairsReady = true;
+        }
+    }
+
+    private void prepareQ4Pairs() {
+        prepareQ8();
+        if (!q4PairsReady) {
+            ActivationQuantizer.q8kPairs(q8s, length, q4Pairs);
+            ActivationQuantizer.q4_0Offsets(q8s, length, q4Offsets);
+            q4PairsReady = true;
         }
     }
 

@@ -131,6 +131,22 @@ final class ActivationQuantizer {
         return m.reduceLanes(VectorOperators.MAX);
     }
 
+    /**
+     * Per block of 32 integers and pair of lanes (2P, 2P + 1): eight times each lane's sum (lane i: integers 2i, 2i + 1,
+     * 16 + 2i, 17 + 2i) as the two 16-bit halves of an int, low first ({@link Activation#q4Offsets}).
+     */
+    static void q4_0Offsets(short[] q, int length, int[] offsets) {
+        for (int b = 0; b < length / 32; b++) {
+            int o = 32 * b;
+            for (int p = 0; p < 4; p++) {
+                int i = 2 * p;
+                int lo = 8 * (q[o + 2 * i] + q[o + 2 * i + 1] + q[o + 16 + 2 * i] + q[o + 17 + 2 * i]);
+                int hi = 8 * (q[o + 2 * i + 2] + q[o + 2 * i + 3] + q[o + 18 + 2 * i] + q[o + 19 + 2 * i]);
+                offsets[4 * b + p] = (lo & 0xFFFF) | hi << 16;
+            }
+        }
+    }
+
     /** The Q8_K integers of each four (k, k + 1, k + 2, k + 3) as the ints (k, k + 2) and (k + 1, k + 3). */
     static void q8kPairs(short[] q, int length, int[] pairs) {
         int k = 0;

@@ -133,7 +133,7 @@ abstract class BlockFormat {
     final float scalarDot(MemorySegment s, long off, Activation a, int n) {
         float[] w = SCRATCH.get();
         return switch (activation()) {
-            case Q8_0, Q8_0_PAIRS -> perActivationBlock(s, off, n, 32, a.q8s, a.q8Scale, w);
+            case Q8_0, Q8_0_PAIRS, Q4_0_PAIRS -> perActivationBlock(s, off, n, 32, a.q8s, a.q8Scale, w);
             case Q8_K, Q8_K_NIBBLES, Q8_K_PLANES8, Q8_K_PLANES4, Q8_K_PAIRS -> perActivationBlock(s, off, n, 256, a.q8k, a.q8kScale, w);
             case F16, FLOAT -> {
                 float[] xs = activation() == Activation.Form.F16 ? a.f16 : a.x;

@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
- * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K}, {@link InterleavedQ6K} and
+ * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K}, {@link InterleavedQ6K}, {@link InterleavedQ4_0} and
  * {@link InterleavedQ8_0} are the kernels, this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
@@ -37,7 +37,7 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -76,6 +76,9 @@ public final class Interleaved {
         if (t == GgmlType.Q6_K) {
             return j >= 208 ? 52 * 4 * GROUP + 2 * c + j - 208 : (InterleavedQ6K.slot(j / 4) * GROUP + c) * 4 + j % 4;
         }
+        if (t == GgmlType.Q4_0) {
+            return j < 2 ? 2 * c + j : 2 * GROUP + (j - 2) / 4 * 4 * GROUP + 4 * c + (j - 2) % 4;
+        }
         if (t != GgmlType.Q8_0) {
             return (j / 4 * GROUP + c) * 4 + j % 4;
         }
@@ -101,7 +104,7 @@ public final class Interleaved {
      * there; Q3_K 3.1 -> 3.8-6.7 at 512 bits, 2.9-3.7 -> 4.5-5.0 at 256; Q4_K gains at both.
      */
     public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || t == GgmlType.Q6_K || Dot.F.length() == GROUP);
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || t == GgmlType.Q6_K || t == GgmlType.Q4_0 || Dot.F.length() == GROUP);
     }
 
     /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */
@@ -246,6 +249,7 @@ public final class Interleaved {
             case Q2_K -> InterleavedQ2K.dot(m, group, a, out, o);
             case Q3_K -> InterleavedQ3K.dot(m, group, a, out, o);
             case Q6_K -> InterleavedQ6K.dot(m, group, a, out, o);
+            case Q4_0 -> InterleavedQ4_0.dot(m, group, a, out, o);
             default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }
@@ -283,6 +287,7 @@ public final class Interleaved {
 
     /** The activation form the interleaved kernel of type t reads. */
     static Activation.Form activation(GgmlType t) {
-        return t == GgmlType.Q8_0 ? Activation.Form.Q8_0_PAIRS : Activation.Form.Q8_K_PAIRS;
+        return t == GgmlType.Q8_0 ? Activation.Form.Q8_0_PAIRS : t == GgmlType.Q4_0 ? Activation.Form.Q4_0_PAIRS
+                : Activation.Form.Q8_K_PAIRS;
     }
 }

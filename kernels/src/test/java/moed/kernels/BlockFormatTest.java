@@ -33,7 +33,7 @@ class BlockFormatTest {
             assertEquals(f, t.format());
             // A quantized activation block (one scale) must cover whole weight blocks; float forms have no blocks.
             int activationBlock = switch (f.activation()) {
-                case Q8_0, Q8_0_PAIRS -> 32;
+                case Q8_0, Q8_0_PAIRS, Q4_0_PAIRS -> 32;
                 case Q8_K, Q8_K_NIBBLES, Q8_K_PLANES8, Q8_K_PLANES4, Q8_K_PAIRS -> 256;
                 case FLOAT, F16 -> f.blockSize;
             };

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q6_K, Q8_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
+/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q6_K, Q8_0, Q4_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
 class InterleavedTest {
     private static final int COLS = 768;
 
@@ -49,7 +49,7 @@ class InterleavedTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldGiveEveryRowBackByteForByte(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
@@ -68,7 +68,7 @@ class InterleavedTest {
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
@@ -84,7 +84,7 @@ class InterleavedTest {
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
@@ -148,7 +148,7 @@ class InterleavedTest {
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldSliceWholeGroupsOnly(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
@@ -215,6 +215,18 @@ class InterleavedTest {
         assertSameAsRowKernel(m, cancelling(32));
     }
 
+    /**
+     * Q4_0 at the bound of its 16-bit halves: every nibble 15 or, in alternate bytes, 0 (the weights 7 and -8), against
+     * activations of largest magnitude of either sign (four products of 15 * 127 and the offset of 8 * 4 * 127).
+     */
+    @Test
+    void shouldStayExactAtTheLargestQ4_0Weights() {
+        WeightMatrix m = withBlockBytes(GgmlType.Q4_0, 17, 2, 18, i -> i % 3 == 0 ? 0x00 : 0xFF);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 7, (byte) 0xEF);
+        assertSameAsRowKernel(m, cancelling(32));
+        assertSameAsRowKernel(m, cancelling(4));
+    }
+
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
     @Test
     void shouldStayExactAtTheLargestQ8Products() {
@@ -231,7 +243,7 @@ class InterleavedTest {
      * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldConvertEveryKindOfBlockScale(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 13);
         MemorySegment s = m.data();
