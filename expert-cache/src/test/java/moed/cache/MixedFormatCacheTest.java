@@ -41,17 +41,20 @@ class MixedFormatCacheTest {
         return new ExpertCache(l, backing, new LruPolicy(l.layerCount() * EXPERTS), budget, 2, ExpertCache.OnMiss.WAIT, 2);
     }
 
-    /** Experts read in place: the Q4_K layer's are interleaved into copies, but only when the copies fit the given share. */
+    /** Experts read in place: the Q4_K and Q2_K layers' are interleaved into copies, but only when the copies fit the given share. */
     @Test
     void shouldInterleaveExpertsReadInPlaceOnlyWithinTheirShareOfMemory() {
         org.junit.jupiter.api.Assumptions.assumeTrue(moed.kernels.Interleaved.ENABLED
                 && moed.kernels.Interleaved.worthwhile(GgmlType.Q4_K, 16), "skipped: interleaving is off here");
         long copies = MappedExpertSource.copyBytes(layout);
-        assertEquals(EXPERTS * 6912L, copies, "layer 0's Q4_K experts");
+        assertEquals(EXPERTS * (6912L + 4032L), copies, "layer 0's Q4_K experts and layer 1's Q2_K ones");
         ExpertWeights w = MappedExpertSource.interleaved(layout, copies).acquire(0, 3);
         assertTrue(w.gate().interleaved() && w.up().interleaved() && w.down().interleaved());
         assertTrue(TestLayouts.intact(w, 0, 3));
-        assertTrue(TestLayouts.intact(MappedExpertSource.interleaved(layout, copies).acquire(1, 5), 1, 5), "Q2_K: as it lies");
+        ExpertWeights q2 = MappedExpertSource.interleaved(layout, copies).acquire(1, 5);
+        assertTrue(q2.gate().interleaved() && TestLayouts.intact(q2, 1, 5), "Q2_K");
+        ExpertWeights iq = MappedExpertSource.interleaved(layout, copies).acquire(2, 1);
+        assertTrue(!iq.gate().interleaved() && TestLayouts.intact(iq, 2, 1), "IQ1_S: as it lies");
         assertFalse(MappedExpertSource.interleaved(layout, copies - 1).acquire(0, 3).gate().interleaved(), "over the share");
     }
 

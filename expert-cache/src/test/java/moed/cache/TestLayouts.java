@@ -116,7 +116,7 @@ final class TestLayouts {
             long n = got.byteSize();
             MemorySegment expected = got;
             if (parts[t].interleaved()) {
-                // A cached Q4_K expert is rearranged in its slot: compare with the pattern rearranged the same way.
+                // An interleaved expert (Q4_K, Q2_K) is rearranged in its slot: compare with the pattern rearranged the same way.
                 MemorySegment file = java.lang.foreign.Arena.ofAuto().allocate(n);
                 for (long i = 0; i < n; i++) {
                     file.set(ValueLayout.JAVA_BYTE, i, pattern(l, e, t, i));

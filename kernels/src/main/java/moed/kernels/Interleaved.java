@@ -97,14 +97,15 @@ public final class Interleaved {
 
     /**
      * True when interleaving this matrix pays: it fits, the vector kernels run (the scalar twin reads rows) and, for
-     * Q8_0 and Q2_K, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 ->
-     * 12.0-13.0 GB/s, at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the
-     * per-row kernel's four interleaved runs of rows stream better), so Q8_0 stays row by row there; Q2_K at 512 bits
-     * 3.6-3.8 -> 5.6-6.1, at 256 bits 2.9-3.8 both ways (one core in cache 15.9 against 14.0 GFLOP/s), so row by row
-     * there; Q3_K 3.1 -> 3.8-6.7 at 512 bits, 2.9-3.7 -> 4.5-5.0 at 256; Q4_K gains at both.
+     * Q8_0, they are 512 bits wide. Measured (two threads, a 256 MiB matrix): Q8_0 at 512 bits 10.3 -> 12.0-13.0 GB/s,
+     * at 256 bits 11.2-11.7 -> 8.9-9.0 (eight rows a vector: each group is read in two passes, and the per-row kernel's
+     * four interleaved runs of rows stream better), so Q8_0 stays row by row there. The others gain at both widths
+     * (two threads, 200 expert-shaped matrices, alternated in one JVM, 512 / 256 bits): Q4_0 4.98 -> 13.01 / 5.96 ->
+     * 7.78 GB/s; Q6_K 6.6 -> 10.9 / 3.9 -> 4.9; Q2_K 3.2 -> 5.4 / 3.2 -> 4.1 (at 256 bits only since its d is read
+     * last: before, 2.9-3.8 both ways); Q3_K 2.6 -> 5.5 / 2.3 -> 4.4; Q4_K 4.4-5.7 -> 7.3-9.1 / 3.5-4.2 -> 5.9-6.4.
      */
     public static boolean worthwhile(GgmlType t, int rows) {
-        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t == GgmlType.Q4_K || t == GgmlType.Q3_K || t == GgmlType.Q6_K || t == GgmlType.Q4_0 || Dot.F.length() == GROUP);
+        return fits(t, rows) && Dot.VECTOR && Dot.F.length() <= GROUP && (t != GgmlType.Q8_0 || Dot.F.length() == GROUP);
     }
 
     /** True when a matrix of this type and row count is interleaved at load: {@link #ENABLED} and {@link #worthwhile}. */

@@ -7,7 +7,7 @@ import jdk.incubator.vector.FloatVector;
  * Chooses the kernels' vector width for a model, before the first kernel runs. Results are the same at every width
  * (see {@link Dot#CANON}), so this is purely a matter of speed, and it follows what was measured on an AVX-512
  * machine (Xeon, one thread, rows in cache): at 512 bits the K-quant kernels use the full width (Q6_K +40%, Q4_K +7%)
- * and so do the float ones (F16 +50%), and prefill's GEMMs gain; the 32-weight-block kernels (Q4_0, ...) keep
+ * and so do the float ones (F16 +50%), and prefill's GEMMs gain; the 32-weight-block kernels (Q4_1, Q5_0, ...) keep
  * their 256-bit lane layout and run 25-40% slower there, since a 512-bit instruction issues on two ports, not three.
  * Q8_0 now uses the full width (a fifth faster than before with rows in cache, still at or below 256 bits), and its
  * prefill is a third faster at 512 ({@link Block32PairGemm}), but decode is slower there: 5% on a Mixtral-shaped

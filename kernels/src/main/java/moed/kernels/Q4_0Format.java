@@ -18,6 +18,15 @@ final class Q4_0Format extends BlockFormat {
         return Block32Dots.q4_0(s, off, a, n / 32);
     }
 
+    /**
+     * At 512 bits its interleaved kernel ({@link InterleavedQ4_0}) reads sixteen rows a vector: two threads, 200
+     * expert-shaped matrices, 13.0 GB/s against 7.8 at 256 bits. Row by row the 256-bit kernel is the faster.
+     */
+    @Override
+    boolean fasterAt512() {
+        return Interleaved.ENABLED;
+    }
+
     @Override
     void dequantizeBlock(MemorySegment s, long bo, float[] y, int o) {
         float d = Bytes.f16(s, bo);

@@ -38,7 +38,7 @@ class KernelWidthTest {
     void shouldLetTheAttentionDecideForGridFormatExperts() {
         // A dynamic quantization: IQ experts (as fast at either width) do not outvote the rest.
         assertEquals(512, KernelWidth.preferred(Map.of(GgmlType.IQ1_M, 900L, GgmlType.IQ1_S, 500L, GgmlType.Q4_K, 50L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_S, 900L, GgmlType.Q4_0, 50L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_S, 900L, GgmlType.Q5_0, 50L), 512));
         assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.IQ1_M, 900L), 512));
     }
 
@@ -48,22 +48,28 @@ class KernelWidthTest {
         // Their plane kernels (GridPlanes) need AVX-512 VBMI's byte permutes; without them these are grid formats like
         // the others, as fast at either width.
         int expected = CpuFlags.has("avx512vbmi") ? 512 : 256;
-        assertEquals(expected, KernelWidth.preferred(Map.of(t, 900L, GgmlType.Q4_0, 50L), 512));
+        assertEquals(expected, KernelWidth.preferred(Map.of(t, 900L, GgmlType.Q5_0, 50L), 512));
         assertEquals(256, KernelWidth.preferred(Map.of(t, 900L), 256));
+    }
+
+    /** Q4_0's interleaved kernel is faster at 512 bits (sixteen rows a vector) than at 256; row by row it is not. */
+    @Test
+    void shouldTake512BitsForQ4_0WhenItIsInterleaved() {
+        assertEquals(Interleaved.ENABLED ? 512 : 256, KernelWidth.preferred(Map.of(GgmlType.Q4_0, 900L, GgmlType.Q5_0, 200L), 512));
     }
 
     /** Q8_0 runs interleaved at 512 bits only, and that beats its per-row kernel at 256. */
     @Test
     void shouldTake512BitsForQ8WhenItIsInterleaved() {
         assertEquals(Interleaved.ENABLED ? 512 : 256,
-                KernelWidth.preferred(Map.of(GgmlType.Q8_0, 900L, GgmlType.Q4_0, 200L), 512));
+                KernelWidth.preferred(Map.of(GgmlType.Q8_0, 900L, GgmlType.Q5_0, 200L), 512));
         assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q8_0, 900L), 256));
     }
 
     @Test
     void shouldKeep256BitsForBlockFormatsAndForMachinesWithoutAvx512() {
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q4_0, 900L, GgmlType.Q6_K, 200L), 512));
-        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q4_0, 1L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q5_0, 900L, GgmlType.Q6_K, 200L), 512));
+        assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q5_0, 1L), 512));
         assertEquals(256, KernelWidth.preferred(Map.of(GgmlType.Q4_K, 900L), 256));
         assertEquals(256, KernelWidth.preferred(Map.of(), 512));
     }
