@@ -26,8 +26,8 @@ abstract class Gemm implements ParallelExecutor.RangeTask {
         layOut(xs);
     }
 
-    /** Token count from which this GEMM beats the per-token kernel; below it {@link MatMat} runs that one. */
-    int minTokens() {
+    /** Token count from which this GEMM beats the per-token kernel over m; below it {@link MatMat} runs that one. */
+    int minTokens(WeightMatrix m) {
         return MatMat.GEMM_MIN_TOKENS;
     }
 

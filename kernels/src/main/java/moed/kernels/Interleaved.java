@@ -268,6 +268,16 @@ public final class Interleaved {
         InterleavedQ4K.dotTwo(m, group0, group1, a, out, o0, o1);
     }
 
+    /** Four tokens against one group, each as {@link #dot} computes it (the weights unpacked once for the four). */
+    static void dot4(WeightMatrix m, int group, Activation a0, Activation a1, Activation a2, Activation a3,
+                     float[] t0, float[] t1, float[] t2, float[] t3, int o) {
+        InterleavedQ4K.dot4(m, group, a0, a1, a2, a3, t0, t1, t2, t3, o);
+    }
+
+    static boolean hasFourTokenKernel(GgmlType t) {
+        return t == GgmlType.Q4_K;
+    }
+
     static boolean hasTwoGroupKernel(GgmlType t) {
         return t == GgmlType.Q4_K && Dot.L == GROUP;
     }

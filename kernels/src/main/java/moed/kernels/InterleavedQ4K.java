@@ -41,6 +41,8 @@ final class InterleavedQ4K {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Per thread: a super-block's d and dmin of VL rows as floats. */
     private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
+    /** Per thread: four tokens' integer sums of a super-block of VL rows ({@link #dot4}). */
+    private static final ThreadLocal<int[]> SUMS4 = ThreadLocal.withInitial(() -> new int[4 * VL]);
 
     private InterleavedQ4K() {
     }
@@ -77,6 +79,118 @@ final class InterleavedQ4K {
                 superBlock(s, off1 + (long) b * GROUP_BLOCK + v * VL * 4L, a, b, out, o1 + v * VL, halves);
             }
         }
+    }
+
+    /**
+     * {@link #dot} for four tokens at once, each into its own output: a group's weights are unpacked once per four tokens
+     * instead of once per token (per 64 bytes, the shifts and masks are 7 of a token's 19 operations). Each token's
+     * arithmetic is {@link #dot}'s: the same integers (exact in any order) and the same float steps, lane for lane.
+     */
+    static void dot4(WeightMatrix m, int group, Activation a0, Activation a1, Activation a2, Activation a3,
+                     float[] t0, float[] t1, float[] t2, float[] t3, int o) {
+        MemorySegment s = m.data();
+        long groupOff = (long) group * GROUP * m.rowBytes();
+        int nsb = m.cols() / 256;
+        int[] sums = SUMS4.get();
+        java.util.Arrays.fill(t0, o, o + GROUP, 0f);
+        java.util.Arrays.fill(t1, o, o + GROUP, 0f);
+        java.util.Arrays.fill(t2, o, o + GROUP, 0f);
+        java.util.Arrays.fill(t3, o, o + GROUP, 0f);
+        for (int b = 0; b < nsb; b++) {
+            for (int v = 0; v < GROUP / VL; v++) {
+                long base = groupOff + (long) b * GROUP_BLOCK + v * VL * 4L;
+                java.util.Arrays.fill(sums, 0);
+                for (int j = 0; j < 4; j++) {
+                    chunk4(s, base, a0.q8kPairs, a1.q8kPairs, a2.q8kPairs, a3.q8kPairs, b, j, sums);
+                }
+                int r = o + v * VL;
+                finish(s, base, a0, b, t0, r, sums, 0);
+                finish(s, base, a1, b, t1, r, sums, VL);
+                finish(s, base, a2, b, t2, r, sums, 2 * VL);
+                finish(s, base, a3, b, t3, r, sums, 3 * VL);
+            }
+        }
+    }
+
+    /**
+     * Chunk j (sub-blocks 2j and 2j + 1) of a super-block of VL rows for four tokens: each one's two sub-block dots
+     * times their scales, added to its {@code sums[t * VL ..]}. The steps of {@link #superBlock}'s chunk loop, with
+     * the weights' nibbles taken out once for the four.
+     */
+    private static void chunk4(MemorySegment s, long base, int[] x0, int[] x1, int[] x2, int[] x3, int b, int j, int[] sums) {
+        ShortVector lo0 = ShortVector.zero(S);
+        ShortVector hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
+        for (int i = 0; i < 8; i++) {
+            ShortVector g = IntVector.fromMemorySegment(I, s, base + (4 + 8 * j + i) * 64L, LE).reinterpretAsShorts();
+            ShortVector f0 = g.and((short) 0xF);
+            ShortVector f1 = g.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+            ShortVector f2 = g.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+            ShortVector f3 = g.lanewise(VectorOperators.LSHR, 12);
+            int p = (b * 256 + 64 * j + 4 * i) / 2;
+            lo0 = lo0.add(f0.mul(IntVector.broadcast(I, x0[p]).reinterpretAsShorts())).add(f1.mul(IntVector.broadcast(I, x0[p + 1]).reinterpretAsShorts()));
+            hi0 = hi0.add(f2.mul(IntVector.broadcast(I, x0[p + 16]).reinterpretAsShorts())).add(f3.mul(IntVector.broadcast(I, x0[p + 17]).reinterpretAsShorts()));
+            lo1 = lo1.add(f0.mul(IntVector.broadcast(I, x1[p]).reinterpretAsShorts())).add(f1.mul(IntVector.broadcast(I, x1[p + 1]).reinterpretAsShorts()));
+            hi1 = hi1.add(f2.mul(IntVector.broadcast(I, x1[p + 16]).reinterpretAsShorts())).add(f3.mul(IntVector.broadcast(I, x1[p + 17]).reinterpretAsShorts()));
+            lo2 = lo2.add(f0.mul(IntVector.broadcast(I, x2[p]).reinterpretAsShorts())).add(f1.mul(IntVector.broadcast(I, x2[p + 1]).reinterpretAsShorts()));
+            hi2 = hi2.add(f2.mul(IntVector.broadcast(I, x2[p + 16]).reinterpretAsShorts())).add(f3.mul(IntVector.broadcast(I, x2[p + 17]).reinterpretAsShorts()));
+            lo3 = lo3.add(f0.mul(IntVector.broadcast(I, x3[p]).reinterpretAsShorts())).add(f1.mul(IntVector.broadcast(I, x3[p + 1]).reinterpretAsShorts()));
+            hi3 = hi3.add(f2.mul(IntVector.broadcast(I, x3[p + 16]).reinterpretAsShorts())).add(f3.mul(IntVector.broadcast(I, x3[p + 17]).reinterpretAsShorts()));
+        }
+        // The scales of sub-blocks 2j and 2j + 1 (bytes 2j and 2j + 1 of superBlock's s03, s47).
+        IntVector b0to3 = IntVector.fromMemorySegment(I, s, base + 64, LE);
+        IntVector sc = j < 2 ? b0to3.and(0x3F3F3F3F)
+                : IntVector.fromMemorySegment(I, s, base + 192, LE).and(0x0F0F0F0F).or(b0to3.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
+        sc = sc.lanewise(VectorOperators.LSHR, 16 * (j & 1));
+        IntVector sl = sc.and(0xFF);
+        IntVector sh = sc.lanewise(VectorOperators.LSHR, 8).and(0xFF);
+        IntVector l = lo0.reinterpretAsInts();
+        IntVector h = hi0.reinterpretAsInts();
+        IntVector.fromArray(I, sums, 0)
+                .add(l.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(l.lanewise(VectorOperators.ASHR, 16)).mul(sl))
+                .add(h.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(h.lanewise(VectorOperators.ASHR, 16)).mul(sh))
+                .intoArray(sums, 0);
+        l = lo1.reinterpretAsInts();
+        h = hi1.reinterpretAsInts();
+        IntVector.fromArray(I, sums, VL)
+                .add(l.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(l.lanewise(VectorOperators.ASHR, 16)).mul(sl))
+                .add(h.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(h.lanewise(VectorOperators.ASHR, 16)).mul(sh))
+                .intoArray(sums, VL);
+        l = lo2.reinterpretAsInts();
+        h = hi2.reinterpretAsInts();
+        IntVector.fromArray(I, sums, 2 * VL)
+                .add(l.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(l.lanewise(VectorOperators.ASHR, 16)).mul(sl))
+                .add(h.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(h.lanewise(VectorOperators.ASHR, 16)).mul(sh))
+                .intoArray(sums, 2 * VL);
+        l = lo3.reinterpretAsInts();
+        h = hi3.reinterpretAsInts();
+        IntVector.fromArray(I, sums, 3 * VL)
+                .add(l.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(l.lanewise(VectorOperators.ASHR, 16)).mul(sl))
+                .add(h.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(h.lanewise(VectorOperators.ASHR, 16)).mul(sh))
+                .intoArray(sums, 3 * VL);
+    }
+
+    /**
+     * One token's super-block term from its integer sums ({@code sums[k..k + VL)}), added to {@code total[o..o + VL)}:
+     * {@link #superBlock}'s float steps, lane for lane (the minimums' chain in the same order).
+     */
+    private static void finish(MemorySegment s, long base, Activation a, int b, float[] total, int o, int[] sums, int k) {
+        IntVector b4to7 = IntVector.fromMemorySegment(I, s, base + 128, LE);
+        IntVector b8to11 = IntVector.fromMemorySegment(I, s, base + 192, LE);
+        IntVector m03 = b4to7.and(0x3F3F3F3F);
+        IntVector m47 = b8to11.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
+                .or(b4to7.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
+        FloatVector mins = FloatVector.zero(F);
+        for (int j = 0; j < 8; j++) {
+            IntVector mj = (j < 4 ? m03 : m47).lanewise(VectorOperators.LSHR, 8 * (j & 3)).and(0xFF);
+            mins = ((FloatVector) mj.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, a.q8kSum32[b * 8 + j]), mins);
+        }
+        IntVector dd = IntVector.fromMemorySegment(I, s, base, LE);
+        FloatVector d = Interleaved.halvesToFloats(dd);
+        FloatVector dmin = Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16));
+        float da = a.q8kScale[b];
+        FloatVector sum = (FloatVector) IntVector.fromArray(I, sums, k).convert(VectorOperators.I2F, 0);
+        FloatVector term = d.mul(da).mul(sum).sub(dmin.mul(da).mul(mins));
+        FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
     }
 
     /**

@@ -64,7 +64,7 @@ final class InterleavedQ8_0Gemm extends Gemm {
     }
 
     @Override
-    int minTokens() {
+    int minTokens(WeightMatrix m) {
         return MIN_TOKENS;
     }
 

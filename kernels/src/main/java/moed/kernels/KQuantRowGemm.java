@@ -65,6 +65,22 @@ final class KQuantRowGemm extends Gemm {
         return Dot.VECTOR && (t == GgmlType.Q4_K || t == GgmlType.Q5_K);
     }
 
+    /**
+     * Over interleaved Q4_K, the group kernel taking four tokens at a time ({@link Interleaved#dot4}) is the faster
+     * below this many tokens. Alternated in one JVM (two threads, 100 expert-shaped 1024 x 2048 matrices, GFLOP/s,
+     * GEMM against four-token group kernel), 512 bits: 4 tokens 28 / 73, 8 48 / 78, 16 54 / 75, 32 68 / 88, 64 93 / 98,
+     * 128 85 / 97 (a 2048 x 2048 matrix at 64: 82 / 75); 256 bits: 4 31 / 58, 8 31 / 40, 16 39 / 42, 32 48 / 56, 64
+     * 50 / 51, 128 54 / 30. (The group kernel reads every token's activation for each group of rows, the GEMM each
+     * weight once per call: past some count the GEMM's tiling wins.)
+     */
+    static final int INTERLEAVED_Q4K_MIN_TOKENS = 64;
+
+    @Override
+    int minTokens(WeightMatrix m) {
+        return m.interleaved() && m.type() == GgmlType.Q4_K && Interleaved.hasFourTokenKernel(m.type())
+                ? INTERLEAVED_Q4K_MIN_TOKENS : MatMat.GEMM_MIN_TOKENS;
+    }
+
     @Override
     int grain() {
         return R;

@@ -67,7 +67,7 @@ public final class MatMat implements ParallelExecutor.RangeTask {
         this.count = count;
         this.out = out;
         Gemm gemm = gemmFor(m);
-        if (gemm != null && count < gemm.minTokens()) {
+        if (gemm != null && count < gemm.minTokens(m)) {
             gemm = null;
         }
         if (gemm == null && m.interleaved()) {
@@ -133,8 +133,20 @@ public final class MatMat implements ParallelExecutor.RangeTask {
                 return;
             }
             // Sixteen rows at a time, rows as lanes (the range's bounds are multiples of the group: see the grain).
+            boolean four = n >= 4 && Interleaved.hasFourTokenKernel(w.type());
             for (int r = from; r < to; r += Interleaved.GROUP) {
-                for (int t = 0; t < n; t++) {
+                int t = 0;
+                if (four) {
+                    // Four tokens share each group's unpacked weights (the group stays in L1 across the tokens).
+                    for (; t + 4 <= n; t += 4) {
+                        int k0 = wh == null ? t : wh[t];
+                        int k1 = wh == null ? t + 1 : wh[t + 1];
+                        int k2 = wh == null ? t + 2 : wh[t + 2];
+                        int k3 = wh == null ? t + 3 : wh[t + 3];
+                        Interleaved.dot4(w, r / Interleaved.GROUP, a[k0], a[k1], a[k2], a[k3], o[k0], o[k1], o[k2], o[k3], r);
+                    }
+                }
+                for (; t < n; t++) {
                     int tok = wh == null ? t : wh[t];
                     Interleaved.dot(w, r / Interleaved.GROUP, a[tok], o[tok], r);
                 }

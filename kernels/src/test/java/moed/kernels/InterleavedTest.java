@@ -146,6 +146,26 @@ class InterleavedTest {
         }
     }
 
+    /**
+     * Q4_K takes its four-token group kernel below {@link KQuantRowGemm#INTERLEAVED_Q4K_MIN_TOKENS} tokens (the counts
+     * above) and the row-lane GEMM over the layout from there: at the threshold and past it by one to three tokens, one
+     * and two threads, the row kernel's bits.
+     */
+    @Test
+    void shouldGiveTheRowKernelsBitsThroughTheQ4KGemmPastItsThreshold() {
+        int g = KQuantRowGemm.INTERLEAVED_Q4K_MIN_TOKENS;
+        WeightMatrix m = randomMatrix(GgmlType.Q4_K, 64, 21);
+        WeightMatrix in = interleaved(m);
+        Activation[] xs = activations(g + 3, 22);
+        try (ParallelExecutor e1 = new ParallelExecutor(1); ParallelExecutor e2 = new ParallelExecutor(2)) {
+            for (ParallelExecutor e : new ParallelExecutor[] {e1, e2}) {
+                for (int count : new int[] {g - 1, g, g + 3}) {
+                    assertRowKernelBits(new MatMat(e), m, in, xs, count, "count " + count);
+                }
+            }
+        }
+    }
+
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
