@@ -108,9 +108,10 @@ class CliEndToEndTest {
         JsonNode a = JSON.readTree(moed("run", "-m", synth.toString(), "-p", "the cat", "-n", "8", "--output", "json", "--no-stats").out());
         JsonNode b = JSON.readTree(moed("run", "-m", big.toString(), "-p", "the cat", "-n", "8", "--output", "json", "--no-stats").out());
         assertEquals(a.get("generated_ids"), b.get("generated_ids"), "inflation keeps the tokens");
-        Result bench = moed("bench", "-m", big.toString(), "-p", "8", "-n", "4", "-r", "1", "--json", "--no-stats");
+        Result bench = moed("bench", "-m", big.toString(), "-p", "8", "-n", "4", "-r", "1", "--json", "--no-stats", "--warmup-s", "2");
         assertEquals(0, bench.code(), bench.err());
         assertTrue(JSON.readTree(bench.out()).get("decode_tokens_per_s").asDouble() > 0);
+        assertTrue(JSON.readTree(bench.out()).get("warmup_rounds").asInt() >= 1, "warmed up before timing");
     }
 
     @Test
@@ -119,7 +120,7 @@ class CliEndToEndTest {
         Result run = moed("run", "-m", MODEL.toString(), "-p", "The old king looked at the sea and said", "-n", "12",
                 "--cache-mb", "3", "--state-dir", state.toString(), "--output", "json");
         assertEquals(0, run.code(), run.err());
-        Result bench = moed("bench", "-m", MODEL.toString(), "-p", "8", "-n", "4", "-r", "1", "--cache-mb", "3",
+        Result bench = moed("bench", "-m", MODEL.toString(), "-p", "8", "-n", "4", "-r", "1", "--warmup-s", "0", "--cache-mb", "3",
                 "--state-dir", state.toString(), "--json");
         assertEquals(0, bench.code(), bench.err());
         JsonNode r = JSON.readTree(run.out()).get("cache");

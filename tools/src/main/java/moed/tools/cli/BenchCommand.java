@@ -49,6 +49,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print JSON")
     boolean json;
 
+    @Option(names = "--warmup-s", defaultValue = "60",
+            description = "before timing, decode until the JIT compiler is quiet, for at most this many seconds (0: one"
+                    + " prompt and 8 tokens only; default: ${DEFAULT-VALUE})")
+    double warmupSeconds;
+
+    /** Compilation time a warm-up round may still add (milliseconds, all compiler threads) for the JIT to count as quiet. */
+    private static final long QUIET_MS = 100;
+
     @Override
     public Integer call() throws Exception {
         if (prompt < 1 || gen < 1 || reps < 1 || depth < 0) {
@@ -74,9 +82,12 @@ final class BenchCommand implements Callable<Integer> {
             SplittableRandom rnd = new SplittableRandom(7);
             int[] tokens = randomTokens(rnd, prompt, vocab);
             InferenceState s = e.newState();
-            // One warm-up of each so the JIT has compiled the kernels before timing.
-            e.prefill(s, tokens);
-            decode(e, s, Math.min(gen, 8));
+            // Warm-up: one prompt, then 8-token decodes until the JIT has compiled the kernels (llama-bench's warm-up
+            // run has nothing to compile; timing moed while C2 still compiles on the same two cores measures the JIT).
+            long w0 = System.nanoTime();
+            int warmRounds = warmUp(e, s, tokens, gen, warmupSeconds);
+            double warmSeconds = (System.nanoTime() - w0) / 1e9;
+            System.err.printf("moed bench: warm-up %d round%s, %.1f s%n", warmRounds, warmRounds == 1 ? "" : "s", warmSeconds);
             // Decode is timed on its own state holding `depth` random tokens (filled once, untimed).
             InferenceState deep = depth == 0 ? s : e.newState();
             if (depth > 0) {
@@ -126,6 +137,8 @@ final class BenchCommand implements Callable<Integer> {
             out.put("decode_tokens_per_s", median(tg));
             out.put("prefill_runs", pp);
             out.put("decode_runs", tg);
+            out.put("warmup_rounds", warmRounds);
+            out.put("warmup_s", warmSeconds);
             if (c0 != null) {
                 Map<String, Object> cache = new LinkedHashMap<>();
                 if (!Double.isNaN(diskGbps)) {
@@ -178,6 +191,37 @@ final class BenchCommand implements Callable<Integer> {
             t[i] = rnd.nextInt(vocab);
         }
         return t;
+    }
+
+    /**
+     * One prompt and up to 8 decode steps, then more such decode rounds (from the prompt again) until a second or more
+     * of them added at most {@link #QUIET_MS} of compilation, or {@code maxSeconds} passed. Returns the rounds run.
+     */
+    private static int warmUp(Engine e, InferenceState s, int[] tokens, int gen, double maxSeconds) {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean measurable = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long end = System.nanoTime() + (long) (maxSeconds * 1e9);
+        e.prefill(s, tokens);
+        int rounds = 0;
+        long windowStart = System.nanoTime();
+        long compiledAtStart = measurable ? jit.getTotalCompilationTime() : 0;
+        while (true) {
+            s.rewind(tokens.length);
+            decode(e, s, Math.min(gen, 8));
+            rounds++;
+            long now = System.nanoTime();
+            if (!measurable || now >= end) {
+                return rounds;
+            }
+            if (now - windowStart >= 1_000_000_000L) {
+                long compiled = jit.getTotalCompilationTime();
+                if (compiled - compiledAtStart <= QUIET_MS) {
+                    return rounds;
+                }
+                windowStart = now;
+                compiledAtStart = compiled;
+            }
+        }
     }
 
     /** n single-token steps, each feeding back the argmax, as a greedy decode does. */
