@@ -59,13 +59,10 @@ final class InterleavedQ4_0 {
             FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
             for (int b = 0; b < blocks; b++) {
                 long run = groupOff + (long) b * GROUP_BLOCK;
-                // The rows' d as InterleavedQ8_0 converts them (the same steps: Float.float16ToFloat exactly).
-                IntVector h = ((IntVector) ShortVector.fromMemorySegment(H, s, run + 2L * v * VL, LE)
+                // The rows' d, as Float.float16ToFloat converts them (the helper is inlined here: measured no slower
+                // than InterleavedQ8_0's written-out steps, one core in cache).
+                FloatVector d = Interleaved.halvesToFloats((IntVector) ShortVector.fromMemorySegment(H, s, run + 2L * v * VL, LE)
                         .convertShape(VectorOperators.S2I, I, 0));
-                IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-                FloatVector d = ((FloatVector) bits.reinterpretAsFloats()).mul(0x1p112f)
-                        .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(F));
-                d = d.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
                 FloatVector scale = d.mul(qd[b]);
                 // Lanes 2P and 2P + 1, written out per P: the accumulators must be locals for C2 to keep them in
                 // registers. Each 16-bit half: weights k, k + 1 (low nibbles), 16 + k, 17 + k (high), k = 2i.
