@@ -27,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
  * for the second, 4-5 and 6-7 for the high nibbles'. {@link #slot} puts the four scale ints first and then each such
  * triple side by side, so the kernel reads a group's run front to back, d last: with the triples in ggml's order (three
  * places in the run at once, d read first) the same kernel streamed from memory at 6.0 against 10.0 GB/s (two threads,
- * 512 bits; 4.2 against 5.3 at 256), alternated in one JVM, though from cache the two ran alike.
+ * 512 bits; 4.2 against 5.3 at 256), alternated in one JVM.
  *
  * <p>Why exact: a weight is q - 32 with q in 0..63; the kernel multiplies q and takes 32 times the sub-block's
  * activation sum ({@link Activation#q8kSum16}) off the integer dot, the same integer. A 16-bit half sums four products
