@@ -11,8 +11,8 @@ import moed.kernels.WeightMatrix;
 public record ExpertWeights(WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
     /**
      * These matrices rearranged where they lie into the layout their kernel reads, where that differs from the file's
-     * ({@link Interleaved#inPlace}: Q4_K, and Q8_0 at 512 bits, sixteen rows interleaved): a cache's slot keeps its size, and decode reads
-     * a cached expert as fast as one read in place.
+     * ({@link Interleaved#inPlace}: the K-quants and Q4_0, sixteen rows interleaved; not Q8_0, whose rearranging costs
+     * the loader more than its kernel gains over an expert's stay in the cache): a cache's slot keeps its size.
      */
     public ExpertWeights inKernelLayout() {
         WeightMatrix g = Interleaved.inPlace(gate);

@@ -124,15 +124,29 @@ public final class Interleaved {
     }
 
     /**
-     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged) where {@link #applies}; m
-     * itself otherwise. Goes through a per-thread copy of m.
+     * m interleaved where its bytes lie (an expert cache's slot: the same bytes, rearranged) where {@link #applies} and
+     * {@link #paysInPlace}; m itself otherwise.
      */
     public static WeightMatrix inPlace(WeightMatrix m) {
-        if (m.interleaved() || !applies(m.type(), m.rows())) {
+        if (m.interleaved() || !applies(m.type(), m.rows()) || !paysInPlace(m.type())) {
             return m;
         }
         // Each group is copied out before its run is written back (interleaveGroups), so the same bytes can be both.
         return interleave(m, m.data());
+    }
+
+    /**
+     * True when rearranging a cached expert of this type on the loader thread pays for itself within the few uses an
+     * expert gets between its load and its eviction when the model does not fit (2.6 on the qwen3moe Q8_0 file in a
+     * 5 GiB cgroup, 61% of accesses hitting a 3 GiB cache; 7.6 on the Q2_K file at 87%). The loader shares the cores
+     * with compute. Measured per format (rearranging one 768 x 2048 matrix in place on one thread, against the
+     * mat-vec's gain on two): Q8_0 rearranges at 0.8-1.3 GB/s, its single bytes the slowest case, and gains only 14.6
+     * -> 19.6 GB/s, about 45 uses to pay back (23 if the loader took half of the compute's two cores). Beyond RAM it was
+     * a loss: the Q8_0 file in its cgroup decoded 2.42 tokens/s with cached experts rearranged, 4.08 without (stalls
+     * 254 against 114 ms a token). Q4_K, Q3_K and Q4_0 pay back in 3-5 uses, Q6_K and Q2_K in about 10 (5 if halved).
+     */
+    static boolean paysInPlace(GgmlType t) {
+        return t != GgmlType.Q8_0;
     }
 
     /**
@@ -179,6 +193,8 @@ public final class Interleaved {
         int[] intFrom = mv.from(mv.intRow, mv.intOffset, rowBytes);
         int[] shortFrom = mv.from(mv.shortRow, mv.shortOffset, rowBytes);
         int[] byteFrom = mv.from(mv.byteRow, mv.byteOffset, rowBytes);
+        int[] lowFrom = mv.from(mv.pairRow, mv.pairOffset, rowBytes);
+        int[] highFrom = mv.from(mv.pairRow1, mv.pairOffset1, rowBytes);
         for (int g = g0; g < g1; g++) {
             long groupOff = (long) g * length;
             MemorySegment.copy(m.data(), ValueLayout.JAVA_BYTE, groupOff, rows, 0, length);
@@ -191,6 +207,9 @@ public final class Interleaved {
                 for (int k = 0; k < shortFrom.length; k++) {
                     SHORT.set(out, run + mv.shortTo[k], (short) SHORT.get(rows, block + shortFrom[k]));
                 }
+                for (int k = 0; k < lowFrom.length; k++) {
+                    SHORT.set(out, run + mv.pairTo[k], (short) ((rows[block + lowFrom[k]] & 0xFF) | rows[block + highFrom[k]] << 8));
+                }
                 for (int k = 0; k < byteFrom.length; k++) {
                     out[run + mv.byteTo[k]] = rows[block + byteFrom[k]];
                 }
@@ -202,12 +221,15 @@ public final class Interleaved {
     /**
      * A format's permutation ({@link #PERMUTATION}) as moves of whole ints, shorts and bytes: bytes j..j+3 of row c's
      * block move together where they land side by side at a multiple of four in the run, else pairs where they land
-     * side by side at an even place, else single bytes (Q8_0's byte pairs split a row's neighbouring bytes).
+     * side by side at an even place, else single bytes; two single bytes that land side by side at an even place (Q8_0's
+     * byte pairs, which split a row's neighbouring bytes) are put together and written as one short.
      */
     private static final class Moves {
         final int[] intRow, intOffset, intTo;
         final int[] shortRow, shortOffset, shortTo;
         final int[] byteRow, byteOffset, byteTo;
+        /** Two single bytes that land side by side at an even place: the low one's row and offset, the high one's. */
+        final int[] pairRow, pairOffset, pairRow1, pairOffset1, pairTo;
 
         Moves(int[] p, int bb) {
             java.util.List<int[]> ints = new java.util.ArrayList<>();
@@ -229,6 +251,27 @@ public final class Interleaved {
                     }
                 }
             }
+            // Single bytes landing side by side at an even place (Q8_0's byte pairs) move as one short, put together.
+            java.util.Map<Integer, int[]> byDest = new java.util.HashMap<>();
+            for (int[] b : bytes) {
+                byDest.put(b[2], b);
+            }
+            java.util.List<int[]> pairs = new java.util.ArrayList<>();
+            java.util.List<int[]> singles = new java.util.ArrayList<>();
+            for (int[] b : bytes) {
+                int[] high = byDest.get(b[2] + 1);
+                if (b[2] % 2 == 0 && high != null) {
+                    pairs.add(new int[] {b[0], b[1], high[0], high[1], b[2]});
+                } else if (b[2] % 2 == 0 || byDest.get(b[2] - 1) == null) {
+                    singles.add(b);
+                }
+            }
+            bytes = singles;
+            pairRow = column(pairs, 0);
+            pairOffset = column(pairs, 1);
+            pairRow1 = column(pairs, 2);
+            pairOffset1 = column(pairs, 3);
+            pairTo = column(pairs, 4);
             intRow = column(ints, 0);
             intOffset = column(ints, 1);
             intTo = column(ints, 2);
