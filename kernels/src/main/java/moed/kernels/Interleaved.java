@@ -8,6 +8,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -381,6 +382,25 @@ public final class Interleaved {
                 .blend(bits.or(0x7F800000).reinterpretAsFloats(), h.and(0x7FFF).compare(VectorOperators.GE, 0x7C00).cast(Dot.F));
         return f.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
+
+    /**
+     * A super-block's term of Dot.F-length rows added to {@code total[o..)}: their d (halves at {@code halves}, read last,
+     * where they lie in the run) times the activation's scale times the integer sums ({@code sums[0..)}), the per-row
+     * kernels' {@code d * da * sum} lane for lane ({@link InterleavedQ3K}, {@link InterleavedQ6K}; arrays in and out,
+     * so that nothing is boxed if this is not inlined).
+     */
+    static void addTerm(MemorySegment s, long halves, float da, int[] sums, float[] total, int o) {
+        IntVector sum = IntVector.fromArray(I_ROWS, sums, 0);
+        FloatVector d = halvesToFloats((IntVector) ShortVector.fromMemorySegment(HALF_ROWS, s, halves, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, I_ROWS, 0));
+        FloatVector term = d.mul(da).mul((FloatVector) sum.convert(VectorOperators.I2F, 0));
+        FloatVector.fromArray(Dot.F, total, o).add(term).intoArray(total, o);
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Integer> I_ROWS = IntVector.SPECIES_MAX.withShape(Dot.F.vectorShape());
+    /** Dot.F-length halves: a super-block's d of that many rows. */
+    private static final jdk.incubator.vector.VectorSpecies<Short> HALF_ROWS =
+            ShortVector.SPECIES_MAX.withShape(jdk.incubator.vector.VectorShape.forBitSize(Dot.F.length() * 16));
 
     /** The activation form the interleaved kernel of type t reads. */
     static Activation.Form activation(GgmlType t) {

@@ -2,11 +2,9 @@ package moed.kernels;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,8 +36,6 @@ final class InterleavedQ3K {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** VL halves: a super-block's d of VL rows. */
-    private static final VectorSpecies<Short> H = ShortVector.SPECIES_MAX.withShape(VectorShape.forBitSize(VL * 16));
     /** Per thread: a super-block's integer sums of VL rows, between the two halves. */
     private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[GROUP]);
 
@@ -88,12 +84,7 @@ final class InterleavedQ3K {
         IntVector.zero(I).intoArray(sums, 0);
         half(s, base, a, b, 0, sums);
         half(s, base, a, b, 1, sums);
-        IntVector sum = IntVector.fromArray(I, sums, 0);
-        // The rows' d last, where they lie in the run (see InterleavedQ6K).
-        FloatVector d = Interleaved.halvesToFloats((IntVector) ShortVector.fromMemorySegment(H, s, halves, LE)
-                .convertShape(VectorOperators.S2I, I, 0));
-        FloatVector term = d.mul(a.q8kScale[b]).mul((FloatVector) sum.convert(VectorOperators.I2F, 0));
-        FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
+        Interleaved.addTerm(s, halves, a.q8kScale[b], sums, total, o);
     }
 
     /**
