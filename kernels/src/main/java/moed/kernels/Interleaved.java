@@ -44,7 +44,7 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -338,6 +338,7 @@ public final class Interleaved {
             case Q3_K -> InterleavedQ3K.dot(m, group, a, out, o);
             case Q6_K -> InterleavedQ6K.dot(m, group, a, out, o);
             case Q4_0 -> InterleavedQ4_0.dot(m, group, a, out, o);
+            case Q5_K -> InterleavedQ5K.dot(m, group, a, out, o);
             default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }

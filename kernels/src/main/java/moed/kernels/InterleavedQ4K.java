@@ -173,7 +173,7 @@ final class InterleavedQ4K {
      * One token's super-block term from its integer sums ({@code sums[k..k + VL)}), added to {@code total[o..o + VL)}:
      * {@link #superBlock}'s float steps, lane for lane (the minimums' chain in the same order).
      */
-    private static void finish(MemorySegment s, long base, Activation a, int b, float[] total, int o, int[] sums, int k) {
+    static void finish(MemorySegment s, long base, Activation a, int b, float[] total, int o, int[] sums, int k) {
         IntVector b4to7 = IntVector.fromMemorySegment(I, s, base + 128, LE);
         IntVector b8to11 = IntVector.fromMemorySegment(I, s, base + 192, LE);
         IntVector m03 = b4to7.and(0x3F3F3F3F);

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Interleaved rows (Q4_K, Q2_K, Q3_K, Q6_K, Q8_0, Q4_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
+/** Interleaved rows (Q4_K, Q5_K, Q2_K, Q3_K, Q6_K, Q8_0, Q4_0): the layout round-trips, and every path over it gives the row-major kernel's bits. */
 class InterleavedTest {
     private static final int COLS = 768;
 
@@ -49,7 +49,7 @@ class InterleavedTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldGiveEveryRowBackByteForByte(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
@@ -68,7 +68,7 @@ class InterleavedTest {
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy; Q8_0's cached experts are left as they lie. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
@@ -85,7 +85,7 @@ class InterleavedTest {
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
@@ -169,7 +169,7 @@ class InterleavedTest {
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldSliceWholeGroupsOnly(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
@@ -248,6 +248,17 @@ class InterleavedTest {
         assertSameAsRowKernel(m, cancelling(4));
     }
 
+    /**
+     * Q5_K at the bound of its 16-bit halves: every nibble and fifth bit set (q = 31, eight products of 31 * 127 in a
+     * half), scales and minimums 63, activations of largest magnitude whose halves cancel.
+     */
+    @Test
+    void shouldStayExactAtTheLargestQ5KWeightsAndScales() {
+        WeightMatrix m = withBlockBytes(GgmlType.Q5_K, 18, 4, 176, i -> i >= 16 && i < 48 && i % 5 == 0 ? 0x55 : 0xFF);
+        m.data().set(ValueLayout.JAVA_BYTE, 5 * m.rowBytes() + 48 + 3, (byte) 0xFE);
+        assertSameAsRowKernel(m, cancelling(64));
+    }
+
     /** Q8_0 at the bound of its 16-bit halves: weights of -128 against activations of 127 (two products: 32,512). */
     @Test
     void shouldStayExactAtTheLargestQ8Products() {
@@ -264,7 +275,7 @@ class InterleavedTest {
      * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
     void shouldConvertEveryKindOfBlockScale(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 13);
         MemorySegment s = m.data();
@@ -273,7 +284,7 @@ class InterleavedTest {
         long d = t == GgmlType.Q2_K ? 80 : t == GgmlType.Q3_K ? 108 : t == GgmlType.Q6_K ? 208 : 0;
         for (long bo = 0; bo < m.byteSize(); bo += t.blockBytes) {
             s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + d, halves[k++ % halves.length]); // d
-            if (t == GgmlType.Q4_K || t == GgmlType.Q2_K) {
+            if (t == GgmlType.Q4_K || t == GgmlType.Q5_K || t == GgmlType.Q2_K) {
                 s.set(ValueLayout.JAVA_SHORT_UNALIGNED, bo + d + 2, halves[k++ % halves.length]); // dmin
             }
         }
