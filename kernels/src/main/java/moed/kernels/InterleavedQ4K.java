@@ -43,6 +43,8 @@ final class InterleavedQ4K {
     private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[2 * GROUP]);
     /** Per thread: four tokens' integer sums of a super-block of VL rows ({@link #dot4}). */
     private static final ThreadLocal<int[]> SUMS4 = ThreadLocal.withInitial(() -> new int[4 * VL]);
+    /** Per thread: a super-block's token-independent floats ({@link #floats}, 10 * VL). */
+    static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[10 * VL]);
 
     private InterleavedQ4K() {
     }
@@ -92,6 +94,7 @@ final class InterleavedQ4K {
         long groupOff = (long) group * GROUP * m.rowBytes();
         int nsb = m.cols() / 256;
         int[] sums = SUMS4.get();
+        float[] f = FLOATS.get();
         java.util.Arrays.fill(t0, o, o + GROUP, 0f);
         java.util.Arrays.fill(t1, o, o + GROUP, 0f);
         java.util.Arrays.fill(t2, o, o + GROUP, 0f);
@@ -104,10 +107,11 @@ final class InterleavedQ4K {
                     chunk4(s, base, a0.q8kPairs, a1.q8kPairs, a2.q8kPairs, a3.q8kPairs, b, j, sums);
                 }
                 int r = o + v * VL;
-                finish(s, base, a0, b, t0, r, sums, 0);
-                finish(s, base, a1, b, t1, r, sums, VL);
-                finish(s, base, a2, b, t2, r, sums, 2 * VL);
-                finish(s, base, a3, b, t3, r, sums, 3 * VL);
+                floats(s, base, f);
+                term(a0, b, t0, r, sums, 0, f);
+                term(a1, b, t1, r, sums, VL, f);
+                term(a2, b, t2, r, sums, 2 * VL, f);
+                term(a3, b, t3, r, sums, 3 * VL, f);
             }
         }
     }
@@ -170,26 +174,37 @@ final class InterleavedQ4K {
     }
 
     /**
-     * One token's super-block term from its integer sums ({@code sums[k..k + VL)}), added to {@code total[o..o + VL)}:
-     * {@link #superBlock}'s float steps, lane for lane (the minimums' chain in the same order).
+     * What a super-block's term takes from the rows, whatever the token: the eight minimums as floats at
+     * {@code f[j * VL ..]}, d at {@code f[8 * VL ..]} and dmin at {@code f[9 * VL ..]} (worked out once for
+     * {@link #dot4}'s four tokens).
      */
-    static void finish(MemorySegment s, long base, Activation a, int b, float[] total, int o, int[] sums, int k) {
+    static void floats(MemorySegment s, long base, float[] f) {
         IntVector b4to7 = IntVector.fromMemorySegment(I, s, base + 128, LE);
         IntVector b8to11 = IntVector.fromMemorySegment(I, s, base + 192, LE);
         IntVector m03 = b4to7.and(0x3F3F3F3F);
         IntVector m47 = b8to11.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F)
                 .or(b4to7.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
-        FloatVector mins = FloatVector.zero(F);
         for (int j = 0; j < 8; j++) {
             IntVector mj = (j < 4 ? m03 : m47).lanewise(VectorOperators.LSHR, 8 * (j & 3)).and(0xFF);
-            mins = ((FloatVector) mj.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, a.q8kSum32[b * 8 + j]), mins);
+            ((FloatVector) mj.convert(VectorOperators.I2F, 0)).intoArray(f, j * VL);
         }
         IntVector dd = IntVector.fromMemorySegment(I, s, base, LE);
-        FloatVector d = Interleaved.halvesToFloats(dd);
-        FloatVector dmin = Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16));
+        Interleaved.halvesToFloats(dd).intoArray(f, 8 * VL);
+        Interleaved.halvesToFloats(dd.lanewise(VectorOperators.LSHR, 16)).intoArray(f, 9 * VL);
+    }
+
+    /**
+     * One token's term from the rows' {@link #floats} and its integer sums ({@code sums[k..k + VL)}), added to
+     * {@code total[o..o + VL)}: {@link #superBlock}'s float steps, lane for lane (the minimums' chain in the same order).
+     */
+    static void term(Activation a, int b, float[] total, int o, int[] sums, int k, float[] f) {
+        FloatVector mins = FloatVector.zero(F);
+        for (int j = 0; j < 8; j++) {
+            mins = FloatVector.fromArray(F, f, j * VL).fma(FloatVector.broadcast(F, a.q8kSum32[b * 8 + j]), mins);
+        }
         float da = a.q8kScale[b];
         FloatVector sum = (FloatVector) IntVector.fromArray(I, sums, k).convert(VectorOperators.I2F, 0);
-        FloatVector term = d.mul(da).mul(sum).sub(dmin.mul(da).mul(mins));
+        FloatVector term = FloatVector.fromArray(F, f, 8 * VL).mul(da).mul(sum).sub(FloatVector.fromArray(F, f, 9 * VL).mul(da).mul(mins));
         FloatVector.fromArray(F, total, o).add(term).intoArray(total, o);
     }
 

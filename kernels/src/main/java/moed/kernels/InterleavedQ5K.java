@@ -17,13 +17,13 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The layout: a block_q5_K { half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; } is 44 ints, stored
  * int-major as Q4_K's 36 (int i of row c at {@code b * 2816 + (i * 16 + c) * 4}): int 0 d and dmin, 1-3 the scales and
- * minimums (so {@link InterleavedQ4K#finish} reads them as Q4_K's), 4-11 the fifth bits, 12-43 the nibbles. Int 12 +
+ * minimums (so {@link InterleavedQ4K#floats} reads them as Q4_K's), 4-11 the fifth bits, 12-43 the nibbles. Int 12 +
  * 8j + i holds quantized bytes 32j + 4i ..+3, whose low nibbles are weights 64j + 4i ..+3 and high ones 64j + 32 + 4i
  * ..+3; their fifth bits are bits 2j and 2j + 1 of the same bytes of int 4 + i.
  *
  * <p>Why exact: a 16-bit half sums eight products of at most 31 * 127 (31,496 < 2^15): a row's even bytes' weights and
  * its odd bytes' go to separate accumulators, added as ints; times the sub-block's scale they are the per-row kernel's
- * integers, and the float steps are {@link InterleavedQ4K#finish}'s, lane for lane.
+ * integers, and the float steps are {@link InterleavedQ4K#term}'s, lane for lane.
  */
 final class InterleavedQ5K {
     private static final int GROUP = Interleaved.GROUP;
@@ -52,6 +52,7 @@ final class InterleavedQ5K {
         long groupOff = (long) group * GROUP * m.rowBytes();
         int nsb = m.cols() / 256;
         int[] sums = SUMS.get();
+        float[] f = InterleavedQ4K.FLOATS.get();
         java.util.Arrays.fill(out, o, o + GROUP, 0f);
         for (int b = 0; b < nsb; b++) {
             for (int v = 0; v < GROUP / VL; v++) {
@@ -60,7 +61,8 @@ final class InterleavedQ5K {
                 for (int j = 0; j < 4; j++) {
                     chunk(s, base, a.q8kPairs, b, j, sums);
                 }
-                InterleavedQ4K.finish(s, base, a, b, out, o + v * VL, sums, 0);
+                InterleavedQ4K.floats(s, base, f);
+                InterleavedQ4K.term(a, b, out, o + v * VL, sums, 0, f);
             }
         }
     }
