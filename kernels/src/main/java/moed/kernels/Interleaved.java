@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
- * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ2K}, {@link InterleavedQ3K}, {@link InterleavedQ6K}, {@link InterleavedQ4_0} and
- * {@link InterleavedQ8_0} are the kernels, this class the layout.
+ * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ5K}, {@link InterleavedQ2K}, {@link InterleavedQ3K},
+ * {@link InterleavedQ6K}, {@link InterleavedQ4_0} and {@link InterleavedQ8_0} are the kernels, this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
  * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, block b of
@@ -60,26 +60,23 @@ public final class Interleaved {
     }
 
     /**
-     * Where byte j of row c's block lies in the group's run. Q4_K and Q2_K: the block's ints (36, 21), int-major (int i
-     * of row c at {@code (i * 16 + c) * 4}). Q3_K: its first 108 bytes so (27 ints), then the sixteen d (row c's at
-     * {@code 1728 + 2c}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then per lane i
-     * of the per-row kernel (which sums the products of weights 2i, 2i + 1, 16 + 2i, 17 + 2i, see
+     * Where byte j of row c's block lies in the group's run. The K-quants: the block's whole ints int-major (int i of row
+     * c at {@code (slot(i) * 16 + c) * 4}, where {@link #slot} is the order its kernel reads them in), then, where the
+     * block is not whole ints (Q3_K's 110 bytes, Q6_K's 210), the sixteen rows' last two bytes, their d (row c's at
+     * {@code ints * 64 + 2c}). Q4_0: the sixteen d first (row c's at {@code 2c}), then per pair of the per-row kernel's
+     * lanes one int of each row ({@link InterleavedQ4_0}). Q8_0: the sixteen halves d first (row c's at {@code 2c}), then
+     * per lane i of the per-row kernel (which sums the products of weights 2i, 2i + 1, 16 + 2i, 17 + 2i, see
      * {@link Block32Dots#q8_0}) 64 bytes: the sixteen rows' weights (2i, 16 + 2i) as byte pairs, then their
      * (2i + 1, 17 + 2i), so that one sign-extending widening of 32 bytes gives each row's int lane the two weights that
      * face one activation pair.
      */
     private static int position(GgmlType t, int c, int j) {
-        if (t == GgmlType.Q3_K) {
-            return j >= 108 ? 27 * 4 * GROUP + 2 * c + j - 108 : (InterleavedQ3K.slot(j / 4) * GROUP + c) * 4 + j % 4;
-        }
-        if (t == GgmlType.Q6_K) {
-            return j >= 208 ? 52 * 4 * GROUP + 2 * c + j - 208 : (InterleavedQ6K.slot(j / 4) * GROUP + c) * 4 + j % 4;
-        }
         if (t == GgmlType.Q4_0) {
             return j < 2 ? 2 * c + j : 2 * GROUP + (j - 2) / 4 * 4 * GROUP + 4 * c + (j - 2) % 4;
         }
         if (t != GgmlType.Q8_0) {
-            return (j / 4 * GROUP + c) * 4 + j % 4;
+            int ints = t.blockBytes / 4;
+            return j >= 4 * ints ? 4 * ints * GROUP + 2 * c + j - 4 * ints : (slot(t, j / 4) * GROUP + c) * 4 + j % 4;
         }
         if (j < 2) {
             return 2 * c + j;
@@ -87,6 +84,14 @@ public final class Interleaved {
         int q = j - 2;
         int i = (q % 16) / 2;
         return 2 * GROUP + i * 4 * GROUP + (q % 2) * 2 * GROUP + 2 * c + q / 16;
+    }
+
+    /**
+     * Where a K-quant block's int i goes among its ints in the run: the order its kernel reads them in, so that the run
+     * is read front to back ({@link InterleavedQ3K#slot}, {@link InterleavedQ6K#slot}); the file's order for the others.
+     */
+    private static int slot(GgmlType t, int i) {
+        return t == GgmlType.Q3_K ? InterleavedQ3K.slot(i) : t == GgmlType.Q6_K ? InterleavedQ6K.slot(i) : i;
     }
 
     /** True when a matrix of this type and row count can be interleaved (and a kernel reads it). */
