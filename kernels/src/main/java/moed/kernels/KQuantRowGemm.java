@@ -77,8 +77,7 @@ final class KQuantRowGemm extends Gemm {
 
     @Override
     int minTokens(WeightMatrix m) {
-        return m.interleaved() && m.type() == GgmlType.Q4_K && Interleaved.hasFourTokenKernel(m.type())
-                ? INTERLEAVED_Q4K_MIN_TOKENS : MatMat.GEMM_MIN_TOKENS;
+        return m.interleaved() && Interleaved.hasFourTokenKernel(m.type()) ? INTERLEAVED_Q4K_MIN_TOKENS : MatMat.GEMM_MIN_TOKENS;
     }
 
     @Override
