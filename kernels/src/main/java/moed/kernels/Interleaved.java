@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorOperators;
  * Weight rows stored sixteen at a time with their blocks interleaved, so that one vector load gives the same piece of
  * sixteen rows (ik_llama.cpp's {@code _R4}/{@code _R8} types do the same for its kernels), and decode's mat-vec reads
  * rows as vector lanes: {@link InterleavedQ4K}, {@link InterleavedQ5K}, {@link InterleavedQ2K}, {@link InterleavedQ3K},
- * {@link InterleavedQ6K}, {@link InterleavedQ4_0} and {@link InterleavedQ8_0} are the kernels, this class the layout.
+ * {@link InterleavedQ6K}, {@link InterleavedIQ4XS}, {@link InterleavedQ4_0} and {@link InterleavedQ8_0} are the kernels, this class the layout.
  *
  * <p>A group of {@link #GROUP} rows occupies the bytes its rows would (so a group starts at
  * {@code g * GROUP * rowBytes} and an expert's slice of a stacked tensor stays where it was); within it, block b of
@@ -44,7 +44,8 @@ public final class Interleaved {
     private static final ThreadLocal<MemorySegment[]> ROW = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     static {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0,
+                GgmlType.IQ4_XS}) {
             int[] p = new int[GROUP * t.blockBytes];
             for (int c = 0; c < GROUP; c++) {
                 for (int j = 0; j < t.blockBytes; j++) {
@@ -344,6 +345,7 @@ public final class Interleaved {
             case Q6_K -> InterleavedQ6K.dot(m, group, a, out, o);
             case Q4_0 -> InterleavedQ4_0.dot(m, group, a, out, o);
             case Q5_K -> InterleavedQ5K.dot(m, group, a, out, o);
+            case IQ4_XS -> InterleavedIQ4XS.dot(m, group, a, out, o);
             default -> InterleavedQ8_0.dot(m, group, a, out, o);
         }
     }

@@ -49,7 +49,7 @@ class InterleavedTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"})
     void shouldGiveEveryRowBackByteForByte(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 48, 1);
         WeightMatrix in = interleaved(m);
@@ -68,7 +68,7 @@ class InterleavedTest {
 
     /** Interleaved where it lies (a cache slot): the same bytes as an interleaved copy; Q8_0's cached experts are left as they lie. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"})
     void shouldInterleaveInPlaceAsIntoACopy(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 8);
         byte[] expected = interleaved(m).data().toArray(ValueLayout.JAVA_BYTE);
@@ -85,7 +85,7 @@ class InterleavedTest {
 
     /** Decode's group kernel and prefill's GEMM over interleaved rows give the row-major per-row kernel's bits. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"})
     void shouldGiveTheRowKernelsBitsForAnyTokenCountAndThreads(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 2);
         WeightMatrix in = interleaved(m);
@@ -169,7 +169,7 @@ class InterleavedTest {
 
     /** An expert's slice of an interleaved stacked tensor is the interleaved slice; a slice splitting a group is refused. */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"})
     void shouldSliceWholeGroupsOnly(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 64, 4);
         WeightMatrix slice = interleaved(m).rows(32, 16);
@@ -275,7 +275,7 @@ class InterleavedTest {
      * interleaved path: the kernels read a lane's low 16 bits only, whatever sign extension put above them.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0"})
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q5_K", "Q2_K", "Q3_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"})
     void shouldConvertEveryKindOfBlockScale(GgmlType t) {
         WeightMatrix m = randomMatrix(t, 32, 13);
         MemorySegment s = m.data();
