@@ -18,10 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * int-major within a group's block: int i of row c at {@code (i * 16 + c) * 4}.
  *
  * <p>The non-linear levels are looked up by a permute ({@code selectFrom} a vector of the sixteen levels, in 16-bit
- * lanes or in bytes: {@link #BYTE_LOOKUP}), so each 16-bit half of a row's int holds a signed weight that faces a broadcast pair of activation
- * integers ({@link Activation#q8kPairs}). A level is at most 127 in size and so is a Q8_K integer: two products fit a
- * 16-bit half (32,258 < 2^15), so the halves are added into 32-bit lanes after every two products, then times the
- * sub-block's scale ls - 32 in 32-bit lanes.
+ * lanes or in bytes: {@link #BYTE_LOOKUP}), so each 16-bit half of a row's int holds a signed weight that faces a
+ * broadcast pair of activation integers ({@link Activation#q8kPairs}). A level is at most 127 in size and so is a Q8_K
+ * integer: two products fit a 16-bit half (32,258 < 2^15), so the halves are added into 32-bit lanes after every two
+ * products, then times the sub-block's scale ls - 32 in 32-bit lanes.
  *
  * <p>Why: the per-row kernel widens each sub-block's bytes to 16-bit lanes and reduces across lanes every block; it
  * read IQ4_XS at about a quarter of the read bandwidth at both widths.
