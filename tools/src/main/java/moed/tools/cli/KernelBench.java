@@ -16,8 +16,13 @@ final class KernelBench implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "threads for the all-threads figures (default: all cores)")
     int threads;
 
-    @Option(names = "--types", split = ",", defaultValue = "F32,F16,BF16,Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K",
-            description = "formats to measure (default: ${DEFAULT-VALUE})")
+    /** The formats of llama.cpp's low-bit quantizations of large MoE models (issue 24's list), by name. */
+    static final String LOW_BIT = "Q2_K,Q3_K,IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ4_XS";
+    static final String DEFAULT = "F32,F16,BF16,Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K";
+
+    @Option(names = "--types", split = ",", defaultValue = DEFAULT,
+            description = "formats to measure, or 'low-bit' (" + LOW_BIT + ") or 'all' (the default list and those)"
+                    + " (default: ${DEFAULT-VALUE})")
     List<String> types;
 
     @Option(names = "--matrix-mib", defaultValue = "256", description = "size of each format's matrix (default: ${DEFAULT-VALUE})")
@@ -29,10 +34,7 @@ final class KernelBench implements Callable<Integer> {
     @Override
     @SuppressWarnings("unchecked")
     public Integer call() {
-        List<GgmlType> ts = new ArrayList<>();
-        for (String s : types) {
-            ts.add(ModelCommand.type(s.trim()));
-        }
+        List<GgmlType> ts = formats(types);
         int t = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         Map<String, Object> r = KernelBenchmark.run(ts, t, matrixMiB, new int[] {8, 32, 128},
                 new Progress("bench kernels")::update);
@@ -52,5 +54,21 @@ final class KernelBench implements Callable<Integer> {
                     mm.get("8"), mm.get("32"), mm.get("128"));
         }
         return 0;
+    }
+
+    /** The formats named, in order, once each; 'low-bit' and 'all' stand for their lists. */
+    static List<GgmlType> formats(List<String> names) {
+        List<GgmlType> ts = new ArrayList<>();
+        for (String name : names) {
+            String n = name.trim();
+            String list = n.equalsIgnoreCase("low-bit") ? LOW_BIT : n.equalsIgnoreCase("all") ? DEFAULT + "," + LOW_BIT : n;
+            for (String one : list.split(",")) {
+                GgmlType t = ModelCommand.type(one);
+                if (!ts.contains(t)) {
+                    ts.add(t);
+                }
+            }
+        }
+        return ts;
     }
 }
