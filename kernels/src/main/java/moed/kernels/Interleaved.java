@@ -342,8 +342,8 @@ public final class Interleaved {
         switch (m.type()) {
             case Q4_K -> InterleavedQ4K.dot(m, group, a, out, o);
             case Q2_K -> InterleavedQ2K.dot(m, group, a, out, o);
-            case Q3_K -> InterleavedQ3K.dot(m, group, a, out, o);
-            case Q6_K -> InterleavedQ6K.dot(m, group, a, out, o);
+            case Q3_K -> dotByHalves(m, group, a, out, o, InterleavedQ3K::half);
+            case Q6_K -> dotByHalves(m, group, a, out, o, InterleavedQ6K::half);
             case Q4_0 -> InterleavedQ4_0.dot(m, group, a, out, o);
             case Q5_K -> InterleavedQ5K.dot(m, group, a, out, o);
             case IQ4_XS -> InterleavedIQ4XS.dot(m, group, a, out, o);
@@ -393,12 +393,45 @@ public final class Interleaved {
     }
 
     /**
-     * A super-block's term of Dot.F-length rows added to {@code total[o..)}: their d (halves at {@code halves}, read last,
-     * where they lie in the run) times the activation's scale times the integer sums ({@code sums[0..)}), the per-row
-     * kernels' {@code d * da * sum} lane for lane ({@link InterleavedQ3K}, {@link InterleavedQ6K}; arrays in and out,
-     * so that nothing is boxed if this is not inlined).
+     * Half n (sub-blocks 8n..8n+7) of a K-quant super-block of Dot.F-length rows (their ints at {@code base + i * 64}):
+     * each sub-block's integer dot times its scale, added to {@code sums[0..)} ({@link InterleavedQ3K#half},
+     * {@link InterleavedQ6K#half}). Two halves a super-block: one whole was past C2's inlining budget.
      */
-    static void addTerm(MemorySegment s, long halves, float da, int[] sums, float[] total, int o) {
+    interface Half {
+        void add(MemorySegment s, long base, Activation a, int b, int n, int[] sums);
+    }
+
+    /** Per thread: a super-block's integer sums of Dot.F-length rows ({@link #dotByHalves}). */
+    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[GROUP]);
+
+    /**
+     * {@link #dot} for the K-quants whose kernels go by halves and whose run ends in the rows' d (Q3_K, Q6_K: their
+     * blocks are not whole ints, {@link #position}): per super-block and Dot.F-length rows, the two halves' integer
+     * sums, then their d (read last, where they lie in the run) times the activation's scale times the sums, the per-row
+     * kernels' {@code d * da * sum} lane for lane, added to {@code out[o..)}.
+     */
+    static void dotByHalves(WeightMatrix m, int group, Activation a, float[] out, int o, Half half) {
+        MemorySegment s = m.data();
+        int bb = m.type().blockBytes;
+        long groupOff = (long) group * GROUP * m.rowBytes();
+        long halves = bb / 4 * 4L * GROUP;
+        int vl = Dot.F.length();
+        int[] sums = SUMS.get();
+        java.util.Arrays.fill(out, o, o + GROUP, 0f);
+        for (int b = 0; b < m.cols() / 256; b++) {
+            long run = groupOff + (long) b * GROUP * bb;
+            for (int v = 0; v < GROUP / vl; v++) {
+                long base = run + v * vl * 4L;
+                IntVector.zero(I_ROWS).intoArray(sums, 0);
+                half.add(s, base, a, b, 0, sums);
+                half.add(s, base, a, b, 1, sums);
+                addTerm(s, run + halves + v * vl * 2L, a.q8kScale[b], sums, out, o + v * vl);
+            }
+        }
+    }
+
+    /** {@link #dotByHalves}'s float step (arrays in and out, so that nothing is boxed if this is not inlined). */
+    private static void addTerm(MemorySegment s, long halves, float da, int[] sums, float[] total, int o) {
         IntVector sum = IntVector.fromArray(I_ROWS, sums, 0);
         FloatVector d = halvesToFloats((IntVector) ShortVector.fromMemorySegment(HALF_ROWS, s, halves, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, I_ROWS, 0));

@@ -26,18 +26,12 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class InterleavedQ3K {
     private static final int GROUP = Interleaved.GROUP;
-    /** Bytes of one group's super-block. */
-    private static final int GROUP_BLOCK = GROUP * 110;
     /** Bytes between int i and int i + 1 of the same row. */
     private static final int INT_STRIDE = GROUP * 4;
-    /** Where a group's super-block keeps its sixteen d. */
-    private static final int HALVES = 27 * INT_STRIDE;
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final int VL = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Per thread: a super-block's integer sums of VL rows, between the two halves. */
-    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[GROUP]);
 
     private InterleavedQ3K() {
     }
@@ -58,41 +52,11 @@ final class InterleavedQ3K {
     }
 
     /**
-     * Rows {@code group * GROUP ..} of interleaved m against one activation (prepared as
-     * {@link Activation.Form#Q8_K_PAIRS}) into {@code out[o..o + GROUP)}.
-     */
-    static void dot(WeightMatrix m, int group, Activation a, float[] out, int o) {
-        MemorySegment s = m.data();
-        long groupOff = (long) group * GROUP * m.rowBytes();
-        int nsb = m.cols() / 256;
-        int[] sums = SUMS.get();
-        java.util.Arrays.fill(out, o, o + GROUP, 0f);
-        for (int b = 0; b < nsb; b++) {
-            long run = groupOff + (long) b * GROUP_BLOCK;
-            for (int v = 0; v < GROUP / VL; v++) {
-                superBlock(s, run + v * VL * 4L, run + HALVES + v * VL * 2L, a, b, out, o + v * VL, sums);
-            }
-        }
-    }
-
-    /**
-     * One super-block of VL rows (their ints at {@code base + i * INT_STRIDE}, their d at {@code halves}):
-     * {@link KQuantDots#q3_k}'s super-block term, lane by lane, added to {@code total[o..o + VL)}.
-     */
-    private static void superBlock(MemorySegment s, long base, long halves, Activation a, int b, float[] total, int o,
-                                   int[] sums) {
-        IntVector.zero(I).intoArray(sums, 0);
-        half(s, base, a, b, 0, sums);
-        half(s, base, a, b, 1, sums);
-        Interleaved.addTerm(s, halves, a.q8kScale[b], sums, total, o);
-    }
-
-    /**
      * Sub-blocks 8n..8n+7 of a super-block of VL rows: each one's integer dot times its scale, added to {@code sums}.
      * (A method of its own: the whole super-block in one exceeded C2's inlining budget in some runs, leaving vector
      * operations as calls whose vectors were boxed, at 0.1 GB/s.)
      */
-    private static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
+    static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
         // Sub-blocks 8n..8n+7's 6-bit scales as Q3_KFormat.scaleWord unpacks them (words 2n and 2n + 1): byte j of
         // the first is sub-block 8n + j's, of the second 8n + 4 + j's.
         IntVector highs = IntVector.fromMemorySegment(I, s, base + 2L * INT_STRIDE, LE).lanewise(VectorOperators.LSHR, 4 * n);

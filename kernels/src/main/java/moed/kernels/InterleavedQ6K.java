@@ -35,12 +35,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class InterleavedQ6K {
     private static final int GROUP = Interleaved.GROUP;
-    /** Bytes of one group's super-block. */
-    private static final int GROUP_BLOCK = GROUP * 210;
     /** Bytes between int i and int i + 1 of the same row. */
     private static final int INT_STRIDE = GROUP * 4;
-    /** Where a group's super-block keeps its sixteen d. */
-    private static final int HALVES = 52 * INT_STRIDE;
     private static final VectorSpecies<Float> F = Dot.F;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_MAX.withShape(F.vectorShape());
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_MAX.withShape(F.vectorShape());
@@ -50,8 +46,6 @@ final class InterleavedQ6K {
     private static final int NIBBLE = 0x000F000F;
     /** Bits 4 and 5 of each 16-bit half, where a weight's two high bits go. */
     private static final int HIGH = 0x00300030;
-    /** Per thread: a super-block's integer sums of VL rows, between the two halves. */
-    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[GROUP]);
 
 
     private InterleavedQ6K() {
@@ -74,41 +68,11 @@ final class InterleavedQ6K {
     }
 
     /**
-     * Rows {@code group * GROUP ..} of interleaved m against one activation (prepared as
-     * {@link Activation.Form#Q8_K_PAIRS}) into {@code out[o..o + GROUP)}.
-     */
-    static void dot(WeightMatrix m, int group, Activation a, float[] out, int o) {
-        MemorySegment s = m.data();
-        long groupOff = (long) group * GROUP * m.rowBytes();
-        int nsb = m.cols() / 256;
-        int[] sums = SUMS.get();
-        java.util.Arrays.fill(out, o, o + GROUP, 0f);
-        for (int b = 0; b < nsb; b++) {
-            long run = groupOff + (long) b * GROUP_BLOCK;
-            for (int v = 0; v < GROUP / VL; v++) {
-                superBlock(s, run + v * VL * 4L, run + HALVES + v * VL * 2L, a, b, out, o + v * VL, sums);
-            }
-        }
-    }
-
-    /**
-     * One super-block of VL rows (their ints at {@code base + i * INT_STRIDE}, their d at {@code halves}):
-     * {@link KQuantDots#q6_k}'s super-block term, lane by lane, added to {@code total[o..o + VL)}.
-     */
-    private static void superBlock(MemorySegment s, long base, long halves, Activation a, int b, float[] total, int o,
-                                   int[] sums) {
-        IntVector.zero(I).intoArray(sums, 0);
-        half(s, base, a, b, 0, sums);
-        half(s, base, a, b, 1, sums);
-        Interleaved.addTerm(s, halves, a.q8kScale[b], sums, total, o);
-    }
-
-    /**
      * Half n (weights 128n..128n+127, sub-blocks 8n..8n+7) of a super-block of VL rows: each sub-block's integer dot
      * times its scale, added to {@code sums}. (A method of its own, as in {@link InterleavedQ3K}: small enough for C1
      * and inside C2's inlining budget.)
      */
-    private static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
+    static void half(MemorySegment s, long base, Activation a, int b, int n, int[] sums) {
         int[] x = a.q8kPairs;
         short[] sums16 = a.q8kSum16;
         // The scales of sub-blocks 8n..8n+3 (byte j of the first word: sub-block 8n + j) and 8n+4..8n+7.
